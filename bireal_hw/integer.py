@@ -1,0 +1,234 @@
+"""The integer golden: an integer-only PyTorch reference of a trained Bi-Real model.
+
+Every executable form of a model (IR interpreter, TVM library, HLS C-simulation, sim/) must equal
+this module's outputs with `==`. It computes on int64 tensors (convolutions run in float64 on
+integer values, exact because every |accumulator| < 2**53, which is checked):
+
+  pixels (uint8 grid)                       = round_half_even(x * 255) from images in [0, 1]
+  stem: acc = conv(pixels, W_int8)          -> thresholds -> residual grid r  [-> maxpool]
+  block: bits = (r >= 0)  (sign(0) = +1);  acc = conv(2*bits - 1, sign(W)) with the declared pad
+         q = thresholds(acc);  shortcut = r  or  thresholds(conv1x1(sum2x2(r), W_int8))
+         r = clip(q + shortcut, qmin, qmax)                       (integer add, saturating)
+  head: acc = W_int8 @ sum_hw(r) + bias_int,   logits = acc * output_scale   (edge dequantizer)
+
+BN, the magnitude-aware weight scale alpha, the weight/activation scales and the 1/4 of the
+average pools are all folded into per-channel thresholds (`bireal_hw.thresholds`), exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bireal_hw.models import BiRealBlock, BiRealNet, Padding, Stem
+from bireal_hw.quantizers import LearnedScaleIntQuant, bipolar_sign
+from bireal_hw.thresholds import Requantization, fold_requantization
+
+EXACT_LIMIT = 2**53
+
+
+@dataclass
+class IntConv:
+    """An integer convolution: int weights (O, I, kh, kw), stride, pad, and the pad value."""
+
+    weight: torch.Tensor  # int64
+    stride: int
+    pad: int
+    pad_value: float = 0.0
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.to(torch.float64)
+        if self.pad and self.pad_value != 0.0:
+            xf = F.pad(xf, (self.pad,) * 4, value=self.pad_value)
+            acc = F.conv2d(xf, self.weight.to(torch.float64), stride=self.stride)
+        else:
+            acc = F.conv2d(xf, self.weight.to(torch.float64), stride=self.stride, padding=self.pad)
+        if acc.numel() and float(acc.abs().max()) >= EXACT_LIMIT:
+            raise OverflowError("accumulator exceeds 2**53; float64 convolution is no longer exact")
+        return acc.to(torch.int64)
+
+    def bounds(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per-output-channel [min, max] of the accumulator for inputs in [lo, hi] (Python ints;
+        padded taps included at the pad value, which lies in [lo, hi] or is 0)."""
+        w = self.weight.reshape(self.weight.shape[0], -1).numpy().astype(object)
+        low = np.minimum(w * lo, w * hi).sum(axis=1)
+        high = np.maximum(w * lo, w * hi).sum(axis=1)
+        if self.pad and self.pad_value == 0.0:
+            low, high = np.minimum(low, 0), np.maximum(high, 0)
+        return low, high
+
+
+class Requant(nn.Module):
+    """Applies a `Requantization` to an int64 (N, C, H, W) accumulator."""
+
+    def __init__(self, r: Requantization) -> None:
+        super().__init__()
+        self.r = r
+        self.register_buffer("direction", torch.from_numpy(r.direction).view(1, -1, 1, 1))
+        self.register_buffer("thresholds", torch.from_numpy(r.thresholds).contiguous())
+
+    def forward(self, acc: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = acc.shape
+        v = (acc * self.direction).permute(1, 0, 2, 3).reshape(c, -1).contiguous()
+        count = torch.searchsorted(self.thresholds, v, right=True)
+        return count.reshape(c, n, h, w).permute(1, 0, 2, 3) + self.r.qmin
+
+
+def _bn_params(bn: nn.BatchNorm2d) -> dict:
+    return {
+        "gamma": bn.weight.detach().double().numpy(),
+        "beta": bn.bias.detach().double().numpy(),
+        "mean": bn.running_mean.detach().double().numpy(),
+        "var": bn.running_var.detach().double().numpy(),
+        "eps": bn.eps,
+    }
+
+
+def _int8_weight(conv: nn.Module) -> tuple[torch.Tensor, np.ndarray]:
+    qw = conv.quant_weight()
+    w_int = torch.round(qw.value.detach() / qw.scale.detach()).to(torch.int64)
+    scale = qw.scale.detach().double().reshape(-1).numpy()
+    if scale.size == 1:
+        scale = np.repeat(scale, w_int.shape[0])
+    return w_int, scale
+
+
+def _exact_product(*factors: float) -> float:
+    """A product of float scales, rounded once from its exact rational value."""
+    out = Fraction(1)
+    for f in factors:
+        out *= Fraction(float(f))
+    return float(out)
+
+
+class IntegerBlock(nn.Module):
+    def __init__(
+        self,
+        conv: IntConv,
+        requant: Requant,
+        shortcut: tuple[int, IntConv, Requant] | None,
+        qmin: int,
+        qmax: int,
+    ) -> None:
+        super().__init__()
+        self.conv, self.requant = conv, requant
+        self.pool = shortcut[0] if shortcut else 1
+        self.shortcut_conv = shortcut[1] if shortcut else None
+        self.shortcut_requant = shortcut[2] if shortcut else None
+        self.qmin, self.qmax = qmin, qmax
+
+    def forward(self, r: torch.Tensor) -> torch.Tensor:
+        bipolar = (r >= 0).to(torch.int64) * 2 - 1
+        q = self.requant(self.conv(bipolar))
+        if self.shortcut_conv is None:
+            shortcut = r
+        else:
+            s = self.pool
+            pooled = F.avg_pool2d(r.to(torch.float64), s, s).mul_(s * s).round_().to(torch.int64)
+            shortcut = self.shortcut_requant(self.shortcut_conv(pooled))
+        return (q + shortcut).clamp_(self.qmin, self.qmax)
+
+
+class IntegerBiRealNet(nn.Module):
+    """Integer-only twin of a trained quantized `BiRealNet`. `forward` takes uint8-grid pixels
+    (int64, N x C x H x W, values 0..255) and returns int64 logits; `logits * output_scale` are
+    the real-valued logits. `quantize_input` maps images in [0, 1] to pixels."""
+
+    def __init__(self, model: BiRealNet) -> None:
+        super().__init__()
+        cfg = model.cfg
+        if not cfg.quantized:
+            raise ValueError("the integer golden needs a quantized model, not a float twin")
+        self.cfg = cfg
+        model = model.eval()
+        self.input_scale = float(model.input_quant.act_quant.scale())
+        residual: LearnedScaleIntQuant = model.residual_quant.act_quant.fused_activation_quant_proxy.tensor_quant
+        self.residual_scale = float(residual.scale().detach())
+        bits = cfg.residual_bits
+        self.qmin, self.qmax = residual.qmin, residual.qmax
+
+        def requant(conv: IntConv, acc_scale: np.ndarray, bn: nn.BatchNorm2d, lo: int, hi: int) -> Requant:
+            acc_min, acc_max = conv.bounds(lo, hi)
+            return Requant(
+                fold_requantization(acc_scale, **_bn_params(bn), out_scale=self.residual_scale,
+                                    bits=bits, acc_min=acc_min, acc_max=acc_max)
+            )
+
+        w, s_w = _int8_weight(model.stem_conv)
+        self.stem_conv = IntConv(w, model.stem_conv.stride[0], model.stem_conv.padding[0])
+        stem_scale = np.array([_exact_product(self.input_scale, s) for s in s_w])
+        self.stem_requant = requant(self.stem_conv, stem_scale, model.stem_bn, 0, 255)
+        self.stem_maxpool = cfg.stem is Stem.IMAGENET
+
+        blocks = []
+        for blk in model.blocks:
+            assert isinstance(blk, BiRealBlock)
+            sign_w = bipolar_sign(blk.conv.weight.detach()).to(torch.int64)
+            alpha = blk.conv.quant_weight().scale.detach().double().reshape(-1).numpy()
+            pad_value = cfg.padding.value_after_sign if cfg.padding is not Padding.ZERO else 0.0
+            conv = IntConv(sign_w, blk.conv.stride[0], 1, pad_value)
+            rq = requant(conv, alpha, blk.bn, -1, 1)
+            shortcut = None
+            if blk.downsample is not None:
+                ds = blk.downsample
+                stride = ds.pool.kernel_size if isinstance(ds.pool, nn.AvgPool2d) else 1
+                w_ds, s_ds = _int8_weight(ds.conv)
+                ds_conv = IntConv(w_ds, 1, 0)
+                window = stride * stride
+                ds_scale = np.array([_exact_product(self.residual_scale, s) / window for s in s_ds])
+                ds_requant = requant(ds_conv, ds_scale, ds.bn, self.qmin * window, self.qmax * window)
+                shortcut = (stride, ds_conv, ds_requant)
+            blocks.append(IntegerBlock(conv, rq, shortcut, self.qmin, self.qmax))
+        self.blocks = nn.ModuleList(blocks)
+
+        fc_w, fc_s = _int8_weight(model.fc)
+        self.fc_weight = fc_w  # (classes, C) int64
+        self.pool_size = None  # set on first forward from the feature map
+        self._fc_scale = float(fc_s[0])
+        self._fc_bias = model.fc.bias.detach().double().numpy()
+
+    def output_scale(self, pool_size: int) -> float:
+        """Real value of one unit of the integer logits for a `pool_size`-pixel final map."""
+        return float(Fraction(self.residual_scale) * Fraction(self._fc_scale) / pool_size)
+
+    def fc_bias(self, pool_size: int) -> torch.Tensor:
+        """The classifier bias on the logits' integer grid (round half to even)."""
+        unit = Fraction(self.residual_scale) * Fraction(self._fc_scale) / pool_size
+        return torch.tensor([round(Fraction(float(b)) / unit) for b in self._fc_bias], dtype=torch.int64)
+
+    def quantize_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] -> int64 pixels on the input grid, as the input quantizer does."""
+        return torch.round(x.double() / self.input_scale).clamp_(0, 255).to(torch.int64)
+
+    def features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Residual-grid feature map (int64) before the global pool."""
+        if pixels.dtype != torch.int64:
+            raise TypeError("the integer golden takes int64 pixels; use quantize_input()")
+        r = self.stem_requant(self.stem_conv(pixels))
+        if self.stem_maxpool:
+            r = F.max_pool2d(r.double(), 3, 2, 1).to(torch.int64)
+        for blk in self.blocks:
+            r = blk(r)
+        return r
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        r = self.features(pixels)
+        pool = r.shape[2] * r.shape[3]
+        summed = r.sum(dim=(2, 3))
+        logits = summed @ self.fc_weight.t() + self.fc_bias(pool)
+        return logits
+
+    def real_logits(self, pixels: torch.Tensor) -> torch.Tensor:
+        r = self.features(pixels)
+        pool = r.shape[2] * r.shape[3]
+        return self.forward(pixels).double() * self.output_scale(pool)
+
+
+def integer_model(model: BiRealNet) -> IntegerBiRealNet:
+    """Build the integer golden of a trained quantized model."""
+    return IntegerBiRealNet(model)

@@ -1,0 +1,128 @@
+"""Bi-Real Net in Brevitas, following the paper's PyTorch implementation.
+
+Block: sign -> 3x3 binary conv -> BN -> (+ shortcut), no nonlinearity after the add. The first
+block of every later stage halves the resolution; its shortcut is AvgPool2d(2) -> 1x1 conv -> BN.
+
+Quantization for hardware (all on integer grids, see docs/conventions.md):
+- input: 8-bit unsigned on the fixed grid 1/255 (raw pixels);
+- stem conv, downsample 1x1 convs: 8-bit per-channel weights; classifier: 8-bit per-tensor weights;
+- the residual stream: ONE shared `QuantIdentity` (signed, `residual_bits`) applied to the stem
+  output, to every BN output that is added, and to every add's result, so every add is an integer
+  add with saturation;
+- binary convs: bipolar activations (ApproxSign) x sign(W) * mean|W| per channel.
+"""
+
+from __future__ import annotations
+
+import brevitas.nn as qnn
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bireal_hw.models.config import BiRealConfig, Padding, Stem
+from bireal_hw.quantizers import (
+    BipolarActivation,
+    Int8Weight,
+    Int8WeightPerTensor,
+    MeanAbsBinaryWeight,
+    PixelInput,
+    residual_grid_quant,
+)
+
+
+def _conv(cfg: BiRealConfig, cin: int, cout: int, k: int, stride: int, pad: int, weight_quant):
+    if cfg.quantized:
+        return qnn.QuantConv2d(
+            cin, cout, k, stride=stride, padding=pad, bias=False, weight_quant=weight_quant
+        )
+    return nn.Conv2d(cin, cout, k, stride=stride, padding=pad, bias=False)
+
+
+class Downsample(nn.Module):
+    """Shortcut of a resolution-halving block: AvgPool2d(2) -> 1x1 conv (8-bit weights) -> BN."""
+
+    def __init__(self, cfg: BiRealConfig, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.pool = nn.AvgPool2d(kernel_size=stride, stride=stride) if stride > 1 else nn.Identity()
+        self.conv = _conv(cfg, cin, cout, 1, 1, 0, Int8Weight)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.conv(self.pool(x)))
+
+
+class BiRealBlock(nn.Module):
+    """sign -> binary 3x3 conv -> BN -> quantize to the residual grid -> + shortcut -> requantize."""
+
+    def __init__(
+        self, cfg: BiRealConfig, cin: int, cout: int, stride: int, residual_quant: nn.Module
+    ) -> None:
+        super().__init__()
+        self.padding = cfg.padding
+        if cfg.quantized:
+            self.sign = qnn.QuantIdentity(act_quant=BipolarActivation, return_quant_tensor=False)
+        else:
+            self.sign = nn.ReLU()
+        conv_pad = 1 if (self.padding is Padding.ZERO or not cfg.quantized) else 0
+        self.conv = _conv(cfg, cin, cout, 3, stride, conv_pad, MeanAbsBinaryWeight)
+        self.bn = nn.BatchNorm2d(cout)
+        self.residual_quant = residual_quant
+        self.downsample = (
+            Downsample(cfg, cin, cout, stride) if (stride != 1 or cin != cout) else None
+        )
+        self._constant_pad = cfg.quantized and self.padding is not Padding.ZERO
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.sign(x)
+        if self._constant_pad:
+            out = F.pad(out, (1, 1, 1, 1), value=self.padding.value_after_sign)
+        out = self.residual_quant(self.bn(self.conv(out)))
+        shortcut = x if self.downsample is None else self.residual_quant(self.downsample(x))
+        return self.residual_quant(out + shortcut)
+
+
+class BiRealNet(nn.Module):
+    """A Bi-Real network (or its float twin) built from a `BiRealConfig`.
+
+    Takes images in [0, 1] (N, C, H, W); returns class logits (N, num_classes).
+    """
+
+    def __init__(self, cfg: BiRealConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        q = cfg.quantized
+        self.input_quant = (
+            qnn.QuantIdentity(act_quant=PixelInput, return_quant_tensor=False) if q else nn.Identity()
+        )
+        if q:
+            self.residual_quant = qnn.QuantIdentity(
+                act_quant=residual_grid_quant(cfg.residual_bits), return_quant_tensor=False
+            )
+        else:
+            self.residual_quant = nn.Identity()
+        if cfg.stem is Stem.IMAGENET:
+            self.stem_conv = _conv(cfg, cfg.in_channels, cfg.stem_channels, 7, 2, 3, Int8Weight)
+            self.stem_pool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        else:
+            self.stem_conv = _conv(cfg, cfg.in_channels, cfg.stem_channels, 3, 1, 1, Int8Weight)
+            self.stem_pool = nn.Identity()
+        self.stem_bn = nn.BatchNorm2d(cfg.stem_channels)
+        blocks = []
+        cin = cfg.stem_channels
+        for stage, (n, width) in enumerate(zip(cfg.stage_blocks, cfg.widths)):
+            for i in range(n):
+                stride = 2 if (stage > 0 and i == 0) else 1
+                blocks.append(BiRealBlock(cfg, cin, width, stride, self.residual_quant))
+                cin = width
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        if q:
+            self.fc = qnn.QuantLinear(cin, cfg.num_classes, bias=True, weight_quant=Int8WeightPerTensor)
+        else:
+            self.fc = nn.Linear(cin, cfg.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.input_quant(x)
+        x = self.stem_pool(self.residual_quant(self.stem_bn(self.stem_conv(x))))
+        x = self.blocks(x)
+        return self.fc(torch.flatten(self.pool(x), 1))

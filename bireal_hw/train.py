@@ -1,0 +1,270 @@
+"""Train a Bi-Real model with the paper's PyTorch recipe.
+
+    python -m bireal_hw.train --model bireal_small --dataset fashion-mnist --epochs 8 --out runs/x
+
+Recipe defaults (Bi-Real Net, PyTorch version): Adam, lr 1e-3 x batch/512 decayed linearly to 0
+over the run (per step), label smoothing 0.1, no weight decay on binary weights, batch 512,
+256 epochs for ImageNet. `--two-step` trains with binary activations and real weights for the
+first half of the epochs, then binarizes the weights (each half has its own linear decay).
+
+Multi-process data parallel: `torchrun --nproc-per-node N -m bireal_hw.train ...` (gloo on CPU,
+nccl on GPU). Checkpoints are written atomically after every epoch; `--resume` continues exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from bireal_hw.checkpoint import atomic_write, read_checkpoint, save_checkpoint
+from bireal_hw.data import DATASETS, Dataset, load_dataset
+from bireal_hw.errors import UserError, cli_main
+from bireal_hw.models import MODEL_CONFIGS, BiRealBlock, BiRealConfig, BiRealNet, build_model, model_config
+from bireal_hw.quantizers import set_binary_weights
+
+DEFAULT_EPOCHS = {"imagenet": 256}
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bireal_hw.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="bireal_small", choices=sorted(MODEL_CONFIGS))
+    p.add_argument("--widths", type=_int_list, help="channels per stage, e.g. 32,64,128")
+    p.add_argument("--blocks", type=_int_list, help="Bi-Real blocks per stage, e.g. 2,2,2")
+    p.add_argument("--residual-bits", type=int, help="bit width of the residual stream's grid")
+    p.add_argument("--padding", choices=["zero", "plus_one", "minus_one"], help="binary conv padding")
+    p.add_argument("--float", dest="float_twin", action="store_true", help="train the float twin")
+    p.add_argument("--dataset", default="fashion-mnist", choices=DATASETS)
+    p.add_argument("--data-dir", help="dataset folder (default: the dataset's standard location)")
+    p.add_argument("--image-size", type=int, help="input size for imagenet (default 224)")
+    p.add_argument("--epochs", type=int, help="default: 256 for imagenet, 8 otherwise")
+    p.add_argument("--batch-size", type=int, default=512, help="global batch size (all processes)")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate at batch 512 (scaled linearly)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="on real-valued weights only")
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--two-step", action="store_true", help="real weights first, then binary")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--train-samples", type=int, help="use only the first N training samples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="torch intra-op threads per process")
+    p.add_argument("--workers", type=int, default=4, help="data loader workers (image folders)")
+    p.add_argument("--out", required=True, help="output folder: checkpoint.pt, metrics.jsonl/csv")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def model_config_from_args(args: argparse.Namespace, data: Dataset) -> BiRealConfig:
+    overrides = {"num_classes": data.num_classes, "in_channels": data.in_channels, "image_size": data.image_size}
+    if args.widths:
+        overrides["widths"] = args.widths
+    if args.blocks:
+        overrides["stage_blocks"] = args.blocks
+    if args.residual_bits:
+        overrides["residual_bits"] = args.residual_bits
+    if args.padding:
+        overrides["padding"] = args.padding
+    if args.float_twin:
+        overrides["quantized"] = False
+    try:
+        return model_config(args.model, **overrides)
+    except ValueError as exc:
+        raise UserError(f"invalid model options: {exc}") from None
+
+
+def parameter_groups(model: BiRealNet, weight_decay: float) -> list[dict]:
+    """Binary conv weights, BN parameters, biases and scales: no decay; other weights: decay."""
+    binary = {id(m.conv.weight) for m in model.modules() if isinstance(m, BiRealBlock)}
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.dim() > 1 and id(p) not in binary:
+            decay.append(p)
+        else:
+            no_decay.append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+class Distributed:
+    """Rank/world from torchrun's environment; a no-op for one process."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.device = torch.device("cpu")
+        if self.world > 1:
+            if torch.cuda.is_available():
+                local = int(os.environ.get("LOCAL_RANK", "0"))
+                self.device = torch.device("cuda", local)
+                torch.cuda.set_device(self.device)
+            dist.init_process_group(backend="nccl" if self.device.type == "cuda" else "gloo")
+        elif torch.cuda.is_available():
+            self.device = torch.device("cuda")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def sum(self, values: list[float]) -> list[float]:
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        if self.world > 1:
+            dist.all_reduce(t)
+        return t.tolist()
+
+    def close(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+            dist.destroy_process_group()
+
+
+def evaluate_accuracy(model: torch.nn.Module, data: Dataset, batch_size: int, ddp: Distributed, workers: int = 0) -> float:
+    model.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for x, y in data.batches(batch_size, train=False, rank=ddp.rank, world=ddp.world, workers=workers):
+            pred = model(x.to(ddp.device)).argmax(1).cpu()
+            correct += int((pred == y).sum())
+            total += len(y)
+    correct, total = ddp.sum([correct, total])
+    return correct / max(total, 1)
+
+
+def lr_at(step: int, total: int, base: float) -> float:
+    """Linear decay from `base` to 0 over `total` steps."""
+    return base * max(0.0, 1.0 - step / max(total, 1))
+
+
+def _write_metrics(out: Path, history: list[dict]) -> None:
+    atomic_write(out / "metrics.jsonl", lambda t: Path(t).write_text("".join(json.dumps(h) + "\n" for h in history)))
+    keys = list(history[0]) if history else []
+    csv = ",".join(keys) + "\n" + "".join(",".join(str(h[k]) for k in keys) + "\n" for h in history)
+    atomic_write(out / "metrics.csv", lambda t: Path(t).write_text(csv))
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Run training; returns the final metrics dict (also written to OUT/metrics.jsonl)."""
+    ddp = Distributed()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out = Path(args.out)
+    epochs = args.epochs or DEFAULT_EPOCHS.get(args.dataset, 8)
+    if epochs < 1 or args.batch_size < ddp.world:
+        raise UserError("--epochs must be >= 1 and --batch-size at least the number of processes")
+    train_data = load_dataset(args.dataset, "train", args.data_dir, image_size=args.image_size or 224)
+    test_data = load_dataset(args.dataset, "test", args.data_dir, image_size=args.image_size or 224)
+    if args.train_samples:
+        train_data.images = train_data.images[: args.train_samples] if train_data.images is not None else None
+        train_data.labels = train_data.labels[: args.train_samples]
+        if train_data.files is not None:
+            train_data.files = train_data.files[: args.train_samples]
+    cfg = model_config_from_args(args, train_data)
+    model = build_model(cfg).to(ddp.device)
+    optimizer = torch.optim.Adam(parameter_groups(model, args.weight_decay), lr=args.lr)
+    start_epoch, history = 0, []
+    ckpt_path = out / "checkpoint.pt"
+    if args.resume:
+        state = read_checkpoint(ckpt_path)
+        if state["config"] != cfg.to_dict():
+            raise UserError(f"{ckpt_path} was trained with another model config; drop --resume or change --out")
+        model.load_state_dict(state["model"])
+        if state.get("optimizer"):
+            optimizer.load_state_dict(state["optimizer"])
+        start_epoch, history = int(state["epoch"]), list(state["history"])
+    elif ckpt_path.exists() and ddp.main:
+        raise UserError(f"{ckpt_path} exists; pass --resume to continue it or choose another --out")
+    if ddp.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model)
+    else:
+        net = model
+    base_lr = args.lr * args.batch_size / 512
+    local_batch = args.batch_size // ddp.world
+    steps_per_epoch = math.ceil((len(train_data) // ddp.world) / local_batch)
+    phase_epochs = [epochs // 2, epochs - epochs // 2] if args.two_step and cfg.quantized else [epochs]
+
+    metrics: dict = history[-1] if history else {}
+    for epoch in range(start_epoch, epochs):
+        phase = 0 if len(phase_epochs) == 1 or epoch < phase_epochs[0] else 1
+        phase_start = 0 if phase == 0 else phase_epochs[0]
+        phase_steps = phase_epochs[phase] * steps_per_epoch
+        if len(phase_epochs) == 2:
+            set_binary_weights(model, enabled=phase == 1)
+            if epoch == phase_epochs[0] and start_epoch <= epoch:
+                optimizer = torch.optim.Adam(parameter_groups(model, args.weight_decay), lr=args.lr)
+        net.train()
+        t0 = time.time()
+        loss_sum = correct = seen = 0.0
+        batches = train_data.batches(
+            local_batch, train=True, seed=args.seed, epoch=epoch, rank=ddp.rank, world=ddp.world,
+            workers=args.workers, augment=not args.no_augment,
+        )
+        bar = tqdm(batches, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{epochs}",
+                   disable=args.quiet or not ddp.main, leave=False, file=sys.stderr)
+        for i, (x, y) in enumerate(bar):
+            step = (epoch - phase_start) * steps_per_epoch + i
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, phase_steps, base_lr)
+            x, y = x.to(ddp.device), y.to(ddp.device)
+            logits = net(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=args.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += float(loss.detach()) * len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(y)
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+        loss_sum, correct, seen = ddp.sum([loss_sum, correct, seen])
+        test_acc = evaluate_accuracy(model, test_data, local_batch, ddp, args.workers)
+        metrics = {
+            "epoch": epoch + 1,
+            "train_loss": round(loss_sum / seen, 6),
+            "train_acc": round(correct / seen, 6),
+            "test_acc": round(test_acc, 6),
+            "lr_end": optimizer.param_groups[0]["lr"],
+            "epoch_seconds": round(time.time() - t0, 2),
+            "binary_weights": bool(len(phase_epochs) == 1 or phase == 1),
+        }
+        history.append(metrics)
+        if ddp.main:
+            save_checkpoint(
+                ckpt_path, model, optimizer=optimizer.state_dict(), epoch=epoch + 1,
+                train_args=_plain_args(args), history=history,
+            )
+            _write_metrics(out, history)
+            if not args.quiet:
+                print(json.dumps(metrics), file=sys.stderr, flush=True)
+    ddp.close()
+    return metrics
+
+
+def _plain_args(args: argparse.Namespace) -> dict:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()}
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    metrics = train(args)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(metrics))
+
+
+if __name__ == "__main__":
+    main()
