@@ -188,7 +188,6 @@ class IntegerBiRealNet(nn.Module):
 
         fc_w, fc_s = _int8_weight(model.fc)
         self.fc_weight = fc_w  # (classes, C) int64
-        self.pool_size = None  # set on first forward from the feature map
         self._fc_scale = float(fc_s[0])
         self._fc_bias = model.fc.bias.detach().double().numpy()
 
@@ -205,28 +204,35 @@ class IntegerBiRealNet(nn.Module):
         """Images in [0, 1] -> int64 pixels on the input grid, as the input quantizer does."""
         return torch.round(x.double() / self.input_scale).clamp_(0, 255).to(torch.int64)
 
-    def features(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Residual-grid feature map (int64) before the global pool."""
+    def residual_trace(self, pixels: torch.Tensor) -> list[torch.Tensor]:
+        """The residual stream (int64) after the stem and after every block."""
         if pixels.dtype != torch.int64:
             raise TypeError("the integer golden takes int64 pixels; use quantize_input()")
         r = self.stem_requant(self.stem_conv(pixels))
         if self.stem_maxpool:
             r = F.max_pool2d(r.double(), 3, 2, 1).to(torch.int64)
+        trace = [r]
         for blk in self.blocks:
             r = blk(r)
-        return r
+            trace.append(r)
+        return trace
+
+    def features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Residual-grid feature map (int64) before the global pool."""
+        return self.residual_trace(pixels)[-1]
+
+    def head(self, r: torch.Tensor) -> torch.Tensor:
+        """Integer logits from the final residual map: W_int8 @ sum_hw(r) + bias on that grid."""
+        pool = r.shape[2] * r.shape[3]
+        return r.sum(dim=(2, 3)) @ self.fc_weight.t() + self.fc_bias(pool)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        r = self.features(pixels)
-        pool = r.shape[2] * r.shape[3]
-        summed = r.sum(dim=(2, 3))
-        logits = summed @ self.fc_weight.t() + self.fc_bias(pool)
-        return logits
+        return self.head(self.features(pixels))
 
     def real_logits(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Logits through the edge dequantizer: integer logits * output_scale (float64)."""
         r = self.features(pixels)
-        pool = r.shape[2] * r.shape[3]
-        return self.forward(pixels).double() * self.output_scale(pool)
+        return self.head(r).double() * self.output_scale(r.shape[2] * r.shape[3])
 
 
 def integer_model(model: BiRealNet) -> IntegerBiRealNet:

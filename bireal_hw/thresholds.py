@@ -35,6 +35,8 @@ class Requantization:
     def apply(self, acc: np.ndarray, channel_axis: int = 1) -> np.ndarray:
         """Reference application on an integer array (numpy, int64)."""
         acc = np.moveaxis(np.asarray(acc, dtype=np.int64), channel_axis, -1)
+        if acc.shape[-1] != len(self.direction):
+            raise ValueError(f"expected {len(self.direction)} channels, got {acc.shape[-1]}")
         v = acc * self.direction
         out = np.empty(v.shape, dtype=np.int64)
         for c in range(len(self.direction)):

@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=4, help="data loader workers (image folders)")
     p.add_argument("--out", required=True, help="output folder: checkpoint.pt, metrics.jsonl/csv")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--stop-after", type=int, help="stop after this many epochs (resume later)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -175,20 +176,24 @@ def train(args: argparse.Namespace) -> dict:
         if train_data.files is not None:
             train_data.files = train_data.files[: args.train_samples]
     cfg = model_config_from_args(args, train_data)
-    model = build_model(cfg).to(ddp.device)
-    optimizer = torch.optim.Adam(parameter_groups(model, args.weight_decay), lr=args.lr)
-    start_epoch, history = 0, []
+    model = build_model(cfg)
+    start_epoch, history, optimizer_state = 0, [], None
     ckpt_path = out / "checkpoint.pt"
     if args.resume:
         state = read_checkpoint(ckpt_path)
         if state["config"] != cfg.to_dict():
             raise UserError(f"{ckpt_path} was trained with another model config; drop --resume or change --out")
+        # Brevitas re-creates quantizer modules (and their parameters) when loading a state dict:
+        # load the model first, then build the optimizer over the parameters that now exist.
         model.load_state_dict(state["model"])
-        if state.get("optimizer"):
-            optimizer.load_state_dict(state["optimizer"])
+        optimizer_state = state.get("optimizer")
         start_epoch, history = int(state["epoch"]), list(state["history"])
     elif ckpt_path.exists() and ddp.main:
         raise UserError(f"{ckpt_path} exists; pass --resume to continue it or choose another --out")
+    model = model.to(ddp.device)
+    optimizer = torch.optim.Adam(parameter_groups(model, args.weight_decay), lr=args.lr)
+    if optimizer_state:
+        optimizer.load_state_dict(optimizer_state)
     if ddp.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model)
     else:
@@ -199,7 +204,8 @@ def train(args: argparse.Namespace) -> dict:
     phase_epochs = [epochs // 2, epochs - epochs // 2] if args.two_step and cfg.quantized else [epochs]
 
     metrics: dict = history[-1] if history else {}
-    for epoch in range(start_epoch, epochs):
+    last_epoch = min(epochs, args.stop_after) if args.stop_after else epochs
+    for epoch in range(start_epoch, last_epoch):
         phase = 0 if len(phase_epochs) == 1 or epoch < phase_epochs[0] else 1
         phase_start = 0 if phase == 0 else phase_epochs[0]
         phase_steps = phase_epochs[phase] * steps_per_epoch

@@ -64,6 +64,27 @@ class BiRealConfig:
         object.__setattr__(self, "padding", Padding(self.padding))
         object.__setattr__(self, "stage_blocks", tuple(self.stage_blocks))
         object.__setattr__(self, "widths", tuple(self.widths))
+        self.feature_sizes()
+
+    def feature_sizes(self) -> list[int]:
+        """Spatial size entering each stage; every resolution-halving stage needs an even size
+        (its 3x3/2 conv and its AvgPool2d(2) shortcut must agree)."""
+        if self.stem is Stem.IMAGENET:
+            size = (self.image_size + 2 * 3 - 7) // 2 + 1
+            size = (size + 2 - 3) // 2 + 1
+        else:
+            size = self.image_size
+        sizes = []
+        for stage in range(len(self.widths)):
+            if stage > 0:
+                if size % 2:
+                    raise ValueError(
+                        f"{self.name}: stage {stage + 1} gets an odd {size}x{size} map from a "
+                        f"{self.image_size}x{self.image_size} input; use fewer stages or another size"
+                    )
+                size //= 2
+            sizes.append(size)
+        return sizes
 
     @property
     def stem_channels(self) -> int:

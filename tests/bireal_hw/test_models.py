@@ -66,6 +66,8 @@ def test_config_validation():
         model_config("bireal_small", residual_bits=1)
     with pytest.raises(KeyError):
         model_config("nope")
+    with pytest.raises(ValueError, match="odd"):
+        model_config("bireal_small", image_size=17)
 
 
 def test_ops_and_memory_match_the_paper_within_one_percent():
