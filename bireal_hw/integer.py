@@ -147,7 +147,9 @@ class IntegerBiRealNet(nn.Module):
         self.cfg = cfg
         model = model.eval()
         self.input_scale = float(model.input_quant.act_quant.scale())
-        residual: LearnedScaleIntQuant = model.residual_quant.act_quant.fused_activation_quant_proxy.tensor_quant
+        residual: LearnedScaleIntQuant = (
+            model.residual_quant.act_quant.fused_activation_quant_proxy.tensor_quant
+        )
         self.residual_scale = float(residual.scale().detach())
         bits = cfg.residual_bits
         self.qmin, self.qmax = residual.qmin, residual.qmax
@@ -155,8 +157,14 @@ class IntegerBiRealNet(nn.Module):
         def requant(conv: IntConv, acc_scale: np.ndarray, bn: nn.BatchNorm2d, lo: int, hi: int) -> Requant:
             acc_min, acc_max = conv.bounds(lo, hi)
             return Requant(
-                fold_requantization(acc_scale, **_bn_params(bn), out_scale=self.residual_scale,
-                                    bits=bits, acc_min=acc_min, acc_max=acc_max)
+                fold_requantization(
+                    acc_scale,
+                    **_bn_params(bn),
+                    out_scale=self.residual_scale,
+                    bits=bits,
+                    acc_min=acc_min,
+                    acc_max=acc_max,
+                )
             )
 
         w, s_w = _int8_weight(model.stem_conv)

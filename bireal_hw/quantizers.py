@@ -12,6 +12,8 @@ Every quantizer here exports as a QONNX node: bit width 1 -> BipolarQuant, other
 
 from __future__ import annotations
 
+import math
+
 import torch
 from brevitas.core.restrict_val import RestrictValueType
 from brevitas.inject import ExtendedInjector
@@ -182,12 +184,19 @@ class LearnedScaleIntQuant(nn.Module):
         super().__init__()
         self.qmin = -(2 ** (bit_width - 1))
         self.qmax = 2 ** (bit_width - 1) - 1
-        self.value = nn.Parameter(torch.tensor(float(scaling_init) / self.qmax))
+        # The scale is learned in the log domain (as Brevitas' LOG_FP): one Adam step then moves
+        # it by a bounded ratio. In the linear domain a step of lr ~ 1e-3 moved a scale of ~0.03
+        # by several percent per step, shaking the grid of every layer at once.
+        self.log_scale = nn.Parameter(torch.tensor(math.log(float(scaling_init) / self.qmax)))
         self.register_buffer("zero", torch.tensor(0.0), persistent=False)
         self.register_buffer("bits", torch.tensor(float(bit_width)), persistent=False)
 
     def scale(self) -> torch.Tensor:
-        return self.value.abs().clamp_min(1e-8)
+        return self.log_scale.exp()
+
+    def set_scale(self, scale: float) -> None:
+        with torch.no_grad():
+            self.log_scale.fill_(math.log(scale))
 
     def forward(self, x: torch.Tensor):
         scale = self.scale()

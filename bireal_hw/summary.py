@@ -53,7 +53,9 @@ class ModelSummary:
 def summarize(model: BiRealNet, image_size: int | None = None, name: str | None = None) -> ModelSummary:
     cfg = model.cfg
     size = image_size or cfg.image_size
-    binary_convs = {id(m.conv) for m in model.modules() if isinstance(m, BiRealBlock)} if cfg.quantized else set()
+    binary_convs = (
+        {id(m.conv) for m in model.modules() if isinstance(m, BiRealBlock)} if cfg.quantized else set()
+    )
     counts = {"flops": 0, "bops": 0}
 
     def hook(mod: nn.Module, inputs, output) -> None:
@@ -71,7 +73,9 @@ def summarize(model: BiRealNet, image_size: int | None = None, name: str | None 
     finally:
         for h in handles:
             h.remove()
-    binary_params = sum(m.conv.weight.numel() for m in model.modules() if id(getattr(m, "conv", None)) in binary_convs)
+    binary_params = sum(
+        m.conv.weight.numel() for m in model.modules() if id(getattr(m, "conv", None)) in binary_convs
+    )
     int8_params = 0
     if cfg.quantized:
         for m in model.modules():
@@ -82,7 +86,9 @@ def summarize(model: BiRealNet, image_size: int | None = None, name: str | None 
 
 
 def format_table(rows: list[tuple[ModelSummary, tuple[float, float | None] | None]]) -> str:
-    head = f"{'model':<22}{'params':>12}{'FLOPs':>11}{'BOPs':>11}{'OPs':>11}{'Mbit':>8}{'deployed':>10}  paper"
+    head = (
+        f"{'model':<22}{'params':>12}{'FLOPs':>11}{'BOPs':>11}{'OPs':>11}{'Mbit':>8}{'deployed':>10}  paper"
+    )
     lines = [head, "-" * len(head)]
     for s, paper in rows:
         ref = ""
@@ -102,7 +108,10 @@ def paper_table() -> list[tuple[ModelSummary, tuple[float, float | None]]]:
     return [
         (summarize(build_model("bireal18")), PAPER["bireal18"]),
         (summarize(build_model("bireal34")), PAPER["bireal34"]),
-        (summarize(build_model("bireal18", quantized=False), name="resnet18 (float twin)"), PAPER["resnet18"]),
+        (
+            summarize(build_model("bireal18", quantized=False), name="resnet18 (float twin)"),
+            PAPER["resnet18"],
+        ),
     ]
 
 

@@ -67,9 +67,14 @@ class Dataset:
         gen = epoch_generator(seed, epoch)
         idx = shard_indices(len(self), train, gen, rank, world)
         if self.files is not None:
+            if train and len(idx) >= batch_size:
+                idx = idx[: len(idx) - len(idx) % batch_size]
             yield from self._folder_batches(idx, batch_size, train and augment, seed, epoch, workers)
             return
-        for start in range(0, len(idx), batch_size):
+        # Training drops the last partial batch: every step sees `batch_size` samples (and a
+        # compiled training graph never meets a second shape).
+        stop = len(idx) - len(idx) % batch_size if train and len(idx) >= batch_size else len(idx)
+        for start in range(0, stop, batch_size):
             sel = idx[start : start + batch_size]
             x = self.images[sel].float().div_(255.0)
             if train and augment and (self.crop_pad or self.flip):
@@ -86,7 +91,9 @@ class Dataset:
             yield x, torch.as_tensor(y, dtype=torch.int64)
 
 
-def _in_memory(name: str, images: np.ndarray, labels: np.ndarray, classes: int, pad: int, flip: bool) -> Dataset:
+def _in_memory(
+    name: str, images: np.ndarray, labels: np.ndarray, classes: int, pad: int, flip: bool
+) -> Dataset:
     if images.ndim == 3:
         images = images[:, None]
     return Dataset(
@@ -115,7 +122,11 @@ def synthetic_arrays(
 
 
 def load_dataset(
-    name: str, split: str, data_dir: str | Path | None = None, image_size: int = 224, synthetic_size: int = 512
+    name: str,
+    split: str,
+    data_dir: str | Path | None = None,
+    image_size: int = 224,
+    synthetic_size: int = 512,
 ) -> Dataset:
     """Load split 'train' or 'test' of a dataset. `data_dir` overrides the default location."""
     train = split == "train"

@@ -32,7 +32,6 @@ def read_idx(path: str | Path) -> np.ndarray:
     count = int(np.prod(shape, dtype=object))
     if count > _MAX_ELEMENTS or len(raw) != header + count * dtype.itemsize:
         raise UserError(
-            f"{path}: IDX header declares shape {shape} but the file holds "
-            f"{len(raw) - header} data bytes"
+            f"{path}: IDX header declares shape {shape} but the file holds {len(raw) - header} data bytes"
         )
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))

@@ -67,9 +67,7 @@ class BiRealBlock(nn.Module):
         self.conv = _conv(cfg, cin, cout, 3, stride, conv_pad, MeanAbsBinaryWeight)
         self.bn = nn.BatchNorm2d(cout)
         self.residual_quant = residual_quant
-        self.downsample = (
-            Downsample(cfg, cin, cout, stride) if (stride != 1 or cin != cout) else None
-        )
+        self.downsample = Downsample(cfg, cin, cout, stride) if (stride != 1 or cin != cout) else None
         self._constant_pad = cfg.quantized and self.padding is not Padding.ZERO
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -109,7 +107,7 @@ class BiRealNet(nn.Module):
         self.stem_bn = nn.BatchNorm2d(cfg.stem_channels)
         blocks = []
         cin = cfg.stem_channels
-        for stage, (n, width) in enumerate(zip(cfg.stage_blocks, cfg.widths)):
+        for stage, (n, width) in enumerate(zip(cfg.stage_blocks, cfg.widths, strict=False)):
             for i in range(n):
                 stride = 2 if (stage > 0 and i == 0) else 1
                 blocks.append(BiRealBlock(cfg, cin, width, stride, self.residual_quant))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Padding(str, Enum):
+class Padding(StrEnum):
     """How a binary 3x3 conv pads its bipolar input.
 
     ZERO: PyTorch semantics (the paper's): padded taps contribute 0, which no single bit encodes,
@@ -24,7 +24,7 @@ class Padding(str, Enum):
         return {"zero": 0.0, "plus_one": 1.0, "minus_one": -1.0}[self.value]
 
 
-class Stem(str, Enum):
+class Stem(StrEnum):
     """IMAGENET: 7x7/2 conv + BN + 3x3/2 maxpool. SMALL: 3x3/1 conv + BN, no maxpool."""
 
     IMAGENET = "imagenet"

@@ -31,7 +31,10 @@ def float64_reference(model, pixels):
     cfg = model.cfg
     res = model.residual_quant.act_quant.fused_activation_quant_proxy.tensor_quant
     s_r = float(res.scale().detach())
-    quant = lambda y: torch.clamp(torch.round(y / s_r), res.qmin, res.qmax)  # integers, float64
+
+    def quant(y):
+        return torch.clamp(torch.round(y / s_r), res.qmin, res.qmax)  # integers, float64
+
     s_in = float(model.input_quant.act_quant.scale())
     x = pixels.double() * s_in
     stem = model.stem_conv
@@ -45,7 +48,9 @@ def float64_reference(model, pixels):
         if cfg.padding is Padding.ZERO:
             y = F.conv2d(a, w, stride=blk.conv.stride, padding=1)
         else:
-            y = F.conv2d(F.pad(a, (1, 1, 1, 1), value=cfg.padding.value_after_sign), w, stride=blk.conv.stride)
+            y = F.conv2d(
+                F.pad(a, (1, 1, 1, 1), value=cfg.padding.value_after_sign), w, stride=blk.conv.stride
+            )
         q = quant(_bn64(blk.bn, y))
         if blk.downsample is None:
             sc = r
@@ -75,11 +80,18 @@ def test_golden_equals_float64_reference(case):
     seed, widths, blocks, padding, bits, channels, size = case
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    model = build_model("bireal_small", widths=widths, stage_blocks=blocks, padding=padding,
-                        residual_bits=bits, in_channels=channels, image_size=size)
+    model = build_model(
+        "bireal_small",
+        widths=widths,
+        stage_blocks=blocks,
+        padding=padding,
+        residual_bits=bits,
+        in_channels=channels,
+        image_size=size,
+    )
     randomize_batchnorm(model, gen)
     res = model.residual_quant.act_quant.fused_activation_quant_proxy.tensor_quant
-    res.value.data.fill_(float(torch.rand(1, generator=gen)) * 0.3 + 0.02)
+    res.set_scale(float(torch.rand(1, generator=gen)) * 0.3 + 0.02)
     model.eval()
     golden = integer_model(model)
     pixels = torch.randint(0, 256, (6, channels, size, size), generator=gen)
@@ -89,7 +101,7 @@ def test_golden_equals_float64_reference(case):
         trace64, logits64 = float64_reference(model, pixels)
     trace = golden.residual_trace(pixels)
     assert len(trace) == len(trace64)
-    for i, (a, b) in enumerate(zip(trace, trace64)):
+    for i, (a, b) in enumerate(zip(trace, trace64, strict=False)):
         assert a.dtype == torch.int64
         assert torch.equal(a, b.to(torch.int64)), f"seed {seed}: residual stream differs after step {i}"
     # the classifier bias is rounded onto the logits' integer grid: at most half a unit apart
@@ -123,7 +135,7 @@ def test_bireal18_golden_runs_at_224_with_exact_accumulators():
         trace64, _ = float64_reference(model, pixels)
     trace = golden.residual_trace(pixels)
     assert [tuple(t.shape) for t in trace][-1] == (1, 512, 7, 7)
-    assert all(torch.equal(a, b.to(torch.int64)) for a, b in zip(trace, trace64))
+    assert all(torch.equal(a, b.to(torch.int64)) for a, b in zip(trace, trace64, strict=False))
 
 
 def test_golden_refuses_float_twin_and_float_inputs():

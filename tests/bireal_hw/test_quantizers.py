@@ -29,7 +29,9 @@ def test_approx_sign_gradient_values():
 
 def test_approx_sign_derivative_matches_polynomial_on_grid():
     x = torch.linspace(-1.5, 1.5, 301, dtype=torch.float64)
-    piecewise = torch.where((x >= -1) & (x < 0), 2 + 2 * x, torch.where((x >= 0) & (x < 1), 2 - 2 * x, torch.zeros_like(x)))
+    piecewise = torch.where(
+        (x >= -1) & (x < 0), 2 + 2 * x, torch.where((x >= 0) & (x < 1), 2 - 2 * x, torch.zeros_like(x))
+    )
     assert torch.equal(approx_sign_derivative(x), piecewise)
 
 
@@ -70,4 +72,5 @@ def test_residual_grid_gradients():
     y.sum().backward()
     assert x.grad.tolist() == [1.0, 0.0, 0.0]
     # d/ds: round(v) - v inside, qmax / qmin outside
-    assert abs(q.value.grad.item() - ((0 - 0.3) + 7 + (-8))) < 1e-6
+    # d/d(log s) = s * d/ds with s = 1
+    assert abs(q.log_scale.grad.item() - ((0 - 0.3) + 7 + (-8))) < 1e-6

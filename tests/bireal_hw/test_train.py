@@ -15,7 +15,19 @@ from bireal_hw.errors import UserError
 from bireal_hw.models import build_model
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["--dataset", "synthetic", "--widths", "8,8,16", "--blocks", "1,1,1", "--batch-size", "64", "--quiet", "--threads", "1"]
+SMALL = [
+    "--dataset",
+    "synthetic",
+    "--widths",
+    "8,8,16",
+    "--blocks",
+    "1,1,1",
+    "--batch-size",
+    "64",
+    "--quiet",
+    "--threads",
+    "1",
+]
 
 
 def run_train(tmp_path, *extra):
@@ -73,14 +85,30 @@ def test_checkpoint_round_trip(tmp_path):
 
 def _cli(module, *args, cwd=ROOT):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env
+    )
 
 
 def test_ddp_two_processes_on_cpu(tmp_path):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "bireal_hw.train", *SMALL, "--epochs", "2", "--out", str(tmp_path)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "bireal_hw.train",
+        *SMALL,
+        "--epochs",
+        "2",
+        "--out",
+        str(tmp_path),
+    ]
+    proc = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1")
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     state = read_checkpoint(tmp_path / "checkpoint.pt")
     assert state["epoch"] == 2
@@ -134,6 +162,18 @@ def test_bad_checkpoints_give_one_line_and_exit_2(tmp_path, content, message):
 
 
 def test_missing_dataset_folder_is_a_clear_error(tmp_path):
-    proc = _cli("bireal_hw.train", "--dataset", "cifar10", "--data-dir", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
-    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+    proc = _cli(
+        "bireal_hw.train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        str(tmp_path / "nope"),
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert (
+        proc.returncode == 2
+        and proc.stderr.startswith("error: ")
+        and len(proc.stderr.strip().splitlines()) == 1
+    )
     assert not (tmp_path / "o").exists()
