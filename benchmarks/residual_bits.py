@@ -3,8 +3,8 @@
     python benchmarks/residual_bits.py [--bits 4,6,8] [--epochs 1] [--out runs/residual_bits]
 
 Every width gets the identical recipe (seed, data order, schedule); the script prints, per
-width, the QAT test accuracy, the integer golden's accuracy and their top-1 agreement, and the
-accuracy relative to the widest grid. The default width in `bireal_hw.models` was chosen from
+width, the test accuracy (all test images), its distance to the best width, and the integer
+golden's top-1 agreement with the QAT forward on the first `--golden-images` test images. The default width in `bireal_hw.models` was chosen from
 this table (docs/decisions.md records the run).
 """
 
@@ -32,6 +32,7 @@ def main() -> None:
         default="--batch-size 256 --lr 4e-3 --no-augment --compile",
         help="further train arguments, shared by every width",
     )
+    p.add_argument("--golden-images", type=int, default=1000, help="test images for the golden's agreement")
     p.add_argument("--out", default="runs/residual_bits")
     args = p.parse_args()
     rows = []

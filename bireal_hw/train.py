@@ -201,7 +201,7 @@ def train(args: argparse.Namespace) -> dict:
         model.load_state_dict(state["model"])
         optimizer_state = state.get("optimizer")
         start_epoch, history = int(state["epoch"]), list(state["history"])
-    elif ckpt_path.exists() and ddp.main:
+    elif ckpt_path.exists():
         raise UserError(f"{ckpt_path} exists; pass --resume to continue it or choose another --out")
     model = model.to(ddp.device)
     optimizer = torch.optim.Adam(parameter_groups(model, args.weight_decay), lr=args.lr)
@@ -223,7 +223,7 @@ def train(args: argparse.Namespace) -> dict:
         phase_steps = phase_epochs[phase] * steps_per_epoch
         if len(phase_epochs) == 2:
             set_binary_weights(model, enabled=phase == 1)
-            if epoch == phase_epochs[0] and start_epoch <= epoch:
+            if epoch == phase_epochs[0]:  # step 2 starts with a fresh Adam
                 optimizer = torch.optim.Adam(parameter_groups(model, args.weight_decay), lr=args.lr)
         net.train()
         t0 = time.time()
@@ -271,7 +271,7 @@ def train(args: argparse.Namespace) -> dict:
             "test_acc": None if test_acc is None else round(test_acc, 6),
             "lr_end": optimizer.param_groups[0]["lr"],
             "epoch_seconds": round(time.time() - t0, 2),
-            "binary_weights": bool(len(phase_epochs) == 1 or phase == 1),
+            "binary_weights": cfg.quantized and (len(phase_epochs) == 1 or phase == 1),
         }
         history.append(metrics)
         if ddp.main:
