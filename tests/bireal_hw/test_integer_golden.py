@@ -24,7 +24,9 @@ def _bn64(bn, y):
 
 
 def _wq64(conv):
-    return conv.quant_weight().value.detach().double()
+    """Integer weights times their float32 scale, in float64 (Brevitas' value is float32)."""
+    qw = conv.quant_weight()
+    return torch.round(qw.value.detach().double() / qw.scale.detach().double()) * qw.scale.detach().double()
 
 
 def float64_reference(model, pixels):
@@ -61,7 +63,7 @@ def float64_reference(model, pixels):
         r = torch.clamp(q + sc, res.qmin, res.qmax)
         trace.append(r)
     feats = (r * s_r).mean(dim=(2, 3))
-    logits = feats @ model.fc.quant_weight().value.detach().double().t() + model.fc.bias.detach().double()
+    logits = feats @ _wq64(model.fc).t() + model.fc.bias.detach().double()
     return trace, logits
 
 
