@@ -85,9 +85,9 @@ def main(argv: list[str] | None = None) -> None:
     train_args = state.get("train_args") or {}
     dataset = args.dataset or train_args.get("dataset") or "fashion-mnist"
     data_dir = args.data_dir or train_args.get("data_dir")
-    if (integer_requested := args.integer) and not model.cfg.quantized:
+    if args.integer and not model.cfg.quantized:
         raise UserError("--integer needs a quantized model; this checkpoint holds a float twin")
-    report = evaluate(model, dataset, data_dir, integer_requested, limit=args.limit, progress=not args.quiet)
+    report = evaluate(model, dataset, data_dir, args.integer, limit=args.limit, progress=not args.quiet)
     report["checkpoint"] = args.checkpoint
     report["model"] = model.cfg.name
     print(json.dumps(report))

@@ -263,7 +263,9 @@ def train(args: argparse.Namespace) -> dict:
         loss_sum, correct, seen = ddp.sum([loss_sum, correct, seen])
         last = epoch + 1 == last_epoch
         due = args.eval_every > 0 and (epoch + 1) % args.eval_every == 0
-        test_acc = evaluate_accuracy(model, test_data, local_batch, ddp, args.workers) if (due or last) else None
+        test_acc = (
+            evaluate_accuracy(model, test_data, local_batch, ddp, args.workers) if (due or last) else None
+        )
         metrics = {
             "epoch": epoch + 1,
             "train_loss": round(loss_sum / seen, 6),
