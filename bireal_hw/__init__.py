@@ -5,3 +5,8 @@ golden reference (`bireal_hw.integer`) that every other executable form must mat
 """
 
 __version__ = "0.1.0"
+
+import warnings as _warnings
+
+# Brevitas warns at import about an optional CUDA kernel package that nothing here uses.
+_warnings.filterwarnings("ignore", message="fast_hadamard_transform package not found")

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import io
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -32,9 +33,16 @@ def _brevitas_export(model: BiRealNet, path: str) -> None:
 
     cfg = model.cfg
     x = torch.zeros(1, cfg.in_channels, cfg.image_size, cfg.image_size)
-    # The torch.onnx exporter prints progress lines on stdout; keep our CLI's output clean.
-    with contextlib.redirect_stdout(io.StringIO()):
-        export_qonnx(model.eval(), x, export_path=path)
+    # The torch.onnx exporter prints progress lines on stdout and logs that torchvision's ops are
+    # missing (we do not use them); keep our CLI's output clean.
+    onnx_logger = logging.getLogger("torch.onnx")
+    level = onnx_logger.level
+    onnx_logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            export_qonnx(model.eval(), x, export_path=path)
+    finally:
+        onnx_logger.setLevel(level)
 
 
 def export_qonnx_model(model: BiRealNet) -> onnx.ModelProto:
