@@ -17,6 +17,8 @@ average pools are all folded into per-channel thresholds (`bireal_hw.thresholds`
 
 from __future__ import annotations
 
+import collections
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -198,36 +200,44 @@ class IntegerBiRealNet(nn.Module):
         self.fc_weight = fc_w  # (classes, C) int64
         self._fc_scale = float(fc_s[0])
         self._fc_bias = model.fc.bias.detach().double().numpy()
+        self._fc_bias_int: dict[int, torch.Tensor] = {}
 
     def output_scale(self, pool_size: int) -> float:
         """Real value of one unit of the integer logits for a `pool_size`-pixel final map."""
         return float(Fraction(self.residual_scale) * Fraction(self._fc_scale) / pool_size)
 
     def fc_bias(self, pool_size: int) -> torch.Tensor:
-        """The classifier bias on the logits' integer grid (round half to even)."""
-        unit = Fraction(self.residual_scale) * Fraction(self._fc_scale) / pool_size
-        return torch.tensor([round(Fraction(float(b)) / unit) for b in self._fc_bias], dtype=torch.int64)
+        """The classifier bias on the logits' integer grid (round half to even), computed once
+        per final map size."""
+        if pool_size not in self._fc_bias_int:
+            unit = Fraction(self.residual_scale) * Fraction(self._fc_scale) / pool_size
+            ints = [round(Fraction(float(b)) / unit) for b in self._fc_bias]
+            self._fc_bias_int[pool_size] = torch.tensor(ints, dtype=torch.int64)
+        return self._fc_bias_int[pool_size]
 
     def quantize_input(self, x: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] -> int64 pixels on the input grid, as the input quantizer does."""
         return torch.round(x.double() / self.input_scale).clamp_(0, 255).to(torch.int64)
 
-    def residual_trace(self, pixels: torch.Tensor) -> list[torch.Tensor]:
-        """The residual stream (int64) after the stem and after every block."""
+    def _residual_stream(self, pixels: torch.Tensor) -> Iterator[torch.Tensor]:
+        """Yields the residual stream (int64) after the stem and after every block."""
         if pixels.dtype != torch.int64:
             raise TypeError("the integer golden takes int64 pixels; use quantize_input()")
         r = self.stem_requant(self.stem_conv(pixels))
         if self.stem_maxpool:
             r = F.max_pool2d(r.double(), 3, 2, 1).to(torch.int64)
-        trace = [r]
+        yield r
         for blk in self.blocks:
             r = blk(r)
-            trace.append(r)
-        return trace
+            yield r
+
+    def residual_trace(self, pixels: torch.Tensor) -> list[torch.Tensor]:
+        """The residual stream (int64) after the stem and after every block."""
+        return list(self._residual_stream(pixels))
 
     def features(self, pixels: torch.Tensor) -> torch.Tensor:
         """Residual-grid feature map (int64) before the global pool."""
-        return self.residual_trace(pixels)[-1]
+        return collections.deque(self._residual_stream(pixels), maxlen=1)[0]
 
     def head(self, r: torch.Tensor) -> torch.Tensor:
         """Integer logits from the final residual map: W_int8 @ sum_hw(r) + bias on that grid."""

@@ -66,15 +66,14 @@ class Dataset:
     ) -> Iterator[Batch]:
         gen = epoch_generator(seed, epoch)
         idx = shard_indices(len(self), train, gen, rank, world)
+        if train and len(idx) >= batch_size:
+            # Training drops the last partial batch: every step sees `batch_size` samples (and a
+            # compiled training graph never meets a second shape).
+            idx = idx[: len(idx) - len(idx) % batch_size]
         if self.files is not None:
-            if train and len(idx) >= batch_size:
-                idx = idx[: len(idx) - len(idx) % batch_size]
             yield from self._folder_batches(idx, batch_size, train and augment, seed, epoch, workers)
             return
-        # Training drops the last partial batch: every step sees `batch_size` samples (and a
-        # compiled training graph never meets a second shape).
-        stop = len(idx) - len(idx) % batch_size if train and len(idx) >= batch_size else len(idx)
-        for start in range(0, stop, batch_size):
+        for start in range(0, len(idx), batch_size):
             sel = idx[start : start + batch_size]
             x = self.images[sel].float().div_(255.0)
             if train and augment and (self.crop_pad or self.flip):
