@@ -7,36 +7,18 @@ A checkpoint is a dict of plain types and tensors:
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
 
 import torch
 
+from bireal_hw.atomic import atomic_write  # noqa: F401  (re-exported)
 from bireal_hw.errors import UserError
 from bireal_hw.models import BiRealConfig, BiRealNet, build_model
 
 FORMAT = "bireal-hw/checkpoint"
 VERSION = 1
-
-
-def atomic_write(path: str | Path, write) -> None:
-    """Call `write(tmp_path)` on a temp file in `path`'s folder, then rename it onto `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(path: str | Path, model: BiRealNet, **fields) -> None:

@@ -87,7 +87,7 @@ def _bn_params(bn: nn.BatchNorm2d) -> dict:
         "beta": bn.bias.detach().double().numpy(),
         "mean": bn.running_mean.detach().double().numpy(),
         "var": bn.running_var.detach().double().numpy(),
-        "eps": bn.eps,
+        "eps": float(np.float32(bn.eps)),  # the float32 value the model (and ONNX) carries
     }
 
 

@@ -94,6 +94,35 @@ def _round_half_even(x: Fraction) -> int:
     return round(x)  # Fraction.__round__ rounds half to even
 
 
+def affine_coefficients(
+    acc_scale: np.ndarray,
+    gamma: np.ndarray | None,
+    beta: np.ndarray | None,
+    mean: np.ndarray | None,
+    var: np.ndarray | None,
+    eps: float,
+    out_scale: float,
+) -> list[tuple[Fraction, Fraction]]:
+    """Per channel, the exact (a, b) with y / s_out = a * acc + b for `acc * acc_scale ->
+    BatchNorm -> / out_scale` (no BatchNorm when gamma is None). Floats are taken at their exact
+    binary values; sqrt(var + eps) is evaluated in float64."""
+    s_out = Fraction(float(out_scale))
+    if s_out <= 0:
+        raise ValueError("output scale must be positive")
+    out = []
+    for c in range(len(acc_scale)):
+        s = Fraction(float(acc_scale[c]))
+        if gamma is None:
+            out.append((s / s_out, Fraction(0)))
+            continue
+        sigma = Fraction(float(np.sqrt(np.float64(var[c]) + np.float64(eps))))
+        g = Fraction(float(gamma[c]))
+        a = g * s / (sigma * s_out)
+        b = (Fraction(float(beta[c])) - g * Fraction(float(mean[c])) / sigma) / s_out
+        out.append((a, b))
+    return out
+
+
 def fold_requantization(
     acc_scale: np.ndarray,
     gamma: np.ndarray,
@@ -109,21 +138,23 @@ def fold_requantization(
     """Fold `acc * acc_scale -> BatchNorm -> signed `bits`-bit quantizer(out_scale)` into
     thresholds. Arrays are per channel; floats are taken at their exact binary values."""
     qmin, qmax = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-    s_out = Fraction(float(out_scale))
-    if s_out <= 0:
-        raise ValueError("output scale must be positive")
+    coefficients = affine_coefficients(acc_scale, gamma, beta, mean, var, eps, out_scale)
+    return requantization_from_affine(coefficients, qmin, qmax, acc_min, acc_max)
+
+
+def requantization_from_affine(
+    coefficients: list[tuple[Fraction, Fraction]], qmin: int, qmax: int, acc_min, acc_max
+) -> Requantization:
+    """Thresholds for q = clip(round_half_even(a_c * acc + b_c), qmin, qmax), acc in
+    [acc_min[c], acc_max[c]]."""
     directions, rows = [], []
-    for c in range(len(gamma)):
-        sigma = Fraction(float(np.sqrt(np.float64(var[c]) + np.float64(eps))))
-        g = Fraction(float(gamma[c]))
-        a = g * Fraction(float(acc_scale[c])) / (sigma * s_out)
-        b = (Fraction(float(beta[c])) - g * Fraction(float(mean[c])) / sigma) / s_out
+    for c, (a, b) in enumerate(coefficients):
         d, t = channel_thresholds(a, b, qmin, qmax, int(acc_min[c]), int(acc_max[c]))
         directions.append(d)
         rows.append(t)
     return Requantization(
         direction=np.array(directions, dtype=np.int64),
-        thresholds=np.array(rows, dtype=np.int64),
+        thresholds=np.array(rows, dtype=np.int64).reshape(len(coefficients), qmax - qmin),
         qmin=qmin,
         qmax=qmax,
     )

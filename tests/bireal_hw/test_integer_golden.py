@@ -6,6 +6,7 @@ exactly as the model's definition reads. The residual stream must agree with `==
 and after every block.
 """
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -20,7 +21,7 @@ def _bn64(bn, y):
     shape = (1, -1, 1, 1)
     mean, var = bn.running_mean.double().view(shape), bn.running_var.double().view(shape)
     gamma, beta = bn.weight.detach().double().view(shape), bn.bias.detach().double().view(shape)
-    return gamma * (y - mean) / torch.sqrt(var + bn.eps) + beta
+    return gamma * (y - mean) / torch.sqrt(var + float(np.float32(bn.eps))) + beta
 
 
 def _wq64(conv):

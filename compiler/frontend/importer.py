@@ -1,0 +1,439 @@
+"""QONNX -> IR. Walks the (already validated) ONNX graph in order and tracks what each ONNX tensor
+is on the integer side:
+
+- `Weights`: a quantized constant (integers, per-output-channel scales, type);
+- `Scaled`: an IR integer tensor and its real scale (a Fraction, or one per channel);
+- `Pending`: a real value not on any grid yet (BatchNorm output, Add output) that the next
+  `Quant` puts on one (as `requantize` / `scaled_add`);
+- `Padded`: a bipolar tensor with an explicit constant pad (plus_one / minus_one models).
+
+Scales are exact `Fraction`s of the float32 parameters; they leave the IR only as attributes of
+the edge ops and of `requantize` (which a pass folds into thresholds). Activations become NHWC.
+IR names are generated (`t<k>`, `w<k>`): names from the file never reach the IR; the mapping
+is kept in `ImportResult.names`. Anything the IR cannot express is one `UnsupportedModel` line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from compiler.ir import BIPOLAR, OPS, REAL, Bounds, Graph, IntType, Node, TensorInfo, value_bounds
+from compiler.ir.ops.dequantize_output import DequantizeOutputAttrs
+from compiler.ir.ops.max_pool import PoolAttrs
+from compiler.ir.ops.multi_threshold import MultiThresholdAttrs  # noqa: F401  (documents the target)
+from compiler.ir.ops.quantize_input import QuantizeInputAttrs
+from compiler.ir.ops.requantize import RequantizeAttrs
+from compiler.ir.ops.scaled_add import ScaledAddAttrs
+from compiler.ir.ops.sliding_window import WindowAttrs
+
+QONNX_DOMAINS = {"qonnx.custom_op.general", "finn.custom_op.general"}
+ACCUMULATOR = IntType(32, True)
+
+
+class UnsupportedModel(ValueError):
+    """The model uses something the IR cannot express; the message is one line."""
+
+
+Scale = Fraction | tuple[Fraction, ...]
+
+
+@dataclass
+class Weights:
+    values: np.ndarray  # integers, ONNX layout
+    scale: tuple[Fraction, ...]  # per output channel (axis 0)
+    dtype: IntType
+
+
+@dataclass
+class Scaled:
+    name: str  # IR tensor
+    scale: Scale
+
+
+@dataclass
+class Pending:
+    kind: str  # "batchnorm" | "add"
+    inputs: list[Scaled]
+    params: list[np.ndarray] = field(default_factory=list)
+    eps: float = 0.0
+
+
+@dataclass
+class Padded:
+    value: Scaled
+    pads: tuple[int, int, int, int]
+    pad_value: int
+
+
+@dataclass
+class RealInput:
+    name: str
+
+
+Value = Weights | Scaled | Pending | Padded | RealInput | np.ndarray
+
+
+def _fraction(x) -> Fraction:
+    return Fraction(float(x))
+
+
+def _per_channel(scale: Scale, n: int) -> tuple[Fraction, ...]:
+    return scale if isinstance(scale, tuple) else (scale,) * n
+
+
+def _attrs(node: onnx.NodeProto) -> dict:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _describe(node: onnx.NodeProto) -> str:
+    return f"{node.op_type} node {node.name[:60]!r}"
+
+
+@dataclass
+class ImportResult:
+    graph: Graph
+    names: dict[str, str]  # IR tensor -> ONNX tensor
+
+
+class Importer:
+    def __init__(self, model: onnx.ModelProto, name: str) -> None:
+        self.model = model
+        self.graph = Graph(name, [], [], [], {}, {})
+        self.values: dict[str, Value] = {}
+        self.bounds: dict[str, Bounds | None] = {}
+        self.names: dict[str, str] = {}
+        for prop in model.metadata_props:
+            self.graph.metadata[prop.key] = prop.value
+        self.handlers: dict[str, Callable[[onnx.NodeProto], Value]] = {
+            "Quant": self.quant,
+            "BipolarQuant": self.bipolar_quant,
+            "Conv": self.conv,
+            "BatchNormalization": self.batchnorm,
+            "Add": self.add,
+            "AveragePool": self.average_pool,
+            "MaxPool": self.max_pool,
+            "GlobalAveragePool": self.global_average_pool,
+            "ReduceMean": self.reduce_mean,
+            "Reshape": self.flatten,
+            "Flatten": self.flatten,
+            "Gemm": self.gemm,
+            "MatMul": self.gemm,
+            "Pad": self.pad,
+            "Identity": lambda n: self.get(n.input[0], n),
+        }
+
+    # ---- bookkeeping ---------------------------------------------------------------------------
+
+    def get(self, name: str, node: onnx.NodeProto) -> Value:
+        if name not in self.values:
+            raise UnsupportedModel(f"{_describe(node)} reads tensor {name[:60]!r}, which is not defined")
+        return self.values[name]
+
+    def const(self, name: str, node: onnx.NodeProto) -> np.ndarray:
+        v = self.get(name, node)
+        if not isinstance(v, np.ndarray):
+            raise UnsupportedModel(f"{_describe(node)} needs a constant for {name[:60]!r}")
+        return v
+
+    def scaled(self, name: str, node: onnx.NodeProto) -> Scaled:
+        v = self.get(name, node)
+        if not isinstance(v, Scaled):
+            raise UnsupportedModel(
+                f"{_describe(node)} takes a value that is not on an integer grid (insert a Quant before it)"
+            )
+        return v
+
+    def emit(self, op: str, inputs: list[str], attrs, dtype: IntType | None = None, onnx_name: str = "") -> str:
+        """Append a node; its shape is inferred and its type is `dtype` or the narrowest type of its
+        exact range."""
+        spec = OPS[op]
+        attrs = spec.Attrs() if attrs is None else attrs
+        infos = [self.graph.tensors[i] for i in inputs]
+        consts = [self.graph.consts.get(i) for i in inputs]
+        spec.check(attrs, infos, consts)
+        (shape,) = spec.shapes(attrs, infos)
+        (b,) = spec.bounds(attrs, [self.bounds[i] for i in inputs], consts, infos)
+        if spec.real_output:
+            out_type = REAL
+        else:
+            out_type = dtype if dtype is not None else b.dtype()
+            if not out_type.holds(b.min, b.max):
+                out_type = IntType(64, True)
+        out = self.graph.add_tensor("t", shape, out_type)
+        self.bounds[out] = b
+        self.graph.nodes.append(Node(op, list(inputs), [out], attrs))
+        if onnx_name:
+            self.names[out] = onnx_name
+        return out
+
+    def add_const(self, prefix: str, value: np.ndarray, dtype) -> str:
+        name = self.graph.add_const(prefix, value, dtype)
+        self.bounds[name] = None if dtype is REAL else Bounds.of(int(value.min()), int(value.max()))
+        return name
+
+    # ---- handlers ------------------------------------------------------------------------------
+
+    def quant(self, node: onnx.NodeProto) -> Value:
+        a = _attrs(node)
+        scale = self.const(node.input[1], node)
+        zero_point = self.const(node.input[2], node)
+        bits = self.const(node.input[3], node)
+        if np.any(zero_point != 0):
+            raise UnsupportedModel(f"{_describe(node)} has a nonzero zero point; the IR needs symmetric grids")
+        if a.get("rounding_mode", b"ROUND") not in (b"ROUND", "ROUND"):
+            raise UnsupportedModel(f"{_describe(node)} rounds with {a['rounding_mode']!r}; only ROUND (half to even)")
+        if bits.size != 1 or float(bits) != int(bits) or not 1 <= int(bits) <= 32:
+            raise UnsupportedModel(f"{_describe(node)} has bit width {bits.ravel()[:4]}; integers 1..32 only")
+        if np.any(scale <= 0):
+            raise UnsupportedModel(f"{_describe(node)} has a non-positive scale")
+        n, signed, narrow = int(bits), bool(a.get("signed", 1)), bool(a.get("narrow", 0))
+        qmin = (-(2 ** (n - 1)) + (1 if narrow else 0)) if signed else 0
+        qmax = 2 ** (n - 1) - 1 if signed else 2**n - 1 - (1 if narrow else 0)
+        x = self.get(node.input[0], node)
+        if isinstance(x, np.ndarray):
+            return self.quant_weights(node, x, scale, qmin, qmax)
+        if scale.size != 1:
+            raise UnsupportedModel(f"{_describe(node)}: per-channel activation scales are not supported")
+        s = float(scale.reshape(()))
+        out_type = IntType.covering(qmin, qmax)
+        if isinstance(x, RealInput):
+            attrs = QuantizeInputAttrs(scale=s, qmin=qmin, qmax=qmax)
+            return Scaled(self.emit("quantize_input", [x.name], attrs, out_type, node.output[0]), _fraction(s))
+        if isinstance(x, Pending) and x.kind == "add":
+            a_, b_ = x.inputs
+            s_out = _fraction(s)
+            if isinstance(a_.scale, tuple) or isinstance(b_.scale, tuple):
+                raise UnsupportedModel(f"{_describe(node)}: an add of per-channel scaled tensors is not supported")
+            attrs = ScaledAddAttrs(a_.scale / s_out, b_.scale / s_out, qmin, qmax)
+            return Scaled(self.emit("scaled_add", [a_.name, b_.name], attrs, out_type, node.output[0]), s_out)
+        if isinstance(x, Pending):
+            acc, params, eps = x.inputs[0], x.params, x.eps
+        elif isinstance(x, Scaled):
+            acc, params, eps = x, [], 0.0
+        else:
+            raise UnsupportedModel(f"{_describe(node)} quantizes a value the IR cannot requantize")
+        channels = self.graph.tensors[acc.name].shape[-1]
+        acc_scale = np.array([float(s_) for s_ in _per_channel(acc.scale, channels)], dtype=np.float64)
+        inputs = [acc.name, self.add_const("p", acc_scale, REAL)]
+        inputs += [self.add_const("p", p.astype(np.float64), REAL) for p in params]
+        attrs = RequantizeAttrs(out_scale=s, qmin=qmin, qmax=qmax, eps=eps)
+        return Scaled(self.emit("requantize", inputs, attrs, out_type, node.output[0]), _fraction(s))
+
+    def quant_weights(self, node, w: np.ndarray, scale: np.ndarray, qmin: int, qmax: int) -> Weights:
+        w32 = w.astype(np.float32)
+        s32 = np.broadcast_to(scale.astype(np.float32), w.shape if scale.size == 1 else scale.shape)
+        if scale.size != 1 and (scale.shape[0] != w.shape[0] or scale.size != w.shape[0]):
+            raise UnsupportedModel(f"{_describe(node)}: weight scales must be per tensor or per output channel")
+        # Brevitas quantizes in float32: round_half_even(w / s) there, so here too.
+        q = np.clip(np.round(w32 / s32), qmin, qmax).astype(np.int64)
+        per = scale.reshape(-1) if scale.size != 1 else np.repeat(scale.reshape(-1), w.shape[0])
+        return Weights(q, tuple(_fraction(v) for v in per), IntType.covering(qmin, qmax))
+
+    def bipolar_quant(self, node: onnx.NodeProto) -> Value:
+        x = self.get(node.input[0], node)
+        scale = self.const(node.input[1], node)
+        if np.any(scale <= 0):
+            raise UnsupportedModel(f"{_describe(node)} has a non-positive scale")
+        if isinstance(x, np.ndarray):
+            per = scale.reshape(-1) if scale.size != 1 else np.repeat(scale.reshape(-1), x.shape[0])
+            values = np.where(x >= 0, 1, -1).astype(np.int64)
+            return Weights(values, tuple(_fraction(v) for v in per), BIPOLAR)
+        if scale.size != 1:
+            raise UnsupportedModel(f"{_describe(node)}: per-channel bipolar activation scales are not supported")
+        src = self.scaled(node.input[0], node)
+        return Scaled(self.emit("sign", [src.name], None, BIPOLAR, node.output[0]), _fraction(scale.reshape(())))
+
+    def pad(self, node: onnx.NodeProto) -> Value:
+        src = self.scaled(node.input[0], node)
+        a = _attrs(node)
+        if a.get("mode", b"constant") not in (b"constant", "constant"):
+            raise UnsupportedModel(f"{_describe(node)}: only constant padding is supported")
+        pads = [int(p) for p in self.const(node.input[1], node)]
+        value = float(self.const(node.input[2], node)) if len(node.input) > 2 and node.input[2] else 0.0
+        if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0:
+            raise UnsupportedModel(f"{_describe(node)}: only non-negative spatial padding of NCHW maps is supported")
+        grid = Fraction(value) / (src.scale if not isinstance(src.scale, tuple) else src.scale[0])
+        if grid.denominator != 1 or isinstance(src.scale, tuple):
+            raise UnsupportedModel(f"{_describe(node)}: pad value {value} is not on the tensor's integer grid")
+        return Padded(src, (pads[2], pads[3], pads[6], pads[7]), int(grid))
+
+    def conv(self, node: onnx.NodeProto) -> Value:
+        a = _attrs(node)
+        x = self.get(node.input[0], node)
+        w = self.get(node.input[1], node)
+        if len(node.input) > 2 and node.input[2]:
+            raise UnsupportedModel(f"{_describe(node)} has a bias; quantized convs without bias only")
+        if not isinstance(w, Weights):
+            raise UnsupportedModel(f"{_describe(node)}: weights must be a quantized constant (Quant/BipolarQuant)")
+        if a.get("group", 1) != 1 or any(d != 1 for d in a.get("dilations", [1, 1])):
+            raise UnsupportedModel(f"{_describe(node)}: grouped or dilated convs are not supported")
+        if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise UnsupportedModel(f"{_describe(node)}: auto_pad is not supported; export explicit pads")
+        pads4 = list(a.get("pads", [0, 0, 0, 0]))
+        pads = (pads4[0], pads4[1], pads4[2], pads4[3])
+        pad_value = 0
+        if isinstance(x, Padded):
+            if any(pads):
+                raise UnsupportedModel(f"{_describe(node)}: a Pad followed by a padded Conv is not supported")
+            x, pads, pad_value = x.value, x.pads, x.pad_value
+        if not isinstance(x, Scaled):
+            raise UnsupportedModel(f"{_describe(node)}: its input is not on an integer grid")
+        if isinstance(x.scale, tuple):
+            raise UnsupportedModel(f"{_describe(node)}: per-channel input scales cannot factor out of a conv")
+        kernel = tuple(int(k) for k in w.values.shape[2:])
+        strides = tuple(int(s) for s in a.get("strides", [1, 1]))
+        attrs = WindowAttrs(kernel=kernel, stride=strides, pads=pads, pad_value=pad_value)
+        weights = self.add_const("w", w.values.transpose(0, 2, 3, 1).astype(np.int8), w.dtype)
+        out = self.emit("conv", [x.name, weights], attrs, ACCUMULATOR, node.output[0])
+        return Scaled(out, tuple(x.scale * s for s in w.scale))
+
+    def batchnorm(self, node: onnx.NodeProto) -> Value:
+        src = self.scaled(node.input[0], node)
+        params = [self.const(i, node).astype(np.float64) for i in node.input[1:5]]
+        eps = float(_attrs(node).get("epsilon", 1e-5))
+        return Pending("batchnorm", [src], params, eps)
+
+    def add(self, node: onnx.NodeProto) -> Value:
+        return Pending("add", [self.scaled(node.input[0], node), self.scaled(node.input[1], node)])
+
+    def _pool_attrs(self, node: onnx.NodeProto) -> PoolAttrs:
+        a = _attrs(node)
+        if a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1, 1])):
+            raise UnsupportedModel(f"{_describe(node)}: ceil_mode and dilations are not supported")
+        kernel = tuple(int(k) for k in a["kernel_shape"])
+        strides = tuple(int(s) for s in a.get("strides", kernel))
+        p = list(a.get("pads", [0, 0, 0, 0]))
+        return PoolAttrs(kernel, strides, (p[0], p[1], p[2], p[3]))
+
+    def average_pool(self, node: onnx.NodeProto) -> Value:
+        src = self.scaled(node.input[0], node)
+        attrs = self._pool_attrs(node)
+        if any(attrs.pads):
+            raise UnsupportedModel(f"{_describe(node)}: padded average pools are not supported")
+        window = attrs.kernel[0] * attrs.kernel[1]
+        out = self.emit("sum_pool", [src.name], attrs, ACCUMULATOR, node.output[0])
+        return Scaled(out, _divide(src.scale, window))
+
+    def max_pool(self, node: onnx.NodeProto) -> Value:
+        src = self.scaled(node.input[0], node)
+        dtype = self.graph.tensors[src.name].dtype
+        return Scaled(self.emit("max_pool", [src.name], self._pool_attrs(node), dtype, node.output[0]), src.scale)
+
+    def global_average_pool(self, node: onnx.NodeProto) -> Value:
+        src = self.scaled(node.input[0], node)
+        _, h, w, _ = self.graph.tensors[src.name].shape
+        out = self.emit("global_sum_pool", [src.name], None, ACCUMULATOR, node.output[0])
+        return Scaled(out, _divide(src.scale, h * w))
+
+    def reduce_mean(self, node: onnx.NodeProto) -> Value:
+        a = _attrs(node)
+        axes = a.get("axes")
+        if axes is None and len(node.input) > 1:
+            axes = [int(v) for v in self.const(node.input[1], node)]
+        if sorted(int(v) % 4 for v in (axes or [])) != [2, 3] or not a.get("keepdims", 1):
+            raise UnsupportedModel(f"{_describe(node)}: only a mean over H and W with keepdims is supported")
+        return self.global_average_pool(node)
+
+    def flatten(self, node: onnx.NodeProto) -> Value:
+        src = self.scaled(node.input[0], node)
+        shape = self.graph.tensors[src.name].shape
+        if len(shape) == 2:
+            return src
+        if node.op_type == "Reshape":
+            target = [int(v) for v in self.const(node.input[1], node)]
+            if len(target) != 2 or target[1] not in (-1, shape[3]):
+                raise UnsupportedModel(f"{_describe(node)}: only a reshape to (N, C) is supported")
+        dtype = self.graph.tensors[src.name].dtype
+        return Scaled(self.emit("flatten", [src.name], None, dtype, node.output[0]), src.scale)
+
+    def gemm(self, node: onnx.NodeProto) -> Value:
+        a = _attrs(node)
+        x = self.scaled(node.input[0], node)
+        w = self.get(node.input[1], node)
+        if not isinstance(w, Weights):
+            raise UnsupportedModel(f"{_describe(node)}: weights must be a quantized constant")
+        if a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0 or a.get("transA", 0):
+            raise UnsupportedModel(f"{_describe(node)}: only alpha = beta = 1 without transA is supported")
+        values = w.values if (node.op_type == "Gemm" and a.get("transB", 0)) else w.values.T
+        scales = w.scale if values is w.values else (w.scale[0],) * values.shape[0]
+        if values is not w.values and len(set(w.scale)) != 1:
+            raise UnsupportedModel(f"{_describe(node)}: per-input-channel weight scales are not supported")
+        if isinstance(x.scale, tuple):
+            raise UnsupportedModel(f"{_describe(node)}: per-channel input scales cannot factor out of a matmul")
+        units = tuple(x.scale * s for s in scales)
+        inputs = [x.name, self.add_const("w", np.ascontiguousarray(values).astype(np.int8), w.dtype)]
+        if len(node.input) > 2 and node.input[2]:
+            bias = self.const(node.input[2], node).reshape(-1)
+            ints = np.array([round(_fraction(b) / u) for b, u in zip(bias, units, strict=True)], dtype=object)
+            bias_type = IntType.covering(int(ints.min()), int(ints.max()))
+            inputs.append(self.add_const("b", ints.astype(np.int64), bias_type))
+        out = self.emit("matmul", inputs, None, ACCUMULATOR, node.output[0])
+        return Scaled(out, units if len(set(units)) > 1 else units[0])
+
+    # ---- driver --------------------------------------------------------------------------------
+
+    def run(self) -> ImportResult:
+        g = self.model.graph
+        for init in g.initializer:
+            self.values[init.name] = numpy_helper.to_array(init)
+        for node in g.node:
+            if node.op_type == "Constant":
+                self.values[node.output[0]] = numpy_helper.to_array(_attrs(node)["value"])
+        real_inputs = [i for i in g.input if i.name not in self.values]
+        if len(real_inputs) != 1:
+            raise UnsupportedModel(f"the model has {len(real_inputs)} data inputs; the IR takes exactly one")
+        self.add_input(real_inputs[0])
+        for node in g.node:
+            if node.op_type == "Constant":
+                continue
+            if node.domain not in ("", "ai.onnx", *QONNX_DOMAINS):
+                raise UnsupportedModel(f"op {node.op_type} of domain {node.domain!r} is not supported")
+            handler = self.handlers.get(node.op_type)
+            if handler is None or (node.domain in QONNX_DOMAINS) != (node.op_type in ("Quant", "BipolarQuant")):
+                supported = ", ".join(sorted(self.handlers))
+                raise UnsupportedModel(
+                    f"{_describe(node)} is not supported by the IR (supported: {supported})"
+                )
+            self.values[node.output[0]] = handler(node)
+        if len(g.output) != 1:
+            raise UnsupportedModel(f"the model has {len(g.output)} outputs; the IR takes exactly one")
+        result = self.values.get(g.output[0].name)
+        if not isinstance(result, Scaled):
+            raise UnsupportedModel("the model's output is not an integer tensor with a known scale")
+        if isinstance(result.scale, tuple):
+            raise UnsupportedModel("the model's output has per-channel scales; one output scale only")
+        out = self.emit("dequantize_output", [result.name], DequantizeOutputAttrs(result.scale), None, g.output[0].name)
+        self.graph.outputs = [out]
+        self.graph.remove_unused()
+        self.graph.rename_nodes()
+        value_bounds(self.graph, check=True)
+        return ImportResult(self.graph, self.names)
+
+    def add_input(self, vi: onnx.ValueInfoProto) -> None:
+        dims = [d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim]
+        if len(dims) != 4 or min(dims[1:]) < 1:
+            raise UnsupportedModel(f"the model input has shape {dims}; the IR takes N x C x H x W images")
+        n, c, h, w = dims
+        name = self.graph.add_tensor("x", (1, h, w, c), REAL)
+        self.graph.inputs = [name]
+        self.bounds[name] = None
+        self.names[name] = vi.name
+        self.values[vi.name] = RealInput(name)
+
+
+def _divide(scale: Scale, k: int) -> Scale:
+    return tuple(s / k for s in scale) if isinstance(scale, tuple) else scale / k
+
+
+def import_qonnx(model: onnx.ModelProto, name: str = "model") -> ImportResult:
+    """Build the IR of a validated QONNX model; raises UnsupportedModel (one line)."""
+    return Importer(model, name).run()
+
+
+__all__ = ["ImportResult", "TensorInfo", "UnsupportedModel", "import_qonnx"]
