@@ -149,7 +149,9 @@ class Importer:
             )
         return v
 
-    def emit(self, op: str, inputs: list[str], attrs, dtype: IntType | None = None, onnx_name: str = "") -> str:
+    def emit(
+        self, op: str, inputs: list[str], attrs, dtype: IntType | None = None, onnx_name: str = ""
+    ) -> str:
         """Append a node; its shape is inferred and its type is `dtype` or the narrowest type of its
         exact range."""
         spec = OPS[op]
@@ -185,9 +187,13 @@ class Importer:
         zero_point = self.const(node.input[2], node)
         bits = self.const(node.input[3], node)
         if np.any(zero_point != 0):
-            raise UnsupportedModel(f"{_describe(node)} has a nonzero zero point; the IR needs symmetric grids")
+            raise UnsupportedModel(
+                f"{_describe(node)} has a nonzero zero point; the IR needs symmetric grids"
+            )
         if a.get("rounding_mode", b"ROUND") not in (b"ROUND", "ROUND"):
-            raise UnsupportedModel(f"{_describe(node)} rounds with {a['rounding_mode']!r}; only ROUND (half to even)")
+            raise UnsupportedModel(
+                f"{_describe(node)} rounds with {a['rounding_mode']!r}; only ROUND (half to even)"
+            )
         if bits.size != 1 or float(bits) != int(bits) or not 1 <= int(bits) <= 32:
             raise UnsupportedModel(f"{_describe(node)} has bit width {bits.ravel()[:4]}; integers 1..32 only")
         if np.any(scale <= 0):
@@ -204,12 +210,16 @@ class Importer:
         out_type = IntType.covering(qmin, qmax)
         if isinstance(x, RealInput):
             attrs = QuantizeInputAttrs(scale=s, qmin=qmin, qmax=qmax)
-            return Scaled(self.emit("quantize_input", [x.name], attrs, out_type, node.output[0]), _fraction(s))
+            return Scaled(
+                self.emit("quantize_input", [x.name], attrs, out_type, node.output[0]), _fraction(s)
+            )
         if isinstance(x, Pending) and x.kind == "add":
             a_, b_ = x.inputs
             s_out = _fraction(s)
             if isinstance(a_.scale, tuple) or isinstance(b_.scale, tuple):
-                raise UnsupportedModel(f"{_describe(node)}: an add of per-channel scaled tensors is not supported")
+                raise UnsupportedModel(
+                    f"{_describe(node)}: an add of per-channel scaled tensors is not supported"
+                )
             attrs = ScaledAddAttrs(a_.scale / s_out, b_.scale / s_out, qmin, qmax)
             return Scaled(self.emit("scaled_add", [a_.name, b_.name], attrs, out_type, node.output[0]), s_out)
         if isinstance(x, Pending):
@@ -229,7 +239,9 @@ class Importer:
         w32 = w.astype(np.float32)
         s32 = np.broadcast_to(scale.astype(np.float32), w.shape if scale.size == 1 else scale.shape)
         if scale.size != 1 and (scale.shape[0] != w.shape[0] or scale.size != w.shape[0]):
-            raise UnsupportedModel(f"{_describe(node)}: weight scales must be per tensor or per output channel")
+            raise UnsupportedModel(
+                f"{_describe(node)}: weight scales must be per tensor or per output channel"
+            )
         # Brevitas quantizes in float32: round_half_even(w / s) there, so here too.
         q = np.clip(np.round(w32 / s32), qmin, qmax).astype(np.int64)
         per = scale.reshape(-1) if scale.size != 1 else np.repeat(scale.reshape(-1), w.shape[0])
@@ -245,9 +257,13 @@ class Importer:
             values = np.where(x >= 0, 1, -1).astype(np.int64)
             return Weights(values, tuple(_fraction(v) for v in per), BIPOLAR)
         if scale.size != 1:
-            raise UnsupportedModel(f"{_describe(node)}: per-channel bipolar activation scales are not supported")
+            raise UnsupportedModel(
+                f"{_describe(node)}: per-channel bipolar activation scales are not supported"
+            )
         src = self.scaled(node.input[0], node)
-        return Scaled(self.emit("sign", [src.name], None, BIPOLAR, node.output[0]), _fraction(scale.reshape(())))
+        return Scaled(
+            self.emit("sign", [src.name], None, BIPOLAR, node.output[0]), _fraction(scale.reshape(()))
+        )
 
     def pad(self, node: onnx.NodeProto) -> Value:
         src = self.scaled(node.input[0], node)
@@ -257,10 +273,14 @@ class Importer:
         pads = [int(p) for p in self.const(node.input[1], node)]
         value = float(self.const(node.input[2], node)) if len(node.input) > 2 and node.input[2] else 0.0
         if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0:
-            raise UnsupportedModel(f"{_describe(node)}: only non-negative spatial padding of NCHW maps is supported")
+            raise UnsupportedModel(
+                f"{_describe(node)}: only non-negative spatial padding of NCHW maps is supported"
+            )
         grid = Fraction(value) / (src.scale if not isinstance(src.scale, tuple) else src.scale[0])
         if grid.denominator != 1 or isinstance(src.scale, tuple):
-            raise UnsupportedModel(f"{_describe(node)}: pad value {value} is not on the tensor's integer grid")
+            raise UnsupportedModel(
+                f"{_describe(node)}: pad value {value} is not on the tensor's integer grid"
+            )
         return Padded(src, (pads[2], pads[3], pads[6], pads[7]), int(grid))
 
     def conv(self, node: onnx.NodeProto) -> Value:
@@ -270,7 +290,9 @@ class Importer:
         if len(node.input) > 2 and node.input[2]:
             raise UnsupportedModel(f"{_describe(node)} has a bias; quantized convs without bias only")
         if not isinstance(w, Weights):
-            raise UnsupportedModel(f"{_describe(node)}: weights must be a quantized constant (Quant/BipolarQuant)")
+            raise UnsupportedModel(
+                f"{_describe(node)}: weights must be a quantized constant (Quant/BipolarQuant)"
+            )
         if a.get("group", 1) != 1 or any(d != 1 for d in a.get("dilations", [1, 1])):
             raise UnsupportedModel(f"{_describe(node)}: grouped or dilated convs are not supported")
         if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
@@ -323,7 +345,9 @@ class Importer:
     def max_pool(self, node: onnx.NodeProto) -> Value:
         src = self.scaled(node.input[0], node)
         dtype = self.graph.tensors[src.name].dtype
-        return Scaled(self.emit("max_pool", [src.name], self._pool_attrs(node), dtype, node.output[0]), src.scale)
+        return Scaled(
+            self.emit("max_pool", [src.name], self._pool_attrs(node), dtype, node.output[0]), src.scale
+        )
 
     def global_average_pool(self, node: onnx.NodeProto) -> Value:
         src = self.scaled(node.input[0], node)
@@ -365,7 +389,9 @@ class Importer:
         if values is not w.values and len(set(w.scale)) != 1:
             raise UnsupportedModel(f"{_describe(node)}: per-input-channel weight scales are not supported")
         if isinstance(x.scale, tuple):
-            raise UnsupportedModel(f"{_describe(node)}: per-channel input scales cannot factor out of a matmul")
+            raise UnsupportedModel(
+                f"{_describe(node)}: per-channel input scales cannot factor out of a matmul"
+            )
         units = tuple(x.scale * s for s in scales)
         inputs = [x.name, self.add_const("w", np.ascontiguousarray(values).astype(np.int8), w.dtype)]
         if len(node.input) > 2 and node.input[2]:
@@ -395,7 +421,9 @@ class Importer:
             if node.domain not in ("", "ai.onnx", *QONNX_DOMAINS):
                 raise UnsupportedModel(f"op {node.op_type} of domain {node.domain!r} is not supported")
             handler = self.handlers.get(node.op_type)
-            if handler is None or (node.domain in QONNX_DOMAINS) != (node.op_type in ("Quant", "BipolarQuant")):
+            if handler is None or (node.domain in QONNX_DOMAINS) != (
+                node.op_type in ("Quant", "BipolarQuant")
+            ):
                 supported = ", ".join(sorted(self.handlers))
                 raise UnsupportedModel(
                     f"{_describe(node)} is not supported by the IR (supported: {supported})"
@@ -408,7 +436,9 @@ class Importer:
             raise UnsupportedModel("the model's output is not an integer tensor with a known scale")
         if isinstance(result.scale, tuple):
             raise UnsupportedModel("the model's output has per-channel scales; one output scale only")
-        out = self.emit("dequantize_output", [result.name], DequantizeOutputAttrs(result.scale), None, g.output[0].name)
+        out = self.emit(
+            "dequantize_output", [result.name], DequantizeOutputAttrs(result.scale), None, g.output[0].name
+        )
         self.graph.outputs = [out]
         self.graph.remove_unused()
         self.graph.rename_nodes()

@@ -42,4 +42,4 @@ class Add(Op):
         return [saturated_bounds(x.lo + y.lo, x.hi + y.hi, a.qmin, a.qmax)]
 
     def reference(self, a, xs):
-        return [np.clip(xs[0] + xs[1], a.qmin, a.qmax)]
+        return [np.clip(xs[0].astype(np.int64) + xs[1], a.qmin, a.qmax)]

@@ -76,12 +76,18 @@ EXACT_FLOAT = 2**53
 def window_output_size(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int) -> int:
     out = (size + pad_lo + pad_hi - kernel) // stride + 1
     if out < 1:
-        raise IRError(f"window {kernel}/{stride} does not fit a size-{size} input with pads {pad_lo},{pad_hi}")
+        raise IRError(
+            f"window {kernel}/{stride} does not fit a size-{size} input with pads {pad_lo},{pad_hi}"
+        )
     return out
 
 
 def window_view(
-    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], pads: tuple[int, int, int, int], pad_value
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    pads: tuple[int, int, int, int],
+    pad_value,
 ) -> np.ndarray:
     """(N, H, W, C) -> (N, OH, OW, kh, kw, C) windows (a view where possible); pads are
     (top, left, bottom, right), filled with `pad_value`."""

@@ -27,5 +27,3 @@ class GlobalSumPool(Op):
 
     def reference(self, a, xs):
         return [xs[0].sum(axis=(1, 2), keepdims=True, dtype=np.int64)]
-
-

@@ -47,6 +47,4 @@ class MaxPool(Op):
 
     def reference(self, a, xs):
         lowest = np.iinfo(np.int64).min
-        return [window_view(xs[0], a.kernel, a.stride, a.pads, lowest).max(axis=(3, 4))]
-
-
+        return [window_view(xs[0].astype(np.int64), a.kernel, a.stride, a.pads, lowest).max(axis=(3, 4))]

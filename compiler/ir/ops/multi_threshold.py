@@ -13,6 +13,8 @@ import numpy as np
 from compiler.ir.ops.base import Op, register, require, require_int
 from compiler.ir.types import Bounds
 
+TABLE_LIMIT = 1 << 22
+
 
 @dataclass(frozen=True)
 class MultiThresholdAttrs:
@@ -53,8 +55,22 @@ class MultiThreshold(Op):
 
     def reference(self, a, xs):
         x, t, d = xs
-        v = x * d.astype(np.int64)
-        out = np.empty(v.shape, dtype=np.int64)
-        for c in range(v.shape[-1]):
-            out[..., c] = np.searchsorted(t[c], v[..., c], side="right")
-        return [out + a.qmin]
+        c, steps = t.shape
+        if steps == 0:
+            return [np.full(x.shape, a.qmin, dtype=np.int64)]
+        # Values below every threshold count 0 and values at or above all of them count `steps`,
+        # so clipping to [low, high] changes no count. Within that span, either a per-channel
+        # table of counts (small spans) or one searchsorted over all channels' thresholds shifted
+        # into disjoint ascending ranges.
+        t = t.astype(np.int64)
+        low, high = int(t.min()) - 1, int(t.max())
+        span = high - low + 1
+        v = np.clip(x.astype(np.int64) * d.astype(np.int64), low, high) - low
+        offsets = np.arange(c, dtype=np.int64) * span
+        if c * span <= TABLE_LIMIT:
+            grid = np.arange(low, high + 1, dtype=np.int64)
+            table = np.stack([np.searchsorted(t[k], grid, side="right") for k in range(c)]).ravel()
+            return [table[v + offsets] + a.qmin]
+        keys = (t - low + offsets[:, None]).ravel()
+        counts = np.searchsorted(keys, v + offsets, side="right") - np.arange(c) * steps
+        return [counts + a.qmin]

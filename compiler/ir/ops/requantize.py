@@ -32,7 +32,9 @@ def coefficients(a: RequantizeAttrs, params: list[np.ndarray]) -> list[tuple[Fra
     return affine_coefficients(params[0], *bn, eps=a.eps, out_scale=a.out_scale)
 
 
-def requantize_exact(x: np.ndarray, coeffs: list[tuple[Fraction, Fraction]], qmin: int, qmax: int) -> np.ndarray:
+def requantize_exact(
+    x: np.ndarray, coeffs: list[tuple[Fraction, Fraction]], qmin: int, qmax: int
+) -> np.ndarray:
     """Exact evaluation, channel by channel over the distinct accumulator values."""
     out = np.empty(x.shape, dtype=np.int64)
     for c, (ac, bc) in enumerate(coeffs):
@@ -56,7 +58,9 @@ class Requantize(Op):
         c = ins[0].shape[-1]
         for info, value in zip(ins[1:], consts[1:], strict=True):
             require(isinstance(info.dtype, RealType), "requantize's parameters are real constants")
-            require(value is not None and value.shape == (c,), f"requantize parameters must be ({c},) constants")
+            require(
+                value is not None and value.shape == (c,), f"requantize parameters must be ({c},) constants"
+            )
         require(a.out_scale > 0 and a.qmin < a.qmax, "requantize needs out_scale > 0 and qmin < qmax")
         if len(ins) == 6:
             var = consts[5]

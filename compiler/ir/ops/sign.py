@@ -22,4 +22,4 @@ class Sign(Op):
         return [Bounds.of(-1, 1)]
 
     def reference(self, a, xs):
-        return [np.where(xs[0] >= 0, 1, -1).astype(np.int64)]
+        return [np.where(xs[0] >= 0, 1, -1).astype(np.int8)]

@@ -28,5 +28,3 @@ class SumPool(Op):
 
     def reference(self, a, xs):
         return [window_view(xs[0], a.kernel, a.stride, a.pads, 0).sum(axis=(3, 4), dtype=np.int64)]
-
-

@@ -51,8 +51,11 @@ class XnorPopcountMatMul(Op):
     const_inputs = (1,)
 
     def check(self, a, ins, consts):
-        require(ins[0].dtype in (BIPOLAR, TERNARY), f"xnor_popcount_matmul's input is {ins[0].dtype}, "
-                "not bipolar (or ternary from a zero-padding window)")
+        require(
+            ins[0].dtype in (BIPOLAR, TERNARY),
+            f"xnor_popcount_matmul's input is {ins[0].dtype}, "
+            "not bipolar (or ternary from a zero-padding window)",
+        )
         require(ins[1].dtype == BIPOLAR, "xnor_popcount_matmul's weights must be bipolar")
         check_weights(ins, consts, ins[0].shape[-1], self.name)
 

@@ -1,0 +1,246 @@
+"""Build a model: QONNX or checkpoint -> IR -> streamlined integer IR (-> backends in later targets).
+
+    python -m compiler.build [--model FILE.onnx|CKPT.pt] --target ir --out DIR
+                             [--start-step S] [--stop-step S] [--verify-images N]
+
+Steps (a named table; the IR is saved after each one as DIR/steps/NN_<step>.ir + .npz):
+  import      the frontend: untrusted-file checks, QONNX -> IR (NHWC, exact scales)
+  streamline  BN + scales -> integer thresholds; residual adds onto one integer grid
+  lower       conv -> sliding window + matmul; bipolar matmul -> XNOR-popcount; minimal widths
+  verify      the final IR against the reference with `==` on every logit of N images, and
+              every saved step's IR on a few of them
+
+DIR gets model.ir (+ .npz), steps/, passes/<step>/ (IR text after every pass), names.json (IR
+tensor -> ONNX tensor), timings.json and report.json. Everything is written to a staging folder
+beside DIR and moved in at the end: a failed build leaves DIR as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from bireal_hw.errors import UserError, cli_main
+from compiler.ir import Graph, IRError, load_graph, save_graph
+from compiler.passes import DumpIRAfterEachPass, PassManager, PassTiming, lowering_passes, streamline_passes
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "examples" / "fashion_mnist" / "checkpoint.pt"
+
+
+class Target(Enum):
+    IR = "ir"
+
+
+@dataclass
+class BuildConfig:
+    """Everything a build needs; no environment variables."""
+
+    model: Path  # .onnx (QONNX, untrusted) or a bireal_hw checkpoint (.pt)
+    out: Path  # output folder
+    target: Target = Target.IR
+    start_step: str | None = None  # resume: run from this step on, reading the IR saved before it
+    stop_step: str | None = None  # run up to and including this step
+    verify_images: int = 1000  # images for the final bit-exact check (0 skips it)
+    step_images: int = 4  # images for checking every saved step's IR
+    reference: Path | None = None  # checkpoint whose integer golden is the reference (default: the model's)
+    seed: int = 0  # random verification images, when the dataset is not on this machine
+    batch: int = 250  # images per interpreter call
+
+    @property
+    def is_checkpoint(self) -> bool:
+        return self.model.suffix.lower() in (".pt", ".pth", ".ckpt")
+
+
+@dataclass
+class BuildState:
+    cfg: BuildConfig
+    stage: Path  # staging folder
+    report: dict = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+
+
+Step = Callable[[Graph | None, BuildState], Graph]
+
+
+def _run_passes(graph: Graph, state: BuildState, step: str, passes) -> Graph:
+    timing = PassTiming()
+    dump = DumpIRAfterEachPass(state.stage / "passes" / step)
+    out = PassManager(passes, [timing, dump]).run(graph)
+    state.report.setdefault("passes", {})[step] = timing.records
+    return out
+
+
+def step_import(graph: Graph | None, state: BuildState) -> Graph:
+    from compiler.frontend import load_model_graph
+
+    result = load_model_graph(state.cfg.model)
+    state.names = result.names
+    return result.graph
+
+
+def step_streamline(graph: Graph, state: BuildState) -> Graph:
+    out = _run_passes(graph, state, "streamline", streamline_passes())
+    left = sorted({n.op for n in out.nodes if n.op in ("requantize", "scaled_add")})
+    if left:
+        raise UserError(
+            f"{state.cfg.model}: {', '.join(left)} could not be streamlined to integers "
+            "(an add of tensors on different grids); train with one shared residual quantizer"
+        )
+    return out
+
+
+def step_lower(graph: Graph, state: BuildState) -> Graph:
+    return _run_passes(graph, state, "lower", lowering_passes())
+
+
+def step_verify(graph: Graph, state: BuildState) -> Graph:
+    from compiler.verify_build import verify_build
+
+    state.report["bit_exact"] = verify_build(graph, state)
+    return graph
+
+
+STEPS: dict[str, Step] = {
+    "import": step_import,
+    "streamline": step_streamline,
+    "lower": step_lower,
+    "verify": step_verify,
+}
+
+
+def step_file(index: int, name: str) -> str:
+    return f"steps/{index:02d}_{name}.ir"
+
+
+def _selected_steps(cfg: BuildConfig) -> list[str]:
+    names = list(STEPS)
+    for flag, value in (("--start-step", cfg.start_step), ("--stop-step", cfg.stop_step)):
+        if value is not None and value not in STEPS:
+            raise UserError(f"{flag} {value!r} is not a step; steps are: {', '.join(names)}")
+    start = names.index(cfg.start_step) if cfg.start_step else 0
+    stop = names.index(cfg.stop_step) if cfg.stop_step else len(names) - 1
+    if start > stop:
+        raise UserError(f"--start-step {cfg.start_step} comes after --stop-step {cfg.stop_step}")
+    return names[start : stop + 1]
+
+
+def _resume_graph(cfg: BuildConfig, first: str) -> Graph | None:
+    index = list(STEPS).index(first)
+    if index == 0:
+        return None
+    prev = list(STEPS)[index - 1]
+    path = cfg.out / step_file(index - 1, prev)
+    if not path.is_file() or not Path(str(path) + ".npz").is_file():
+        raise UserError(
+            f"cannot start at {first}: {path} is missing; run the earlier steps into {cfg.out} first"
+        )
+    try:
+        return load_graph(path)
+    except (IRError, ValueError, OSError) as exc:
+        raise UserError(f"{path}: not a readable IR checkpoint ({str(exc).splitlines()[0][:160]})") from None
+
+
+def _layer_table(graph: Graph) -> list[dict]:
+    return [
+        {
+            "name": n.name,
+            "op": n.op,
+            "shape": list(graph.tensors[n.outputs[0]].shape),
+            "type": str(graph.tensors[n.outputs[0]].dtype),
+        }
+        for n in graph.nodes
+    ]
+
+
+def build(cfg: BuildConfig, progress=print) -> dict:
+    """Run the selected steps; returns the report (also written to cfg.out/report.json)."""
+    steps = _selected_steps(cfg)
+    if cfg.out.exists() and not cfg.out.is_dir():
+        raise UserError(f"--out {cfg.out} exists and is not a folder")
+    if steps[0] == "import" and not cfg.model.is_file():
+        raise UserError(f"model {cfg.model} not found; give --model FILE.onnx or a checkpoint .pt")
+    graph = _resume_graph(cfg, steps[0])
+    cfg.out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{cfg.out.name}.staging-", dir=cfg.out.parent))
+    try:
+        state = BuildState(cfg, stage)
+        previous = cfg.out / "report.json"
+        if cfg.start_step and previous.is_file():
+            state.report = json.loads(previous.read_text())
+        state.report.update({"target": cfg.target.value, "model": str(cfg.model)})
+        records = [s for s in state.report.get("steps", []) if s["name"] not in steps]
+        for name in steps:
+            index = list(STEPS).index(name)
+            progress(f"[{index + 1}/{len(STEPS)}] {name} ...")
+            start = time.perf_counter()
+            graph = STEPS[name](graph, state)
+            seconds = time.perf_counter() - start
+            if name != "verify":  # verification reads the IR, it does not change it
+                save_graph(graph, stage / step_file(index, name))
+            records.append({"name": name, "seconds": round(seconds, 3), "nodes": len(graph.nodes)})
+            progress(f"[{index + 1}/{len(STEPS)}] {name} done in {seconds:.2f} s ({len(graph.nodes)} nodes)")
+        save_graph(graph, stage / "model.ir")
+        state.report["steps"] = records
+        state.report["layers"] = _layer_table(graph)
+        state.report["graph"] = graph.name
+        if state.names:
+            (stage / "names.json").write_text(json.dumps(state.names, indent=1))
+        (stage / "timings.json").write_text(json.dumps(records, indent=1))
+        (stage / "report.json").write_text(json.dumps(state.report, indent=1))
+        _move_into(stage, cfg.out)
+        return state.report
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _move_into(stage: Path, out: Path) -> None:
+    """Move the staged files into `out`, replacing same-named files (report.json last)."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = sorted((p for p in stage.rglob("*") if p.is_file()), key=lambda p: p.name == "report.json")
+    for src in files:
+        dst = out / src.relative_to(stage)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m compiler.build", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help="QONNX .onnx file or bireal_hw checkpoint .pt")
+    p.add_argument("--target", default="ir", choices=[t.value for t in Target])
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--start-step", choices=list(STEPS))
+    p.add_argument("--stop-step", choices=list(STEPS))
+    p.add_argument("--verify-images", type=int, default=1000, help="images for the bit-exact check (0: skip)")
+    p.add_argument("--reference", help="checkpoint whose integer golden is the reference for an .onnx model")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.verify_images < 0:
+        raise UserError("--verify-images must be >= 0")
+    cfg = BuildConfig(
+        model=Path(args.model),
+        out=Path(args.out),
+        target=Target(args.target),
+        start_step=args.start_step,
+        stop_step=args.stop_step,
+        verify_images=args.verify_images,
+        reference=Path(args.reference) if args.reference else None,
+        seed=args.seed,
+    )
+    report = build(cfg, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    summary = {k: report[k] for k in ("target", "model", "bit_exact") if k in report}
+    summary["steps"] = {s["name"]: s["seconds"] for s in report.get("steps", [])}
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

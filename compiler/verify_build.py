@@ -1,0 +1,76 @@
+"""The build's `verify` step: the final IR and every saved step's IR against the reference."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from compiler.ir import Graph, load_graph
+from compiler.verification import (
+    Reference,
+    batches,
+    count_mismatches,
+    golden_reference,
+    graph_runner,
+    verification_images,
+)
+
+
+def _reference(graph: Graph, state) -> Reference:
+    from compiler.build import step_file
+
+    cfg = state.cfg
+    if cfg.reference is not None or cfg.is_checkpoint:
+        return golden_reference(cfg.reference or cfg.model)
+    imported = state.stage / step_file(0, "import")
+    if not imported.is_file():
+        imported = cfg.out / step_file(0, "import")
+    return Reference("imported-ir", graph_runner(load_graph(imported)))
+
+
+def _compare(run, ref: Reference, images: np.ndarray, batch: int, label: str) -> int:
+    mismatches = 0
+    bar = tqdm(
+        total=len(images), desc=label, unit="img", file=sys.stderr, leave=False, disable=len(images) < batch
+    )
+    for x in batches(images, batch):
+        mismatches += count_mismatches(run(x), ref.run(x))
+        bar.update(len(x))
+    bar.close()
+    return mismatches
+
+
+def verify_build(graph: Graph, state) -> dict:
+    from compiler.build import STEPS, step_file
+
+    cfg = state.cfg
+    start = time.perf_counter()
+    n, h, w, c = graph.tensors[graph.inputs[0]].shape
+    dataset = "fashion-mnist" if (c, h, w) == (1, 28, 28) else None
+    count = max(cfg.verify_images, cfg.step_images)
+    images, source = verification_images(dataset, (c, h, w), count, cfg.seed)
+    ref = _reference(graph, state)
+    final = images[: cfg.verify_images]
+    result = {
+        "reference": ref.name,
+        "images": len(final),
+        "mismatches": _compare(graph_runner(graph), ref, final, cfg.batch, "verify") if len(final) else 0,
+        "source": source,
+    }
+    per_step = {}
+    for index, name in enumerate(list(STEPS)[:-1]):
+        path = state.stage / step_file(index, name)
+        if not path.is_file():
+            path = cfg.out / step_file(index, name)
+        if path.is_file() and cfg.step_images:
+            few = images[: cfg.step_images]
+            per_step[name] = {
+                "images": len(few),
+                "mismatches": _compare(graph_runner(load_graph(path)), ref, few, cfg.batch, name),
+            }
+    result["steps"] = per_step
+    result["seconds"] = round(time.perf_counter() - start, 2)
+    return result
