@@ -23,10 +23,10 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from compiler.ir import BIPOLAR, OPS, REAL, Bounds, Graph, IntType, Node, TensorInfo, value_bounds
+from compiler.ir import BIPOLAR, REAL, Graph, IntType, TensorInfo, value_bounds
+from compiler.ir.builder import GraphBuilder
 from compiler.ir.ops.dequantize_output import DequantizeOutputAttrs
 from compiler.ir.ops.max_pool import PoolAttrs
-from compiler.ir.ops.multi_threshold import MultiThresholdAttrs  # noqa: F401  (documents the target)
 from compiler.ir.ops.quantize_input import QuantizeInputAttrs
 from compiler.ir.ops.requantize import RequantizeAttrs
 from compiler.ir.ops.scaled_add import ScaledAddAttrs
@@ -104,9 +104,9 @@ class ImportResult:
 class Importer:
     def __init__(self, model: onnx.ModelProto, name: str) -> None:
         self.model = model
-        self.graph = Graph(name, [], [], [], {}, {})
+        self.builder = GraphBuilder(name)
+        self.graph = self.builder.graph
         self.values: dict[str, Value] = {}
-        self.bounds: dict[str, Bounds | None] = {}
         self.names: dict[str, str] = {}
         for prop in model.metadata_props:
             self.graph.metadata[prop.key] = prop.value
@@ -152,32 +152,13 @@ class Importer:
     def emit(
         self, op: str, inputs: list[str], attrs, dtype: IntType | None = None, onnx_name: str = ""
     ) -> str:
-        """Append a node; its shape is inferred and its type is `dtype` or the narrowest type of its
-        exact range."""
-        spec = OPS[op]
-        attrs = spec.Attrs() if attrs is None else attrs
-        infos = [self.graph.tensors[i] for i in inputs]
-        consts = [self.graph.consts.get(i) for i in inputs]
-        spec.check(attrs, infos, consts)
-        (shape,) = spec.shapes(attrs, infos)
-        (b,) = spec.bounds(attrs, [self.bounds[i] for i in inputs], consts, infos)
-        if spec.real_output:
-            out_type = REAL
-        else:
-            out_type = dtype if dtype is not None else b.dtype()
-            if not out_type.holds(b.min, b.max):
-                out_type = IntType(64, True)
-        out = self.graph.add_tensor("t", shape, out_type)
-        self.bounds[out] = b
-        self.graph.nodes.append(Node(op, list(inputs), [out], attrs))
+        out = self.builder.node(op, inputs, attrs, dtype)
         if onnx_name:
             self.names[out] = onnx_name
         return out
 
     def add_const(self, prefix: str, value: np.ndarray, dtype) -> str:
-        name = self.graph.add_const(prefix, value, dtype)
-        self.bounds[name] = None if dtype is REAL else Bounds.of(int(value.min()), int(value.max()))
-        return name
+        return self.builder.const(value, dtype, prefix)
 
     # ---- handlers ------------------------------------------------------------------------------
 
@@ -439,9 +420,7 @@ class Importer:
         out = self.emit(
             "dequantize_output", [result.name], DequantizeOutputAttrs(result.scale), None, g.output[0].name
         )
-        self.graph.outputs = [out]
-        self.graph.remove_unused()
-        self.graph.rename_nodes()
+        self.builder.finish([out])
         value_bounds(self.graph, check=True)
         return ImportResult(self.graph, self.names)
 
@@ -450,9 +429,7 @@ class Importer:
         if len(dims) != 4 or min(dims[1:]) < 1:
             raise UnsupportedModel(f"the model input has shape {dims}; the IR takes N x C x H x W images")
         n, c, h, w = dims
-        name = self.graph.add_tensor("x", (1, h, w, c), REAL)
-        self.graph.inputs = [name]
-        self.bounds[name] = None
+        name = self.builder.input((1, h, w, c), REAL)
         self.names[name] = vi.name
         self.values[vi.name] = RealInput(name)
 
