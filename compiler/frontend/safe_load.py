@@ -406,6 +406,7 @@ def _check_graph(graph: GraphProto) -> None:
 
 
 def _onnx_checks(model: ModelProto, uses_qonnx: bool) -> ModelProto:
+    """Full checker + strict inference; a qonnx-related failure there gets one lenient retry."""
     for strict in (True, False):
         step = "onnx.checker"
         try:

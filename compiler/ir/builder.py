@@ -38,7 +38,7 @@ class GraphBuilder:
         if spec.real_output:
             out_type: DType = REAL
         else:
-            out_type = dtype if dtype is not None else b.dtype()
+            out_type = dtype or spec.fixed_type or b.dtype()
             if not out_type.holds(b.min, b.max):
                 out_type = IntType(64, True)
         out = self.graph.add_tensor("t", shape, out_type)

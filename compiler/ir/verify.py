@@ -79,6 +79,8 @@ def _check_output(node: Node, graph: Graph, name: str, shape, b: Bounds | None, 
         return
     if not isinstance(info.dtype, IntType):
         raise IRError(f"{node.name}: {name} is an integer tensor, declared {info.dtype}")
+    if op.fixed_type is not None and info.dtype != op.fixed_type:
+        raise IRError(f"{node.name}: {name} must be {op.fixed_type}, declared {info.dtype}")
     if not info.dtype.holds(b.min, b.max):
         raise IRError(f"{node.name}: {name} has range [{b.min}, {b.max}], too wide for {info.dtype}")
 

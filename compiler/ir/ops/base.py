@@ -32,6 +32,7 @@ class Op:
     n_inputs: ClassVar[int] = 1
     const_inputs: ClassVar[tuple[int, ...]] = ()
     real_output: ClassVar[bool] = False
+    fixed_type: ClassVar[IntType | None] = None  # the output type when the op defines it (sign: bipolar)
 
     def shapes(self, a: Any, ins: list[TensorInfo]) -> list[tuple[int, ...]]:
         raise NotImplementedError

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from compiler.ir.ops.base import Op, register, require_int
-from compiler.ir.types import Bounds
+from compiler.ir.types import BIPOLAR, Bounds
 
 
 @register
 class Sign(Op):
     name = "sign"
+    fixed_type = BIPOLAR
 
     def check(self, a, ins, consts):
         require_int(ins[0], "sign's input")
