@@ -180,7 +180,6 @@ def build(cfg: BuildConfig, progress=print) -> dict:
         records = [s for s in state.report.get("steps", []) if s["name"] not in steps]
         for name in steps:
             index = list(STEPS).index(name)
-            progress(f"[{index + 1}/{len(STEPS)}] {name} ...")
             start = time.perf_counter()
             graph = STEPS[name](graph, state)
             seconds = time.perf_counter() - start
