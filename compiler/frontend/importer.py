@@ -54,6 +54,7 @@ class Weights:
 class Scaled:
     name: str  # IR tensor
     scale: Scale
+    flattened_from: tuple[int, int, int] | None = None  # (C, H, W) of an NCHW map flattened in NHWC order
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Pending:
     inputs: list[Scaled]
     params: list[np.ndarray] = field(default_factory=list)
     eps: float = 0.0
+    relu: bool = False  # a Relu sits between the value and its Quant: the grid's qmin becomes >= 0
 
 
 @dataclass
@@ -126,6 +128,7 @@ class Importer:
             "MatMul": self.gemm,
             "Pad": self.pad,
             "Identity": lambda n: self.get(n.input[0], n),
+            "Relu": self.relu,
         }
 
     # ---- bookkeeping ---------------------------------------------------------------------------
@@ -183,6 +186,9 @@ class Importer:
         qmin = (-(2 ** (n - 1)) + (1 if narrow else 0)) if signed else 0
         qmax = 2 ** (n - 1) - 1 if signed else 2**n - 1 - (1 if narrow else 0)
         x = self.get(node.input[0], node)
+        if isinstance(x, Pending) and x.relu:
+            # clip(round(max(y, 0) / s), qmin, qmax) == clip(round(y / s), max(qmin, 0), qmax)
+            qmin = max(qmin, 0)
         if isinstance(x, np.ndarray):
             return self.quant_weights(node, x, scale, qmin, qmax)
         if scale.size != 1:
@@ -302,6 +308,14 @@ class Importer:
         eps = float(_attrs(node).get("epsilon", 1e-5))
         return Pending("batchnorm", [src], params, eps)
 
+    def relu(self, node: onnx.NodeProto) -> Value:
+        x = self.get(node.input[0], node)
+        if not isinstance(x, Pending):
+            raise UnsupportedModel(
+                f"{_describe(node)}: a Relu is supported between a BatchNorm or Add and its Quant"
+            )
+        return Pending(x.kind, x.inputs, x.params, x.eps, relu=True)
+
     def add(self, node: onnx.NodeProto) -> Value:
         return Pending("add", [self.scaled(node.input[0], node), self.scaled(node.input[1], node)])
 
@@ -350,12 +364,20 @@ class Importer:
         shape = self.graph.tensors[src.name].shape
         if len(shape) == 2:
             return src
+        n, h, w, c = shape
         if node.op_type == "Reshape":
             target = [int(v) for v in self.const(node.input[1], node)]
-            if len(target) != 2 or target[1] not in (-1, shape[3]):
-                raise UnsupportedModel(f"{_describe(node)}: only a reshape to (N, C) is supported")
+            if len(target) != 2 or target[1] not in (-1, h * w * c):
+                raise UnsupportedModel(f"{_describe(node)}: only a reshape to (N, C*H*W) is supported")
+        elif int(_attrs(node).get("axis", 1)) != 1:
+            raise UnsupportedModel(f"{_describe(node)}: only Flatten with axis 1 is supported")
+        if isinstance(src.scale, tuple) and (h, w) != (1, 1):
+            raise UnsupportedModel(f"{_describe(node)}: a flattened map needs one scale, not one per channel")
         dtype = self.graph.tensors[src.name].dtype
-        return Scaled(self.emit("flatten", [src.name], None, dtype, node.output[0]), src.scale)
+        out = self.emit("flatten", [src.name], None, dtype, node.output[0])
+        # NHWC flattening orders the features (h, w, c); ONNX's NCHW order is (c, h, w). The next
+        # matmul's weight columns are permuted to match (exact: a reordering of the same sum).
+        return Scaled(out, src.scale, (c, h, w) if (h, w) != (1, 1) else None)
 
     def gemm(self, node: onnx.NodeProto) -> Value:
         a = _attrs(node)
@@ -373,6 +395,13 @@ class Importer:
             raise UnsupportedModel(
                 f"{_describe(node)}: per-channel input scales cannot factor out of a matmul"
             )
+        if x.flattened_from is not None:
+            fc, fh, fw = x.flattened_from
+            if values.shape[1] != fc * fh * fw:
+                raise UnsupportedModel(
+                    f"{_describe(node)}: weights do not match the flattened {fc}x{fh}x{fw} map"
+                )
+            values = values.reshape(-1, fc, fh, fw).transpose(0, 2, 3, 1).reshape(values.shape[0], -1)
         units = tuple(x.scale * s for s in scales)
         inputs = [x.name, self.add_const("w", np.ascontiguousarray(values).astype(np.int8), w.dtype)]
         if len(node.input) > 2 and node.input[2]:

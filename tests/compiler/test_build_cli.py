@@ -42,7 +42,16 @@ def test_build_default_model_and_resume(tmp_path, capsys, default_onnx):
     assert len(list((out / "passes" / "lower").glob("*.ir"))) == 3
     assert json.loads(stdout)["bit_exact"]["mismatches"] == 0
 
-    args = ["--model", str(default_onnx), "--out", str(out), "--start-step", "verify", "--verify-images", "10"]
+    args = [
+        "--model",
+        str(default_onnx),
+        "--out",
+        str(out),
+        "--start-step",
+        "verify",
+        "--verify-images",
+        "10",
+    ]
     code, _, err = build(capsys, *args)
     assert code == 0 and "[1/4]" not in err and "[4/4] verify" in err
     resumed = json.loads((out / "report.json").read_text())
@@ -52,7 +61,9 @@ def test_build_default_model_and_resume(tmp_path, capsys, default_onnx):
     args = ["--model", str(default_onnx), "--out", str(partial), "--stop-step", "streamline"]
     assert build(capsys, *args)[0] == 0
     assert sorted(p.name for p in (partial / "steps").glob("*.ir")) == ["00_import.ir", "01_streamline.ir"]
-    code, _, err = build(capsys, "--model", str(default_onnx), "--out", str(tmp_path / "new"), "--start-step", "lower")
+    code, _, err = build(
+        capsys, "--model", str(default_onnx), "--out", str(tmp_path / "new"), "--start-step", "lower"
+    )
     assert code == 2 and "run the earlier steps" in err and not (tmp_path / "new").exists()
 
 

@@ -14,7 +14,13 @@ from compiler.build import DEFAULT_MODEL
 from compiler.frontend import load_model_graph
 from compiler.frontend.importer import import_qonnx
 from compiler.passes import PassManager, lowering_passes, streamline_passes
-from compiler.verification import batches, count_mismatches, golden_reference, graph_runner, verification_images
+from compiler.verification import (
+    batches,
+    count_mismatches,
+    golden_reference,
+    graph_runner,
+    verification_images,
+)
 from tests.conftest import randomize_batchnorm
 
 PIPELINE = streamline_passes() + lowering_passes()

@@ -22,7 +22,13 @@ ACC = IntType(32, True)
 def _bn(b: GraphBuilder, rng: np.random.Generator, c: int, scale: float) -> list[str]:
     gamma = rng.random(c) + 0.2
     gamma[0], gamma[1] = -gamma[0], 0.0  # a negative and a zero gamma in every layer
-    values = [np.full(c, scale), gamma, rng.standard_normal(c), rng.standard_normal(c) * 3, rng.random(c) + 0.5]
+    values = [
+        np.full(c, scale),
+        gamma,
+        rng.standard_normal(c),
+        rng.standard_normal(c) * 3,
+        rng.random(c) + 0.5,
+    ]
     return [b.const(v, REAL, "p") for v in values]
 
 

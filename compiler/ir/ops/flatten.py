@@ -1,28 +1,30 @@
-"""flatten: (N, 1, 1, C) -> (N, C)."""
+"""flatten: (N, H, W, C) -> (N, H*W*C) in NHWC order, features ordered (h, w, c). (The frontend
+permutes the next matmul's weight columns from ONNX's (c, h, w) order.)"""
 
 from __future__ import annotations
 
+import numpy as np
+
 from compiler.ir.ops.base import Op, register, require, require_int
+from compiler.ir.types import Bounds
 
 
 @register
 class Flatten(Op):
-    """(N, 1, 1, C) -> (N, C). Only spatially 1x1 maps flatten, so NHWC and NCHW orders agree."""
-
     name = "flatten"
 
     def check(self, a, ins, consts):
         require_int(ins[0], "flatten's input")
-        require(
-            len(ins[0].shape) == 4 and ins[0].shape[1:3] == (1, 1),
-            f"flatten of a {ins[0].shape} map: only N x 1 x 1 x C maps flatten in the IR",
-        )
+        require(len(ins[0].shape) == 4, f"flatten takes an NHWC map, got {ins[0].shape}")
 
     def shapes(self, a, ins):
-        return [(ins[0].shape[0], ins[0].shape[3])]
+        n, h, w, c = ins[0].shape
+        return [(n, h * w * c)]
 
     def bounds(self, a, ins, consts, infos):
-        return [ins[0]]
+        n, h, w, c = infos[0].shape
+        b = ins[0].channels(c)
+        return [Bounds.of(np.tile(b.lo, h * w), np.tile(b.hi, h * w))]
 
     def reference(self, a, xs):
         return [xs[0].reshape(xs[0].shape[0], -1)]
