@@ -18,7 +18,7 @@ from compiler.ir.ops.matmul import check_weights
 from compiler.ir.types import BIPOLAR, TERNARY, Bounds
 
 WORD = 64
-CHUNK_ELEMENTS = 1 << 22
+CHUNK_ELEMENTS = 1 << 20
 
 
 def pack_bits(bits: np.ndarray) -> np.ndarray:
@@ -31,15 +31,25 @@ def pack_bits(bits: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(packed).view("<u8")
 
 
-def popcount_dot(x_bits: np.ndarray, x_valid: np.ndarray, w_bits: np.ndarray) -> np.ndarray:
-    """Rows of packed (bits, valid) words (R, Wd) against packed weights (O, Wd) -> (R, O)."""
+def popcount_dot(x_bits: np.ndarray, x_valid: np.ndarray | None, w_bits: np.ndarray, k: int) -> np.ndarray:
+    """Rows of packed words (R, Wd) against packed weights (O, Wd) -> (R, O) dot products over
+    K = k taps. `x_valid` marks the valid taps (None: all k are valid; the unused bits of the last
+    word are 0 in both operands and so never mismatch)."""
     rows, words = x_bits.shape
-    out = np.empty((rows, w_bits.shape[0]), dtype=np.int64)
-    n_valid = np.bitwise_count(x_valid).sum(axis=1, dtype=np.int64)
-    step = max(1, CHUNK_ELEMENTS // max(1, w_bits.shape[0] * words))
+    o = w_bits.shape[0]
+    if x_valid is None:
+        n_valid = np.full(rows, k, dtype=np.int64)
+    else:
+        n_valid = np.bitwise_count(x_valid).sum(axis=1, dtype=np.int64)
+    out = np.empty((rows, o), dtype=np.int64)
+    step = max(1, CHUNK_ELEMENTS // max(1, o))
     for s in range(0, rows, step):
-        xb, xv = x_bits[s : s + step, None, :], x_valid[s : s + step, None, :]
-        mismatches = np.bitwise_count((xb ^ w_bits[None]) & xv).sum(axis=2, dtype=np.int64)
+        mismatches = np.zeros((min(step, rows - s), o), dtype=np.int32)
+        for j in range(words):  # word by word: each pass is one (rows, O) array
+            diff = x_bits[s : s + step, j, None] ^ w_bits[None, :, j]
+            if x_valid is not None:
+                diff &= x_valid[s : s + step, j, None]
+            mismatches += np.bitwise_count(diff)
         out[s : s + step] = n_valid[s : s + step, None] - 2 * mismatches
     return out
 
@@ -70,5 +80,7 @@ class XnorPopcountMatMul(Op):
         x, w = xs[0], xs[1]
         lead = x.shape[:-1]
         flat = x.reshape(-1, x.shape[-1])
-        dot = popcount_dot(pack_bits(flat > 0), pack_bits(flat != 0), pack_bits(w > 0))
+        zeros = flat == 0
+        valid = pack_bits(~zeros) if zeros.any() else None
+        dot = popcount_dot(pack_bits(flat > 0), valid, pack_bits(w > 0), w.shape[1])
         return [dot.reshape(*lead, w.shape[0])]
