@@ -16,6 +16,13 @@ class AddAttrs:
     qmax: int
 
 
+def check_integer_pair(ins, what: str) -> None:
+    """Both inputs integer tensors of one shape."""
+    require_int(ins[0], f"{what}'s first input")
+    require_int(ins[1], f"{what}'s second input")
+    require(ins[0].shape == ins[1].shape, f"{what} of shapes {ins[0].shape} and {ins[1].shape}")
+
+
 def saturated_bounds(lo, hi, qmin: int, qmax: int) -> Bounds:
     clip = np.vectorize(lambda v: min(max(int(v), qmin), qmax), otypes=[object])
     return Bounds.of(clip(lo), clip(hi))
@@ -28,9 +35,7 @@ class Add(Op):
     n_inputs = 2
 
     def check(self, a, ins, consts):
-        require_int(ins[0], "add's first input")
-        require_int(ins[1], "add's second input")
-        require(ins[0].shape == ins[1].shape, f"add of shapes {ins[0].shape} and {ins[1].shape}")
+        check_integer_pair(ins, self.name)
         require(a.qmin < a.qmax, "add needs qmin < qmax")
 
     def shapes(self, a, ins):

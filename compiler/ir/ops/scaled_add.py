@@ -9,8 +9,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from compiler.ir.ops.add import saturated_bounds
-from compiler.ir.ops.base import Op, register, require, require_int
+from compiler.ir.ops.add import check_integer_pair, saturated_bounds
+from compiler.ir.ops.base import Op, register, require
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,7 @@ class ScaledAdd(Op):
     n_inputs = 2
 
     def check(self, a, ins, consts):
-        require_int(ins[0], "scaled_add's first input")
-        require_int(ins[1], "scaled_add's second input")
-        require(ins[0].shape == ins[1].shape, f"add of shapes {ins[0].shape} and {ins[1].shape}")
+        check_integer_pair(ins, self.name)
         require(a.ratio_a > 0 and a.ratio_b > 0, "scaled_add needs positive ratios")
 
     def shapes(self, a, ins):
