@@ -1,0 +1,179 @@
+"""Per-kernel op schedules: what each kernel does in each cycle it is allowed to run.
+
+Every kernel is one or two pipelined processes with an initiation interval of 1: a process runs
+its ops in order, one per cycle at most, and an op fires only when each stream item it reads has
+been pushed in an earlier cycle, each item it writes has room in its FIFO (the item `depth`
+places before it was popped in an earlier cycle), and the op of a sibling process it waits on
+has fired in an earlier cycle. A schedule lists, per process and for `frames` frames, the op
+index at which each stream item is read or written and the sibling op each op waits on.
+
+  input_dma / output_dma   one beat per op
+  fork, add                one beat in (from each input) and one out per op
+  dwc                      per group of lcm(in, out) elements: reads and writes as the buffer allows
+  mvu                      ops (pixel, neuron fold, synapse fold): reads on neuron fold 0, writes on
+                           the last synapse fold (FINN's MVAU loop order)
+  global_sum_pool          reads every op, writes the channel groups during the last pixel
+  swu, max_pool, sum_pool  a reader (one input beat per op, into a kh-row line buffer) and a writer
+                           (one output beat per op); the writer waits until the bottom-right pixel
+                           of its window has been read, the reader until the beat it overwrites is
+                           no longer needed by the writer
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from compiler.hw.cost import mvu_folds
+from compiler.hw.dataflow import Dataflow, Kernel
+
+
+@dataclass
+class Process:
+    name: str
+    kernel: str
+    ops: int  # total over all frames
+    reads: dict[str, np.ndarray] = field(default_factory=dict)  # stream -> op index of each item
+    writes: dict[str, np.ndarray] = field(default_factory=dict)
+    wait: tuple[str, np.ndarray] | None = None  # (sibling process, op it waits on per op; -1: none)
+
+
+def _tile(local: np.ndarray, frames: int, ops_per_frame: int) -> np.ndarray:
+    """Op indices of one frame's items repeated for `frames` frames."""
+    return (local[None, :] + ops_per_frame * np.arange(frames)[:, None]).ravel()
+
+
+def _simple(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
+    ins, outs = df.input_streams(k), df.output_streams(k)
+    beats = (ins or outs)[0].beats
+    every = np.arange(beats)
+    p = Process(k.name, k.name, beats * frames)
+    for s in ins:
+        p.reads[s.name] = _tile(every, frames, beats)
+    for s in outs:
+        p.writes[s.name] = _tile(every, frames, beats)
+    return [p]
+
+
+def _dwc(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
+    (s_in,), (s_out,) = df.input_streams(k), df.output_streams(k)
+    a, b = s_in.width, s_out.width
+    group = math.lcm(a, b)
+    n_in, n_out = group // a, group // b
+    reads, writes, buffered, op = [], [], 0, 0
+    read_left, write_left = n_in, n_out
+    while write_left:
+        if read_left and (buffered < b or n_in >= n_out):
+            reads.append(op)
+            buffered += a
+            read_left -= 1
+        if buffered >= b:
+            writes.append(op)
+            buffered -= b
+            write_left -= 1
+        op += 1
+    groups = s_in.elements // group
+    per_frame = op * groups
+    local_r = _tile(np.array(reads), groups, op)
+    local_w = _tile(np.array(writes), groups, op)
+    p = Process(k.name, k.name, per_frame * frames)
+    p.reads[s_in.name] = _tile(local_r, frames, per_frame)
+    p.writes[s_out.name] = _tile(local_w, frames, per_frame)
+    return [p]
+
+
+def _mvu(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
+    (s_in,), (s_out,) = df.input_streams(k), df.output_streams(k)
+    sf, nf = mvu_folds(k)
+    pixels = k.geometry["pixels"]
+    per_pixel = sf * nf
+    pix = np.arange(pixels)[:, None] * per_pixel
+    reads = (pix + np.arange(sf)[None, :]).ravel()  # neuron fold 0, synapse folds 0..sf-1
+    writes = (pix + np.arange(nf)[None, :] * sf + sf - 1).ravel()
+    per_frame = pixels * per_pixel
+    p = Process(k.name, k.name, per_frame * frames)
+    p.reads[s_in.name] = _tile(reads, frames, per_frame)
+    p.writes[s_out.name] = _tile(writes, frames, per_frame)
+    return [p]
+
+
+def _global_sum_pool(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
+    (s_in,), (s_out,) = df.input_streams(k), df.output_streams(k)
+    groups = s_out.beats
+    per_frame = s_in.beats
+    p = Process(k.name, k.name, per_frame * frames)
+    p.reads[s_in.name] = _tile(np.arange(per_frame), frames, per_frame)
+    p.writes[s_out.name] = _tile(np.arange(per_frame - groups, per_frame), frames, per_frame)
+    return [p]
+
+
+def window_dependencies(k: Kernel, in_width: int, out_width: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """For a window kernel: per output beat, the input beat it needs (the last beat of the
+    bottom-right real pixel of its window); per input beat, the last output beat that uses it
+    (-1: none); and the line buffer's capacity in input beats (kh rows)."""
+    g = k.geometry
+    ih, iw, c = g["ifm"]
+    oh, ow = g["ofm"]
+    kh, kw = g["kernel"]
+    sy, sx = g["stride"]
+    top, left = g["pads"][0], g["pads"][1]
+    in_per_pixel = c // in_width
+    out_elements = kh * kw * c if k.kind == "swu" else c
+    out_per_pixel = out_elements // out_width
+    oy, ox = np.arange(oh), np.arange(ow)
+    last_y = np.minimum(oy * sy - top + kh - 1, ih - 1)
+    last_x = np.minimum(ox * sx - left + kw - 1, iw - 1)
+    last_pixel = last_y[:, None] * iw + last_x[None, :]
+    need = np.repeat(((last_pixel + 1) * in_per_pixel - 1).ravel(), out_per_pixel)
+    iy, ix = np.arange(ih), np.arange(iw)
+    use_y = np.minimum((iy + top) // sy, oh - 1)
+    use_x = np.minimum((ix + left) // sx, ow - 1)
+    used_y = (use_y * sy - top <= iy) & (iy <= use_y * sy - top + kh - 1)
+    used_x = (use_x * sx - left <= ix) & (ix <= use_x * sx - left + kw - 1)
+    valid = used_y[:, None] & used_x[None, :]
+    last_out = np.where(valid, ((use_y[:, None] * ow + use_x[None, :]) + 1) * out_per_pixel - 1, -1)
+    last_use = np.repeat(last_out.ravel(), in_per_pixel)
+    capacity = kh * iw * in_per_pixel
+    return need, last_use, capacity
+
+
+def _window(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
+    (s_in,), (s_out,) = df.input_streams(k), df.output_streams(k)
+    need, last_use, capacity = window_dependencies(k, s_in.width, s_out.width)
+    n_in, n_out = s_in.beats, s_out.beats
+    reader = Process(f"{k.name}.read", k.name, n_in * frames)
+    writer = Process(f"{k.name}.write", k.name, n_out * frames)
+    reader.reads[s_in.name] = np.arange(n_in * frames)
+    writer.writes[s_out.name] = np.arange(n_out * frames)
+    frame_of_out = np.repeat(np.arange(frames), n_out)
+    writer.wait = (reader.name, np.tile(need, frames) + frame_of_out * n_in)
+    # reader beat J may overwrite beat J - capacity once the writer no longer needs it
+    freed = np.arange(n_in * frames) - capacity
+    frame_freed, local_freed = np.divmod(np.maximum(freed, 0), n_in)
+    wait = np.where(freed >= 0, last_use[local_freed] + frame_freed * n_out, -1)
+    wait = np.where((freed >= 0) & (last_use[local_freed] < 0), -1, wait)
+    reader.wait = (writer.name, np.maximum.accumulate(wait))
+    return [reader, writer]
+
+
+BUILDERS = {
+    "input_dma": _simple,
+    "output_dma": _simple,
+    "fork": _simple,
+    "add": _simple,
+    "dwc": _dwc,
+    "mvu": _mvu,
+    "global_sum_pool": _global_sum_pool,
+    "swu": _window,
+    "max_pool": _window,
+    "sum_pool": _window,
+}
+
+
+def build_processes(df: Dataflow, frames: int) -> list[Process]:
+    procs: list[Process] = []
+    for k in df.order():
+        procs.extend(BUILDERS[k.kind](k, df, frames))
+    return procs
