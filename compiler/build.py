@@ -1,7 +1,8 @@
-"""Build a model: QONNX or checkpoint -> IR -> streamlined integer IR (-> backends in later targets).
+"""Build a model: QONNX or checkpoint -> IR -> streamlined integer IR -> dataflow design + simulation.
 
-    python -m compiler.build [--model FILE.onnx|CKPT.pt] --target ir --out DIR
+    python -m compiler.build [--model FILE.onnx|CKPT.pt] --target ir|sim --out DIR
                              [--start-step S] [--stop-step S] [--verify-images N]
+                             [--board B --fps F --clock-mhz C | --folding F.json]   (--target sim)
 
 Steps (a named table; the IR is saved after each one as DIR/steps/NN_<step>.ir + .npz):
   import      the frontend: untrusted-file checks, QONNX -> IR (NHWC, exact scales)
@@ -9,6 +10,10 @@ Steps (a named table; the IR is saved after each one as DIR/steps/NN_<step>.ir +
   lower       conv -> sliding window + matmul; bipolar matmul -> XNOR-popcount; minimal widths
   verify      the final IR against the reference with `==` on every logit of N images, and
               every saved step's IR on a few of them
+  dataflow    (sim) one streaming kernel per layer, folded (PE/SIMD) for --fps within --board, or
+              the fastest folding that fits; analytical cycles and resources (docs/hardware.md)
+  simulate    (sim) FIFO sizing, cycle-level timing, every kernel against its analytical cycles,
+              and the design's outputs against the reference with `==` on N images
 
 DIR gets model.ir (+ .npz), steps/, passes/<step>/ (IR text after every pass), names.json (IR
 tensor -> ONNX tensor), timings.json and report.json. Everything is written to a staging folder
@@ -38,6 +43,7 @@ DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "examples" / "fashion_m
 
 class Target(Enum):
     IR = "ir"
+    SIM = "sim"
 
 
 @dataclass
@@ -54,6 +60,11 @@ class BuildConfig:
     reference: Path | None = None  # checkpoint whose integer golden is the reference (default: the model's)
     seed: int = 0  # random verification images, when the dataset is not on this machine
     batch: int = 250  # images per interpreter call
+    board: str = "zcu104"  # --target sim: the board whose resources the design must fit
+    fps: float | None = None  # frames/s to reach (None: the fastest folding that fits the board)
+    clock_mhz: float = 200.0
+    folding: Path | None = None  # a folding JSON instead of --fps
+    sim_frames: int = 2  # frames the timing simulation runs (the interval is between the last two)
 
     @property
     def is_checkpoint(self) -> bool:
@@ -66,6 +77,7 @@ class BuildState:
     stage: Path  # staging folder
     report: dict = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+    design: object = None  # compiler.hw.design.Design once the dataflow step ran
 
 
 Step = Callable[[Graph | None, BuildState], Graph]
@@ -109,11 +121,34 @@ def step_verify(graph: Graph, state: BuildState) -> Graph:
     return graph
 
 
+def step_dataflow(graph: Graph, state: BuildState) -> Graph:
+    from compiler.hw.boards import board
+    from compiler.hw.design import make_design
+
+    cfg = state.cfg
+    graph = graph.copy()
+    state.design = make_design(graph, board(cfg.board), cfg.clock_mhz, cfg.fps, cfg.folding)
+    return graph
+
+
+def step_simulate(graph: Graph, state: BuildState) -> Graph:
+    from compiler.sim_step import run_simulation
+
+    run_simulation(graph, state)
+    return graph
+
+
 STEPS: dict[str, Step] = {
     "import": step_import,
     "streamline": step_streamline,
     "lower": step_lower,
     "verify": step_verify,
+    "dataflow": step_dataflow,
+    "simulate": step_simulate,
+}
+TARGET_STEPS = {
+    Target.IR: ["import", "streamline", "lower", "verify"],
+    Target.SIM: ["import", "streamline", "lower", "verify", "dataflow", "simulate"],
 }
 
 
@@ -122,10 +157,12 @@ def step_file(index: int, name: str) -> str:
 
 
 def _selected_steps(cfg: BuildConfig) -> list[str]:
-    names = list(STEPS)
+    names = TARGET_STEPS[cfg.target]
     for flag, value in (("--start-step", cfg.start_step), ("--stop-step", cfg.stop_step)):
-        if value is not None and value not in STEPS:
-            raise UserError(f"{flag} {value!r} is not a step; steps are: {', '.join(names)}")
+        if value is not None and value not in names:
+            raise UserError(
+                f"{flag} {value!r} is not a step of --target {cfg.target.value}; its steps are: {', '.join(names)}"
+            )
     start = names.index(cfg.start_step) if cfg.start_step else 0
     stop = names.index(cfg.stop_step) if cfg.stop_step else len(names) - 1
     if start > stop:
@@ -183,13 +220,14 @@ def build(cfg: BuildConfig, progress=print) -> dict:
             start = time.perf_counter()
             graph = STEPS[name](graph, state)
             seconds = time.perf_counter() - start
-            if name != "verify":  # verification reads the IR, it does not change it
+            if name not in ("verify", "simulate"):  # these read the IR, they do not change it
                 save_graph(graph, stage / step_file(index, name))
             records.append({"name": name, "seconds": round(seconds, 3), "nodes": len(graph.nodes)})
-            progress(f"[{index + 1}/{len(STEPS)}] {name} done in {seconds:.2f} s ({len(graph.nodes)} nodes)")
+            total = len(TARGET_STEPS[cfg.target])
+            progress(f"[{index + 1}/{total}] {name} done in {seconds:.2f} s ({len(graph.nodes)} nodes)")
         save_graph(graph, stage / "model.ir")
         state.report["steps"] = records
-        state.report["layers"] = _layer_table(graph)
+        state.report.setdefault("layers", _layer_table(graph))
         state.report["graph"] = graph.name
         if state.names:
             (stage / "names.json").write_text(json.dumps(state.names, indent=1))
@@ -222,7 +260,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--verify-images", type=int, default=1000, help="images for the bit-exact check (0: skip)")
     p.add_argument("--reference", help="checkpoint whose integer golden is the reference for an .onnx model")
     p.add_argument("--seed", type=int, default=0)
+    hw = p.add_argument_group("--target sim")
+    hw.add_argument("--board", default="zcu104", help="pynq-z2, ultra96, kv260, zcu104, u250")
+    hw.add_argument("--fps", type=float, help="frames/s to reach (default: the fastest folding that fits)")
+    hw.add_argument("--clock-mhz", type=float, default=200.0)
+    hw.add_argument("--folding", help="folding JSON {kernel: {pe, simd}} instead of --fps")
+    hw.add_argument("--sim-frames", type=int, default=2, help="frames the timing simulation runs (>= 2)")
     args = p.parse_args(argv)
+    if args.sim_frames < 2:
+        raise UserError("--sim-frames must be at least 2 (the interval is measured between frames)")
     if args.verify_images < 0:
         raise UserError("--verify-images must be >= 0")
     cfg = BuildConfig(
@@ -234,9 +280,15 @@ def main(argv: list[str] | None = None) -> None:
         verify_images=args.verify_images,
         reference=Path(args.reference) if args.reference else None,
         seed=args.seed,
+        board=args.board,
+        fps=args.fps,
+        clock_mhz=args.clock_mhz,
+        folding=Path(args.folding) if args.folding else None,
+        sim_frames=args.sim_frames,
     )
     report = build(cfg, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
-    summary = {k: report[k] for k in ("target", "model", "bit_exact") if k in report}
+    keys = ("target", "model", "bit_exact", "fps", "cycles_per_frame", "latency_cycles", "resources", "fits")
+    summary = {k: report[k] for k in keys if k in report}
     summary["steps"] = {s["name"]: s["seconds"] for s in report.get("steps", [])}
     print(json.dumps(summary))
 

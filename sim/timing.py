@@ -41,13 +41,14 @@ class Timing:
     sweeps: int = 0
 
     def occupancy_max(self, stream: str) -> int:
-        """Most items ever in the FIFO at the end of a cycle."""
+        """Storage the FIFO needed: the most items held in any cycle, an item counting from the
+        cycle it is pushed through the cycle before it is popped (pushed <= c minus popped < c)."""
         push, pop = self.push[stream], self.pop[stream]
         if not len(push):
             return 0
         cycles = np.arange(int(push.max()) + 1)
         pushed = np.searchsorted(np.sort(push), cycles, side="right")
-        popped = np.searchsorted(np.sort(pop), cycles, side="right")
+        popped = np.searchsorted(np.sort(pop), cycles, side="left")
         return int((pushed - popped).max())
 
 
@@ -89,7 +90,9 @@ def _at(index: np.ndarray, k: int) -> int:
     return int(index[k]) if k < len(index) else 1 << 62
 
 
-def _earliest(p: Process, times: dict[str, np.ndarray], links: _Links, depths: dict[str, int], start: int) -> np.ndarray:
+def _earliest(
+    p: Process, times: dict[str, np.ndarray], links: _Links, depths: dict[str, int], start: int
+) -> np.ndarray:
     """Earliest firing times of p's ops from `start` on, given everyone else's current times."""
     base = np.arange(start, p.ops, dtype=np.int64)
     need = base.copy()
@@ -157,7 +160,10 @@ def solve(procs: list[Process], depths: dict[str, int], max_updates: int = 5_000
 
 
 def tick(
-    procs: list[Process], depths: dict[str, int], trace: list[str] | None = None, max_cycles: int | None = None
+    procs: list[Process],
+    depths: dict[str, int],
+    trace: list[str] | None = None,
+    max_cycles: int | None = None,
 ) -> Timing:
     """The reference engine: cycle by cycle, two phases (see the module docstring). With `trace`,
     appends one line per cycle: per process '#' fired, 'r' waits for input, 'w' waits for room,
@@ -166,7 +172,10 @@ def tick(
     names = [p.name for p in procs]
     times = {p.name: np.full(p.ops, -1, dtype=np.int64) for p in procs}
     fired = {p.name: 0 for p in procs}
-    ports = {p.name: [(s, idx, "r") for s, idx in p.reads.items()] + [(s, idx, "w") for s, idx in p.writes.items()] for p in procs}
+    ports = {
+        p.name: [(s, idx, "r") for s, idx in p.reads.items()] + [(s, idx, "w") for s, idx in p.writes.items()]
+        for p in procs
+    }
     item = {(p.name, s): 0 for p in procs for s in list(p.reads) + list(p.writes)}
     push = {s: np.full(len(idx), -1, dtype=np.int64) for s, (_, idx) in links.producer.items()}
     pop = {s: np.full(len(idx), -1, dtype=np.int64) for s, (_, idx) in links.consumer.items()}

@@ -57,6 +57,17 @@ def in_width(k: Kernel) -> int:
     return k.pe
 
 
+def follow_neighbours(df: Dataflow) -> None:
+    """Kernels without a folding of their own: a sliding window takes its matrix-vector unit's
+    SIMD, a fork its producer's beat (so neither needs a width converter)."""
+    for k in df.order():
+        if k.kind == "swu":
+            k.simd = df.kernels[df.streams[k.outputs[0]].consumer].simd
+    for k in df.order():
+        if k.kind == "fork":
+            k.pe = out_width(df.kernels[df.streams[k.inputs[0]].producer])
+
+
 def connect_widths(df: Dataflow) -> None:
     """Set stream widths from the kernels' folding, inserting a width converter where a producer's
     beat differs from its consumer's (existing converters are removed first)."""
@@ -117,14 +128,11 @@ def fold_to_target(df: Dataflow, target_cycles: int, fps: float, clock_mhz: floa
                     f"parallel: at most {clock_mhz * 1e6 / fastest:.0f} fps; lower --fps or raise --clock-mhz"
                 )
             k.pe, k.simd = choice
-        elif k.kind in ("add", "fork", "max_pool", "sum_pool", "global_sum_pool"):
+        elif k.kind in ("add", "max_pool", "sum_pool", "global_sum_pool"):
             c = channels(k)
             pixels = df.streams[k.inputs[0]].elements // c
             k.pe = next((d for d in divisors(c) if pixels * c // d <= target_cycles), c)
-    for k in df.order():
-        if k.kind == "swu":
-            consumer = df.kernels[df.streams[k.outputs[0]].consumer]
-            k.simd = consumer.simd
+    follow_neighbours(df)
     connect_widths(df)
     for k in df.order():
         cycles = kernel_cycles(k, df)
@@ -139,7 +147,7 @@ def folding_dict(df: Dataflow) -> dict:
     return {
         k.name: {"pe": k.pe, "simd": k.simd}
         for k in df.order()
-        if k.kind in ("mvu", "swu", "add", "fork", "max_pool", "sum_pool", "global_sum_pool")
+        if k.kind in ("mvu", "add", "max_pool", "sum_pool", "global_sum_pool")
     }
 
 
@@ -159,9 +167,7 @@ def apply_folding_file(df: Dataflow, path: Path) -> None:
             )
         k.pe, k.simd = int(f.get("pe", k.pe)), int(f.get("simd", k.simd))
         _check_legal(k, df, path)
-    for k in df.order():
-        if k.kind == "swu":
-            k.simd = df.kernels[df.streams[k.outputs[0]].consumer].simd
+    follow_neighbours(df)
     connect_widths(df)
 
 

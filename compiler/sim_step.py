@@ -1,0 +1,99 @@
+"""The build's `simulate` step: FIFO sizing and cycle-level timing of the folded design, each
+kernel alone against its analytical cycles, the design's outputs against the reference with ==,
+and the report (per-layer table, plot, folding)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from tqdm import tqdm
+
+from compiler.hw.boards import board
+from compiler.hw.cost import RESOURCES
+from compiler.hw.design import Design, dataflow_from_graph
+from compiler.hw.folding import folding_dict
+from compiler.hw.report import layer_rows, markdown_table, next_step, plot_layers
+from compiler.ir import Graph
+from compiler.verification import batches, count_mismatches, verification_images
+from compiler.verify_build import _reference
+from sim.functional import run_functional
+from sim.simulate import cycle_errors, host_pixels, simulate
+
+
+def _bit_exact(graph: Graph, design: Design, state) -> dict:
+    cfg = state.cfg
+    n, h, w, c = graph.tensors[graph.inputs[0]].shape
+    dataset = "fashion-mnist" if (c, h, w) == (1, 28, 28) else None
+    images, source = verification_images(dataset, (c, h, w), cfg.verify_images, cfg.seed)
+    ref = _reference(graph, state)
+    quantizer = next(n for n in graph.nodes if n.op == "quantize_input").attrs
+    mismatches = 0
+    bar = tqdm(total=len(images), desc="simulate", unit="img", file=sys.stderr, leave=False)
+    for x in batches(images, cfg.batch):
+        pixels = host_pixels(x, quantizer.scale, quantizer.qmin, quantizer.qmax)
+        got = run_functional(design.dataflow, pixels)["output"]
+        mismatches += count_mismatches(got, ref.run(x))
+        bar.update(len(x))
+    bar.close()
+    return {"reference": ref.name, "images": len(images), "mismatches": mismatches, "source": source}
+
+
+def run_simulation(graph: Graph, state) -> None:
+    cfg = state.cfg
+    design = state.design
+    if design is None:  # resumed at this step: the folding is on the IR nodes
+        design = dataflow_from_graph(graph, board(cfg.board))
+        design.clock_mhz = cfg.clock_mhz
+    start = time.perf_counter()
+    sim = simulate(design.dataflow, cfg.sim_frames, per_kernel=True)
+    errors = cycle_errors(design.dataflow, sim)
+    values_start = time.perf_counter()
+    bit_exact = _bit_exact(graph, design, state) if cfg.verify_images else {"images": 0, "mismatches": 0}
+    bit_exact["seconds"] = round(time.perf_counter() - values_start, 2)
+    sim_seconds = time.perf_counter() - start
+    rows = layer_rows(design, sim)
+    analytical = design.cost.interval
+    shortcut = {s: d for s, d in sim.fifo_depths.items() if s in sim.occupancy}
+    worst = max(errors, key=lambda k: abs(errors[k])) if errors else None
+    report = {
+        "board": design.board.name,
+        "clock_mhz": design.clock_mhz,
+        "target_fps": design.target_fps,
+        "cycles_per_frame": sim.interval,
+        "analytical_cycles_per_frame": analytical,
+        "pipeline_cycle_error": round((sim.interval - analytical) / analytical, 6),
+        "latency_cycles": sim.latency,
+        "fps": round(design.clock_mhz * 1e6 / sim.interval, 1),
+        "latency_ms": round(sim.latency / (design.clock_mhz * 1e3), 4),
+        "bottleneck": design.cost.bottleneck,
+        "resources": design.cost.totals(),
+        "board_resources": design.board.resources(),
+        "utilization": {
+            r: round(design.cost.totals()[r] / max(1, design.board.resources()[r]), 4) for r in RESOURCES
+        },
+        "fits": design.fits(),
+        "bit_exact": bit_exact,
+        "sim_seconds": round(sim_seconds, 2),
+        "timing_seconds": round(sim.seconds, 2),
+        "frames_simulated": cfg.sim_frames,
+        "cycles_simulated": sim.cycles_simulated,
+        "worst_kernel_cycle_error": {"kernel": worst, "error": round(errors[worst], 6)} if worst else None,
+        "shortcut_fifo_depths": shortcut,
+        "next_step": next_step(graph, design),
+        "layers": rows,
+    }
+    state.report.update(report)
+    stage = state.stage
+    (stage / "folding.json").write_text(json.dumps(folding_dict(design.dataflow), indent=1))
+    (stage / "layers.md").write_text(markdown_table(rows))
+    plot_layers(
+        rows, stage / "layers.png", f"{graph.name} on {design.board.name} at {design.clock_mhz:g} MHz"
+    )
+    fps = report["fps"]
+    print(
+        f"simulated {cfg.sim_frames} frames: {sim.interval} cycles/frame ({fps:g} fps at {design.clock_mhz:g} MHz), "
+        f"latency {sim.latency} cycles, bottleneck {design.cost.bottleneck}, fits {design.board.name}: {design.fits()}",
+        file=sys.stderr,
+    )
