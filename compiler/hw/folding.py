@@ -101,6 +101,14 @@ def connect_widths(df: Dataflow) -> None:
             raise UserError(f"stream {s.name}: {s.elements} elements do not split into beats of {s.width}")
 
 
+def _feeding_width(df: Dataflow, k: Kernel) -> int:
+    """The beat of the kernel feeding k's first input, looking through forks."""
+    producer = df.kernels[df.streams[k.inputs[0]].producer]
+    while producer.kind == "fork":
+        producer = df.kernels[df.streams[producer.inputs[0]].producer]
+    return out_width(producer)
+
+
 def _best_mvu(k: Kernel, df: Dataflow, target: int) -> tuple[int, int] | None:
     g = k.geometry
     best = None
@@ -128,10 +136,14 @@ def fold_to_target(df: Dataflow, target_cycles: int, fps: float, clock_mhz: floa
                     f"parallel: at most {clock_mhz * 1e6 / fastest:.0f} fps; lower --fps or raise --clock-mhz"
                 )
             k.pe, k.simd = choice
-        elif k.kind in ("add", "max_pool", "sum_pool", "global_sum_pool"):
+    for k in df.order():  # element-wise kernels after the units that feed them
+        if k.kind in ("add", "max_pool", "sum_pool", "global_sum_pool"):
             c = channels(k)
             pixels = df.streams[k.inputs[0]].elements // c
-            k.pe = next((d for d in divisors(c) if pixels * c // d <= target_cycles), c)
+            least = next((d for d in divisors(c) if pixels * c // d <= target_cycles), c)
+            # take the feeding unit's beat when it is wider: no width converter in between
+            feed = _feeding_width(df, k)
+            k.pe = feed if (feed >= least and c % feed == 0) else least
     follow_neighbours(df)
     connect_widths(df)
     for k in df.order():
