@@ -223,23 +223,41 @@ def tick(
         if trace is not None:
             trace.append(f"{cycle:6d} " + "".join(status))
         if not firing:
-            _report_deadlock(procs, ports, item, fired, depths, links, cycle)
+            _report_deadlock(
+                procs, ports, item, fired, depths, links, pop, cycle, dict(zip(names, status, strict=True))
+            )
         cycle += 1
     return Timing(times, push, pop, cycle)
 
 
-def _report_deadlock(procs, ports, item, fired, depths, links, cycle: int) -> None:
-    """Nothing fired this cycle, so nothing ever will: name a full FIFO whose writer is stuck."""
+def _report_deadlock(
+    procs, ports, item, fired, depths, links, pop, cycle: int, status: dict[str, str]
+) -> None:
+    """Nothing fired this cycle, so nothing ever will. Name the full FIFO at the root of the
+    wait: its writer is stuck on it while its reader waits for input elsewhere (a shortcut FIFO
+    full while the add waits for the conv branch)."""
+    full = []
     for p in procs:
         i = fired[p.name]
         for s, idx, kind in ports[p.name]:
             k = item[(p.name, s)]
-            if kind == "w" and i < p.ops and k < len(idx) and idx[k] == i and k >= depths[s]:
-                consumer = links.consumer[s][0]
-                raise Deadlock(
-                    f"deadlock at cycle {cycle}: FIFO {s} ({p.name} -> {consumer}) is full at depth "
-                    f"{depths[s]} and its reader is blocked; deepen it",
-                    cycle,
-                    s,
-                )
+            d = depths[s]
+            if (
+                kind == "w"
+                and i < p.ops
+                and k < len(idx)
+                and idx[k] == i
+                and k >= d
+                and not 0 <= pop[s][k - d] < cycle
+            ):
+                full.append((s, p.name, links.consumer[s][0]))
+    full.sort(key=lambda f: status.get(f[2]) != "r")  # readers waiting for input first
+    if full:
+        s, writer, reader = full[0]
+        raise Deadlock(
+            f"deadlock at cycle {cycle}: FIFO {s} ({writer} -> {reader}) is full at depth {depths[s]} "
+            f"while {reader} waits for another input; deepen {s}",
+            cycle,
+            s,
+        )
     raise Deadlock(f"deadlock at cycle {cycle}: no process can fire", cycle, None)
