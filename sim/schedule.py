@@ -135,7 +135,7 @@ def window_dependencies(k: Kernel, in_width: int, out_width: int) -> tuple[np.nd
     valid = used_y[:, None] & used_x[None, :]
     last_out = np.where(valid, ((use_y[:, None] * ow + use_x[None, :]) + 1) * out_per_pixel - 1, -1)
     last_use = np.repeat(last_out.ravel(), in_per_pixel)
-    capacity = kh * iw * in_per_pixel
+    capacity = (kh + sy) * iw * in_per_pixel  # kh rows in use + the next stride of rows loading
     return need, last_use, capacity
 
 

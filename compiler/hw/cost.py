@@ -154,7 +154,8 @@ def _memories(k: Kernel, df: Dataflow) -> list[Memory]:
         kh, kw = g["kernel"]
         stored = 1 if g.get("sign_input") else df.input_streams(k)[0].bits
         lanes = min(k.simd if k.kind == "swu" else k.pe, ic)
-        depth = ((kh - 1) * (iw + g["pads"][1] + g["pads"][3]) + kw) * ic // lanes
+        # kh rows in use plus the next stride of rows loading (sim/schedule.py, window kernels)
+        depth = (kh + g["stride"][0]) * iw * ic // lanes
         mems.append(Memory("line buffer", lanes * stored, depth))
     return mems
 
@@ -177,10 +178,14 @@ def _unit(kind: str) -> str:
     return "LUT" if kind in ("LUTRAM", "SRL") else kind
 
 
+PLACEMENT_HEADROOM = 0.85  # memory placement aims to keep each resource under 85% (routable designs)
+
+
 def place_memories(memories: list[Memory], board: dict[str, int], logic_lut: int) -> None:
     """Board-aware placement: each memory goes where it takes the smallest fraction of the board's
-    resource (LUTRAM, BRAM36 or URAM); then, while a memory resource is over the budget, the move
-    that frees it at the smallest fractional cost elsewhere is made."""
+    resource (LUTRAM, BRAM36 or URAM); then, while a memory resource is above 85% of the board,
+    the move that relieves it at the smallest fractional cost elsewhere (staying under 85% there)
+    is made."""
     capacity = {k: max(1, v) for k, v in board.items()}
     choices = [_options(m, board) for m in memories]
     for m, opts in zip(memories, choices, strict=True):
@@ -190,7 +195,8 @@ def place_memories(memories: list[Memory], board: dict[str, int], logic_lut: int
         used = {"LUT": logic_lut, "BRAM36": 0, "URAM": 0}
         for m in memories:
             used[_unit(m.kind)] += m.count
-        over = [r for r in ("BRAM36", "URAM", "LUT") if used[r] > board.get(r, 0)]
+        budget = {r: PLACEMENT_HEADROOM * board.get(r, 0) for r in used}
+        over = [r for r in ("BRAM36", "URAM", "LUT") if used[r] > budget[r]]
         if not over:
             return
         best = None
@@ -199,7 +205,7 @@ def place_memories(memories: list[Memory], board: dict[str, int], logic_lut: int
                 continue
             for kind, n in opts.items():
                 r = _unit(kind)
-                if r == over[0] or used[r] + n > board.get(r, 0):
+                if r == over[0] or used[r] + n > budget[r]:
                     continue
                 price = (n / capacity[r]) / (m.count / capacity[over[0]])
                 if best is None or price < best[0]:

@@ -1,0 +1,139 @@
+"""The dataflow design of the embedded model: folding to a target, the board table, the cost
+model's memory mapping, FIFO sizing, every kernel's simulated cycles against the analytical model,
+and the design's outputs against the integer golden with ==."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bireal_hw.errors import UserError
+from compiler.build import DEFAULT_MODEL
+from compiler.frontend import load_model_graph
+from compiler.hw.boards import BOARDS, board
+from compiler.hw.cost import bram36_count, kernel_cycles, uram_count
+from compiler.hw.design import make_design
+from compiler.hw.folding import folding_dict
+from compiler.passes import PassManager, lowering_passes, streamline_passes
+from compiler.verification import golden_reference, verification_images
+from sim.functional import run_functional
+from sim.schedule import build_processes
+from sim.simulate import cycle_errors, host_pixels, simulate
+from sim.timing import Deadlock, solve
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return PassManager(streamline_passes() + lowering_passes()).run(load_model_graph(DEFAULT_MODEL).graph)
+
+
+def design(graph, fps=20_000.0, name="zcu104"):
+    return make_design(graph.copy(), board(name), 200.0, fps, None)
+
+
+def test_board_table():
+    assert set(BOARDS) == {"pynq-z2", "ultra96", "kv260", "zcu104", "u250"}
+    assert board("zcu104").resources() == {
+        "LUT": 230_400,
+        "FF": 460_800,
+        "BRAM36": 312,
+        "URAM": 96,
+        "DSP": 1_728,
+    }
+    with pytest.raises(UserError, match="unknown board 'vc707'"):
+        board("vc707")
+
+
+def test_memory_shapes():
+    assert bram36_count(72, 512) == 1 and bram36_count(36, 1024) == 1 and bram36_count(1, 32768) == 1
+    assert bram36_count(73, 512) == 2 and bram36_count(2048, 96) == 29
+    assert uram_count(72, 4096) == 1 and uram_count(144, 4097) == 4
+
+
+def test_folding_meets_the_target_with_the_least_parallelism(graph):
+    d = design(graph, fps=20_000)
+    target = int(200e6 // 20_000)
+    df = d.dataflow
+    assert all(kernel_cycles(k, df) <= target for k in df.order())
+    for k in df.order():
+        if k.kind == "mvu":  # one step less parallel would miss the target
+            g = k.geometry
+            assert g["pixels"] * (g["mw"] // k.simd) * (g["mh"] // k.pe) <= target
+    assert d.fits() and d.fps >= 20_000
+
+
+def test_impossible_targets_are_one_line(graph):
+    with pytest.raises(UserError, match="needs .* even fully parallel") as exc:
+        design(graph, fps=1e9)
+    assert "\n" not in str(exc.value)
+    with pytest.raises(UserError, match="does not fit pynq-z2"):
+        design(graph, fps=200_000, name="pynq-z2")
+
+
+def test_fastest_fitting_design(graph):
+    d = make_design(graph.copy(), board("pynq-z2"), 100.0, None, None)
+    assert d.fits()
+    faster = int(d.cost.interval * 0.9)
+    with pytest.raises(UserError):
+        make_design(graph.copy(), board("pynq-z2"), 100.0, 100e6 / faster, None)
+
+
+def test_folding_file_round_trip(graph, tmp_path):
+    d = design(graph)
+    path = tmp_path / "folding.json"
+    path.write_text(json.dumps(folding_dict(d.dataflow)))
+    again = make_design(graph.copy(), board("zcu104"), 200.0, None, path)
+    assert folding_dict(again.dataflow) == folding_dict(d.dataflow)
+    assert again.cost.interval == d.cost.interval
+    path.write_text(json.dumps({"mvu_2": {"pe": 7, "simd": 1}}))
+    with pytest.raises(UserError, match="not legal"):
+        make_design(graph.copy(), board("zcu104"), 200.0, None, path)
+    path.write_text("{not json")
+    with pytest.raises(UserError, match="not a readable JSON"):
+        make_design(graph.copy(), board("zcu104"), 200.0, None, path)
+
+
+@pytest.mark.parametrize("fps", [3_000.0, 20_000.0])
+def test_simulated_cycles_match_the_analytical_model(graph, fps):
+    d = design(graph, fps=fps)
+    result = simulate(d.dataflow, frames=2)
+    errors = cycle_errors(d.dataflow, result)
+    assert len(errors) > 30 and max(abs(e) for e in errors.values()) <= 0.02
+    assert abs(result.interval - d.cost.interval) <= 0.02 * d.cost.interval
+    assert result.latency > result.interval  # the first frame fills the pipeline
+
+
+def test_shortcut_fifos_sized_from_simulation_and_too_small_deadlocks(graph):
+    d = design(graph)
+    result = simulate(d.dataflow, frames=2, per_kernel=False)
+    shortcuts = {s: depth for s, depth in result.fifo_depths.items() if s in result.occupancy}
+    assert max(shortcuts.values()) > 100  # the identity shortcuts wait for a whole conv pipeline
+    deepest = max(shortcuts, key=shortcuts.get)
+    depths = {s.name: s.depth for s in d.dataflow.streams.values()}
+    depths[deepest] = shortcuts[deepest] // 4
+    with pytest.raises(Deadlock) as exc:
+        solve(build_processes(d.dataflow, 1), depths)
+    assert exc.value.fifo == deepest and "deadlock at cycle" in str(exc.value)
+
+
+def test_design_outputs_equal_the_golden(graph):
+    d = design(graph, fps=5_000)
+    images, _ = verification_images("fashion-mnist", (1, 28, 28), 100, seed=0)
+    quantizer = graph.nodes[0].attrs
+    got = run_functional(d.dataflow, host_pixels(images, quantizer.scale, quantizer.qmin, quantizer.qmax))
+    want = golden_reference(DEFAULT_MODEL).run(images)
+    assert np.array_equal(got["output"], want)
+
+
+@pytest.mark.slow
+def test_design_outputs_equal_the_golden_on_all_test_images(graph):
+    d = design(graph, fps=5_000)
+    images, _ = verification_images("fashion-mnist", (1, 28, 28), 10_000, seed=0)
+    quantizer = graph.nodes[0].attrs
+    reference = golden_reference(DEFAULT_MODEL)
+    for s in range(0, len(images), 500):
+        x = images[s : s + 500]
+        got = run_functional(d.dataflow, host_pixels(x, quantizer.scale, quantizer.qmin, quantizer.qmax))
+        assert np.array_equal(got["output"], reference.run(x)), s
