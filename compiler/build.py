@@ -201,6 +201,14 @@ def _layer_table(graph: Graph) -> list[dict]:
 def build(cfg: BuildConfig, progress=print) -> dict:
     """Run the selected steps; returns the report (also written to cfg.out/report.json)."""
     steps = _selected_steps(cfg)
+    if cfg.target is Target.SIM:  # flags checked before any work
+        from compiler.hw.boards import board
+
+        board(cfg.board)
+        if cfg.clock_mhz <= 0 or (cfg.fps is not None and cfg.fps <= 0):
+            raise UserError("--fps and --clock-mhz must be positive")
+        if cfg.folding is not None and not cfg.folding.is_file():
+            raise UserError(f"--folding {cfg.folding} not found")
     if cfg.out.exists() and not cfg.out.is_dir():
         raise UserError(f"--out {cfg.out} exists and is not a folder")
     if steps[0] == "import" and not cfg.model.is_file():

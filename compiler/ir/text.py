@@ -30,7 +30,7 @@ from compiler.ir.types import IRError, parse_dtype
 
 NAME = r"[A-Za-z_][A-Za-z0-9_.]*"
 _DECL = re.compile(rf"^%({NAME}): (\w+)\[([0-9,]*)\]$")
-_NODE = re.compile(r"^(.+?) = (\w+)\(([^)]*)\)(?: \{(.*)\})?(?: hw=(\{.*\}))?$")
+_NODE = re.compile(r"^(.+?) = (\w+)\(([^)]*)\)(?: \{(.*?)\})?(?: hw=(\{.*\}))?$")
 
 
 def _format_value(value) -> str:

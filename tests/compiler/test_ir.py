@@ -20,6 +20,7 @@ def stages():
 @pytest.mark.parametrize("stage", range(3))
 def test_text_round_trips(stage, tmp_path):
     graph = stages()[stage]
+    graph.nodes[2].hw = {"kernel": "mvu_2", "pe": 4, "simd": 9}  # hardware records round-trip too
     text = print_graph(graph)
     parsed = parse_graph(text, graph.consts)
     assert print_graph(parsed) == text
