@@ -137,3 +137,32 @@ def test_design_outputs_equal_the_golden_on_all_test_images(graph):
         x = images[s : s + 500]
         got = run_functional(d.dataflow, host_pixels(x, quantizer.scale, quantizer.qmin, quantizer.qmax))
         assert np.array_equal(got["output"], reference.run(x)), s
+
+
+@pytest.mark.slow
+def test_bireal18_on_zcu104_at_2000_fps(tmp_path):
+    """bireal18 at 224x224 (4-bit residual grid: 8 bits needs 17x more threshold memory than the
+    zcu104 has) folded for 2,000 fps at 200 MHz: fits, simulates at >= 2,000 fps within 2% of the
+    analytical model, and its outputs equal the golden on seeded images."""
+    import torch
+
+    from bireal_hw.checkpoint import save_checkpoint
+    from bireal_hw.models import build_model, model_config
+    from tests.conftest import randomize_batchnorm
+
+    torch.manual_seed(0)
+    model = build_model(model_config("bireal18").replace(residual_bits=4)).eval()
+    randomize_batchnorm(model, torch.Generator().manual_seed(1))
+    ckpt = tmp_path / "bireal18.pt"
+    save_checkpoint(ckpt, model)
+    graph = PassManager(streamline_passes() + lowering_passes()).run(load_model_graph(ckpt).graph)
+    d = make_design(graph.copy(), board("zcu104"), 200.0, 2000.0, None)
+    assert d.fits()
+    result = simulate(d.dataflow, frames=2)
+    assert 200e6 / result.interval >= 2000
+    assert abs(result.interval - d.cost.interval) <= 0.02 * d.cost.interval
+    assert max(abs(e) for e in cycle_errors(d.dataflow, result).values()) <= 0.02
+    images, _ = verification_images(None, (3, 224, 224), 2, seed=0)
+    quantizer = graph.nodes[0].attrs
+    got = run_functional(d.dataflow, host_pixels(images, quantizer.scale, quantizer.qmin, quantizer.qmax))
+    assert np.array_equal(got["output"], golden_reference(ckpt).run(images))
