@@ -62,9 +62,9 @@ def size_fifos(df: Dataflow, frames: int = 2) -> tuple[dict[str, int], dict[str,
     return depths, occupancy, timing
 
 
-def isolated_interval(df: Dataflow, kernel: Kernel, frames: int = 3) -> int:
-    """Steady-state cycles per frame of one kernel between a source that offers a beat every
-    cycle and a sink that takes one every cycle (depth-2 FIFOs)."""
+def isolated(df: Dataflow, kernel: Kernel) -> Dataflow:
+    """`kernel` alone between sources that offer a beat every cycle and sinks that take one every
+    cycle (the hardware-queue test bench)."""
     kernels = {kernel.name: kernel}
     streams: dict[str, Stream] = {}
     for i, s in enumerate(df.input_streams(kernel)):
@@ -75,9 +75,14 @@ def isolated_interval(df: Dataflow, kernel: Kernel, frames: int = 3) -> int:
         sink = Kernel(f"sink{i}", "output_dma", [s.name], [], {"elements": s.elements})
         kernels[sink.name] = sink
         streams[s.name] = Stream(s.name, kernel.name, sink.name, s.elements, s.bits, s.width)
-    mini = Dataflow(kernel.name, kernels, streams, df.input_shape, 0)
+    return Dataflow(kernel.name, kernels, streams, df.input_shape, 0)
+
+
+def isolated_interval(df: Dataflow, kernel: Kernel, frames: int = 3) -> int:
+    """Steady-state cycles per frame of one kernel on the `isolated` bench (depth-2 FIFOs)."""
+    mini = isolated(df, kernel)
     procs = build_processes(mini, frames)
-    timing = solve(procs, {s: 2 for s in streams})
+    timing = solve(procs, {s: 2 for s in mini.streams})
     last = [p for p in procs if p.kernel == kernel.name][-1]
     ends = timing.times[last.name].reshape(frames, -1)[:, -1]
     return int(ends[-1] - ends[-2])
