@@ -43,6 +43,17 @@ def uram_count(width: int, depth: int) -> int:
     return math.ceil(width / URAM_SHAPE[1]) * math.ceil(depth / URAM_SHAPE[0])
 
 
+def packed(count, width: int, depth: int) -> tuple[int, int]:
+    """(units, packing r): a narrow, deep memory may store r consecutive words per row (r * width
+    bits wide, depth / r deep) and shift them out, one word per cycle; r up to 64."""
+    best = (count(width, depth), 1)
+    r = 2
+    while r <= 64 and r <= depth:
+        best = min(best, (count(width * r, math.ceil(depth / r)), r))
+        r *= 2
+    return best
+
+
 def lutram_count(width: int, depth: int) -> int:
     return width * math.ceil(depth / 64)
 
@@ -168,9 +179,9 @@ def _options(m: Memory, board: dict[str, int]) -> dict[str, int]:
     """Where a memory can live and how many units it takes there."""
     if m.what.startswith("fifo") and m.depth <= SRL_MAX_DEPTH:
         return {"SRL": m.width * math.ceil(m.depth / 32)}
-    options = {"LUTRAM": lutram_count(m.width, m.depth), "BRAM36": bram36_count(m.width, m.depth)}
+    options = {"LUTRAM": lutram_count(m.width, m.depth), "BRAM36": packed(bram36_count, m.width, m.depth)[0]}
     if board.get("URAM", 0):
-        options["URAM"] = uram_count(m.width, m.depth)
+        options["URAM"] = packed(uram_count, m.width, m.depth)[0]
     return options
 
 

@@ -26,9 +26,10 @@ class Design:
     def fps(self) -> float:
         return self.clock_mhz * 1e6 / self.cost.interval
 
-    def fits(self) -> bool:
+    def fits(self, headroom: float = 1.0) -> bool:
+        """Every resource within `headroom` of the board (1.0: the whole board)."""
         totals, capacity = self.cost.totals(), self.board.resources()
-        return all(totals[r] <= capacity[r] for r in RESOURCES)
+        return all(totals[r] <= headroom * capacity[r] for r in RESOURCES)
 
     def over_budget(self) -> str:
         totals, capacity = self.cost.totals(), self.board.resources()
@@ -41,8 +42,12 @@ def _folded(graph: Graph, target: int, fps: float, clock: float, board: Board) -
     return Design(df, design_cost(df, board.resources()), board, clock, fps)
 
 
+SEARCH_HEADROOM = 0.85  # the automatic search leaves 15% of every resource for routing
+
+
 def _fastest_fitting(graph: Graph, board: Board, clock: float) -> Design:
-    """The smallest cycles-per-frame target whose folding fits the board (binary search)."""
+    """The smallest cycles-per-frame target whose folding uses at most 85% of every resource of
+    the board (binary search)."""
     slowest = build_dataflow(graph)
     for k in slowest.order():
         k.pe = k.simd = 1
@@ -54,7 +59,7 @@ def _fastest_fitting(graph: Graph, board: Board, clock: float) -> Design:
         mid = (lo + hi) // 2
         try:
             design = _folded(graph, mid, clock * 1e6 / mid, clock, board)
-            ok = design.fits()
+            ok = design.fits(SEARCH_HEADROOM)
         except UserError:
             ok = False
         if ok:
