@@ -18,7 +18,7 @@ before c), and the sibling op it waits on fired before c; it fires in the first 
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -127,10 +127,15 @@ def solve(procs: list[Process], depths: dict[str, int], max_updates: int = 5_000
     times = {p.name: np.arange(p.ops, dtype=np.int64) for p in procs}
     bound = sum(p.ops for p in procs) + 2
     dirty = {p.name: 0 for p in procs}
-    queue = deque(p.name for p in procs)
+    # earliest pending change first (an event order): late suffixes are not recomputed for every
+    # early change
+    heap = [(0, i, p.name) for i, p in enumerate(procs)]
+    rank = {p.name: i for i, p in enumerate(procs)}
     updates = 0
-    while queue:
-        name = queue.popleft()
+    while heap:
+        _, _, name = heapq.heappop(heap)
+        if name not in dirty:
+            continue
         start = dirty.pop(name)
         p = by_name[name]
         if start >= p.ops:
@@ -149,11 +154,11 @@ def solve(procs: list[Process], depths: dict[str, int], max_updates: int = 5_000
             raise RuntimeError(f"timing did not converge in {max_updates} updates")
         for other, reach in dependents[name]:
             at = reach(first)
-            if other in dirty:
-                dirty[other] = min(dirty[other], at)
-            elif at < by_name[other].ops:
+            if at >= by_name[other].ops:
+                continue
+            if other not in dirty or at < dirty[other]:
                 dirty[other] = at
-                queue.append(other)
+                heapq.heappush(heap, (int(times[other][at]), rank[other], other))
     push = {s: times[p][idx] for s, (p, idx) in links.producer.items()}
     pop = {s: times[p][idx] for s, (p, idx) in links.consumer.items()}
     return Timing(times, push, pop, updates)
