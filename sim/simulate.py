@@ -56,7 +56,9 @@ def size_fifos(df: Dataflow, frames: int = 2) -> tuple[dict[str, int], dict[str,
     depths = dict(deep)
     for s, occ in occupancy.items():
         depths[s] = max(2, occ)
-    timing = solve(procs, depths)
+    timing = solve(
+        procs, depths, start_from=unbounded
+    )  # more constraints: the unbounded times are lower bounds
     if frame_ends(df, timing, frames) != frame_ends(df, unbounded, frames):
         raise RuntimeError("sized FIFOs changed the schedule; the sizing rule is wrong")
     return depths, occupancy, timing

@@ -117,14 +117,23 @@ def _earliest(
     return np.maximum.accumulate(need - base) + base
 
 
-def solve(procs: list[Process], depths: dict[str, int], max_updates: int = 5_000_000) -> Timing:
+def solve(
+    procs: list[Process],
+    depths: dict[str, int],
+    max_updates: int = 5_000_000,
+    start_from: Timing | None = None,
+) -> Timing:
     """Earliest firing times of every op (see the module docstring); Deadlock if none exist.
+    `start_from`: times known to be lower bounds (e.g. the solution with deeper FIFOs), a warm start.
     A work list re-solves a process when a neighbour's times changed, and only from the first op
     that change can reach (the running maximum is causal)."""
     links = _Links(procs)
     by_name = {p.name: p for p in procs}
     dependents = _dependents(procs, links, depths)
-    times = {p.name: np.arange(p.ops, dtype=np.int64) for p in procs}
+    if start_from is not None:
+        times = {name: t.copy() for name, t in start_from.times.items()}
+    else:
+        times = {p.name: np.arange(p.ops, dtype=np.int64) for p in procs}
     bound = sum(p.ops for p in procs) + 2
     dirty = {p.name: 0 for p in procs}
     # earliest pending change first (an event order): late suffixes are not recomputed for every
