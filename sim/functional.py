@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.hw.dataflow import Dataflow, Kernel
+from compiler.hw.dataflow import Dataflow, Kernel, window_of
 from compiler.ir.ops.base import EXACT_FLOAT
 from compiler.ir.ops.xnor_popcount_matmul import pack_bits, popcount_dot
 
@@ -34,15 +34,10 @@ def topological(df: Dataflow) -> list[Kernel]:
     return order
 
 
-def window_addresses(k: Kernel, per_tap: bool) -> np.ndarray:
+def window_addresses(k: Kernel) -> np.ndarray:
     """Input element index of every window element, -1 for a padded tap: shape (OH*OW, kh*kw*C)
     in (ky, kx, c) order."""
-    g = k.geometry
-    ih, iw, c = g["ifm"]
-    oh, ow = g["ofm"]
-    kh, kw = g["kernel"]
-    sy, sx = g["stride"]
-    top, left = g["pads"][0], g["pads"][1]
+    ih, iw, c, oh, ow, kh, kw, sy, sx, top, left = window_of(k)
     iy = (np.arange(oh) * sy - top)[:, None, None, None] + np.arange(kh)[None, None, :, None]
     ix = (np.arange(ow) * sx - left)[None, :, None, None] + np.arange(kw)[None, None, None, :]
     iy, ix = np.broadcast_arrays(iy, ix)  # (oh, ow, kh, kw)
@@ -56,7 +51,7 @@ def _swu(k: Kernel, x: np.ndarray) -> np.ndarray:
     g = k.geometry
     if g["sign_input"]:
         x = np.where(x >= 0, 1, -1).astype(np.int8)
-    addr = window_addresses(k, True).ravel()
+    addr = window_addresses(k).ravel()
     pad = 0 if g["ternary"] else g["pad_value"]
     out = np.where(addr >= 0, x[:, np.maximum(addr, 0)], pad)
     return out
@@ -100,7 +95,7 @@ def _pool(k: Kernel, x: np.ndarray) -> np.ndarray:
     g = k.geometry
     c = g["ifm"][2]
     kh, kw = g["kernel"]
-    addr = window_addresses(k, False).reshape(-1, kh * kw, c)
+    addr = window_addresses(k).reshape(-1, kh * kw, c)
     window = x[:, np.maximum(addr, 0)]  # (frames, pixels, taps, C)
     if k.kind == "max_pool":
         window = np.where(addr >= 0, window, np.iinfo(np.int64).min)

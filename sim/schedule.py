@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compiler.hw.cost import mvu_folds
-from compiler.hw.dataflow import Dataflow, Kernel
+from compiler.hw.dataflow import Dataflow, Kernel, window_of
 
 
 @dataclass
@@ -112,13 +112,8 @@ def _global_sum_pool(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
 def window_dependencies(k: Kernel, in_width: int, out_width: int) -> tuple[np.ndarray, np.ndarray, int]:
     """For a window kernel: per output beat, the input beat it needs (the last beat of the
     bottom-right real pixel of its window); per input beat, the last output beat that uses it
-    (-1: none); and the line buffer's capacity in input beats (kh rows)."""
-    g = k.geometry
-    ih, iw, c = g["ifm"]
-    oh, ow = g["ofm"]
-    kh, kw = g["kernel"]
-    sy, sx = g["stride"]
-    top, left = g["pads"][0], g["pads"][1]
+    (-1: none); and the line buffer's capacity in input beats (kh + stride rows)."""
+    ih, iw, c, oh, ow, kh, kw, sy, sx, top, left = window_of(k)
     in_per_pixel = c // in_width
     out_elements = kh * kw * c if k.kind == "swu" else c
     out_per_pixel = out_elements // out_width

@@ -21,7 +21,7 @@ then channels, the IR's im2col order); a beat holds `width` consecutive elements
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -72,6 +72,27 @@ class Dataflow:
 
     def output_streams(self, kernel: Kernel) -> list[Stream]:
         return [self.streams[s] for s in kernel.outputs]
+
+
+class Window(NamedTuple):
+    """A window kernel's geometry: input map, output map, kernel, stride, top/left padding."""
+
+    ih: int
+    iw: int
+    c: int
+    oh: int
+    ow: int
+    kh: int
+    kw: int
+    sy: int
+    sx: int
+    top: int
+    left: int
+
+
+def window_of(k: Kernel) -> Window:
+    g = k.geometry
+    return Window(*g["ifm"], *g["ofm"], *g["kernel"], *g["stride"], g["pads"][0], g["pads"][1])
 
 
 def _bits(dtype) -> int:
