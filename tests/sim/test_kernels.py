@@ -81,3 +81,12 @@ def test_sliding_window_waits_for_the_bottom_right_pixel():
         expected.append(last)
     assert out == expected
     assert out[0] == 7  # input pixel (1, 1), the 6th beat, read at cycle 6
+
+
+def test_pools_wait_for_their_windows():
+    """4x4 map, 2x2 window, stride 2, one pixel (2 channels) per beat: output (oy, ox) is written
+    the cycle after input pixel (2oy+1, 2ox+1) was read (read at its index + 1)."""
+    for kind in ("max_pool", "sum_pool"):
+        g = {"ifm": (4, 4, 2), "ofm": (2, 2), "kernel": (2, 2), "stride": (2, 2), "pads": (0, 0, 0, 0)}
+        (out,) = bench(Kernel(kind, kind, [], [], g, pe=2), [(32, 2)], [(8, 2)])
+        assert out == [7, 9, 15, 17]
