@@ -32,3 +32,14 @@ def randomize_batchnorm(model: torch.nn.Module, gen: torch.Generator, gamma_sign
                 gamma[torch.rand(c, generator=gen) < 0.1] = 0.0
             m.weight.data.copy_(gamma)
             m.bias.data.copy_((torch.rand(c, generator=gen) - 0.5) * 2)
+
+
+def run_cli(main, capsys, *args: str) -> tuple[int, str, str]:
+    """Run a CLI `main(argv)` in-process: (exit status, stdout, stderr)."""
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -11,19 +11,14 @@ import pytest
 
 from compiler.build import main
 from tests.compiler.corpus import make_corpus
+from tests.conftest import run_cli
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 REJECTED = [case for case, _ in make_corpus.CASES if case.expect is not None]
 
 
 def build(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(["--target", "ir", *args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(main, capsys, "--target", "ir", *args)
 
 
 def test_build_default_model_and_resume(tmp_path, capsys, default_onnx):

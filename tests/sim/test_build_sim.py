@@ -8,16 +8,11 @@ import json
 import pytest
 
 from compiler.build import main
+from tests.conftest import run_cli
 
 
 def build(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(["--target", "sim", *args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(main, capsys, "--target", "sim", *args)
 
 
 def test_sim_target_report_resume_and_folding_file(tmp_path, capsys):
