@@ -143,7 +143,9 @@ def _window(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
     reader.reads[s_in.name] = np.arange(n_in * frames)
     writer.writes[s_out.name] = np.arange(n_out * frames)
     frame_of_out = np.repeat(np.arange(frames), n_out)
-    writer.wait = (reader.name, np.tile(need, frames) + frame_of_out * n_in)
+    # waiting for the largest need so far changes nothing (the reader reads in order) and keeps
+    # the waits ascending, which the fast engine's change tracking relies on
+    writer.wait = (reader.name, np.maximum.accumulate(np.tile(need, frames) + frame_of_out * n_in))
     # reader beat J may overwrite beat J - capacity once the writer no longer needs it
     freed = np.arange(n_in * frames) - capacity
     frame_freed, local_freed = np.divmod(np.maximum(freed, 0), n_in)

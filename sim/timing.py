@@ -82,6 +82,8 @@ def _dependents(procs: list[Process], links: _Links, depths: dict[str, int]):
             out[p.name].append((writer, lambda j, w=widx, r=ridx, d=d: _at(w, np.searchsorted(r, j) + d)))
         if p.wait is not None:  # a sibling waits on this process
             other, wait = p.wait
+            if np.any(np.diff(wait) < 0):
+                raise ValueError(f"{p.name}: the ops it waits on must not decrease")
             out[other].append((p.name, lambda j, w=wait: int(np.searchsorted(w, j))))
     return out
 
