@@ -98,10 +98,10 @@ def test_window_kernel_under_back_pressure_fast_equals_tick():
     both engines agree; the writer's waits ascend although the raw needs of the clipped bottom
     rows do not (the fast engine's change tracking needs ascending waits and checks it)."""
     g = {
-        "ifm": (7, 7, 2),
-        "ofm": (4, 4),
+        "ifm": (6, 6, 2),
+        "ofm": (6, 6),
         "kernel": (3, 3),
-        "stride": (2, 2),
+        "stride": (1, 1),
         "pads": (1, 1, 1, 1),
         "pad_value": 0,
         "sign_input": True,
