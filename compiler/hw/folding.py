@@ -171,13 +171,21 @@ def apply_folding_file(df: Dataflow, path: Path) -> None:
         raise UserError(f"--folding {path}: not a readable JSON file ({str(exc)[:120]})") from None
     if not isinstance(spec, dict):
         raise UserError(f"--folding {path}: expected an object of kernel name -> {{pe, simd}}")
-    for name, f in spec.get("kernels", spec).items():
+    entries = spec.get("kernels", spec)
+    if not isinstance(entries, dict):
+        raise UserError(f"--folding {path}: expected an object of kernel name -> {{pe, simd}}")
+    for name, f in entries.items():
         k = df.kernels.get(name)
         if k is None or not isinstance(f, dict):
             raise UserError(
                 f"--folding {path}: unknown kernel {name[:60]!r}; kernels: {', '.join(folding_dict(df))}"
             )
-        k.pe, k.simd = int(f.get("pe", k.pe)), int(f.get("simd", k.simd))
+        pe, simd = f.get("pe", k.pe), f.get("simd", k.simd)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (pe, simd)):
+            raise UserError(
+                f"--folding {path}: {name[:60]!r} needs positive integer pe and simd, got {pe!r}, {simd!r}"
+            )
+        k.pe, k.simd = pe, simd
         _check_legal(k, df, path)
     follow_neighbours(df)
     connect_widths(df)
@@ -190,5 +198,5 @@ def _check_legal(k: Kernel, df: Dataflow, path: Path) -> None:
         ok = True
     else:
         ok = channels(k) % k.pe == 0
-    if not ok or k.pe < 1 or k.simd < 1:
+    if not ok:
         raise UserError(f"--folding {path}: pe={k.pe} simd={k.simd} is not legal for {k.name}")

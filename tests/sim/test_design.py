@@ -90,6 +90,15 @@ def test_folding_file_round_trip(graph, tmp_path):
     path.write_text(json.dumps({"mvu_2": {"pe": 7, "simd": 1}}))
     with pytest.raises(UserError, match="not legal"):
         make_design(graph.copy(), board("zcu104"), 200.0, None, path)
+    for bad in (
+        {"mvu_2": {"pe": "x"}},
+        {"mvu_2": {"pe": 0}},
+        {"mvu_2": {"simd": True}},
+        {"../x;y": {"pe": 1}},
+    ):
+        path.write_text(json.dumps(bad))
+        with pytest.raises(UserError, match="positive integer|unknown kernel"):
+            make_design(graph.copy(), board("zcu104"), 200.0, None, path)
     path.write_text("{not json")
     with pytest.raises(UserError, match="not a readable JSON"):
         make_design(graph.copy(), board("zcu104"), 200.0, None, path)
