@@ -14,6 +14,7 @@ from compiler.hw.boards import board
 from compiler.hw.cost import RESOURCES
 from compiler.hw.design import Design, dataflow_from_graph
 from compiler.hw.folding import folding_dict
+from compiler.hw.latency import first_frame_latency
 from compiler.hw.report import layer_rows, markdown_table, next_step, plot_layers
 from compiler.ir import Graph
 from compiler.verification import batches, count_mismatches, verification_images
@@ -65,6 +66,8 @@ def run_simulation(graph: Graph, state) -> None:
         "analytical_cycles_per_frame": analytical,
         "pipeline_cycle_error": round((sim.interval - analytical) / analytical, 6),
         "latency_cycles": sim.latency,
+        "analytical_latency_cycles": (estimate := first_frame_latency(design.dataflow)),
+        "latency_error": round((estimate - sim.latency) / sim.latency, 6),
         "fps": round(design.clock_mhz * 1e6 / sim.interval, 1),
         "latency_ms": round(sim.latency / (design.clock_mhz * 1e3), 4),
         "bottleneck": design.cost.bottleneck,

@@ -16,6 +16,7 @@ from compiler.hw.boards import BOARDS, board
 from compiler.hw.cost import bram36_count, kernel_cycles, uram_count
 from compiler.hw.design import make_design
 from compiler.hw.folding import folding_dict
+from compiler.hw.latency import first_frame_latency
 from compiler.passes import PassManager, lowering_passes, streamline_passes
 from compiler.verification import golden_reference, verification_images
 from sim.functional import run_functional
@@ -112,6 +113,8 @@ def test_simulated_cycles_match_the_analytical_model(graph, fps):
     assert len(errors) > 30 and max(abs(e) for e in errors.values()) <= 0.02
     assert abs(result.interval - d.cost.interval) <= 0.02 * d.cost.interval
     assert result.latency > result.interval  # the first frame fills the pipeline
+    estimate = first_frame_latency(d.dataflow)
+    assert abs(estimate - result.latency) <= 0.1 * result.latency
 
 
 def test_shortcut_fifos_sized_from_simulation_and_too_small_deadlocks(graph):
