@@ -8,7 +8,7 @@ import json
 import sys
 import time
 
-from tqdm import tqdm
+import numpy as np
 
 from compiler.hw.boards import board
 from compiler.hw.cost import RESOURCES
@@ -17,27 +17,22 @@ from compiler.hw.folding import folding_dict
 from compiler.hw.latency import first_frame_latency
 from compiler.hw.report import layer_rows, markdown_table, next_step, plot_layers
 from compiler.ir import Graph
-from compiler.verification import batches, count_mismatches, verification_images
-from compiler.verify_build import _reference
+from compiler.verify_build import compare, images_for, reference_for
 from sim.functional import run_functional
 from sim.simulate import cycle_errors, host_pixels, simulate
 
 
 def _bit_exact(graph: Graph, design: Design, state) -> dict:
     cfg = state.cfg
-    n, h, w, c = graph.tensors[graph.inputs[0]].shape
-    dataset = "fashion-mnist" if (c, h, w) == (1, 28, 28) else None
-    images, source = verification_images(dataset, (c, h, w), cfg.verify_images, cfg.seed)
-    ref = _reference(graph, state)
+    images, source = images_for(graph, cfg.verify_images, cfg.seed)
+    ref = reference_for(graph, state)
     quantizer = next(n for n in graph.nodes if n.op == "quantize_input").attrs
-    mismatches = 0
-    bar = tqdm(total=len(images), desc="simulate", unit="img", file=sys.stderr, leave=False)
-    for x in batches(images, cfg.batch):
+
+    def run(x: np.ndarray) -> np.ndarray:
         pixels = host_pixels(x, quantizer.scale, quantizer.qmin, quantizer.qmax)
-        got = run_functional(design.dataflow, pixels)["output"]
-        mismatches += count_mismatches(got, ref.run(x))
-        bar.update(len(x))
-    bar.close()
+        return run_functional(design.dataflow, pixels)["output"]
+
+    mismatches = compare(run, ref, images, cfg.batch, "simulate")
     return {"reference": ref.name, "images": len(images), "mismatches": mismatches, "source": source}
 
 
@@ -45,8 +40,7 @@ def run_simulation(graph: Graph, state) -> None:
     cfg = state.cfg
     design = state.design
     if design is None:  # resumed at this step: the folding is on the IR nodes
-        design = dataflow_from_graph(graph, board(cfg.board))
-        design.clock_mhz = cfg.clock_mhz
+        design = dataflow_from_graph(graph, board(cfg.board), cfg.clock_mhz)
     start = time.perf_counter()
     sim = simulate(design.dataflow, cfg.sim_frames, per_kernel=True)
     errors = cycle_errors(design.dataflow, sim)

@@ -19,7 +19,8 @@ from compiler.verification import (
 )
 
 
-def _reference(graph: Graph, state) -> Reference:
+def reference_for(graph: Graph, state) -> Reference:
+    """The build's reference: the checkpoint's integer golden, or the IR as imported."""
     from compiler.build import step_file
 
     cfg = state.cfg
@@ -31,7 +32,8 @@ def _reference(graph: Graph, state) -> Reference:
     return Reference("imported-ir", graph_runner(load_graph(imported)))
 
 
-def _compare(run, ref: Reference, images: np.ndarray, batch: int, label: str) -> int:
+def compare(run, ref: Reference, images: np.ndarray, batch: int, label: str) -> int:
+    """Images whose logits from `run` differ from the reference's, with a progress bar."""
     mismatches = 0
     bar = tqdm(
         total=len(images), desc=label, unit="img", file=sys.stderr, leave=False, disable=len(images) < batch
@@ -43,21 +45,26 @@ def _compare(run, ref: Reference, images: np.ndarray, batch: int, label: str) ->
     return mismatches
 
 
+def images_for(graph: Graph, count: int, seed: int) -> tuple[np.ndarray, str]:
+    """Verification images for the graph's input: Fashion-MNIST test images for 1x28x28 models
+    when installed, otherwise seeded random ones."""
+    n, h, w, c = graph.tensors[graph.inputs[0]].shape
+    dataset = "fashion-mnist" if (c, h, w) == (1, 28, 28) else None
+    return verification_images(dataset, (c, h, w), count, seed)
+
+
 def verify_build(graph: Graph, state) -> dict:
     from compiler.build import STEPS, step_file
 
     cfg = state.cfg
     start = time.perf_counter()
-    n, h, w, c = graph.tensors[graph.inputs[0]].shape
-    dataset = "fashion-mnist" if (c, h, w) == (1, 28, 28) else None
-    count = max(cfg.verify_images, cfg.step_images)
-    images, source = verification_images(dataset, (c, h, w), count, cfg.seed)
-    ref = _reference(graph, state)
+    images, source = images_for(graph, max(cfg.verify_images, cfg.step_images), cfg.seed)
+    ref = reference_for(graph, state)
     final = images[: cfg.verify_images]
     result = {
         "reference": ref.name,
         "images": len(final),
-        "mismatches": _compare(graph_runner(graph), ref, final, cfg.batch, "verify") if len(final) else 0,
+        "mismatches": compare(graph_runner(graph), ref, final, cfg.batch, "verify") if len(final) else 0,
         "source": source,
     }
     per_step = {}
@@ -69,7 +76,7 @@ def verify_build(graph: Graph, state) -> dict:
             few = images[: cfg.step_images]
             per_step[name] = {
                 "images": len(few),
-                "mismatches": _compare(graph_runner(load_graph(path)), ref, few, cfg.batch, name),
+                "mismatches": compare(graph_runner(load_graph(path)), ref, few, cfg.batch, name),
             }
     result["steps"] = per_step
     result["seconds"] = round(time.perf_counter() - start, 2)

@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from compiler.ir import BIPOLAR, REAL, Graph, IntType, TensorInfo, value_bounds
+from compiler.ir import BIPOLAR, REAL, Graph, IntType, value_bounds
 from compiler.ir.builder import GraphBuilder
 from compiler.ir.ops.dequantize_output import DequantizeOutputAttrs
 from compiler.ir.ops.max_pool import PoolAttrs
@@ -472,4 +472,4 @@ def import_qonnx(model: onnx.ModelProto, name: str = "model") -> ImportResult:
     return Importer(model, name).run()
 
 
-__all__ = ["ImportResult", "TensorInfo", "UnsupportedModel", "import_qonnx"]
+__all__ = ["ImportResult", "UnsupportedModel", "import_qonnx"]

@@ -107,7 +107,7 @@ def record_folding(graph: Graph, df: Dataflow) -> None:
             nodes[name].hw = {"kernel": k.name, "pe": k.pe, "simd": k.simd}
 
 
-def dataflow_from_graph(graph: Graph, board: Board) -> Design:
+def dataflow_from_graph(graph: Graph, board: Board, clock_mhz: float) -> Design:
     """Rebuild a design from an IR whose nodes carry their folding (a resumed build)."""
     df = build_dataflow(graph)
     by_node = {n.name: n.hw for n in graph.nodes if n.hw}
@@ -119,4 +119,4 @@ def dataflow_from_graph(graph: Graph, board: Board) -> Design:
             raise UserError("the saved IR carries no folding; run the dataflow step first")
     follow_neighbours(df)
     connect_widths(df)
-    return Design(df, design_cost(df, board.resources()), board, 0.0, None)
+    return Design(df, design_cost(df, board.resources()), board, clock_mhz, None)

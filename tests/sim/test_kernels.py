@@ -30,6 +30,21 @@ def bench(kernel: Kernel, inputs: list[tuple[int, int]], outputs: list[tuple[int
     return [fast.push[s].tolist() for s in kernel.outputs]
 
 
+def padded_window(size: int, channels: int, simd: int) -> Kernel:
+    """A 3x3, stride-1, zero-padded sliding window over a size x size map with the Bi-Real sign."""
+    g = {
+        "ifm": (size, size, channels),
+        "ofm": (size, size),
+        "kernel": (3, 3),
+        "stride": (1, 1),
+        "pads": (1, 1, 1, 1),
+        "pad_value": 0,
+        "sign_input": True,
+        "ternary": True,
+    }
+    return Kernel("swu", "swu", [], [], g, simd=simd)
+
+
 def test_add_and_fork_pass_a_beat_per_cycle():
     (out,) = bench(Kernel("add", "add", [], [], {"shape": (2, 2, 4)}, pe=2), [(16, 2), (16, 2)], [(16, 2)])
     assert out == list(range(1, 9))  # source pushes at k, visible at k + 1
@@ -62,17 +77,7 @@ def test_global_sum_pool_writes_during_the_last_pixel():
 def test_sliding_window_waits_for_the_bottom_right_pixel():
     """4x4x1 map, 3x3 window, stride 1, zero padding 1, one element per beat: writer beat b fires
     at max(previous + 1, cycle the needed input was read + 1); the reader reads input j at j + 1."""
-    g = {
-        "ifm": (4, 4, 1),
-        "ofm": (4, 4),
-        "kernel": (3, 3),
-        "stride": (1, 1),
-        "pads": (1, 1, 1, 1),
-        "pad_value": 0,
-        "sign_input": True,
-        "ternary": True,
-    }
-    k = Kernel("swu", "swu", [], [], g, simd=1)
+    k = padded_window(4, 1, simd=1)
     (out,) = bench(k, [(16, 1)], [(144, 1)])
     need, _, capacity = window_dependencies(k, 1, 1)
     assert capacity >= 16  # the whole map fits: the reader is never held back in frame 0
@@ -97,17 +102,7 @@ def test_window_kernel_under_back_pressure_fast_equals_tick():
     """A padded window over three frames with a sink that takes a beat every third cycle:
     both engines agree; the writer's waits ascend although the raw needs of the clipped bottom
     rows do not (the fast engine's change tracking needs ascending waits and checks it)."""
-    g = {
-        "ifm": (6, 6, 2),
-        "ofm": (6, 6),
-        "kernel": (3, 3),
-        "stride": (1, 1),
-        "pads": (1, 1, 1, 1),
-        "pad_value": 0,
-        "sign_input": True,
-        "ternary": True,
-    }
-    k = Kernel("swu", "swu", [], [], g, simd=2)
+    k = padded_window(6, 2, simd=2)
     streams = {"in0": Stream("in0", "x", "swu", 72, 8, 2), "out0": Stream("out0", "swu", "y", 648, 2, 2)}
     k.inputs, k.outputs = ["in0"], ["out0"]
     mini = isolated(Dataflow("t", {"swu": k}, streams, (1, 1, 1), 0), k)
