@@ -1,8 +1,8 @@
 """Build a model: QONNX or checkpoint -> IR -> streamlined integer IR -> dataflow design + simulation.
 
-    python -m compiler.build [--model FILE.onnx|CKPT.pt] --target ir|sim --out DIR
+    python -m compiler.build [--model FILE.onnx|CKPT.pt] --target ir|sim|fpga --out DIR
                              [--start-step S] [--stop-step S] [--verify-images N]
-                             [--board B --fps F --clock-mhz C | --folding F.json]   (--target sim)
+                             [--board B --fps F --clock-mhz C | --folding F.json]   (sim, fpga)
 
 Steps (a named table; the IR is saved after each one as DIR/steps/NN_<step>.ir + .npz):
   import      the frontend: untrusted-file checks, QONNX -> IR (NHWC, exact scales)
@@ -14,6 +14,13 @@ Steps (a named table; the IR is saved after each one as DIR/steps/NN_<step>.ir +
               the fastest folding that fits; analytical cycles and resources (docs/hardware.md)
   simulate    (sim) FIFO sizing, cycle-level timing, every kernel against its analytical cycles,
               and the design's outputs against the reference with `==` on N images
+  codegen     (fpga) the Vitis HLS C++ project (one kernel per layer from Jinja2 templates, a
+              DATAFLOW top level with the sized FIFOs), its test bench, Vitis HLS and Vivado tcl,
+              the Makefile (`make hls`, `make bitstream`)
+  csim        (fpga) g++ C-simulation of the generated C++ against the reference with `==` on N
+              images, and every FIFO's traffic against the simulator's
+  package     (fpga) deploy/ (PYNQ driver.py, design.json, bitstream slot, C-simulation library
+              as a simulated board, checked by running the driver) and deploy.zip
 
 DIR gets model.ir (+ .npz), steps/, passes/<step>/ (IR text after every pass), names.json (IR
 tensor -> ONNX tensor), timings.json and report.json. Everything is written to a staging folder
@@ -44,6 +51,7 @@ DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "examples" / "fashion_m
 class Target(Enum):
     IR = "ir"
     SIM = "sim"
+    FPGA = "fpga"
 
 
 @dataclass
@@ -78,6 +86,9 @@ class BuildState:
     report: dict = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     design: object = None  # compiler.hw.design.Design once the dataflow step ran
+    reference: object = None  # compiler.verification.Reference, made on first use
+    project: object = None  # compiler.backends.hls.codegen.Project once codegen ran
+    csim_library: Path | None = None
 
 
 Step = Callable[[Graph | None, BuildState], Graph]
@@ -138,6 +149,27 @@ def step_simulate(graph: Graph, state: BuildState) -> Graph:
     return graph
 
 
+def step_codegen(graph: Graph, state: BuildState) -> Graph:
+    from compiler.fpga_steps import run_codegen
+
+    run_codegen(graph, state)
+    return graph
+
+
+def step_csim(graph: Graph, state: BuildState) -> Graph:
+    from compiler.fpga_steps import run_csim
+
+    run_csim(graph, state)
+    return graph
+
+
+def step_package(graph: Graph, state: BuildState) -> Graph:
+    from compiler.fpga_steps import run_package
+
+    run_package(graph, state)
+    return graph
+
+
 STEPS: dict[str, Step] = {
     "import": step_import,
     "streamline": step_streamline,
@@ -145,10 +177,25 @@ STEPS: dict[str, Step] = {
     "verify": step_verify,
     "dataflow": step_dataflow,
     "simulate": step_simulate,
+    "codegen": step_codegen,
+    "csim": step_csim,
+    "package": step_package,
 }
+READ_ONLY_STEPS = ("verify", "simulate", "codegen", "csim", "package")  # they read the IR, never change it
 TARGET_STEPS = {
     Target.IR: ["import", "streamline", "lower", "verify"],
     Target.SIM: ["import", "streamline", "lower", "verify", "dataflow", "simulate"],
+    Target.FPGA: [
+        "import",
+        "streamline",
+        "lower",
+        "verify",
+        "dataflow",
+        "simulate",
+        "codegen",
+        "csim",
+        "package",
+    ],
 }
 
 
@@ -174,8 +221,9 @@ def _resume_graph(cfg: BuildConfig, first: str) -> Graph | None:
     index = list(STEPS).index(first)
     if index == 0:
         return None
-    prev = list(STEPS)[index - 1]
-    path = cfg.out / step_file(index - 1, prev)
+    # the IR as the last IR-changing step before `first` saved it
+    prev = [s for s in list(STEPS)[:index] if s not in READ_ONLY_STEPS][-1]
+    path = cfg.out / step_file(list(STEPS).index(prev), prev)
     if not path.is_file() or not Path(str(path) + ".npz").is_file():
         raise UserError(
             f"cannot start at {first}: {path} is missing; run the earlier steps into {cfg.out} first"
@@ -201,10 +249,19 @@ def _layer_table(graph: Graph) -> list[dict]:
 def build(cfg: BuildConfig, progress=print) -> dict:
     """Run the selected steps; returns the report (also written to cfg.out/report.json)."""
     steps = _selected_steps(cfg)
-    if cfg.target is Target.SIM:  # flags checked before any work
+    if cfg.target in (Target.SIM, Target.FPGA):  # flags checked before any work
         from compiler.hw.boards import board
 
-        board(cfg.board)
+        chosen = board(cfg.board)
+        if cfg.target is Target.FPGA:
+            from compiler.backends.hls.csim import compiler, hls_include_dir
+            from compiler.backends.hls.vendor import processing_system
+
+            processing_system(chosen)
+            try:
+                compiler(), hls_include_dir()
+            except RuntimeError as exc:
+                raise UserError(f"--target fpga: {exc}") from None
         if cfg.clock_mhz <= 0 or (cfg.fps is not None and cfg.fps <= 0):
             raise UserError("--fps and --clock-mhz must be positive")
         if cfg.folding is not None and not cfg.folding.is_file():
@@ -228,7 +285,7 @@ def build(cfg: BuildConfig, progress=print) -> dict:
             start = time.perf_counter()
             graph = STEPS[name](graph, state)
             seconds = time.perf_counter() - start
-            if name not in ("verify", "simulate"):  # these read the IR, they do not change it
+            if name not in READ_ONLY_STEPS:
                 save_graph(graph, stage / step_file(index, name))
             records.append({"name": name, "seconds": round(seconds, 3), "nodes": len(graph.nodes)})
             total = len(TARGET_STEPS[cfg.target])
@@ -268,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--verify-images", type=int, default=1000, help="images for the bit-exact check (0: skip)")
     p.add_argument("--reference", help="checkpoint whose integer golden is the reference for an .onnx model")
     p.add_argument("--seed", type=int, default=0)
-    hw = p.add_argument_group("--target sim")
+    hw = p.add_argument_group("--target sim and fpga")
     hw.add_argument("--board", default="zcu104", help="pynq-z2, ultra96, kv260, zcu104, u250")
     hw.add_argument("--fps", type=float, help="frames/s to reach (default: the fastest folding that fits)")
     hw.add_argument("--clock-mhz", type=float, default=200.0)

@@ -20,16 +20,21 @@ from compiler.verification import (
 
 
 def reference_for(graph: Graph, state) -> Reference:
-    """The build's reference: the checkpoint's integer golden, or the IR as imported."""
+    """The build's reference: the checkpoint's integer golden, or the IR as imported (one per build,
+    its outputs cached: the IR, the simulated design and the C-simulation check the same images)."""
     from compiler.build import step_file
 
     cfg = state.cfg
+    if state.reference is not None:
+        return state.reference
     if cfg.reference is not None or cfg.is_checkpoint:
-        return golden_reference(cfg.reference or cfg.model)
+        state.reference = golden_reference(cfg.reference or cfg.model)
+        return state.reference
     imported = state.stage / step_file(0, "import")
     if not imported.is_file():
         imported = cfg.out / step_file(0, "import")
-    return Reference("imported-ir", graph_runner(load_graph(imported)))
+    state.reference = Reference("imported-ir", graph_runner(load_graph(imported)))
+    return state.reference
 
 
 def compare(run, ref: Reference, images: np.ndarray, batch: int, label: str) -> int:

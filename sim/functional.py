@@ -53,14 +53,20 @@ def _swu(k: Kernel, x: np.ndarray) -> np.ndarray:
         x = np.where(x >= 0, 1, -1).astype(np.int8)
     addr = window_addresses(k).ravel()
     pad = 0 if g["ternary"] else g["pad_value"]
-    out = np.where(addr >= 0, x[:, np.maximum(addr, 0)], pad)
-    return out
+    taken = np.take(x, np.maximum(addr, 0), axis=1)  # C order (fancy indexing gives Fortran order)
+    return np.ascontiguousarray(np.where(addr >= 0, taken, pad))
 
 
 def _thresholds(k: Kernel, acc: np.ndarray) -> np.ndarray:
-    """The threshold unit: a binary search of each channel's ascending thresholds."""
+    """The threshold unit: a binary search of each channel's ascending thresholds (through a
+    per-channel table of the accumulator values that occur when that table is small)."""
     t = k.consts["thresholds"].astype(np.int64)
     d = k.consts["direction"].astype(np.int64)
+    lo, hi = int(acc.min(initial=0)), int(acc.max(initial=0))
+    if (hi - lo + 1) * acc.shape[1] <= 1 << 24:
+        values = np.arange(lo, hi + 1, dtype=np.int64)
+        table = np.stack([np.searchsorted(t[c], values * d[c], side="right") for c in range(acc.shape[1])])
+        return table[np.arange(acc.shape[1]), acc - lo] + k.geometry["qmin"]
     out = np.empty(acc.shape, dtype=np.int64)
     for c in range(acc.shape[1]):
         out[:, c] = np.searchsorted(t[c], acc[:, c] * d[c], side="right")
@@ -96,7 +102,7 @@ def _pool(k: Kernel, x: np.ndarray) -> np.ndarray:
     c = g["ifm"][2]
     kh, kw = g["kernel"]
     addr = window_addresses(k).reshape(-1, kh * kw, c)
-    window = x[:, np.maximum(addr, 0)]  # (frames, pixels, taps, C)
+    window = np.take(x, np.maximum(addr, 0), axis=1)  # (frames, pixels, taps, C)
     if k.kind == "max_pool":
         window = np.where(addr >= 0, window, np.iinfo(np.int64).min)
         return window.max(axis=2).reshape(len(x), -1)

@@ -37,6 +37,7 @@ class Stream:
     bits: int  # per element
     width: int = 1  # elements per beat
     depth: int = 2  # FIFO depth in beats
+    tensor: str = ""  # the IR tensor it carries (an swu with the Bi-Real sign reads the sign's input)
 
     @property
     def beats(self) -> int:
@@ -136,14 +137,14 @@ class _Builder:
             source = producer
             if len(users) == 2:
                 fork = self.kernel("fork", {"elements": elements}, [])
-                fork.inputs = [self.stream(producer, fork.name, elements, bits)]
+                fork.inputs = [self.stream(producer, fork.name, elements, bits, tensor)]
                 source = fork.name
             for kname, port in users:
-                self.kernels[kname].inputs[port] = self.stream(source, kname, elements, bits)
+                self.kernels[kname].inputs[port] = self.stream(source, kname, elements, bits, tensor)
 
-    def stream(self, producer: str, consumer: str, elements: int, bits: int) -> str:
+    def stream(self, producer: str, consumer: str, elements: int, bits: int, tensor: str) -> str:
         name = f"s{len(self.streams)}"
-        self.streams[name] = Stream(name, producer, consumer, elements, bits)
+        self.streams[name] = Stream(name, producer, consumer, elements, bits, tensor=tensor)
         self.kernels[producer].outputs.append(name)
         return name
 

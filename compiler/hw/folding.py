@@ -88,7 +88,9 @@ def connect_widths(df: Dataflow) -> None:
                 f"dwc_{len(df.kernels)}", "dwc", [s.name], [], {"in": a, "out": b, "elements": s.elements}
             )
             dwc.pe = b
-            out = Stream(f"s{len(df.streams)}", dwc.name, consumer.name, s.elements, s.bits, width=b)
+            out = Stream(
+                f"s{len(df.streams)}", dwc.name, consumer.name, s.elements, s.bits, width=b, tensor=s.tensor
+            )
             while out.name in df.streams:
                 out.name += "_"
             df.streams[out.name] = out

@@ -1,0 +1,162 @@
+"""PYNQ driver for a bireal-hw accelerator (copied verbatim into the deploy package).
+
+    from driver import BirealAccelerator
+    accel = BirealAccelerator()                 # on the board: loads bitfile/bireal.bit
+    scores = accel.execute(images)              # (N, C, H, W) floats in [0, 1] -> (N, classes)
+    accel.throughput_test(frames=1000)
+
+It needs only numpy, plus `pynq` on the board. Elsewhere (no `pynq`), or with
+`simulated=True`, the same driver runs against the C-simulation library of the generated HLS
+(`sim/libbireal_csim*.so`): a simulated board that takes the same bus words the DMA would move.
+
+Stream format (design.json): the host quantizes pixels onto the input grid
+q = clip(round_half_even(x / scale), qmin, qmax), NHWC; each value takes `in_bytes` bytes
+(little-endian two's complement) and every frame starts on a new 64-bit word. The accelerator
+returns `out_bytes`-byte integers, `classes` per frame, each frame on new words; class scores are
+those integers times `out_scale`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def quantize(images: np.ndarray, scale: float, qmin: int, qmax: int) -> np.ndarray:
+    """(N, C, H, W) reals -> (N, H, W, C) integers on the input grid (round half to even)."""
+    q = np.clip(np.round(np.asarray(images, dtype=np.float64) / scale), qmin, qmax).astype(np.int64)
+    return q.transpose(0, 2, 3, 1)
+
+
+def pack_frames(values: np.ndarray, nbytes: int, words: int) -> np.ndarray:
+    """(N, ...) integers -> (N, words) uint64 bus words, each value `nbytes` bytes little-endian."""
+    n = len(values)
+    flat = np.ascontiguousarray(values.reshape(n, -1).astype(f"<i{nbytes}"))
+    raw = np.zeros((n, words * 8), dtype=np.uint8)
+    raw[:, : flat.shape[1] * nbytes] = flat.view(np.uint8).reshape(n, -1)
+    return raw.view("<u8")
+
+
+def unpack_frames(words: np.ndarray, out_bytes: int, classes: int) -> np.ndarray:
+    """(N, words) uint64 bus words -> (N, classes) int64."""
+    raw = np.ascontiguousarray(words, dtype="<u8").view(np.uint8).reshape(len(words), -1)
+    return raw[:, : classes * out_bytes].copy().view(f"<i{out_bytes}").astype(np.int64)
+
+
+class SimulatedBoard:
+    """The C-simulation library in place of the FPGA: same words in, same words out."""
+
+    def __init__(self, library: Path) -> None:
+        u64p = ctypes.POINTER(ctypes.c_uint64)
+        self.lib = ctypes.CDLL(str(library))
+        self.lib.bireal_run.restype = ctypes.c_int
+        self.lib.bireal_run.argtypes = [u64p, u64p, ctypes.c_uint, u64p, u64p]
+        self.streams = self.lib.bireal_streams()
+        self.out_words = self.lib.bireal_out_words()
+        self._u64p = u64p
+
+    def transfer(self, words: np.ndarray, frames: int) -> np.ndarray:
+        words = np.ascontiguousarray(words, dtype=np.uint64)
+        out = np.zeros((frames, self.out_words), dtype=np.uint64)
+        counts = np.zeros((2, self.streams), dtype=np.uint64)
+        status = self.lib.bireal_run(
+            words.ctypes.data_as(self._u64p),
+            out.ctypes.data_as(self._u64p),
+            frames,
+            counts[0].ctypes.data_as(self._u64p),
+            counts[1].ctypes.data_as(self._u64p),
+        )
+        if status != 0:
+            raise RuntimeError(f"the simulated accelerator failed (status {status})")
+        return out
+
+
+class PynqBoard:
+    """The overlay on a PYNQ board: AXI DMA in and out, `frames` written over AXI-Lite."""
+
+    def __init__(self, bitfile: Path, design: dict) -> None:
+        from pynq import Overlay, allocate  # only on the board
+
+        self.overlay = Overlay(str(bitfile))
+        self.dma = self.overlay.axi_dma_0
+        self.accel = self.overlay.bireal_accel_0
+        self.allocate = allocate
+        self.design = design
+
+    def transfer(self, words: np.ndarray, frames: int) -> np.ndarray:
+        d = self.design
+        src = self.allocate(shape=(frames * d["in_words"],), dtype=np.uint64)
+        dst = self.allocate(shape=(frames * d["out_words"],), dtype=np.uint64)
+        try:
+            src[:] = words.ravel()
+            self.accel.write(d["frames_offset"], frames)
+            self.accel.write(0x00, 0x01)  # ap_start
+            self.dma.recvchannel.transfer(dst)
+            self.dma.sendchannel.transfer(src)
+            self.dma.sendchannel.wait()
+            self.dma.recvchannel.wait()
+            return np.array(dst).reshape(frames, d["out_words"])
+        finally:
+            src.freebuffer()
+            dst.freebuffer()
+
+
+class BirealAccelerator:
+    def __init__(self, folder: Path | str = HERE, simulated: bool | None = None) -> None:
+        folder = Path(folder)
+        self.design = json.loads((folder / "design.json").read_text())
+        if simulated is None:
+            try:
+                import pynq  # noqa: F401
+
+                simulated = False
+            except ImportError:
+                simulated = True
+        if simulated:
+            libraries = sorted((folder / "sim").glob("libbireal_csim*.so"))
+            if not libraries:
+                raise FileNotFoundError(f"no C-simulation library in {folder / 'sim'}")
+            self.board = SimulatedBoard(libraries[-1])
+        else:
+            self.board = PynqBoard(folder / "bitfile" / "bireal.bit", self.design)
+        self.simulated = simulated
+
+    def pack(self, images: np.ndarray) -> np.ndarray:
+        d = self.design
+        pixels = quantize(images, d["in_scale"], d["in_qmin"], d["in_qmax"])
+        return pack_frames(pixels, d["in_bytes"], d["in_words"])
+
+    def execute_integer(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """(N, C, H, W) images in [0, 1] -> (N, classes) integer logits, `batch_size` frames per transfer."""
+        d = self.design
+        out = []
+        for s in range(0, len(images), batch_size):
+            chunk = images[s : s + batch_size]
+            words = self.board.transfer(self.pack(chunk), len(chunk))
+            out.append(unpack_frames(words, d["out_bytes"], d["classes"]))
+        return np.concatenate(out) if out else np.zeros((0, d["classes"]), dtype=np.int64)
+
+    def execute(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """(N, C, H, W) images in [0, 1] -> (N, classes) class scores (the model's logits)."""
+        return self.execute_integer(images, batch_size) * self.design["out_scale"]
+
+    def throughput_test(self, frames: int = 1000, batch_size: int = 1000) -> dict:
+        """Frames per second through the accelerator, including packing and DMA."""
+        c, h, w = self.design["input_chw"]
+        rng = np.random.default_rng(0)
+        images = rng.integers(0, 256, size=(frames, c, h, w)).astype(np.float32) / 255
+        start = time.perf_counter()
+        self.execute_integer(images, batch_size)
+        seconds = time.perf_counter() - start
+        return {"frames": frames, "seconds": seconds, "fps": frames / seconds, "simulated": self.simulated}
+
+
+if __name__ == "__main__":
+    accel = BirealAccelerator()
+    print(json.dumps(accel.throughput_test(frames=100, batch_size=100)))

@@ -1,0 +1,417 @@
+"""Per-kernel code: the template context of each kernel kind (one function per kind, one Jinja2
+template per kind in templates/), the constants as bit-packed arrays, and the pragmas that bind
+memories where the resource estimate placed them.
+
+To add a kernel kind: write `templates/<kind>.cpp.j2` and a `_<kind>` context function here, and
+list it in CONTEXTS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from compiler.backends.hls.elements import Element, stream_element
+from compiler.hw.cost import KernelCost, clog2
+from compiler.hw.dataflow import Dataflow, Kernel, window_of
+from compiler.ir import Graph
+
+BUS = "bireal::bus_t"
+IMPL = {"LUTRAM": "lutram", "BRAM36": "bram", "URAM": "uram", "SRL": "srl"}
+# Vitis HLS cannot initialize a URAM from the bitstream: constants the estimate puts in URAM are
+# bound to block RAM (docs/decisions.md).
+ROM_IMPL = {"LUTRAM": "lutram", "BRAM36": "bram", "URAM": "bram"}
+
+
+@dataclass
+class ParamArray:
+    name: str
+    ctype: str
+    dims: str
+    init: str
+    doc: str
+
+
+@dataclass
+class KernelSpec:
+    """Everything the templates need about one kernel."""
+
+    kernel: Kernel
+    template: str
+    context: dict
+    arrays: list[ParamArray] = field(default_factory=list)
+    pragmas: list[str] = field(default_factory=list)
+    in_types: list[str] = field(default_factory=list)  # C++ type of each input stream's items
+    out_types: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.kernel.name
+
+    @property
+    def signature(self) -> str:
+        ports = [f"hls::stream<{t}> &in{i}" for i, t in enumerate(self.in_types)]
+        ports += [f"hls::stream<{t}> &out{i}" for i, t in enumerate(self.out_types)]
+        return f"void {self.name}({', '.join(ports + ['unsigned frames'])})"
+
+    def call(self, ins: list[str], outs: list[str], frames: str = "frames") -> str:
+        return f"{self.name}({', '.join(ins + outs + [frames])})"
+
+
+def beat_type(bits: int) -> str:
+    return f"ap_uint<{bits}>"
+
+
+def hex_word(bits: np.ndarray) -> str:
+    """A little-endian bit vector as a C++ hex string literal."""
+    padded = np.zeros(-(-len(bits) // 8) * 8, dtype=bool)
+    padded[: len(bits)] = bits
+    return "0x" + np.packbits(padded, bitorder="little")[::-1].tobytes().hex()
+
+
+def const_int(bits: int) -> str:
+    """A signed constant of `bits` bits: ap_int<bits> in synthesis, the smallest C integer holding
+    it in C-simulation (same values; g++ compiles plain integer tables ~5x faster)."""
+    ctype = next(f"int{n}_t" for n in (8, 16, 32, 64) if bits <= n)
+    return f"BIREAL_CONST_INT({bits}, {ctype})"
+
+
+def c_array(values, fmt=str) -> str:
+    if (
+        isinstance(values, np.ndarray)
+        and values.ndim == 1
+        or isinstance(values, list)
+        and not isinstance(values[0], list | np.ndarray)
+    ):
+        return "{" + ", ".join(fmt(v) for v in values) + "}"
+    return "{" + ", ".join(c_array(v, fmt) for v in values) + "}"
+
+
+def _memory_impl(cost: KernelCost | None, what: str, rom: bool) -> str | None:
+    if cost is None:
+        return None
+    for m in cost.memories:
+        if m.what == what and m.kind:
+            return (ROM_IMPL if rom else IMPL)[m.kind]
+    return None
+
+
+def _common(k: Kernel, df: Dataflow, graph: Graph) -> dict:
+    ins, outs = df.input_streams(k), df.output_streams(k)
+    ctx = {
+        "k": k,
+        "kind": k.kind,
+        "pe": k.pe,
+        "simd": k.simd,
+        "inputs": [f"in{i}" for i in range(len(ins))],
+        "outputs": [f"out{i}" for i in range(len(outs))],
+    }
+    if ins and k.kind != "input_dma":
+        ctx["in_elem"] = stream_element(graph, ins[0])
+        ctx["in_beat"] = ins[0].width * ins[0].bits
+    if outs and k.kind != "output_dma":
+        ctx["out_elem"] = stream_element(graph, outs[0])
+        ctx["out_beat"] = outs[0].width * outs[0].bits
+    return ctx
+
+
+def _accumulator_bits(k: Kernel, in_elem: Element) -> int:
+    """A signed width that holds every partial sum over the synapse folds (a wider accumulator
+    than the IR's exact range never changes the result)."""
+    w = k.consts["weights"].astype(np.int64)
+    if k.geometry["binary"]:
+        bound = w.shape[1]
+    else:
+        lo, hi = (
+            (-(1 << (in_elem.bits - 1)), (1 << (in_elem.bits - 1)) - 1)
+            if in_elem.signed
+            else (0, (1 << in_elem.bits) - 1)
+        )
+        bound = int((np.abs(w) * max(abs(lo), abs(hi))).sum(axis=1).max(initial=0))
+    return max(2, int(bound).bit_length() + 1)
+
+
+def _mvu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
+    k, ctx = spec.kernel, spec.context
+    g = k.geometry
+    sf, nf = math.ceil(g["mw"] / k.simd), math.ceil(g["mh"] / k.pe)
+    if g["mw"] % k.simd or g["mh"] % k.pe:
+        raise ValueError(f"{k.name}: SIMD {k.simd} must divide MW {g['mw']} and PE {k.pe} MH {g['mh']}")
+    in_elem, out_elem = ctx["in_elem"], ctx["out_elem"]
+    binary = g["binary"]
+    acc = _accumulator_bits(k, in_elem)
+    w_bits = 1 if binary else 8
+    ctx.update(
+        mw=g["mw"],
+        mh=g["mh"],
+        pixels=g["pixels"],
+        sf=sf,
+        nf=nf,
+        binary=binary,
+        w_bits=w_bits,
+        acc=acc,
+        ternary=in_elem.kind == "ternary",
+        thresholds="thresholds" in k.consts,
+        bias="bias" in k.consts,
+    )
+    weights = k.consts["weights"].astype(np.int64)  # (MH, MW)
+    # tile (nf, sf) of lane p holds row nf*PE + p, columns sf*SIMD ... + SIMD - 1
+    tiles = weights.reshape(nf, k.pe, sf, k.simd).transpose(1, 0, 2, 3).reshape(k.pe, nf * sf, k.simd)
+    words = -(-k.simd // 64)
+    if binary:
+        padded = np.zeros((k.pe, nf * sf, words * 64), dtype=bool)
+        padded[..., : k.simd] = tiles > 0
+        packed = np.packbits(padded, axis=2, bitorder="little").view("<u8")  # (PE, tiles, words)
+        init = c_array(packed, lambda v: f"0x{int(v):016x}ull")
+        spec.arrays.append(
+            ParamArray(
+                "weights",
+                "uint64_t",
+                f"[{k.pe}][{nf * sf}][{words}]",
+                init,
+                "binary weights, bit 1: +1; [PE][neuron fold * synapse folds + synapse fold][64-bit word]",
+            )
+        )
+    else:
+        if weights.min(initial=0) < -128 or weights.max(initial=0) > 127:
+            raise ValueError(f"{k.name}: weights outside int8")
+        spec.arrays.append(
+            ParamArray(
+                "weights",
+                const_int(8),
+                f"[{k.pe}][{nf * sf}][{k.simd}]",
+                c_array(tiles),
+                "int8 weights, [PE][neuron fold * synapse folds + synapse fold][SIMD lane]",
+            )
+        )
+    # one memory per PE, its SIMD lanes (words) side by side in one wide word
+    spec.pragmas.append(f"ARRAY_PARTITION variable={k.name}_weights complete dim=1")
+    spec.pragmas.append(f"ARRAY_RESHAPE variable={k.name}_weights complete dim=3")
+    impl = _memory_impl(cost, "weights", rom=True)
+    if impl:
+        spec.pragmas.append(f"BIND_STORAGE variable={k.name}_weights type=rom_2p impl={impl}")
+    ctx.update(words=words if binary else -(-ctx["in_beat"] // 64), out_words=-(-ctx["out_beat"] // 64))
+    out_calc = max(out_elem.bits, acc) + 2
+    if ctx["thresholds"]:
+        t = k.consts["thresholds"].astype(np.int64)  # (MH, steps), ascending
+        d = k.consts["direction"].astype(np.int64)
+        levels = clog2(t.shape[1] + 1)
+        width = max(int(g.get("threshold_bits", acc)), acc + 2) + 1
+        pad = (1 << (width - 1)) - 1  # above every d * acc: never counted
+        full = np.full((t.shape[0], 2**levels - 1), pad, dtype=np.int64)
+        full[:, : t.shape[1]] = t
+        by_lane = full.reshape(nf, k.pe, -1).transpose(1, 0, 2)  # [PE][NF][steps]
+        for s in range(levels):
+            b = levels - 1 - s
+            probes = np.arange(2**s) * 2 ** (b + 1) + 2**b - 1
+            name = f"thresholds_{s}"
+            spec.arrays.append(
+                ParamArray(
+                    name,
+                    const_int(width),
+                    f"[{k.pe}][{nf}][{2**s}]",
+                    c_array(by_lane[:, :, probes]),
+                    f"binary-search stage {s}: thresholds {probes[0]}, {probes[0] + 2 ** (b + 1)}, ... of each channel (padded with {pad})",
+                )
+            )
+            spec.pragmas.append(f"ARRAY_PARTITION variable={k.name}_{name} complete dim=1")
+            impl = _memory_impl(cost, f"thresholds[{s}]", rom=True)
+            if impl:
+                spec.pragmas.append(f"BIND_STORAGE variable={k.name}_{name} type=rom_2p impl={impl}")
+        spec.arrays.append(
+            ParamArray(
+                "direction",
+                const_int(2),
+                f"[{k.pe}][{nf}]",
+                c_array(d.reshape(nf, k.pe).T),
+                "comparison direction per channel (the sign of the folded BatchNorm scale)",
+            )
+        )
+        spec.pragmas.append(f"ARRAY_PARTITION variable={k.name}_direction complete dim=1")
+        ctx.update(levels=levels, qmin=g["qmin"])
+        out_calc = max(out_calc, levels + 2, int(abs(g["qmin"])).bit_length() + 2)
+    if ctx["bias"]:
+        bias = k.consts["bias"].astype(np.int64)
+        bb = max(2, int(np.abs(bias).max(initial=0)).bit_length() + 1)
+        spec.arrays.append(
+            ParamArray(
+                "bias",
+                const_int(bb),
+                f"[{k.pe}][{nf}]",
+                c_array(bias.reshape(nf, k.pe).T),
+                "integer bias per output",
+            )
+        )
+        spec.pragmas.append(f"ARRAY_PARTITION variable={k.name}_bias complete dim=1")
+        out_calc = max(out_calc, bb) + 1
+    ctx["out_calc"] = out_calc
+
+
+def _window_geometry(
+    k: Kernel, df: Dataflow, ctx: dict, inw: int, taps_per_beat: int, out_per_pixel: int, stored_bits: int
+) -> None:
+    ih, iw, c, oh, ow, kh, kw, sy, sx, top, left = window_of(k)
+    cg = c // inw
+    ctx.update(
+        ih=ih,
+        iw=iw,
+        c=c,
+        oh=oh,
+        ow=ow,
+        kh=kh,
+        kw=kw,
+        sy=sy,
+        sx=sx,
+        top=top,
+        left=left,
+        inw=inw,
+        cg=cg,
+        rows=kh + sy,
+        taps_per_beat=taps_per_beat,
+        out_per_pixel=out_per_pixel,
+        stored_bits=stored_bits,
+        in_total=ih * iw * cg,
+        out_total=oh * ow * out_per_pixel,
+        tw=-(-inw * stored_bits // 64),
+    )
+
+
+def _swu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
+    k, ctx = spec.kernel, spec.context
+    (s_in,), (s_out,) = df.input_streams(k), df.output_streams(k)
+    in_elem, out_elem = ctx["in_elem"], ctx["out_elem"]
+    c = k.geometry["ifm"][2]
+    inw = s_in.width
+    if s_out.width != k.simd or k.simd % inw or (k.simd < c and inw != k.simd):
+        raise ValueError(f"{k.name}: SIMD {k.simd} with {inw}-element input beats over {c} channels")
+    sign = bool(k.geometry["sign_input"]) and in_elem.kind == "int"
+    stored = 1 if (sign or in_elem.kind == "bipolar") else in_elem.bits
+    taps = k.simd // inw
+    kh, kw = k.geometry["kernel"]
+    _window_geometry(k, df, ctx, inw, taps, kh * kw * (c // inw) // taps, stored)
+    pad = k.geometry["pad_value"]
+    if out_elem.kind == "ternary":
+        pad_word = 0
+    elif out_elem.kind == "bipolar":
+        pad_word = (1 << inw) - 1 if pad > 0 else 0
+    else:
+        one = pad & ((1 << stored) - 1)
+        pad_word = sum(one << (stored * i) for i in range(inw))
+    tw = ctx["tw"]
+    pad_words = [f"0x{(pad_word >> (64 * j)) & ((1 << 64) - 1):016x}ull" for j in range(tw)]
+    ctx.update(
+        sign_input=sign,
+        pad_value=pad,
+        pad_word=str(pad_word),
+        pad_words=pad_words,
+        buffer_impl=_memory_impl(cost, "line buffer", rom=False),
+    )
+
+
+def _pool(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
+    k, ctx = spec.kernel, spec.context
+    (s_in,) = df.input_streams(k)
+    c = k.geometry["ifm"][2]
+    in_elem, out_elem = ctx["in_elem"], ctx["out_elem"]
+    _window_geometry(k, df, ctx, s_in.width, 1, c // s_in.width, in_elem.bits)
+    red = in_elem.bits + 2 if k.kind == "max_pool" else out_elem.bits + 1
+    ctx.update(sign_input=False, red_bits=red, buffer_impl=_memory_impl(cost, "line buffer", rom=False))
+
+
+def _add(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
+    k, ctx = spec.kernel, spec.context
+    a, b = df.input_streams(k)
+    ea, eb = stream_element(graph, a), stream_element(graph, b)
+    if not (a.width == b.width == k.pe):
+        raise ValueError(f"{k.name}: input beats of {a.width} and {b.width} elements, PE {k.pe}")
+    ctx.update(
+        a_elem=ea,
+        b_elem=eb,
+        a_beat=a.width * a.bits,
+        b_beat=b.width * b.bits,
+        beats=a.beats,
+        elements=a.elements,
+        qmin=k.geometry["qmin"],
+        qmax=k.geometry["qmax"],
+        sum_bits=max(ea.bits, eb.bits, ctx["out_elem"].bits) + 2,
+    )
+
+
+def _fork(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
+    (s_in,) = df.input_streams(spec.kernel)
+    spec.context.update(beats=s_in.beats)
+
+
+def _dwc(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
+    (s_in,), (s_out,) = df.input_streams(spec.kernel), df.output_streams(spec.kernel)
+    spec.context.update(
+        a=s_in.width,
+        b=s_out.width,
+        bits=s_in.bits,
+        elements=s_in.elements,
+        in_beats=s_in.beats,
+        out_beats=s_out.beats,
+    )
+
+
+def _global_sum_pool(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
+    k = spec.kernel
+    (s_in,) = df.input_streams(k)
+    h, w, c = k.geometry["ifm"]
+    if s_in.width != k.pe or c % k.pe:
+        raise ValueError(f"{k.name}: {s_in.width}-element beats, PE {k.pe}, {c} channels")
+    spec.context.update(pixels=h * w, c=c, groups=c // k.pe)
+
+
+def element_bytes(bits: int) -> int:
+    return next(n for n in (1, 2, 4, 8) if bits <= 8 * n)
+
+
+def _input_dma(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
+    k, ctx = spec.kernel, spec.context
+    h, w, c = k.geometry["shape"]
+    eb = element_bytes(ctx["out_elem"].bits)
+    if c * eb > 8:
+        raise ValueError(f"{k.name}: input pixels of {c} x {eb} bytes do not fit one 64-bit bus word")
+    ctx.update(pixels=h * w, c=c, elem_bytes=eb, words=-(-h * w * c * eb // 8), skip_words=False)
+
+
+def _output_dma(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
+    k, ctx = spec.kernel, spec.context
+    (s_in,) = df.input_streams(k)
+    eb = element_bytes(ctx["in_elem"].bits)
+    n = k.geometry["elements"]
+    ctx.update(elements=n, pe=s_in.width, elem_bytes=eb, words=-(-n * eb // 8))
+
+
+CONTEXTS = {
+    "mvu": ("mvu.cpp.j2", _mvu),
+    "swu": ("swu.cpp.j2", _swu),
+    "max_pool": ("pool.cpp.j2", _pool),
+    "sum_pool": ("pool.cpp.j2", _pool),
+    "add": ("add.cpp.j2", _add),
+    "fork": ("fork.cpp.j2", _fork),
+    "dwc": ("dwc.cpp.j2", _dwc),
+    "global_sum_pool": ("global_sum_pool.cpp.j2", _global_sum_pool),
+    "input_dma": ("input_dma.cpp.j2", _input_dma),
+    "output_dma": ("output_dma.cpp.j2", _output_dma),
+}
+
+
+def kernel_spec(k: Kernel, df: Dataflow, graph: Graph, cost: KernelCost | None = None) -> KernelSpec:
+    if k.kind not in CONTEXTS:
+        raise ValueError(f"{k.name}: no HLS template for kernel kind {k.kind}")
+    template, fill = CONTEXTS[k.kind]
+    ins, outs = df.input_streams(k), df.output_streams(k)
+    spec = KernelSpec(k, template, _common(k, df, graph))
+    spec.in_types = [BUS if k.kind == "input_dma" else beat_type(s.width * s.bits) for s in ins] or [BUS]
+    spec.out_types = [BUS if k.kind == "output_dma" else beat_type(s.width * s.bits) for s in outs] or [BUS]
+    if k.kind == "input_dma":
+        spec.context["inputs"] = ["in0"]
+    if k.kind == "output_dma":
+        spec.context["outputs"] = ["out0"]
+    fill(spec, df, graph, cost)
+    spec.context.update(params=bool(spec.arrays), pragmas=spec.pragmas, signature=spec.signature)
+    return spec

@@ -1,0 +1,114 @@
+"""Seeded random Bi-Real-like designs for the HLS tests: odd channel counts, SIMD widths that do
+not divide into 64, zero and +-1 padding, strides 1 and 2, padded max pools, image borders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from compiler.hw.dataflow import Dataflow, build_dataflow
+from compiler.hw.folding import channels, connect_widths, divisors, follow_neighbours, mvu_simd_options
+from compiler.ir import BIPOLAR, REAL, Graph, IntType
+from compiler.ir.builder import GraphBuilder
+from compiler.ir.ops.dequantize_output import DequantizeOutputAttrs
+from compiler.ir.ops.max_pool import PoolAttrs
+from compiler.ir.ops.quantize_input import QuantizeInputAttrs
+from compiler.ir.ops.requantize import RequantizeAttrs
+from compiler.ir.ops.scaled_add import ScaledAddAttrs
+from compiler.ir.ops.sliding_window import WindowAttrs
+from compiler.passes import PassManager, lowering_passes, streamline_passes
+
+ACC = IntType(32, True)
+
+
+@dataclass(frozen=True)
+class Shape:
+    size: int  # input height and width
+    cin: int
+    c1: int  # stem channels
+    c2: int  # block channels (== c1 when stride 1)
+    stride: int  # the binary conv's stride (2: downsampling block with a pooled 1x1 shortcut)
+    pad_value: int  # binary conv padding: 0 (zero, ternary taps) or +-1
+    maxpool: bool  # a 3x3/2 max pool with padding 1 after the stem
+
+
+SHAPES = [
+    Shape(7, 1, 5, 5, 1, 0, False),  # odd size, odd channels: 45-bit windows
+    Shape(8, 3, 13, 7, 2, 0, False),  # downsampling block, 117-bit windows, 3-channel input
+    Shape(9, 2, 7, 7, 1, -1, True),  # padded max pool over an odd map, -1 padding
+    Shape(12, 1, 9, 11, 2, 1, True),  # max pool then a downsampling block, +1 padding
+]
+
+
+def _bn(b: GraphBuilder, rng: np.random.Generator, c: int, scale: float) -> list[str]:
+    gamma = rng.random(c) + 0.2
+    gamma[0] = -gamma[0]
+    if c > 2:
+        gamma[1] = 0.0
+    values = [
+        np.full(c, scale),
+        gamma,
+        rng.standard_normal(c),
+        rng.standard_normal(c) * 3,
+        rng.random(c) + 0.5,
+    ]
+    return [b.const(v, REAL, "p") for v in values]
+
+
+def bireal_like(shape: Shape, seed: int) -> Graph:
+    rng = np.random.default_rng(seed)
+    s = shape
+    b = GraphBuilder("hls_test")
+    x = b.input((1, s.size, s.size, s.cin))
+    q = b.node("quantize_input", [x], QuantizeInputAttrs(1 / 255, 0, 255))
+    w = b.const(rng.integers(-127, 128, size=(s.c1, 3, 3, s.cin)).astype(np.int8), IntType(8, True), "w")
+    acc = b.node("conv", [q, w], WindowAttrs((3, 3), (1, 1), (1, 1, 1, 1), 0), ACC)
+    r = b.node("requantize", [acc, *_bn(b, rng, s.c1, 0.002)], RequantizeAttrs(0.25, -8, 7, 1e-5))
+    if s.maxpool:
+        r = b.node("max_pool", [r], PoolAttrs((3, 3), (2, 2), (1, 1, 1, 1)), IntType(4, True))
+    sign = b.node("sign", [r])
+    wb = b.const(rng.choice([-1, 1], size=(s.c2, 3, 3, s.c1)).astype(np.int8), BIPOLAR, "w")
+    acc2 = b.node("conv", [sign, wb], WindowAttrs((3, 3), (s.stride,) * 2, (1, 1, 1, 1), s.pad_value), ACC)
+    r2 = b.node("requantize", [acc2, *_bn(b, rng, s.c2, 0.3)], RequantizeAttrs(0.25, -8, 7, 1e-5))
+    if s.stride == 2:
+        pooled = b.node("sum_pool", [r], PoolAttrs((2, 2), (2, 2)), ACC)
+        wd = b.const(rng.integers(-127, 128, size=(s.c2, 1, 1, s.c1)).astype(np.int8), IntType(8, True), "w")
+        acc3 = b.node("conv", [pooled, wd], WindowAttrs((1, 1), (1, 1), (0, 0, 0, 0), 0), ACC)
+        shortcut = b.node("requantize", [acc3, *_bn(b, rng, s.c2, 0.01)], RequantizeAttrs(0.25, -8, 7, 1e-5))
+    else:
+        shortcut = r
+    y = b.node("scaled_add", [r2, shortcut], ScaledAddAttrs(Fraction(1), Fraction(1), -8, 7))
+    g = b.node("global_sum_pool", [y], None, ACC)
+    f = b.node("flatten", [g], None, ACC)
+    wf = b.const(rng.integers(-127, 128, size=(3, s.c2)).astype(np.int8), IntType(8, True), "w")
+    bias = b.const(np.array([5, -7, 0]), IntType(4, True), "b")
+    logits = b.node("matmul", [f, wf, bias], None, ACC)
+    out = b.node("dequantize_output", [logits], DequantizeOutputAttrs(Fraction(1, 1000)))
+    graph = b.finish([out])
+    return PassManager(streamline_passes() + lowering_passes()).run(graph)
+
+
+def random_folding(graph: Graph, seed: int) -> Dataflow:
+    """The graph's dataflow with random legal PE/SIMD on every folded kernel."""
+    rng = np.random.default_rng(seed)
+    df = build_dataflow(graph)
+    for k in df.order():
+        if k.kind == "mvu":
+            k.simd = int(rng.choice(mvu_simd_options(k, df)))
+            k.pe = int(rng.choice(divisors(k.geometry["mh"])))
+        elif k.kind in ("add", "max_pool", "sum_pool", "global_sum_pool"):
+            k.pe = int(rng.choice(divisors(channels(k))))
+    follow_neighbours(df)
+    connect_widths(df)
+    return df
+
+
+def images(graph: Graph, n: int, seed: int) -> np.ndarray:
+    """(n, C, H, W) images on the 1/255 grid, the first all 0 and the second all 255."""
+    _, h, w, c = graph.tensors[graph.inputs[0]].shape
+    x = np.random.default_rng(seed).integers(0, 256, size=(n, c, h, w)).astype(np.float64)
+    x[0] = 0
+    x[1 % n] = 255
+    return x / 255
