@@ -1,6 +1,6 @@
 """Build a model: QONNX or checkpoint -> IR -> streamlined integer IR -> dataflow design + simulation.
 
-    python -m compiler.build [--model FILE.onnx|CKPT.pt] --target ir|sim|fpga --out DIR
+    python -m compiler.build [--model FILE.onnx|CKPT.pt] --target ir|sim|fpga|hls4ml --out DIR
                              [--start-step S] [--stop-step S] [--verify-images N]
                              [--board B --fps F --clock-mhz C | --folding F.json]   (sim, fpga)
 
@@ -21,6 +21,8 @@ Steps (a named table; the IR is saved after each one as DIR/steps/NN_<step>.ir +
               images, and every FIFO's traffic against the simulator's
   package     (fpga) deploy/ (PYNQ driver.py, design.json, bitstream slot, C-simulation library
               as a simulated board, checked by running the driver) and deploy.zip
+  hls4ml      (hls4ml) the streamlined IR as an hls4ml project (Vitis backend, io_stream, exact
+              integer layers), compiled and C-simulated by hls4ml, compared with `==` on N images
 
 DIR gets model.ir (+ .npz), steps/, passes/<step>/ (IR text after every pass), names.json (IR
 tensor -> ONNX tensor), timings.json and report.json. Everything is written to a staging folder
@@ -52,6 +54,7 @@ class Target(Enum):
     IR = "ir"
     SIM = "sim"
     FPGA = "fpga"
+    HLS4ML = "hls4ml"
 
 
 @dataclass
@@ -170,6 +173,13 @@ def step_package(graph: Graph, state: BuildState) -> Graph:
     return graph
 
 
+def step_hls4ml(graph: Graph, state: BuildState) -> Graph:
+    from compiler.hls4ml_step import run_hls4ml
+
+    run_hls4ml(graph, state)
+    return graph
+
+
 STEPS: dict[str, Step] = {
     "import": step_import,
     "streamline": step_streamline,
@@ -180,8 +190,16 @@ STEPS: dict[str, Step] = {
     "codegen": step_codegen,
     "csim": step_csim,
     "package": step_package,
+    "hls4ml": step_hls4ml,
 }
-READ_ONLY_STEPS = ("verify", "simulate", "codegen", "csim", "package")  # they read the IR, never change it
+READ_ONLY_STEPS = (
+    "verify",
+    "simulate",
+    "codegen",
+    "csim",
+    "package",
+    "hls4ml",
+)  # they read the IR, never change it
 TARGET_STEPS = {
     Target.IR: ["import", "streamline", "lower", "verify"],
     Target.SIM: ["import", "streamline", "lower", "verify", "dataflow", "simulate"],
@@ -196,6 +214,7 @@ TARGET_STEPS = {
         "csim",
         "package",
     ],
+    Target.HLS4ML: ["import", "streamline", "hls4ml"],
 }
 
 
@@ -218,11 +237,11 @@ def _selected_steps(cfg: BuildConfig) -> list[str]:
 
 
 def _resume_graph(cfg: BuildConfig, first: str) -> Graph | None:
-    index = list(STEPS).index(first)
-    if index == 0:
+    own = TARGET_STEPS[cfg.target]
+    if own.index(first) == 0:
         return None
-    # the IR as the last IR-changing step before `first` saved it
-    prev = [s for s in list(STEPS)[:index] if s not in READ_ONLY_STEPS][-1]
+    # the IR as the target's last IR-changing step before `first` saved it
+    prev = [s for s in own[: own.index(first)] if s not in READ_ONLY_STEPS][-1]
     path = cfg.out / step_file(list(STEPS).index(prev), prev)
     if not path.is_file() or not Path(str(path) + ".npz").is_file():
         raise UserError(
@@ -249,19 +268,25 @@ def _layer_table(graph: Graph) -> list[dict]:
 def build(cfg: BuildConfig, progress=print) -> dict:
     """Run the selected steps; returns the report (also written to cfg.out/report.json)."""
     steps = _selected_steps(cfg)
-    if cfg.target in (Target.SIM, Target.FPGA):  # flags checked before any work
+    if cfg.target is Target.HLS4ML:
+        try:
+            import hls4ml  # noqa: F401
+        except ImportError:
+            raise UserError("--target hls4ml needs hls4ml: pip install hls4ml") from None
+    if cfg.target in (Target.SIM, Target.FPGA, Target.HLS4ML):  # flags checked before any work
         from compiler.hw.boards import board
 
         chosen = board(cfg.board)
-        if cfg.target is Target.FPGA:
+        if cfg.target in (Target.FPGA, Target.HLS4ML):
             from compiler.backends.hls.csim import compiler, hls_include_dir
             from compiler.backends.hls.vendor import processing_system
 
-            processing_system(chosen)
+            if cfg.target is Target.FPGA:
+                processing_system(chosen)
             try:
                 compiler(), hls_include_dir()
             except RuntimeError as exc:
-                raise UserError(f"--target fpga: {exc}") from None
+                raise UserError(f"--target {cfg.target.value}: {exc}") from None
         if cfg.clock_mhz <= 0 or (cfg.fps is not None and cfg.fps <= 0):
             raise UserError("--fps and --clock-mhz must be positive")
         if cfg.folding is not None and not cfg.folding.is_file():
@@ -288,8 +313,10 @@ def build(cfg: BuildConfig, progress=print) -> dict:
             if name not in READ_ONLY_STEPS:
                 save_graph(graph, stage / step_file(index, name))
             records.append({"name": name, "seconds": round(seconds, 3), "nodes": len(graph.nodes)})
-            total = len(TARGET_STEPS[cfg.target])
-            progress(f"[{index + 1}/{total}] {name} done in {seconds:.2f} s ({len(graph.nodes)} nodes)")
+            own = TARGET_STEPS[cfg.target]
+            progress(
+                f"[{own.index(name) + 1}/{len(own)}] {name} done in {seconds:.2f} s ({len(graph.nodes)} nodes)"
+            )
         save_graph(graph, stage / "model.ir")
         state.report["steps"] = records
         state.report.setdefault("layers", _layer_table(graph))
@@ -322,7 +349,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--start-step", choices=list(STEPS))
     p.add_argument("--stop-step", choices=list(STEPS))
-    p.add_argument("--verify-images", type=int, default=1000, help="images for the bit-exact check (0: skip)")
+    p.add_argument(
+        "--verify-images",
+        type=int,
+        help="images for the bit-exact checks (0: skip; default 1000, 20 for --target hls4ml whose "
+        "C-simulation runs about one image per second)",
+    )
     p.add_argument("--reference", help="checkpoint whose integer golden is the reference for an .onnx model")
     p.add_argument("--seed", type=int, default=0)
     hw = p.add_argument_group("--target sim and fpga")
@@ -334,6 +366,8 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.sim_frames < 2:
         raise UserError("--sim-frames must be at least 2 (the interval is measured between frames)")
+    if args.verify_images is None:
+        args.verify_images = 20 if args.target == Target.HLS4ML.value else 1000
     if args.verify_images < 0:
         raise UserError("--verify-images must be >= 0")
     cfg = BuildConfig(
@@ -354,6 +388,9 @@ def main(argv: list[str] | None = None) -> None:
     report = build(cfg, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     keys = ("target", "model", "bit_exact", "fps", "cycles_per_frame", "latency_cycles", "resources", "fits")
     summary = {k: report[k] for k in keys if k in report}
+    for k in ("csim", "hls4ml"):
+        if k in report:
+            summary[k] = {"images": report[k]["images"], "mismatches": report[k]["mismatches"]}
     summary["steps"] = {s["name"]: s["seconds"] for s in report.get("steps", [])}
     print(json.dumps(summary))
 

@@ -57,7 +57,8 @@ def _bn(b: GraphBuilder, rng: np.random.Generator, c: int, scale: float) -> list
     return [b.const(v, REAL, "p") for v in values]
 
 
-def bireal_like(shape: Shape, seed: int) -> Graph:
+def bireal_like(shape: Shape, seed: int, lower: bool = True) -> Graph:
+    """The design's streamlined IR, lowered for the dataflow unless `lower` is False."""
     rng = np.random.default_rng(seed)
     s = shape
     b = GraphBuilder("hls_test")
@@ -87,7 +88,7 @@ def bireal_like(shape: Shape, seed: int) -> Graph:
     logits = b.node("matmul", [f, wf, bias], None, ACC)
     out = b.node("dequantize_output", [logits], DequantizeOutputAttrs(Fraction(1, 1000)))
     graph = b.finish([out])
-    return PassManager(streamline_passes() + lowering_passes()).run(graph)
+    return PassManager(streamline_passes() + (lowering_passes() if lower else [])).run(graph)
 
 
 def random_folding(graph: Graph, seed: int) -> Dataflow:

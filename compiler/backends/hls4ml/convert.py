@@ -1,0 +1,255 @@
+"""--target hls4ml: the streamlined integer IR as an hls4ml project (Vitis backend, io_stream),
+for users who want hls4ml's flows. Every layer is expressed exactly in hls4ml's integer types:
+
+  conv                     Conv2D, integer weights (bipolar as ap_int<2> +-1), integer accumulator;
+                           zero padding only (hls4ml pads with zeros)
+  sum_pool -> 1x1 conv     one Conv2D with the pool's kernel and stride, the weights repeated per tap
+  global_sum_pool -> flatten -> matmul
+                           one Conv2D over the whole map, the weights repeated per pixel, + bias
+  multi_threshold, sign    BirealThreshold, an hls4ml extension layer (threshold_layer.py)
+  add                      Merge add into ap_fixed<B,B,AP_TRN,AP_SAT> (saturation = the IR's clip)
+
+A layer hls4ml cannot express exactly is a one-line UserError naming it and why. hls4ml's own
+C-simulation (`ModelGraph.compile()` + `predict()`, g++) is compared with the reference using ==.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bireal_hw.errors import UserError
+from compiler.backends.hls4ml.threshold_layer import padded_thresholds, register
+from compiler.ir import BIPOLAR, Graph, IntType
+from compiler.ir.verify import value_bounds
+
+PROJECT = "bireal_hls4ml"
+
+
+def _bits(lo: int, hi: int) -> int:
+    """Signed bits holding [lo, hi]."""
+    return max(2, max(int(lo).bit_length(), int(hi).bit_length()) + 1)
+
+
+def _int_type(bits: int, signed: bool = True) -> str:
+    return f"ap_{'' if signed else 'u'}int<{bits}>"
+
+
+@dataclass
+class Converted:
+    layers: list[dict]
+    precision: dict[str, dict]
+    input_layer: str
+    output_layer: str
+
+
+class _Converter:
+    def __init__(self, graph: Graph) -> None:
+        self.g = graph
+        self.bounds = value_bounds(graph)
+        self.producer: dict[str, str] = {}  # IR tensor -> hls4ml layer name
+        self.layers: list[dict] = []
+        self.precision: dict[str, dict] = {}
+        self.consumers = graph.consumers()
+        self.done: set[str] = set()
+
+    def tensor_bits(self, tensor: str) -> int:
+        b = self.bounds[tensor]
+        return _bits(min(b.lo), max(b.hi))
+
+    def refuse(self, node, why: str) -> None:
+        raise UserError(
+            f"--target hls4ml: {node.name} ({node.op}) cannot be expressed exactly in hls4ml: {why}"
+        )
+
+    def add(self, layer: dict, tensor: str, precision: dict) -> None:
+        layer["name"] = f"{layer['class_name'].lower()}_{len(self.layers)}"
+        self.layers.append(layer)
+        self.producer[tensor] = layer["name"]
+        self.precision[layer["name"]] = precision
+
+    def only_consumer(self, tensor: str, op: str):
+        users = self.consumers.get(tensor, [])
+        return users[0] if len(users) == 1 and users[0].op == op else None
+
+    def conv_layer(self, node, x: str, weights: np.ndarray, kernel, stride, pads, bias, out: str) -> None:
+        """weights (O, KH, KW, C)."""
+        _, ih, iw, c = self.g.tensors[x].shape
+        o = weights.shape[0]
+        oh = (ih + pads[0] + pads[2] - kernel[0]) // stride[0] + 1
+        ow = (iw + pads[1] + pads[3] - kernel[1]) // stride[1] + 1
+        wtype = self.g.tensors[node.inputs[1]].dtype
+        wbits = 2 if wtype == BIPOLAR else max(2, _bits(int(weights.min()), int(weights.max())))
+        acc = self.tensor_bits(out) + 1
+        bias_data = np.zeros(o) if bias is None else bias.astype(np.float64)
+        bbits = _bits(int(bias_data.min(initial=0)), int(bias_data.max(initial=0)))
+        layer = {
+            "class_name": "Conv2D",
+            "inputs": [self.producer[x]],
+            "data_format": "channels_last",
+            "in_height": ih,
+            "in_width": iw,
+            "n_chan": c,
+            "out_height": oh,
+            "out_width": ow,
+            "n_filt": o,
+            "filt_height": kernel[0],
+            "filt_width": kernel[1],
+            "stride_height": stride[0],
+            "stride_width": stride[1],
+            "pad_top": pads[0],
+            "pad_left": pads[1],
+            "pad_bottom": pads[2],
+            "pad_right": pads[3],
+            "weight_data": weights.transpose(1, 2, 3, 0).astype(np.float64),
+            "bias_data": bias_data,
+        }
+        precision = {
+            "weight": _int_type(wbits),
+            "bias": _int_type(bbits),
+            "accum": _int_type(acc),
+            "result": _int_type(acc),
+        }
+        self.add(layer, out, precision)
+
+    def threshold_layer(
+        self, x: str, out: str, t: np.ndarray, d: np.ndarray, qmin: int, step: int, bits: int
+    ) -> None:
+        accum = self.tensor_bits(x) + 2
+        flat, levels, tbits = padded_thresholds(t.astype(np.int64), accum)
+        _, *spatial, c = self.g.tensors[x].shape
+        layer = {
+            "class_name": "BirealThreshold",
+            "inputs": [self.producer[x]],
+            "n_pixels": int(np.prod(spatial)),
+            "n_chan": c,
+            "levels": levels,
+            "qmin": qmin,
+            "step": step,
+            "threshold_bits": tbits,
+            "accum_bits": accum,
+            "thresholds_data": flat.astype(np.float64),
+            "directions_data": d.astype(np.float64),
+        }
+        self.add(layer, out, {"result": _int_type(bits)})
+
+    def convert(self) -> Converted:
+        g = self.g
+        for node in g.nodes:
+            if node.name in self.done:
+                continue
+            op, a = node.op, node.attrs
+            if op == "quantize_input":
+                h, w, c = g.tensors[node.inputs[0]].shape[1:]
+                t = g.tensors[node.outputs[0]].dtype
+                layer = {"class_name": "InputLayer", "input_shape": [h, w, c]}
+                self.add(layer, node.outputs[0], {"result": _int_type(t.bits, t.signed)})
+            elif op == "conv":
+                if a.pad_value != 0:
+                    self.refuse(node, f"padding with {a.pad_value} (hls4ml pads convolutions with zeros)")
+                w = g.consts[node.inputs[1]].astype(np.int64)
+                self.conv_layer(node, node.inputs[0], w, a.kernel, a.stride, a.pads, None, node.outputs[0])
+            elif op == "sum_pool":
+                conv = self.only_consumer(node.outputs[0], "conv")
+                if conv is None or tuple(conv.attrs.kernel) != (1, 1) or any(a.pads) or any(conv.attrs.pads):
+                    self.refuse(
+                        node, "a sum pool is exact in hls4ml only folded into the 1x1 conv that follows it"
+                    )
+                w = g.consts[conv.inputs[1]].astype(np.int64)  # (O, 1, 1, C)
+                kh, kw = a.kernel
+                wide = np.repeat(np.repeat(w, kh, axis=1), kw, axis=2)
+                self.conv_layer(
+                    conv, node.inputs[0], wide, a.kernel, a.stride, (0, 0, 0, 0), None, conv.outputs[0]
+                )
+                self.done.add(conv.name)
+            elif op == "global_sum_pool":
+                flat = self.only_consumer(node.outputs[0], "flatten")
+                mm = flat and self.only_consumer(flat.outputs[0], "matmul")
+                if mm is None:
+                    self.refuse(
+                        node, "a global sum pool is exact in hls4ml only folded into the classifier after it"
+                    )
+                _, h, w, c = g.tensors[node.inputs[0]].shape
+                weights = g.consts[mm.inputs[1]].astype(np.int64)  # (O, C)
+                wide = np.broadcast_to(weights[:, None, None, :], (weights.shape[0], h, w, c))
+                bias = g.consts[mm.inputs[2]].astype(np.int64) if len(mm.inputs) > 2 else None
+                self.conv_layer(
+                    mm,
+                    node.inputs[0],
+                    np.ascontiguousarray(wide),
+                    (h, w),
+                    (1, 1),
+                    (0, 0, 0, 0),
+                    bias,
+                    mm.outputs[0],
+                )
+                self.done.update({flat.name, mm.name})
+                self.producer[mm.outputs[0]] = self.layers[-1]["name"]
+            elif op == "multi_threshold":
+                t, d = g.consts[node.inputs[1]], g.consts[node.inputs[2]]
+                bits = g.tensors[node.outputs[0]].dtype.bits
+                self.threshold_layer(node.inputs[0], node.outputs[0], t, d, a.qmin, 1, bits)
+            elif op == "sign":
+                c = g.tensors[node.inputs[0]].shape[-1]
+                self.threshold_layer(node.inputs[0], node.outputs[0], np.zeros((c, 1)), np.ones(c), -1, 2, 2)
+            elif op == "add":
+                t = g.tensors[node.outputs[0]].dtype
+                if not (
+                    isinstance(t, IntType)
+                    and t.signed
+                    and a.qmin == -(1 << (t.bits - 1))
+                    and a.qmax == (1 << (t.bits - 1)) - 1
+                ):
+                    self.refuse(
+                        node, f"saturation to [{a.qmin}, {a.qmax}] is not the full range of an hls4ml type"
+                    )
+                layer = {
+                    "class_name": "Merge",
+                    "op": "add",
+                    "inputs": [self.producer[i] for i in node.inputs],
+                }
+                self.add(layer, node.outputs[0], {"result": f"ap_fixed<{t.bits},{t.bits},AP_TRN,AP_SAT>"})
+            elif op == "max_pool":
+                if any(a.pads):
+                    self.refuse(
+                        node,
+                        "a padded max pool (hls4ml pads pools with zeros, which would beat negative maxima)",
+                    )
+                self.refuse(node, "unpadded max pools are not mapped to hls4ml's MaxPooling2D yet")
+            elif op == "dequantize_output":
+                pass  # the host applies the output scale; hls4ml outputs the integer logits
+            else:
+                self.refuse(node, "no exact hls4ml layer for this op")
+        last = self.producer[g.producers()[g.outputs[0]].inputs[0]]
+        return Converted(self.layers, self.precision, self.layers[0]["name"], last)
+
+
+def convert(graph: Graph) -> Converted:
+    """The streamlined IR as hls4ml layers (UserError on a layer hls4ml cannot express exactly)."""
+    return _Converter(graph).convert()
+
+
+def hls4ml_model(graph: Graph, out: Path, part: str, clock_mhz: float, reuse_factor: int = 1):
+    """An hls4ml ModelGraph of `graph` writing its project to `out`."""
+    register()
+    from hls4ml.model import ModelGraph
+
+    c = convert(graph)
+    config = {
+        "Backend": "Vitis",
+        "IOType": "io_stream",
+        "ProjectName": PROJECT,
+        "OutputDir": str(out),
+        "Part": part,
+        "ClockPeriod": round(1000.0 / clock_mhz, 3),
+        "HLSConfig": {
+            "Model": {"Precision": "ap_int<32>", "ReuseFactor": reuse_factor, "Strategy": "Latency"},
+            "LayerName": {name: {"Precision": p} for name, p in c.precision.items()},
+        },
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ModelGraph.from_layer_list(config, c.layers, inputs=[c.input_layer], outputs=[c.output_layer])

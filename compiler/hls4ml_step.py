@@ -1,0 +1,56 @@
+"""The build's `hls4ml` step (--target hls4ml): the streamlined IR as an hls4ml project
+(compiler/backends/hls4ml), compiled by hls4ml and C-simulated with its `predict`, compared with
+the reference using == on every logit."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from compiler.backends.hls4ml.convert import PROJECT, hls4ml_model
+from compiler.hw.boards import board
+from compiler.ir import Graph
+from compiler.verification import batches, count_mismatches
+from compiler.verify_build import images_for, reference_for
+
+
+def run_hls4ml(graph: Graph, state) -> None:
+    cfg = state.cfg
+    chosen = board(cfg.board)
+    out = state.stage / "hls4ml"
+    model = hls4ml_model(graph, out, chosen.part, cfg.clock_mhz)
+    start = time.perf_counter()
+    model.compile()  # writes the project and builds hls4ml's C-simulation library with g++
+    compile_seconds = time.perf_counter() - start
+    images, source = images_for(graph, cfg.verify_images, cfg.seed)
+    ref = reference_for(graph, state)
+    quantizer = next(n for n in graph.nodes if n.op == "quantize_input").attrs
+    mismatches = 0
+    start = time.perf_counter()
+    for x in batches(images, cfg.batch):
+        pixels = np.clip(np.round(x.astype(np.float64) / quantizer.scale), quantizer.qmin, quantizer.qmax)
+        y = model.predict(np.ascontiguousarray(pixels.transpose(0, 2, 3, 1)))  # float64: exact integers
+        got = np.asarray(y, dtype=np.float64).reshape(len(x), -1)
+        if not np.array_equal(got, np.round(got)):
+            raise RuntimeError("hls4ml's C-simulation returned non-integer logits")
+        mismatches += count_mismatches(got.astype(np.int64), ref.run(x))
+    run_seconds = time.perf_counter() - start
+    state.report["hls4ml"] = {
+        "project": f"hls4ml/ ({PROJECT}, Vitis backend, io_stream)",
+        "layers": len(model.get_layers()) if hasattr(model, "get_layers") else None,
+        "part": chosen.part,
+        "clock_mhz": cfg.clock_mhz,
+        "images": len(images),
+        "mismatches": mismatches,
+        "source": source,
+        "reference": ref.name,
+        "compile_seconds": round(compile_seconds, 2),
+        "run_seconds": round(run_seconds, 2),
+    }
+    print(
+        f"hls4ml C-simulation: {len(images)} images, {mismatches} mismatches "
+        f"(compile {compile_seconds:.1f} s, run {run_seconds:.1f} s)",
+        file=sys.stderr,
+    )
