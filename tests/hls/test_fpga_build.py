@@ -141,3 +141,25 @@ def test_default_model_csim_on_all_test_images(tmp_path):
     report = build(cfg, progress=lambda msg: None)
     assert report["csim"]["images"] == 10_000 and report["csim"]["mismatches"] == 0
     assert report["csim"]["traffic_equal_to_sim"]
+
+
+@pytest.mark.slow
+def test_bireal18_at_224_csim_equals_the_golden(tmp_path):
+    """bireal18 at 224x224 (4-bit residual grid, randomized BatchNorm) folded for 2,000 fps on the
+    zcu104: its generated C++ equals the golden on seeded images, FIFO traffic equals sim/."""
+    import torch
+
+    from bireal_hw.checkpoint import save_checkpoint
+    from bireal_hw.models import build_model, model_config
+    from tests.conftest import randomize_batchnorm
+
+    torch.manual_seed(0)
+    model = build_model(model_config("bireal18").replace(residual_bits=4)).eval()
+    randomize_batchnorm(model, torch.Generator().manual_seed(1))
+    ckpt = tmp_path / "bireal18.pt"
+    save_checkpoint(ckpt, model)
+    cfg = BuildConfig(model=ckpt, out=tmp_path / "out", target=Target.FPGA, verify_images=3, fps=2000.0)
+    report = build(cfg, progress=lambda msg: None)
+    assert report["csim"]["images"] == 3 and report["csim"]["mismatches"] == 0
+    assert report["csim"]["traffic_equal_to_sim"] and report["deploy"]["driver_check"]["mismatches"] == 0
+    assert report["fps"] >= 2000
