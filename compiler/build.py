@@ -32,6 +32,7 @@ beside DIR and moved in at the end: a failed build leaves DIR as it was.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -145,39 +146,23 @@ def step_dataflow(graph: Graph, state: BuildState) -> Graph:
     return graph
 
 
-def step_simulate(graph: Graph, state: BuildState) -> Graph:
-    from compiler.sim_step import run_simulation
+def report_step(module: str, function: str) -> Step:
+    """A step that reads the IR and adds to the report, implemented in `module` (imported when the
+    step runs, so a build imports only what its target needs)."""
 
-    run_simulation(graph, state)
-    return graph
+    def step(graph: Graph, state: BuildState) -> Graph:
+        getattr(importlib.import_module(module), function)(graph, state)
+        return graph
 
-
-def step_codegen(graph: Graph, state: BuildState) -> Graph:
-    from compiler.fpga_steps import run_codegen
-
-    run_codegen(graph, state)
-    return graph
+    step.__name__ = f"step_{function}"
+    return step
 
 
-def step_csim(graph: Graph, state: BuildState) -> Graph:
-    from compiler.fpga_steps import run_csim
-
-    run_csim(graph, state)
-    return graph
-
-
-def step_package(graph: Graph, state: BuildState) -> Graph:
-    from compiler.fpga_steps import run_package
-
-    run_package(graph, state)
-    return graph
-
-
-def step_hls4ml(graph: Graph, state: BuildState) -> Graph:
-    from compiler.hls4ml_step import run_hls4ml
-
-    run_hls4ml(graph, state)
-    return graph
+step_simulate = report_step("compiler.sim_step", "run_simulation")
+step_codegen = report_step("compiler.fpga_steps", "run_codegen")
+step_csim = report_step("compiler.fpga_steps", "run_csim")
+step_package = report_step("compiler.fpga_steps", "run_package")
+step_hls4ml = report_step("compiler.hls4ml_step", "run_hls4ml")
 
 
 STEPS: dict[str, Step] = {

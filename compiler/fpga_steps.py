@@ -33,7 +33,7 @@ from compiler.verify_build import images_for, reference_for
 from sim.schedule import build_processes
 from sim.simulate import size_fifos
 
-TESTBENCH_FRAMES = 8  # images in the Vitis HLS test bench (tb/input.bin)
+TESTBENCH_FRAMES = 8  # images in the Vitis HLS test bench (tb_data/input.bin)
 DRIVER_CHECK_IMAGES = 16  # images the packaged driver runs in the package step
 
 
@@ -225,6 +225,7 @@ def run_package(graph: Graph, state) -> None:
             state.stage / "hls" / "kernels.json",
             state.stage / "hls" / "vitis_hls.tcl",
             state.stage / "hls" / "tb",
+            state.stage / "hls" / "tb_data",
             state.stage / "vivado" / "bitstream.tcl",
             state.stage / "Makefile",
             deploy,

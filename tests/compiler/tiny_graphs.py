@@ -19,7 +19,8 @@ from compiler.ir.ops.sliding_window import WindowAttrs
 ACC = IntType(32, True)
 
 
-def _bn(b: GraphBuilder, rng: np.random.Generator, c: int, scale: float) -> list[str]:
+def bn_consts(b: GraphBuilder, rng: np.random.Generator, c: int, scale: float) -> list[str]:
+    """A BatchNorm's constants (scale, gamma, beta, mean, var) with a negative and a zero gamma."""
     gamma = rng.random(c) + 0.2
     gamma[0], gamma[1] = -gamma[0], 0.0  # a negative and a zero gamma in every layer
     values = [
@@ -41,15 +42,15 @@ def tiny_bireal_graph(seed: int = 0, pad_value: int = 0, ratio: Fraction = Fract
     q = b.node("quantize_input", [x], QuantizeInputAttrs(1 / 255, 0, 255))
     w = b.const(rng.integers(-127, 128, size=(4, 3, 3, 2)).astype(np.int8), IntType(8, True), "w")
     acc = b.node("conv", [q, w], WindowAttrs((3, 3), (1, 1), (1, 1, 1, 1), 0), ACC)
-    r = b.node("requantize", [acc, *_bn(b, rng, 4, 0.002)], RequantizeAttrs(0.25, -8, 7, 1e-5))
+    r = b.node("requantize", [acc, *bn_consts(b, rng, 4, 0.002)], RequantizeAttrs(0.25, -8, 7, 1e-5))
     s = b.node("sign", [r])
     wb = b.const(rng.choice([-1, 1], size=(5, 3, 3, 4)).astype(np.int8), BIPOLAR, "w")
     acc2 = b.node("conv", [s, wb], WindowAttrs((3, 3), (2, 2), (1, 1, 1, 1), pad_value), ACC)
-    r2 = b.node("requantize", [acc2, *_bn(b, rng, 5, 0.3)], RequantizeAttrs(0.25, -8, 7, 1e-5))
+    r2 = b.node("requantize", [acc2, *bn_consts(b, rng, 5, 0.3)], RequantizeAttrs(0.25, -8, 7, 1e-5))
     pooled = b.node("sum_pool", [r], PoolAttrs((2, 2), (2, 2)), ACC)
     wd = b.const(rng.integers(-127, 128, size=(5, 1, 1, 4)).astype(np.int8), IntType(8, True), "w")
     acc3 = b.node("conv", [pooled, wd], WindowAttrs((1, 1), (1, 1), (0, 0, 0, 0), 0), ACC)
-    r3 = b.node("requantize", [acc3, *_bn(b, rng, 5, 0.01)], RequantizeAttrs(0.25, -8, 7, 1e-5))
+    r3 = b.node("requantize", [acc3, *bn_consts(b, rng, 5, 0.01)], RequantizeAttrs(0.25, -8, 7, 1e-5))
     y = b.node("scaled_add", [r2, r3], ScaledAddAttrs(Fraction(1), ratio, -8, 7))
     g = b.node("global_sum_pool", [y], None, ACC)
     f = b.node("flatten", [g], None, ACC)

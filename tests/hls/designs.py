@@ -10,7 +10,7 @@ import numpy as np
 
 from compiler.hw.dataflow import Dataflow, build_dataflow
 from compiler.hw.folding import channels, connect_widths, divisors, follow_neighbours, mvu_simd_options
-from compiler.ir import BIPOLAR, REAL, Graph, IntType
+from compiler.ir import BIPOLAR, Graph, IntType
 from compiler.ir.builder import GraphBuilder
 from compiler.ir.ops.dequantize_output import DequantizeOutputAttrs
 from compiler.ir.ops.max_pool import PoolAttrs
@@ -19,6 +19,7 @@ from compiler.ir.ops.requantize import RequantizeAttrs
 from compiler.ir.ops.scaled_add import ScaledAddAttrs
 from compiler.ir.ops.sliding_window import WindowAttrs
 from compiler.passes import PassManager, lowering_passes, streamline_passes
+from tests.compiler.tiny_graphs import bn_consts
 
 ACC = IntType(32, True)
 
@@ -42,21 +43,6 @@ SHAPES = [
 ]
 
 
-def _bn(b: GraphBuilder, rng: np.random.Generator, c: int, scale: float) -> list[str]:
-    gamma = rng.random(c) + 0.2
-    gamma[0] = -gamma[0]
-    if c > 2:
-        gamma[1] = 0.0
-    values = [
-        np.full(c, scale),
-        gamma,
-        rng.standard_normal(c),
-        rng.standard_normal(c) * 3,
-        rng.random(c) + 0.5,
-    ]
-    return [b.const(v, REAL, "p") for v in values]
-
-
 def bireal_like(shape: Shape, seed: int, lower: bool = True) -> Graph:
     """The design's streamlined IR, lowered for the dataflow unless `lower` is False."""
     rng = np.random.default_rng(seed)
@@ -66,18 +52,20 @@ def bireal_like(shape: Shape, seed: int, lower: bool = True) -> Graph:
     q = b.node("quantize_input", [x], QuantizeInputAttrs(1 / 255, 0, 255))
     w = b.const(rng.integers(-127, 128, size=(s.c1, 3, 3, s.cin)).astype(np.int8), IntType(8, True), "w")
     acc = b.node("conv", [q, w], WindowAttrs((3, 3), (1, 1), (1, 1, 1, 1), 0), ACC)
-    r = b.node("requantize", [acc, *_bn(b, rng, s.c1, 0.002)], RequantizeAttrs(0.25, -8, 7, 1e-5))
+    r = b.node("requantize", [acc, *bn_consts(b, rng, s.c1, 0.002)], RequantizeAttrs(0.25, -8, 7, 1e-5))
     if s.maxpool:
         r = b.node("max_pool", [r], PoolAttrs((3, 3), (2, 2), (1, 1, 1, 1)), IntType(4, True))
     sign = b.node("sign", [r])
     wb = b.const(rng.choice([-1, 1], size=(s.c2, 3, 3, s.c1)).astype(np.int8), BIPOLAR, "w")
     acc2 = b.node("conv", [sign, wb], WindowAttrs((3, 3), (s.stride,) * 2, (1, 1, 1, 1), s.pad_value), ACC)
-    r2 = b.node("requantize", [acc2, *_bn(b, rng, s.c2, 0.3)], RequantizeAttrs(0.25, -8, 7, 1e-5))
+    r2 = b.node("requantize", [acc2, *bn_consts(b, rng, s.c2, 0.3)], RequantizeAttrs(0.25, -8, 7, 1e-5))
     if s.stride == 2:
         pooled = b.node("sum_pool", [r], PoolAttrs((2, 2), (2, 2)), ACC)
         wd = b.const(rng.integers(-127, 128, size=(s.c2, 1, 1, s.c1)).astype(np.int8), IntType(8, True), "w")
         acc3 = b.node("conv", [pooled, wd], WindowAttrs((1, 1), (1, 1), (0, 0, 0, 0), 0), ACC)
-        shortcut = b.node("requantize", [acc3, *_bn(b, rng, s.c2, 0.01)], RequantizeAttrs(0.25, -8, 7, 1e-5))
+        shortcut = b.node(
+            "requantize", [acc3, *bn_consts(b, rng, s.c2, 0.01)], RequantizeAttrs(0.25, -8, 7, 1e-5)
+        )
     else:
         shortcut = r
     y = b.node("scaled_add", [r2, shortcut], ScaledAddAttrs(Fraction(1), Fraction(1), -8, 7))

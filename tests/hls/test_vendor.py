@@ -112,11 +112,13 @@ def test_make_csim_gcc_runs_the_vitis_testbench_with_gcc(tmp_path):
     ok = subprocess.run(["make", "csim-gcc"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert ok.returncode == 0, ok.stderr[-800:]
     assert "4 frames, 0 mismatching words" in ok.stdout
-    expected = tmp_path / "hls" / "tb" / "expected.bin"
+    expected = tmp_path / "hls" / "tb_data" / "expected.bin"
     words = np.fromfile(expected, dtype="<u8")
     words[3] ^= 1
     words.tofile(expected)
-    bad = subprocess.run(["./tb/testbench.gcc", "tb"], cwd=tmp_path / "hls", capture_output=True, text=True)
+    bad = subprocess.run(
+        ["./tb/testbench.gcc", "tb_data"], cwd=tmp_path / "hls", capture_output=True, text=True
+    )
     assert bad.returncode == 1 and "1 mismatching words" in bad.stdout
 
 

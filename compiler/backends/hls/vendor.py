@@ -95,10 +95,11 @@ def write_vendor_files(
         "ap_int_max_w": ap_int_max_w,
         "ps": ProcessingSystem(**{**ps.__dict__, "config": ps.config.format(clock=f"{clock_mhz:g}")}),
     }
-    tb = project.root / "tb"
+    tb, data = project.root / "tb", project.root / "tb_data"
     tb.mkdir(parents=True, exist_ok=True)
-    np.ascontiguousarray(tb_input, dtype="<u8").tofile(tb / "input.bin")
-    np.ascontiguousarray(tb_expected, dtype="<u8").tofile(tb / "expected.bin")
+    data.mkdir(exist_ok=True)
+    np.ascontiguousarray(tb_input, dtype="<u8").tofile(data / "input.bin")
+    np.ascontiguousarray(tb_expected, dtype="<u8").tofile(data / "expected.bin")
     files = {
         tb / "testbench.cpp": "vendor/testbench.cpp.j2",
         project.root / "vitis_hls.tcl": "vendor/vitis_hls.tcl.j2",
@@ -115,4 +116,4 @@ def write_vendor_files(
         + "".join(f'#include "../src/{p.name}"\n' for p in project.sources)
         + '#include "testbench.cpp"\n'
     )
-    return [*files, unity, tb / "input.bin", tb / "expected.bin"]
+    return [*files, unity, data / "input.bin", data / "expected.bin"]
