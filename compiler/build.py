@@ -316,9 +316,16 @@ def build(cfg: BuildConfig, progress=print) -> dict:
         shutil.rmtree(stage, ignore_errors=True)
 
 
+GENERATED_FOLDERS = ("hls", "vivado", "deploy", "hls4ml")  # replaced whole: no stale kernel left behind
+
+
 def _move_into(stage: Path, out: Path) -> None:
-    """Move the staged files into `out`, replacing same-named files (report.json last)."""
+    """Move the staged files into `out`, replacing same-named files (report.json last); a
+    generated project folder the build produced replaces the old one whole."""
     out.mkdir(parents=True, exist_ok=True)
+    for name in GENERATED_FOLDERS:
+        if (stage / name).is_dir() and (out / name).exists():
+            shutil.rmtree(out / name)
     files = sorted((p for p in stage.rglob("*") if p.is_file()), key=lambda p: p.name == "report.json")
     for src in files:
         dst = out / src.relative_to(stage)

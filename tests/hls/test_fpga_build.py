@@ -114,6 +114,20 @@ def test_resume_at_codegen(fpga, tmp_path, capsys):
     assert again["cycles_per_frame"] == report["cycles_per_frame"]
 
 
+def test_a_new_build_replaces_the_generated_project(tmp_path):
+    from compiler.build import _move_into
+
+    out, stage = tmp_path / "out", tmp_path / "stage"
+    (out / "hls" / "src").mkdir(parents=True)
+    (out / "hls" / "src" / "mvu_99.cpp").write_text("stale")
+    (out / "notes.txt").write_text("kept")
+    (stage / "hls" / "src").mkdir(parents=True)
+    (stage / "hls" / "src" / "mvu_2.cpp").write_text("new")
+    _move_into(stage, out)
+    assert sorted(p.name for p in (out / "hls" / "src").iterdir()) == ["mvu_2.cpp"]
+    assert (out / "notes.txt").read_text() == "kept"
+
+
 @pytest.mark.parametrize(
     "args, expect",
     [
