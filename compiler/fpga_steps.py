@@ -116,6 +116,16 @@ def run_codegen(graph: Graph, state) -> None:
     )
 
 
+CSIM_MEMORY = 1 << 30  # bytes of FIFO contents one C-simulation call may hold
+
+
+def csim_batch(df, limit: int) -> int:
+    """Frames per C-simulation call: the kernels run one after another, so every FIFO holds all
+    of a call's frames at once; keep that under CSIM_MEMORY."""
+    per_frame = sum(s.beats * (-(-s.width * s.bits // 64) * 8 + 16) for s in df.streams.values())
+    return max(1, min(limit, CSIM_MEMORY // max(1, per_frame)))
+
+
 def predicted_traffic(df) -> dict[str, int]:
     """Items written to each FIFO per frame in the simulator's schedule (sim/schedule.py)."""
     writes: dict[str, int] = {}
@@ -139,10 +149,11 @@ def run_csim(graph: Graph, state) -> None:
     ref = reference_for(graph, state)
     info = design_info(graph, state)
     mismatches, frames = 0, 0
+    batch = csim_batch(state.design.dataflow, cfg.batch)
     traffic = dict.fromkeys(project.stream_names, 0)
     leftover = dict.fromkeys(project.stream_names, 0)
     start = time.perf_counter()
-    for x in batches(images, cfg.batch):
+    for x in batches(images, batch):
         words, t, left = sim.run(_bus_words(graph, state, x), len(x))
         logits = host.unpack_frames(words, info["out_bytes"], info["classes"])
         mismatches += count_mismatches(logits, ref.run(x))
