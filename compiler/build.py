@@ -56,6 +56,7 @@ class Target(Enum):
     SIM = "sim"
     FPGA = "fpga"
     HLS4ML = "hls4ml"
+    CPU = "cpu"
 
 
 @dataclass
@@ -163,6 +164,7 @@ step_codegen = report_step("compiler.fpga_steps", "run_codegen")
 step_csim = report_step("compiler.fpga_steps", "run_csim")
 step_package = report_step("compiler.fpga_steps", "run_package")
 step_hls4ml = report_step("compiler.hls4ml_step", "run_hls4ml")
+step_cpu = report_step("compiler.cpu_step", "run_cpu")
 
 
 STEPS: dict[str, Step] = {
@@ -176,6 +178,7 @@ STEPS: dict[str, Step] = {
     "csim": step_csim,
     "package": step_package,
     "hls4ml": step_hls4ml,
+    "cpu": step_cpu,
 }
 READ_ONLY_STEPS = (
     "verify",
@@ -184,6 +187,7 @@ READ_ONLY_STEPS = (
     "csim",
     "package",
     "hls4ml",
+    "cpu",
 )  # they read the IR, never change it
 TARGET_STEPS = {
     Target.IR: ["import", "streamline", "lower", "verify"],
@@ -200,6 +204,7 @@ TARGET_STEPS = {
         "package",
     ],
     Target.HLS4ML: ["import", "streamline", "hls4ml"],
+    Target.CPU: ["import", "streamline", "cpu"],
 }
 
 

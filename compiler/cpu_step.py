@@ -1,0 +1,64 @@
+"""The build's `cpu` step (--target cpu, first part of issue 6): the streamlined IR as TVM kernels
+for the host CPU in one shared library (`cpu/model.so`, `params.npz`, `plan.json`), loaded back
+through `compiler.runtime` and compared with the reference using == on N images, plus the
+median single-image latency. The kernels are not yet scheduled (vectorized, parallel): speed and
+the benchmark against PyTorch, onnxruntime and OpenVINO come next."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+
+from compiler.backends.tvm_cpu.network import compile_program
+from compiler.backends.tvm_cpu.target import host_target
+from compiler.ir import Graph
+from compiler.runtime import CompiledModel
+from compiler.verify_build import compare, images_for, reference_for
+
+
+def run_cpu(graph: Graph, state) -> None:
+    import tvm
+
+    cfg = state.cfg
+    out = state.stage / "cpu"
+    out.mkdir(parents=True, exist_ok=True)
+    program = compile_program(graph, batch=1)
+    target = host_target()
+    start = time.perf_counter()
+    lib = tvm.compile(tvm.IRModule(program.funcs), target=target)
+    lib.export_library(str(out / "model.so"))
+    compile_seconds = time.perf_counter() - start
+    np.savez(out / "params.npz", **program.params)
+    (out / "plan.json").write_text(json.dumps(program.plan(), indent=1))
+    model = CompiledModel(out)
+    images, source = images_for(graph, cfg.verify_images, cfg.seed)
+    ref = reference_for(graph, state)
+    mismatches = compare(model.run, ref, images, cfg.batch, "cpu") if len(images) else 0
+    one = images[:1] if len(images) else images_for(graph, 1, cfg.seed)[0]
+    model.run(one)
+    times = []
+    for _ in range(10):
+        start = time.perf_counter()
+        model.run(one)
+        times.append(time.perf_counter() - start)
+    state.report["cpu"] = {
+        "target": str(target),
+        "kernels": len(program.funcs),
+        "compile_seconds": round(compile_seconds, 2),
+        "artifacts": ["cpu/model.so", "cpu/params.npz", "cpu/plan.json"],
+    }
+    state.report["bit_exact"] = {
+        "images": len(images),
+        "mismatches": mismatches,
+        "source": source,
+        "reference": ref.name,
+    }
+    state.report["latency_ms"] = {"ours": round(1000 * float(np.median(times)), 3)}
+    print(
+        f"cpu: {len(program.funcs)} TVM kernels, {len(images)} images, {mismatches} mismatches, "
+        f"median latency {state.report['latency_ms']['ours']} ms (unscheduled kernels)",
+        file=sys.stderr,
+    )

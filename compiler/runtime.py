@@ -1,0 +1,65 @@
+"""Run a model compiled by `--target cpu` without the compiler: the folder's `model.so` (TVM
+kernels), `params.npz` and `plan.json`. Needs only numpy and TVM's runtime.
+
+    from compiler.runtime import CompiledModel
+    model = CompiledModel("out/cpu")
+    logits = model.run(images)            # (N, C, H, W) floats in [0, 1] -> (N, classes) int64
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+class CompiledModel:
+    def __init__(self, folder: Path | str) -> None:
+        import tvm
+
+        folder = Path(folder)
+        self.plan = json.loads((folder / "plan.json").read_text())
+        self.lib = tvm.runtime.load_module(str(folder / "model.so"))
+        self.dev = tvm.cpu()
+        params = np.load(folder / "params.npz")
+        self.buffers = {}
+        for name, spec in self.plan["buffers"].items():
+            if name in params.files:
+                self.buffers[name] = tvm.runtime.tensor(params[name], self.dev)
+            else:
+                self.buffers[name] = tvm.runtime.tensor(
+                    np.zeros(spec["shape"], dtype=spec["dtype"]), self.dev
+                )
+        self.calls = [(c["kernel"], c["args"]) for c in self.plan["calls"]]
+        self.functions = {k: self.lib[k] for k, _ in self.calls if k != "reshape"}
+        self.batch = self.plan["buffers"][self.plan["input"]]["shape"][0]
+
+    def run_integer(self, pixels: np.ndarray) -> np.ndarray:
+        """(batch, H, W, C) integers on the input grid -> (batch, classes) integer logits."""
+        self.buffers[self.plan["input"]].copyfrom(np.ascontiguousarray(pixels, dtype=np.int32))
+        for kernel, args in self.calls:
+            if kernel == "reshape":
+                src, dst = args
+                self.buffers[dst].copyfrom(
+                    self.buffers[src].numpy().reshape(self.plan["buffers"][dst]["shape"])
+                )
+            else:
+                self.functions[kernel](*[self.buffers[a] for a in args])
+        return self.buffers[self.plan["output"]].numpy().astype(np.int64)
+
+    def quantize(self, images: np.ndarray) -> np.ndarray:
+        q = self.plan["quantizer"]
+        pixels = np.clip(np.round(np.asarray(images, dtype=np.float64) / q["scale"]), q["qmin"], q["qmax"])
+        return pixels.transpose(0, 2, 3, 1)
+
+    def run(self, images: np.ndarray) -> np.ndarray:
+        """(N, C, H, W) images in [0, 1] -> (N, classes) integer logits."""
+        pixels = self.quantize(images)
+        out = []
+        for s in range(0, len(pixels), self.batch):
+            chunk = pixels[s : s + self.batch]
+            padded = np.zeros((self.batch, *chunk.shape[1:]), dtype=np.int32)
+            padded[: len(chunk)] = chunk
+            out.append(self.run_integer(padded)[: len(chunk)])
+        return np.concatenate(out)
