@@ -23,6 +23,7 @@ from compiler.backends.tvm_cpu.kernels import (
     words,
 )
 from compiler.ir import BIPOLAR, Graph
+from compiler.ir.verify import value_bounds
 
 
 @dataclass
@@ -67,6 +68,7 @@ class _Compiler:
         self.p = Program()
         self.packed: dict[str, str] = {}  # sign output tensor -> packed buffer
         self.consumers = graph.consumers()
+        self.bounds = value_bounds(graph)
 
     def shape(self, tensor: str) -> list[int]:
         return [self.batch, *self.g.tensors[tensor].shape[1:]]
@@ -85,9 +87,10 @@ class _Compiler:
         self.p.calls.append(Call(name, args))
 
     def compile(self) -> Program:
-        from tvm import te, tirx
-
         g = self.g
+        for tensor, b in self.bounds.items():
+            if b is not None and max(abs(int(min(b.lo))), abs(int(max(b.hi)))) >= 1 << 31:
+                raise UserError(f"--target cpu: tensor {tensor} needs more than 32 bits; its kernels compute in int32")
         for i, node in enumerate(g.nodes):
             op, a = node.op, node.attrs
             name = f"{op}_{i}"
@@ -96,31 +99,7 @@ class _Compiler:
                 self.p.input = self.buffer(out, self.shape(out))
                 self.p.quantizer = {"scale": float(a.scale), "qmin": int(a.qmin), "qmax": int(a.qmax)}
             elif op == "sign":
-                users = self.consumers.get(out, [])
-                x = te.placeholder(self.shape(node.inputs[0]), "int32", name="x")
-                *lead, c = self.shape(node.inputs[0])
-                if users and all(u.op == "conv" and g.tensors[u.inputs[1]].dtype == BIPOLAR for u in users):
-                    wd = words(c)
-                    rb = te.reduce_axis((0, 64), "b")
-                    packed = te.compute(
-                        (*lead, wd),
-                        lambda *i: te.sum(
-                            tirx.if_then_else(
-                                tirx.all(
-                                    i[-1] * 64 + rb < c, x[(*i[:-1], tirx.min(i[-1] * 64 + rb, c - 1))] >= 0
-                                ),
-                                tirx.const(1, "uint64") << rb.astype("uint64"),
-                                tirx.const(0, "uint64"),
-                            ),
-                            axis=rb,
-                        ),
-                        name="packed",
-                    )
-                    self.packed[out] = self.buffer(out, (*lead, wd), "uint64")
-                    self.add(name, [x, packed], [node.inputs[0], out])
-                else:
-                    y = te.compute(x.shape, lambda *i: tirx.if_then_else(x[i] >= 0, 1, -1), name="sign")
-                    self.add(name, [x, y], [node.inputs[0], self.buffer(out, self.shape(out))])
+                self.sign(node, name)
             elif op == "conv":
                 self.conv(node, name)
             elif op == "multi_threshold":
@@ -139,22 +118,11 @@ class _Compiler:
                     ],
                 )
             elif op == "add":
-                x0 = te.placeholder(self.shape(node.inputs[0]), "int32", name="a")
-                x1 = te.placeholder(self.shape(node.inputs[1]), "int32", name="b")
-                y = te.compute(
-                    x0.shape, lambda *i: tirx.max(tirx.min(x0[i] + x1[i], a.qmax), a.qmin), name="add"
-                )
-                self.add(name, [x0, x1, y], [*node.inputs, self.buffer(out, self.shape(out))])
+                self.saturating_add(node, name)
             elif op in ("sum_pool", "max_pool"):
                 self.pool(node, name)
             elif op == "global_sum_pool":
-                n, h, w, c = self.shape(node.inputs[0])
-                x = te.placeholder((n, h, w, c), "int32", name="x")
-                ry, rx = te.reduce_axis((0, h), "y"), te.reduce_axis((0, w), "x")
-                y = te.compute(
-                    (n, 1, 1, c), lambda b, i, j, k: te.sum(x[b, ry, rx, k], axis=[ry, rx]), name="gsp"
-                )
-                self.add(name, [x, y], [node.inputs[0], self.buffer(out, self.shape(out))])
+                self.global_sum_pool(node, name)
             elif op == "flatten":
                 src = self.p.buffers[node.inputs[0]]
                 self.p.buffers[out] = ([self.batch, int(np.prod(src[0][1:]))], src[1])
@@ -168,12 +136,51 @@ class _Compiler:
                 raise UserError(f"--target cpu: no kernel for {node.name} ({op})")
         return self.p
 
-    def g_bounds_abs(self, tensor: str, d: np.ndarray) -> int:
-        from compiler.ir.verify import value_bounds
+    def sign(self, node, name: str) -> None:
+        """A bit packer when every consumer is a binary conv, else +-1 integers."""
+        from tvm import te, tirx
 
-        if not hasattr(self, "_bounds"):
-            self._bounds = value_bounds(self.g)
-        b = self._bounds[tensor]
+        out, users = node.outputs[0], self.consumers.get(node.outputs[0], [])
+        x = te.placeholder(self.shape(node.inputs[0]), "int32", name="x")
+        *lead, c = self.shape(node.inputs[0])
+        if users and all(u.op == "conv" and self.g.tensors[u.inputs[1]].dtype == BIPOLAR for u in users):
+            rb = te.reduce_axis((0, 64), "b")
+
+            def word(*i):
+                channel = i[-1] * 64 + rb
+                positive = x[(*i[:-1], tirx.min(channel, c - 1))] >= 0
+                bit = tirx.const(1, "uint64") << rb.astype("uint64")
+                return te.sum(
+                    tirx.if_then_else(tirx.all(channel < c, positive), bit, tirx.const(0, "uint64")), axis=rb
+                )
+
+            packed = te.compute((*lead, words(c)), word, name="packed")
+            self.packed[out] = self.buffer(out, (*lead, words(c)), "uint64")
+            self.add(name, [x, packed], [node.inputs[0], out])
+        else:
+            y = te.compute(x.shape, lambda *i: tirx.if_then_else(x[i] >= 0, 1, -1), name="sign")
+            self.add(name, [x, y], [node.inputs[0], self.buffer(out, self.shape(out))])
+
+    def saturating_add(self, node, name: str) -> None:
+        from tvm import te, tirx
+
+        a = node.attrs
+        x0 = te.placeholder(self.shape(node.inputs[0]), "int32", name="a")
+        x1 = te.placeholder(self.shape(node.inputs[1]), "int32", name="b")
+        y = te.compute(x0.shape, lambda *i: tirx.max(tirx.min(x0[i] + x1[i], a.qmax), a.qmin), name="add")
+        self.add(name, [x0, x1, y], [*node.inputs, self.buffer(node.outputs[0], self.shape(node.outputs[0]))])
+
+    def global_sum_pool(self, node, name: str) -> None:
+        from tvm import te
+
+        n, h, w, c = self.shape(node.inputs[0])
+        x = te.placeholder((n, h, w, c), "int32", name="x")
+        ry, rx = te.reduce_axis((0, h), "y"), te.reduce_axis((0, w), "x")
+        y = te.compute((n, 1, 1, c), lambda b, i, j, k: te.sum(x[b, ry, rx, k], axis=[ry, rx]), name="gsp")
+        self.add(name, [x, y], [node.inputs[0], self.buffer(node.outputs[0], self.shape(node.outputs[0]))])
+
+    def g_bounds_abs(self, tensor: str, d: np.ndarray) -> int:
+        b = self.bounds[tensor]
         return int(max(abs(int(min(b.lo))), abs(int(max(b.hi))))) + 1
 
     def conv(self, node, name: str) -> None:
