@@ -90,7 +90,9 @@ class _Compiler:
         g = self.g
         for tensor, b in self.bounds.items():
             if b is not None and max(abs(int(min(b.lo))), abs(int(max(b.hi)))) >= 1 << 31:
-                raise UserError(f"--target cpu: tensor {tensor} needs more than 32 bits; its kernels compute in int32")
+                raise UserError(
+                    f"--target cpu: tensor {tensor} needs more than 32 bits; its kernels compute in int32"
+                )
         for i, node in enumerate(g.nodes):
             op, a = node.op, node.attrs
             name = f"{op}_{i}"
