@@ -6,8 +6,8 @@
   code path (TVM kernels from the streamlined IR, the host CPU's LLVM target), run through
   compiler.runtime; its logits are checked against the golden first;
 - PyTorch fp32: bireal18's float twin (ResNet-18 shapes, real weights, ReLU), torch.inference_mode.
-Prints the median of `--rounds` runs each and the ratio. onnxruntime, OpenVINO's binary network,
-the XOR-popcount peak and per-layer times are not measured yet.
+Prints the median of `--rounds` runs each, the ratio and our slowest kernels. onnxruntime,
+OpenVINO's binary network and the XOR-popcount peak are not measured yet.
 """
 
 from __future__ import annotations
@@ -64,6 +64,10 @@ def main() -> None:
         ours = CompiledModel(Path(tmp) / "out" / "cpu")
         images = x.numpy().astype(np.float64)
         results["ours_bireal18"] = median_ms(lambda: ours.run(images), args.rounds)
+        layers = ours.profile(images, rounds=args.rounds)
+        print("slowest kernels (median ms):")
+        for name, ms in sorted(layers.items(), key=lambda kv: -kv[1])[:8]:
+            print(f"  {name:24s} {ms:8.2f}")
     twin = build_model(model_config("bireal18").replace(quantized=False)).eval()
     with torch.inference_mode():
         results["pytorch_fp32_resnet18"] = median_ms(lambda: twin(x), args.rounds)

@@ -15,9 +15,13 @@ import numpy as np
 
 
 class CompiledModel:
-    def __init__(self, folder: Path | str) -> None:
+    def __init__(self, folder: Path | str, threads: int | None = None) -> None:
+        import os
+
         import tvm
 
+        # TVM's pool counts physical cores (1 on a 2-vCPU machine); use every core the OS gives us
+        tvm.get_global_func("runtime.config_threadpool")(1, threads or os.cpu_count() or 1)
         folder = Path(folder)
         self.plan = json.loads((folder / "plan.json").read_text())
         self.lib = tvm.runtime.load_module(str(folder / "model.so"))
@@ -47,6 +51,27 @@ class CompiledModel:
             else:
                 self.functions[kernel](*[self.buffers[a] for a in args])
         return self.buffers[self.plan["output"]].numpy().astype(np.int64)
+
+    def profile(self, images: np.ndarray, rounds: int = 5) -> dict[str, float]:
+        """Median milliseconds of each kernel call over `rounds` runs of one batch."""
+        import time
+
+        self.buffers[self.plan["input"]].copyfrom(
+            np.ascontiguousarray(self.quantize(images[: self.batch]), dtype=np.int32)
+        )
+        times: dict[str, list[float]] = {}
+        for _ in range(rounds):
+            for kernel, args in self.calls:
+                start = time.perf_counter()
+                if kernel == "reshape":
+                    src, dst = args
+                    self.buffers[dst].copyfrom(
+                        self.buffers[src].numpy().reshape(self.plan["buffers"][dst]["shape"])
+                    )
+                else:
+                    self.functions[kernel](*[self.buffers[a] for a in args])
+                times.setdefault(kernel, []).append(1000 * (time.perf_counter() - start))
+        return {k: float(np.median(v)) for k, v in times.items()}
 
     def quantize(self, images: np.ndarray) -> np.ndarray:
         q = self.plan["quantizer"]

@@ -18,7 +18,9 @@ from compiler.backends.tvm_cpu.kernels import (  # noqa: E402
     binary_conv,
     build,
     pack_signs,
-    padded_thresholds,
+    pack_weights,
+    schedule,
+    threshold_table,
     thresholds,
 )
 from compiler.backends.tvm_cpu.target import host_target  # noqa: E402
@@ -49,28 +51,37 @@ def test_binary_conv_equals_the_ir_conv(s):
     (want,) = OPS["conv"].reference(attrs, [bipolar, w])
     xp, wp, wsum, acc = binary_conv(s)
     module = build([xp, wp, wsum, acc], host_target())
+    scheduled = tvm.compile(
+        tvm.IRModule({"main": schedule(tvm.te.create_prim_func([xp, wp, wsum, acc]))}), target=host_target()
+    )
     oh, ow = s.out_hw
     got = run(
         module,
         pack_signs(x),
-        pack_signs(w),
+        pack_weights(w),
         w.sum(axis=3).astype(np.int32),
         np.zeros((s.n, oh, ow, s.o), dtype=np.int32),
     )
     assert np.array_equal(got, want)
+    assert np.array_equal(
+        run(scheduled, pack_signs(x), pack_weights(w), w.sum(axis=3).astype(np.int32), np.zeros_like(got)),
+        want,
+    )
 
 
-def test_thresholds_equal_the_ir_multi_threshold():
-    rng = np.random.default_rng(0)
-    c, steps = 7, 255
+@pytest.mark.parametrize("steps", [255, 15, 1])
+def test_thresholds_equal_the_ir_multi_threshold(steps):
+    rng = np.random.default_rng(steps)
+    c = 7
     t = np.sort(rng.integers(-300, 300, size=(c, steps)), axis=1)
     d = np.array([1, -1, 0, 1, 1, -1, 1])
     acc = rng.integers(-400, 400, size=(2, 5, 5, c))
     from compiler.ir.ops.multi_threshold import MultiThresholdAttrs
 
     (want,) = OPS["multi_threshold"].reference(MultiThresholdAttrs(-128), [acc, t, d])
-    full, levels = padded_thresholds(t, 400)
-    a, tt, dd, out = thresholds(acc.shape, c, levels, -128)
+    full, levels = threshold_table(t, 400)
+    assert (levels == 0) == (steps <= 32)
+    a, tt, dd, out = thresholds(acc.shape, c, steps, levels, -128)
     got = run(
         build([a, tt, dd, out], host_target()),
         acc.astype(np.int32),

@@ -17,8 +17,9 @@ from bireal_hw.errors import UserError
 from compiler.backends.tvm_cpu.kernels import (
     ConvShape,
     binary_conv,
-    pack_signs,
-    padded_thresholds,
+    pack_weights,
+    schedule,
+    threshold_table,
     thresholds,
     words,
 )
@@ -83,7 +84,7 @@ class _Compiler:
         return name
 
     def add(self, name: str, tensors, args: list[str]) -> None:
-        self.p.funcs[name] = _func(tensors, name)
+        self.p.funcs[name] = schedule(_func(tensors, name)).with_attr("global_symbol", name)
         self.p.calls.append(Call(name, args))
 
     def compile(self) -> Program:
@@ -107,8 +108,10 @@ class _Compiler:
             elif op == "multi_threshold":
                 t, d = g.consts[node.inputs[1]], g.consts[node.inputs[2]]
                 b = self.g_bounds_abs(node.inputs[0], d)
-                full, levels = padded_thresholds(t.astype(np.int64), b)
-                acc, tt, dd, y = thresholds(tuple(self.shape(node.inputs[0])), t.shape[0], levels, a.qmin)
+                full, levels = threshold_table(t.astype(np.int64), b)
+                acc, tt, dd, y = thresholds(
+                    tuple(self.shape(node.inputs[0])), t.shape[0], t.shape[1], levels, a.qmin
+                )
                 self.add(
                     name,
                     [acc, tt, dd, y],
@@ -199,7 +202,7 @@ class _Compiler:
             xp, wp, wsum, acc = binary_conv(s)
             args = [
                 self.packed[x],
-                self.param(f"{name}.w", pack_signs(w)),
+                self.param(f"{name}.w", pack_weights(w)),
                 self.param(f"{name}.wsum", w.sum(axis=3).astype(np.int32)),
                 self.buffer(out, self.shape(out)),
             ]
@@ -207,7 +210,7 @@ class _Compiler:
             return
         oh, ow = s.out_hw
         xt = te.placeholder((n, h, wd_, c), "int32", name="x")
-        wt = te.placeholder((o, kh, kw, c), "int32", name="w")
+        wt = te.placeholder((kh, kw, c, o), "int32", name="w")
         ry, rx, rc = te.reduce_axis((0, kh), "ky"), te.reduce_axis((0, kw), "kx"), te.reduce_axis((0, c), "c")
 
         def tap(b, oy, ox, k):
@@ -219,13 +222,17 @@ class _Compiler:
                 xt[b, tirx.max(tirx.min(iy, h - 1), 0), tirx.max(tirx.min(ix, wd_ - 1), 0), rc],
                 a.pad_value,
             )
-            return te.sum(value * wt[k, ry, rx, rc], axis=[ry, rx, rc])
+            return te.sum(value * wt[ry, rx, rc, k], axis=[ry, rx, rc])
 
         y = te.compute((n, oh, ow, o), tap, name="conv")
         self.add(
             name,
             [xt, wt, y],
-            [x, self.param(f"{name}.w", w.astype(np.int32)), self.buffer(out, self.shape(out))],
+            [
+                x,
+                self.param(f"{name}.w", np.ascontiguousarray(w.transpose(1, 2, 3, 0).astype(np.int32))),
+                self.buffer(out, self.shape(out)),
+            ],
         )
 
     def pool(self, node, name: str) -> None:
