@@ -45,3 +45,34 @@ def test_default_model_cpu_library_equals_the_golden(tmp_path, capsys):
 
     x, _ = verification_images("fashion-mnist", (1, 28, 28), 3, 0)
     assert json.loads(first.stdout) == golden_reference(DEFAULT_MODEL).run(x).tolist()
+
+
+@pytest.mark.slow
+def test_default_model_cpu_on_all_test_images(tmp_path):
+    from compiler.build import DEFAULT_MODEL, BuildConfig, Target, build
+
+    cfg = BuildConfig(model=DEFAULT_MODEL, out=tmp_path / "out", target=Target.CPU, verify_images=10_000)
+    report = build(cfg, progress=lambda msg: None)
+    assert report["bit_exact"]["images"] == 10_000 and report["bit_exact"]["mismatches"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bireal18", "bireal34"])
+def test_bireal_at_224_cpu_equals_the_golden(name, tmp_path):
+    import torch
+
+    from bireal_hw.checkpoint import save_checkpoint
+    from bireal_hw.models import build_model, model_config
+    from compiler.build import BuildConfig, Target, build
+    from tests.conftest import randomize_batchnorm
+
+    torch.manual_seed(0)
+    model = build_model(model_config(name)).eval()  # the default 8-bit residual grid: 255 thresholds
+    randomize_batchnorm(model, torch.Generator().manual_seed(1))
+    ckpt = tmp_path / f"{name}.pt"
+    save_checkpoint(ckpt, model)
+    report = build(
+        BuildConfig(model=ckpt, out=tmp_path / "out", target=Target.CPU, verify_images=3),
+        progress=lambda m: None,
+    )
+    assert report["bit_exact"]["images"] == 3 and report["bit_exact"]["mismatches"] == 0
