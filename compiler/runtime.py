@@ -39,6 +39,13 @@ class CompiledModel:
         self.functions = {k: self.lib[k] for k, _ in self.calls if k != "reshape"}
         self.batch = self.plan["buffers"][self.plan["input"]]["shape"][0]
 
+    def _call(self, kernel: str, args: list[str]) -> None:
+        if kernel == "reshape":  # a flatten: the same NHWC data under another shape
+            src, dst = args
+            self.buffers[dst].copyfrom(self.buffers[src].numpy().reshape(self.plan["buffers"][dst]["shape"]))
+        else:
+            self.functions[kernel](*[self.buffers[a] for a in args])
+
     def run_integer(self, pixels: np.ndarray) -> np.ndarray:
         """(batch, H, W, C) integers on the input grid -> (batch, classes) integer logits."""
         self.buffers[self.plan["input"]].copyfrom(np.ascontiguousarray(pixels, dtype=np.int32))
