@@ -50,13 +50,7 @@ class CompiledModel:
         """(batch, H, W, C) integers on the input grid -> (batch, classes) integer logits."""
         self.buffers[self.plan["input"]].copyfrom(np.ascontiguousarray(pixels, dtype=np.int32))
         for kernel, args in self.calls:
-            if kernel == "reshape":
-                src, dst = args
-                self.buffers[dst].copyfrom(
-                    self.buffers[src].numpy().reshape(self.plan["buffers"][dst]["shape"])
-                )
-            else:
-                self.functions[kernel](*[self.buffers[a] for a in args])
+            self._call(kernel, args)
         return self.buffers[self.plan["output"]].numpy().astype(np.int64)
 
     def profile(self, images: np.ndarray, rounds: int = 5) -> dict[str, float]:
@@ -70,13 +64,7 @@ class CompiledModel:
         for _ in range(rounds):
             for kernel, args in self.calls:
                 start = time.perf_counter()
-                if kernel == "reshape":
-                    src, dst = args
-                    self.buffers[dst].copyfrom(
-                        self.buffers[src].numpy().reshape(self.plan["buffers"][dst]["shape"])
-                    )
-                else:
-                    self.functions[kernel](*[self.buffers[a] for a in args])
+                self._call(kernel, args)
                 times.setdefault(kernel, []).append(1000 * (time.perf_counter() - start))
         return {k: float(np.median(v)) for k, v in times.items()}
 
