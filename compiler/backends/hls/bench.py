@@ -50,9 +50,7 @@ def _ports(k: Kernel, df: Dataflow, graph: Graph) -> tuple[list[Port], list[Port
 class Benches:
     """The compiled benches of `kernels`: run(kernel, inputs, frames) -> (outputs, leftover)."""
 
-    def __init__(
-        self, kernels: list[Kernel], df: Dataflow, graph: Graph, root: Path, bus_words: dict | None = None
-    ):
+    def __init__(self, kernels: list[Kernel], df: Dataflow, graph: Graph, root: Path):
         env = environment()
         src = root / "src"
         (src / "params").mkdir(parents=True, exist_ok=True)

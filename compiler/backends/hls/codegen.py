@@ -61,7 +61,6 @@ class Project:
     stream_names: list[str]  # index -> FIFO name (the C-simulation's traffic order)
     in_words: int  # bus words per frame
     out_words: int
-    max_width: int  # widest ap_uint in the design
 
 
 def _word_counts(specs: list[KernelSpec]) -> tuple[int, int]:
@@ -139,7 +138,6 @@ def generate(
         for k in order
     }
     (root / "kernels.json").write_text(json.dumps(mapping, indent=1))
-    widest = max([s["beat_bits"] for s in stream_ctx] + [64])
     return Project(
-        root, sources, root / "csim" / "csim.cpp", src, [s.name for s in streams], in_words, out_words, widest
+        root, sources, root / "csim" / "csim.cpp", src, [s.name for s in streams], in_words, out_words
     )

@@ -375,7 +375,7 @@ def _input_dma(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | 
     eb = element_bytes(ctx["out_elem"].bits)
     if c * eb > 8:
         raise ValueError(f"{k.name}: input pixels of {c} x {eb} bytes do not fit one 64-bit bus word")
-    ctx.update(pixels=h * w, c=c, elem_bytes=eb, words=-(-h * w * c * eb // 8), skip_words=False)
+    ctx.update(pixels=h * w, c=c, elem_bytes=eb, words=-(-h * w * c * eb // 8))
 
 
 def _output_dma(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
