@@ -77,14 +77,13 @@ def design_info(graph: Graph, state) -> dict:
     }
 
 
-def _bus_words(graph: Graph, state, images: np.ndarray) -> np.ndarray:
-    info = design_info(graph, state)
+def _bus_words(info: dict, images: np.ndarray) -> np.ndarray:
+    """Images -> the input bus words the host sends (the driver's own packing)."""
     pixels = host.quantize(images, info["in_scale"], info["in_qmin"], info["in_qmax"])
     return host.pack_frames(pixels, info["in_bytes"], info["in_words"])
 
 
-def _expected_words(graph: Graph, state, logits: np.ndarray) -> np.ndarray:
-    info = design_info(graph, state)
+def _expected_words(info: dict, logits: np.ndarray) -> np.ndarray:
     return host.pack_frames(logits, info["out_bytes"], info["out_words"])
 
 
@@ -96,8 +95,9 @@ def run_codegen(graph: Graph, state) -> None:
     state.project = project
     images, _ = images_for(graph, TESTBENCH_FRAMES, cfg.seed)
     ref = reference_for(graph, state)
-    tb_in = _bus_words(graph, state, images)
-    tb_out = _expected_words(graph, state, ref.run(images))
+    info = design_info(graph, state)
+    tb_in = _bus_words(info, images)
+    tb_out = _expected_words(info, ref.run(images))
     units = project.sources + [project.csim]
     write_vendor_files(
         project, out, design.board, design.clock_mhz, tb_in, tb_out, hls_include_dir(), max_width(units)
@@ -154,7 +154,7 @@ def run_csim(graph: Graph, state) -> None:
     leftover = dict.fromkeys(project.stream_names, 0)
     start = time.perf_counter()
     for x in batches(images, batch):
-        words, t, left = sim.run(_bus_words(graph, state, x), len(x))
+        words, t, left = sim.run(_bus_words(info, x), len(x))
         logits = host.unpack_frames(words, info["out_bytes"], info["classes"])
         mismatches += count_mismatches(logits, ref.run(x))
         frames += len(x)
