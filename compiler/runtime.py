@@ -35,16 +35,18 @@ class CompiledModel:
                 self.buffers[name] = tvm.runtime.tensor(
                     np.zeros(spec["shape"], dtype=spec["dtype"]), self.dev
                 )
-        self.calls = [(c["kernel"], c["args"]) for c in self.plan["calls"]]
-        self.functions = {k: self.lib[k] for k, _ in self.calls if k != "reshape"}
+        self.calls = []
+        for c in self.plan["calls"]:
+            if c["kernel"] == "reshape":  # a flatten: the same NHWC bytes under another shape
+                src, dst = c["args"]
+                self.buffers[dst] = self.buffers[src]._create_view(tuple(self.plan["buffers"][dst]["shape"]))
+            else:
+                self.calls.append((c["kernel"], c["args"]))
+        self.functions = {k: self.lib[k] for k, _ in self.calls}
         self.batch = self.plan["buffers"][self.plan["input"]]["shape"][0]
 
     def _call(self, kernel: str, args: list[str]) -> None:
-        if kernel == "reshape":  # a flatten: the same NHWC data under another shape
-            src, dst = args
-            self.buffers[dst].copyfrom(self.buffers[src].numpy().reshape(self.plan["buffers"][dst]["shape"]))
-        else:
-            self.functions[kernel](*[self.buffers[a] for a in args])
+        self.functions[kernel](*[self.buffers[a] for a in args])
 
     def run_integer(self, pixels: np.ndarray) -> np.ndarray:
         """(batch, H, W, C) integers on the input grid -> (batch, classes) integer logits."""

@@ -1,6 +1,7 @@
-"""CPU-target kernels against the IR ops' references with ==: the XOR-popcount binary conv over
-seeded shapes (odd channel counts, K not a multiple of 64, strides, zero and +-1 padding at the
-borders) and the threshold unit."""
+"""CPU-target kernels against the IR ops' references with ==: the fused XOR-popcount binary conv
+(odd channel counts, K not a multiple of 64, strides, zero and +-1 padding at the borders, each
+epilogue), the integer conv with its padded copy, the pool-then-threshold kernel, the standalone
+threshold unit, and the proven affine form of thresholds."""
 
 from __future__ import annotations
 
@@ -8,65 +9,180 @@ import numpy as np
 import pytest
 
 from compiler.ir.ops import OPS
+from compiler.ir.ops.multi_threshold import MultiThresholdAttrs
 from compiler.ir.ops.sliding_window import WindowAttrs
 
 tvm = pytest.importorskip("tvm")
 pytestmark = pytest.mark.tvm
 
+from compiler.backends.tvm_cpu import fused  # noqa: E402
+from compiler.backends.tvm_cpu.fused import Epilogue, words  # noqa: E402
 from compiler.backends.tvm_cpu.kernels import (  # noqa: E402
-    ConvShape,
-    binary_conv,
     build,
     pack_signs,
     pack_weights,
-    schedule,
     threshold_table,
     thresholds,
 )
 from compiler.backends.tvm_cpu.target import host_target  # noqa: E402
 
-SHAPES = [
-    ConvShape(2, 7, 7, 5, 3, (3, 3), (1, 1), (1, 1, 1, 1), 0),
-    ConvShape(1, 9, 8, 70, 9, (3, 3), (2, 2), (1, 1, 1, 1), 0),
-    ConvShape(1, 6, 5, 13, 4, (3, 3), (1, 1), (1, 1, 1, 1), -1),
-    ConvShape(1, 8, 8, 130, 6, (3, 3), (2, 2), (1, 1, 1, 1), 1),
-    ConvShape(1, 5, 6, 64, 2, (1, 1), (1, 1), (0, 0, 0, 0), 0),
+
+def call(func, **arrays):
+    """Compile `func` and run it on the arrays named like its parameters; returns them after."""
+    lib = tvm.compile(tvm.IRModule({func.attrs["global_symbol"]: func}), target=host_target())
+    names = [p.name for p in func.params]
+    args = {k: tvm.runtime.tensor(np.ascontiguousarray(arrays[k]), tvm.cpu()) for k in names}
+    lib[func.attrs["global_symbol"]](*[args[k] for k in names])
+    return {k: v.numpy() for k, v in args.items()}
+
+
+def reference_thresholds(acc, t, d, qmin):
+    (y,) = OPS["multi_threshold"].reference(MultiThresholdAttrs(qmin), [acc, t, d])
+    return y
+
+
+# (n, h, w, c, o, stride, pad value, thresholds, add, pack)
+BINARY = [
+    (2, 7, 7, 5, 3, 1, 0, 15, True, True),
+    (1, 9, 8, 70, 9, 2, 0, 15, True, True),
+    (1, 6, 5, 13, 16, 1, -1, 255, False, True),
+    (1, 8, 8, 130, 32, 2, 1, 15, True, True),
+    (1, 7, 7, 64, 32, 1, 1, 3, False, False),
+    (1, 7, 7, 64, 48, 1, 0, 0, False, False),
+    (1, 5, 7, 128, 64, 1, 0, 255, True, True),
 ]
 
 
-def run(module, *arrays):
-    dev = tvm.cpu()
-    args = [tvm.runtime.tensor(a, dev) for a in arrays]
-    module["main"](*args)
-    return args[-1].numpy()
+@pytest.mark.parametrize("case", BINARY, ids=lambda c: f"c{c[3]}-o{c[4]}-s{c[5]}-pad{c[6]}-t{c[7]}")
+def test_fused_binary_conv_equals_the_ir_ops(case):
+    n, h, w, c, o, stride, pad_value, steps, add, pack = case
+    rng = np.random.default_rng(c * 100 + o)
+    x = rng.integers(-128, 128, size=(n, h, w, c))
+    wt = rng.choice([-1, 1], size=(o, 3, 3, c))
+    pads = (1, 1, 1, 1)
+    (acc,) = OPS["conv"].reference(
+        WindowAttrs((3, 3), (stride, stride), pads, pad_value), [np.where(x >= 0, 1, -1), wt]
+    )
+    oh, ow = acc.shape[1:3]
+    halo = 2  # wider than the conv's padding: the kernel reads from its own origin
+    xp = np.zeros((n, h + 2 * halo, w + 2 * halo, words(c)), np.uint64)
+    xp[:, halo:-halo, halo:-halo] = pack_signs(x)
+    corr, rows, cols = fused.correction_table(wt, (3, 3), (stride, stride), pads, pad_value, (h, w))
+    arrays = dict(xp=xp, wp=pack_weights(wt), corr=corr, rows=rows, cols=cols)
+    fields: dict = {}
+    want = acc
+    if steps:
+        t = np.sort(rng.integers(-9 * c, 9 * c, size=(o, steps)), axis=1)
+        d = rng.choice([1, -1, 0], size=o)
+        arrays["t"], fields = fused.threshold_operand(t, d, np.full(o, -9 * c), np.full(o, 9 * c))
+        arrays["d"] = d.astype(np.int32)
+        fields["qmin"] = -8
+        want = reference_thresholds(acc, t, d, -8)
+    if add:
+        res = rng.integers(-8, 8, size=acc.shape)
+        arrays["res"] = res.astype(np.int32)
+        fields["add"] = (-8, 7)
+        want = np.clip(want + res, -8, 7)
+    if pack:
+        arrays["packed"] = np.zeros((n, oh + 3, ow + 3, words(o)), np.uint64)
+        fields.update(pack=(1, 2), packed_hw=(oh + 3, ow + 3))
+    arrays["out"] = np.zeros(acc.shape, np.int32)
+    spec = fused.BinaryConv(
+        n,
+        h + 2 * halo,
+        w + 2 * halo,
+        c,
+        o,
+        (oh, ow),
+        (3, 3),
+        (stride, stride),
+        (halo - 1, halo - 1),
+        corr.shape[:2],
+    )
+    got = call(fused.binary_conv_kernel(spec, Epilogue(**fields), "f"), **arrays)
+    assert np.array_equal(got["out"], want)
+    if pack:
+        expect = np.zeros_like(arrays["packed"])
+        expect[:, 1 : 1 + oh, 2 : 2 + ow] = pack_signs(want)
+        assert np.array_equal(got["packed"], expect)  # the halo stays zero
 
 
-@pytest.mark.parametrize("s", SHAPES, ids=lambda s: f"c{s.c}-s{s.stride[0]}-pad{s.pad_value}")
-def test_binary_conv_equals_the_ir_conv(s):
-    rng = np.random.default_rng(s.c)
-    x = rng.integers(-128, 128, size=(s.n, s.h, s.w, s.c))
-    w = rng.choice([-1, 1], size=(s.o, *s.kernel, s.c))
-    attrs = WindowAttrs(s.kernel, s.stride, s.pads, s.pad_value)
-    bipolar = np.where(x >= 0, 1, -1)
-    (want,) = OPS["conv"].reference(attrs, [bipolar, w])
-    xp, wp, wsum, acc = binary_conv(s)
-    module = build([xp, wp, wsum, acc], host_target())
-    scheduled = tvm.compile(
-        tvm.IRModule({"main": schedule(tvm.te.create_prim_func([xp, wp, wsum, acc]))}), target=host_target()
+@pytest.mark.parametrize("exact", [True, False], ids=["float32", "int32"])
+@pytest.mark.parametrize(
+    "pads,pad_value,stride", [((3, 3, 3, 3), 0, 2), ((0, 0, 0, 0), 0, 1), ((1, 1, 1, 1), 5, 1)]
+)
+def test_int_conv_equals_the_ir_conv(exact, pads, pad_value, stride):
+    rng = np.random.default_rng(sum(pads) + stride)
+    k = 1 + 2 * pads[0] if pads[0] else 1
+    n, h, w, c, o = 1, 11, 9, 3, 24
+    x = rng.integers(0, 256, size=(n, h, w, c))
+    wt = rng.integers(-127, 128, size=(o, k, k, c))
+    (acc,) = OPS["conv"].reference(WindowAttrs((k, k), (stride, stride), pads, pad_value), [x, wt])
+    assert fused.exact_in_float(wt, 255, pad_value)
+    xin = x
+    if any(pads):
+        dtype = "float32" if exact else "int32"
+        prep = fused.pad_input_kernel((n, h, w, c), pads, pad_value, dtype, "pad")
+        hp, wp = h + pads[0] + pads[2], w + pads[1] + pads[3]
+        xin = call(prep, x=x.astype(np.int32), padded=np.zeros((n, hp, wp, c), dtype))["padded"]
+    spec = fused.IntConv(n, *xin.shape[1:3], c, o, acc.shape[1:3], (k, k), (stride, stride), exact, any(pads))
+    got = call(
+        fused.int_conv_kernel(spec, Epilogue(), "f"),
+        x=xin if any(pads) else x.astype(np.int32),
+        w=wt.transpose(1, 2, 3, 0).astype(spec.acc),
+        out=np.zeros(acc.shape, np.int32),
     )
-    oh, ow = s.out_hw
-    got = run(
-        module,
-        pack_signs(x),
-        pack_weights(w),
-        w.sum(axis=3).astype(np.int32),
-        np.zeros((s.n, oh, ow, s.o), dtype=np.int32),
+    assert np.array_equal(got["out"], acc)
+
+
+def test_float_accumulation_is_refused_when_partial_sums_could_round():
+    w = np.full((2, 7, 7, 3), 127)
+    assert fused.exact_in_float(w, 255, 0)
+    assert not fused.exact_in_float(np.full((2, 7, 7, 64), 127), 255, 0)
+
+
+@pytest.mark.parametrize("steps", [15, 255])
+def test_pool_threshold_equals_threshold_then_max_pool(steps):
+    rng = np.random.default_rng(steps)
+    n, h, w, c = 1, 9, 10, 32
+    acc = rng.integers(-500, 500, size=(n, h, w, c))
+    t = np.sort(rng.integers(-500, 500, size=(c, steps)), axis=1)
+    d = rng.choice([1, -1, 0], size=c)
+    (want,) = OPS["max_pool"].reference(
+        WindowAttrs((3, 3), (2, 2), (1, 1, 1, 1)), [reference_thresholds(acc, t, d, -8)]
     )
-    assert np.array_equal(got, want)
-    assert np.array_equal(
-        run(scheduled, pack_signs(x), pack_weights(w), w.sum(axis=3).astype(np.int32), np.zeros_like(got)),
-        want,
+    table, fields = fused.threshold_operand(t, d, np.full(c, -500), np.full(c, 500))
+    oh, ow = want.shape[1:3]
+    spec = fused.PoolThreshold(n, h, w, c, (oh, ow), (3, 3), (2, 2), (1, 1))
+    got = call(
+        fused.pool_threshold_kernel(spec, Epilogue(qmin=-8, **fields), "f"),
+        acc=acc.astype(np.int32),
+        t=table,
+        d=d.astype(np.int32),
+        out=np.zeros(want.shape, np.int32),
     )
+    assert np.array_equal(got["out"], want)
+
+
+def test_affine_thresholds_are_exact_on_every_value_or_refused():
+    rng = np.random.default_rng(3)
+    c, steps = 16, 255
+    scale = rng.uniform(0.2, 3.0, size=c)  # < 1: repeated thresholds; > 1: gaps
+    shift = rng.uniform(-50, 50, size=c)
+    k = np.arange(1, steps + 1)
+    t = np.ceil((k[None, :] - 0.5 - shift[:, None]) / scale[:, None]).astype(np.int64)
+    d = rng.choice([1, -1, 0], size=c)
+    lo, hi = np.full(c, -400), np.full(c, 400)
+    a, b = fused.affine_thresholds(t, d, lo, hi)
+    v = np.arange(-400, 401)
+    for ch in range(c):
+        signed = d[ch] * v
+        count = (t[ch][None, :] <= signed[:, None]).sum(axis=1)
+        assert np.array_equal(np.clip(np.floor(a[ch] * signed + b[ch]), 0, steps), count)
+    t[0, 100] -= 7  # no longer the steps of one line
+    assert fused.affine_thresholds(t, np.ones(c, int), lo, hi) is None
+    table, found = fused.threshold_operand(t, np.ones(c, int), lo, hi)
+    assert found == {"steps": steps, "levels": 8} and table.shape == (c, 255)
 
 
 @pytest.mark.parametrize("steps", [255, 15, 1])
@@ -76,17 +192,12 @@ def test_thresholds_equal_the_ir_multi_threshold(steps):
     t = np.sort(rng.integers(-300, 300, size=(c, steps)), axis=1)
     d = np.array([1, -1, 0, 1, 1, -1, 1])
     acc = rng.integers(-400, 400, size=(2, 5, 5, c))
-    from compiler.ir.ops.multi_threshold import MultiThresholdAttrs
-
-    (want,) = OPS["multi_threshold"].reference(MultiThresholdAttrs(-128), [acc, t, d])
+    want = reference_thresholds(acc, t, d, -128)
     full, levels = threshold_table(t, 400)
     assert (levels == 0) == (steps <= 32)
     a, tt, dd, out = thresholds(acc.shape, c, steps, levels, -128)
-    got = run(
-        build([a, tt, dd, out], host_target()),
-        acc.astype(np.int32),
-        full,
-        d.astype(np.int64),
-        np.zeros(acc.shape, np.int32),
-    )
-    assert np.array_equal(got, want)
+    lib = build([a, tt, dd, out], host_target())
+    args = [tvm.runtime.tensor(v, tvm.cpu()) for v in (acc.astype(np.int32), full, d.astype(np.int64))]
+    args.append(tvm.runtime.tensor(np.zeros(acc.shape, np.int32), tvm.cpu()))
+    lib["main"](*args)
+    assert np.array_equal(args[-1].numpy(), want)

@@ -1,20 +1,15 @@
-"""TVM TE kernels of the CPU target (issue 6, first part): bit-packing, the binary convolution as
-XOR-popcount on channel-packed 64-bit words with exact borders, and the threshold unit.
+"""Bit layouts of the CPU target and its plain TE kernels (ops that are not fused: standalone
+thresholds, adds, pools), with the loop order they get for the host.
 
 Layouts (NHWC like the IR):
   packed activations  (N, H, W, ceil(C/64)) uint64, bit c % 64 of word c // 64 = 1 for x >= 0
-                      (the Bi-Real sign); unused bits 0
+                      (the Bi-Real sign); unused bits 0. In the network they carry a zero halo
+                      for the consumer convs' padding (fused.py).
   packed weights      (KH, KW, ceil(C/64), O) uint64, bit = 1 for +1; unused bits 0 (output
                       channels innermost: the inner loop runs over them, contiguous)
-A binary conv's accumulator at an output pixel is, over the taps inside the map,
-    sum (C - 2 * popcount(x ^ w))
-plus, for padding with +-1, pad * (sum of the weights of the taps outside the map); zero padding
-adds nothing (a padded tap is 0), exactly as the IR's `conv` on bipolar inputs.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,93 +26,6 @@ def pack_signs(x: np.ndarray) -> np.ndarray:
     bits = np.zeros((*x.shape[:-1], words(c) * WORD), dtype=bool)
     bits[..., :c] = x >= 0
     return np.ascontiguousarray(np.packbits(bits, axis=-1, bitorder="little")).view("<u8")
-
-
-@dataclass(frozen=True)
-class ConvShape:
-    n: int
-    h: int
-    w: int
-    c: int
-    o: int
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    pads: tuple[int, int, int, int]  # top, left, bottom, right
-    pad_value: int = 0
-
-    @property
-    def out_hw(self) -> tuple[int, int]:
-        kh, kw = self.kernel
-        t, left, b, r = self.pads
-        return (self.h + t + b - kh) // self.stride[0] + 1, (self.w + left + r - kw) // self.stride[1] + 1
-
-
-def binary_conv(s: ConvShape):
-    """TE tensors (xp, wp, wsum, acc): acc (N, OH, OW, O) int32 from packed inputs and weights;
-    wsum (O, KH, KW) int32 holds each tap's weight sum (used only with +-1 padding)."""
-    from tvm import te, tirx
-
-    kh, kw = s.kernel
-    oh, ow = s.out_hw
-    wd = words(s.c)
-    xp = te.placeholder((s.n, s.h, s.w, wd), "uint64", name="xp")
-    wp = te.placeholder((kh, kw, wd, s.o), "uint64", name="wp")
-    wsum = te.placeholder((s.o, kh, kw), "int32", name="wsum")
-    ry, rx, rk = te.reduce_axis((0, kh), "ky"), te.reduce_axis((0, kw), "kx"), te.reduce_axis((0, wd), "k")
-
-    def inside(y, x):
-        return tirx.all(y >= 0, y < s.h, x >= 0, x < s.w)
-
-    def clamp(v, hi):
-        return tirx.max(tirx.min(v, hi - 1), 0)
-
-    def iy(oy, ky):
-        return oy * s.stride[0] - s.pads[0] + ky
-
-    def ix(ox, kx):
-        return ox * s.stride[1] - s.pads[1] + kx
-
-    mism = te.compute(
-        (s.n, oh, ow, s.o),
-        lambda n, oy, ox, o: te.sum(
-            tirx.if_then_else(
-                inside(iy(oy, ry), ix(ox, rx)),
-                tirx.popcount(
-                    xp[n, clamp(iy(oy, ry), s.h), clamp(ix(ox, rx), s.w), rk] ^ wp[ry, rx, rk, o]
-                ).astype("int32"),
-                0,
-            ),
-            axis=[ry, rx, rk],
-        ),
-        name="mismatches",
-    )
-    ty, tx = te.reduce_axis((0, kh), "ty"), te.reduce_axis((0, kw), "tx")
-    taps = te.compute(
-        (oh, ow),
-        lambda oy, ox: te.sum(tirx.if_then_else(inside(iy(oy, ty), ix(ox, tx)), 1, 0), axis=[ty, tx]),
-        name="taps_inside",
-    )
-    if s.pad_value:
-        py, px = te.reduce_axis((0, kh), "py"), te.reduce_axis((0, kw), "px")
-        outside = te.compute(
-            (oh, ow, s.o),
-            lambda oy, ox, o: te.sum(
-                tirx.if_then_else(inside(iy(oy, py), ix(ox, px)), 0, wsum[o, py, px]), axis=[py, px]
-            ),
-            name="outside",
-        )
-        acc = te.compute(
-            (s.n, oh, ow, s.o),
-            lambda n, oy, ox, o: (
-                taps[oy, ox] * s.c - 2 * mism[n, oy, ox, o] + s.pad_value * outside[oy, ox, o]
-            ),
-            name="acc",
-        )
-    else:
-        acc = te.compute(
-            (s.n, oh, ow, s.o), lambda n, oy, ox, o: taps[oy, ox] * s.c - 2 * mism[n, oy, ox, o], name="acc"
-        )
-    return xp, wp, wsum, acc
 
 
 LINEAR_STEPS = 32  # up to this many thresholds per channel: count them all (one vectorized pass)

@@ -1,10 +1,15 @@
-"""The streamlined IR as a sequence of TVM kernels in one shared library (issue 6, first part:
-exact, not yet scheduled for speed).
+"""The streamlined IR as a sequence of TVM kernels in one shared library.
 
-Every IR op becomes one PrimFunc (`<op>_<index>`); a sign feeding a binary conv becomes a bit
-packer (the conv then runs as XOR-popcount on 64-bit words). Tensors are int32 NHWC except the
-packed maps (uint64). `plan.json` lists the calls in order with their buffers, `params.npz` the
-constants; `compiler.runtime` runs them without the compiler.
+Fusion groups (fused.py), found on the IR by `_groups`:
+  conv [-> multi_threshold [-> add]] [-> sign packed]   one kernel: a binary conv (XOR-popcount on
+                                                        a packed map) or an integer conv, with its
+                                                        thresholds, residual add and re-packing
+  multi_threshold -> max_pool [-> sign packed]          one kernel: pool d*acc, then threshold
+A sign whose consumers are all binary convs is never a kernel of its own unless nothing before it
+can pack (then a packer). Every other op is one TE kernel. A group is emitted at its last node's
+place in the IR order, so every operand is ready. Tensors are int32 NHWC except the packed maps
+(uint64, with a zero halo for the consumer convs' padding). `plan.json` lists the calls in order
+with their buffers, `params.npz` the constants; `compiler.runtime` runs them without the compiler.
 """
 
 from __future__ import annotations
@@ -14,15 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bireal_hw.errors import UserError
-from compiler.backends.tvm_cpu.kernels import (
-    ConvShape,
-    binary_conv,
-    pack_weights,
-    schedule,
-    threshold_table,
-    thresholds,
-    words,
-)
+from compiler.backends.tvm_cpu import fused
+from compiler.backends.tvm_cpu.fused import VALUE_LIMIT, Epilogue, threshold_operand, words
+from compiler.backends.tvm_cpu.kernels import pack_weights, schedule, threshold_table, thresholds
 from compiler.ir import BIPOLAR, Graph
 from compiler.ir.verify import value_bounds
 
@@ -62,15 +61,31 @@ def _func(tensors, name: str):
     return te.create_prim_func(list(tensors)).with_attr("global_symbol", name)
 
 
+@dataclass
+class Group:
+    """IR nodes run as one fused kernel: `kind` "conv" (conv [-> multi_threshold [-> add]]) or
+    "pool" (multi_threshold -> max_pool); `pack` is the absorbed sign whose packed map it writes."""
+
+    kind: str
+    nodes: list = field(default_factory=list)
+    pack: object = None
+
+    @property
+    def last(self):
+        return self.nodes[-1]
+
+
 class _Compiler:
     def __init__(self, graph: Graph, batch: int) -> None:
         self.g = graph
         self.batch = batch
         self.p = Program()
-        self.packed: dict[str, str] = {}  # sign output tensor -> packed buffer
         self.consumers = graph.consumers()
+        self.producers = graph.producers()
         self.bounds = value_bounds(graph)
+        self.halo: dict[str, tuple[int, int, int, int]] = {}  # packed sign output -> halo
 
+    # ---- buffers and kernels ----
     def shape(self, tensor: str) -> list[int]:
         return [self.batch, *self.g.tensors[tensor].shape[1:]]
 
@@ -87,41 +102,83 @@ class _Compiler:
         self.p.funcs[name] = schedule(_func(tensors, name)).with_attr("global_symbol", name)
         self.p.calls.append(Call(name, args))
 
+    def add_func(self, name: str, func, args: dict[str, str]) -> None:
+        """A fused PrimFunc; `args` maps its parameter names to buffers."""
+        self.p.funcs[name] = func
+        self.p.calls.append(Call(name, [args[prm.name] for prm in func.params]))
+
+    def magnitude(self, tensor: str) -> int:
+        b = self.bounds[tensor]
+        return int(max(abs(int(np.min(b.lo))), abs(int(np.max(b.hi)))))
+
+    # ---- fusion groups ----
+    def only_consumer(self, tensor: str, op: str):
+        users = self.consumers.get(tensor, [])
+        return users[0] if len(users) == 1 and users[0].op == op else None
+
+    def packs_for_binary(self, node) -> bool:
+        users = self.consumers.get(node.outputs[0], [])
+        return (
+            node.op == "sign"
+            and bool(users)
+            and all(u.op == "conv" and self.g.tensors[u.inputs[1]].dtype == BIPOLAR for u in users)
+        )
+
+    def packing_sign(self, tensor: str):
+        return next((u for u in self.consumers.get(tensor, []) if self.packs_for_binary(u)), None)
+
+    def groups(self) -> dict[int, Group]:
+        """Node id -> its group, for every node that runs inside a fused kernel."""
+        member: dict[int, Group] = {}
+        for node in self.g.nodes:
+            if id(node) in member:
+                continue
+            if node.op == "conv":
+                grp = Group("conv", [node])
+                thr = self.only_consumer(node.outputs[0], "multi_threshold")
+                pooled = thr is not None and self.only_consumer(thr.outputs[0], "max_pool")
+                if thr is not None and not pooled:
+                    grp.nodes.append(thr)
+                    add = self.only_consumer(thr.outputs[0], "add")
+                    if add is not None and id(add) not in member:
+                        grp.nodes.append(add)
+            elif node.op == "multi_threshold" and self.only_consumer(node.outputs[0], "max_pool"):
+                grp = Group("pool", [node, self.only_consumer(node.outputs[0], "max_pool")])
+            else:
+                continue
+            grp.pack = self.packing_sign(grp.last.outputs[0])
+            for n in [*grp.nodes, *([grp.pack] if grp.pack else [])]:
+                member[id(n)] = grp
+        return member
+
+    # ---- the program ----
     def compile(self) -> Program:
         g = self.g
         for tensor, b in self.bounds.items():
-            if b is not None and max(abs(int(min(b.lo))), abs(int(max(b.hi)))) >= 1 << 31:
+            if b is not None and max(abs(int(np.min(b.lo))), abs(int(np.max(b.hi)))) >= VALUE_LIMIT:
                 raise UserError(
-                    f"--target cpu: tensor {tensor} needs more than 32 bits; its kernels compute in int32"
+                    f"--target cpu: tensor {tensor} needs more than 31 bits; its kernels compute in int32"
                 )
+        for node in g.nodes:
+            if self.packs_for_binary(node):
+                self.halo[node.outputs[0]] = self.halo_of(node.outputs[0])
+        member = self.groups()
         for i, node in enumerate(g.nodes):
             op, a = node.op, node.attrs
             name = f"{op}_{i}"
             out = node.outputs[0]
+            grp = member.get(id(node))
+            if grp is not None:
+                if node is grp.last:
+                    self.group(grp, name)
+                continue
             if op == "quantize_input":
                 self.p.input = self.buffer(out, self.shape(out))
                 self.p.quantizer = {"scale": float(a.scale), "qmin": int(a.qmin), "qmax": int(a.qmax)}
             elif op == "sign":
                 self.sign(node, name)
-            elif op == "conv":
-                self.conv(node, name)
             elif op == "multi_threshold":
-                t, d = g.consts[node.inputs[1]], g.consts[node.inputs[2]]
-                b = self.g_bounds_abs(node.inputs[0], d)
-                full, levels = threshold_table(t.astype(np.int64), b)
-                acc, tt, dd, y = thresholds(
-                    tuple(self.shape(node.inputs[0])), t.shape[0], t.shape[1], levels, a.qmin
-                )
-                self.add(
-                    name,
-                    [acc, tt, dd, y],
-                    [
-                        node.inputs[0],
-                        self.param(f"{name}.t", full),
-                        self.param(f"{name}.d", d.astype(np.int64)),
-                        self.buffer(out, self.shape(out)),
-                    ],
-                )
+                self.multi_threshold(node, name)
             elif op == "add":
                 self.saturating_add(node, name)
             elif op in ("sum_pool", "max_pool"):
@@ -129,9 +186,7 @@ class _Compiler:
             elif op == "global_sum_pool":
                 self.global_sum_pool(node, name)
             elif op == "flatten":
-                src = self.p.buffers[node.inputs[0]]
-                self.p.buffers[out] = ([self.batch, int(np.prod(src[0][1:]))], src[1])
-                self.p.calls.append(Call("reshape", [node.inputs[0], out]))
+                self.flatten(node)
             elif op == "matmul":
                 self.matmul(node, name)
             elif op == "dequantize_output":
@@ -141,30 +196,162 @@ class _Compiler:
                 raise UserError(f"--target cpu: no kernel for {node.name} ({op})")
         return self.p
 
+    def halo_of(self, tensor: str) -> tuple[int, int, int, int]:
+        pads = [u.attrs.pads for u in self.consumers[tensor]]
+        return tuple(max(p[k] for p in pads) for k in range(4))
+
+    def packed_buffer(self, sign) -> tuple[str, Epilogue]:
+        """The halo'd packed buffer of `sign`'s output and the epilogue fields that write it."""
+        out = sign.outputs[0]
+        n, h, w, c = self.shape(out)
+        top, left, bottom, right = self.halo[out]
+        hw = (h + top + bottom, w + left + right)
+        self.buffer(out, (n, *hw, words(c)), "uint64")
+        return out, Epilogue(pack=(top, left), packed_hw=hw)
+
+    def epilogue(self, grp: Group, args: dict) -> Epilogue:
+        """The epilogue of a conv group (thresholds, add, pack), filling `args` with buffers."""
+        fields: dict = {}
+        nodes = grp.nodes[1:]
+        if nodes and nodes[0].op == "multi_threshold":
+            args["t"], args["d"] = self.threshold_params(nodes[0], fields)
+        if len(nodes) == 2:
+            add = nodes[1]
+            fields["add"] = (add.attrs.qmin, add.attrs.qmax)
+            args["res"] = next(t for t in add.inputs if t != nodes[0].outputs[0])
+        out = grp.last.outputs[0]
+        args["out"] = self.buffer(out, self.shape(out))
+        if grp.pack is not None:
+            args["packed"], pk = self.packed_buffer(grp.pack)
+            fields.update(pack=pk.pack, packed_hw=pk.packed_hw)
+        return Epilogue(**fields)
+
+    def threshold_params(self, thr, fields: dict) -> tuple[str, str]:
+        """Parameters t, d of a fused multi_threshold; its Epilogue fields go into `fields`."""
+        t, d = self.g.consts[thr.inputs[1]], self.g.consts[thr.inputs[2]]
+        b = self.bounds[thr.inputs[0]]
+        lo = np.broadcast_to(np.asarray(b.lo, dtype=np.int64), d.shape)
+        hi = np.broadcast_to(np.asarray(b.hi, dtype=np.int64), d.shape)
+        table, found = threshold_operand(t, d, lo, hi)
+        fields.update(found, qmin=thr.attrs.qmin)
+        return self.param(f"{thr.name}.t", table), self.param(f"{thr.name}.d", d.astype(np.int32))
+
+    def group(self, grp: Group, name: str) -> None:
+        if grp.kind == "pool":
+            self.pool_threshold(grp, name)
+        elif grp.nodes[0].inputs[0] in self.halo:
+            self.binary_conv(grp, name)
+        else:
+            self.int_conv(grp, name)
+
+    def binary_conv(self, grp: Group, name: str) -> None:
+        conv = grp.nodes[0]
+        a, (x, wname) = conv.attrs, conv.inputs
+        w = self.g.consts[wname].astype(np.int64)
+        o, kh, kw, c = w.shape
+        n, h, wd, _ = self.shape(x)
+        top, left, _, _ = self.halo[x]
+        xshape = self.p.buffers[x][0]
+        corr, rows, cols = fused.correction_table(w, a.kernel, a.stride, a.pads, a.pad_value, (h, wd))
+        oh, ow = self.shape(conv.outputs[0])[1:3]
+        spec = fused.BinaryConv(
+            n,
+            xshape[1],
+            xshape[2],
+            c,
+            o,
+            (oh, ow),
+            tuple(a.kernel),
+            tuple(a.stride),
+            (top - a.pads[0], left - a.pads[1]),
+            corr.shape[:2],
+        )
+        args = {
+            "xp": x,
+            "wp": self.param(f"{name}.w", pack_weights(w)),
+            "corr": self.param(f"{name}.corr", corr),
+            "rows": self.param(f"{name}.rows", rows),
+            "cols": self.param(f"{name}.cols", cols),
+        }
+        epi = self.epilogue(grp, args)
+        self.add_func(name, fused.binary_conv_kernel(spec, epi, name), args)
+
+    def int_conv(self, grp: Group, name: str) -> None:
+        conv = grp.nodes[0]
+        a, x = conv.attrs, conv.inputs[0]
+        w = self.g.consts[conv.inputs[1]].astype(np.int64)  # (O, KH, KW, C)
+        o, kh, kw, c = w.shape
+        n, h, wd, _ = self.shape(x)
+        exact = fused.exact_in_float(w, self.magnitude(x), a.pad_value)
+        oh, ow = self.shape(conv.outputs[0])[1:3]
+        padded = any(a.pads)
+        if padded:  # a padded copy in the accumulator's type: no border test in the inner loop
+            h, wd = h + a.pads[0] + a.pads[2], wd + a.pads[1] + a.pads[3]
+            dtype = "float32" if exact else "int32"
+            prep = fused.pad_input_kernel(
+                tuple(self.shape(x)), tuple(a.pads), a.pad_value, dtype, f"pad_{name}"
+            )
+            xp = self.buffer(f"{x}.padded", (n, h, wd, c), dtype)
+            self.add_func(f"pad_{name}", prep, {"x": x, "padded": xp})
+            x = xp
+        spec = fused.IntConv(n, h, wd, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride), exact, padded)
+        wt = np.ascontiguousarray(w.transpose(1, 2, 3, 0)).astype(spec.acc)
+        args = {"x": x, "w": self.param(f"{name}.w", wt)}
+        epi = self.epilogue(grp, args)
+        self.add_func(name, fused.int_conv_kernel(spec, epi, name), args)
+
+    def pool_threshold(self, grp: Group, name: str) -> None:
+        thr, pool = grp.nodes
+        a = pool.attrs
+        n, h, w, c = self.shape(thr.inputs[0])
+        oh, ow = self.shape(pool.outputs[0])[1:3]
+        fields: dict = {}
+        args = {"acc": thr.inputs[0], "out": self.buffer(pool.outputs[0], self.shape(pool.outputs[0]))}
+        args["t"], args["d"] = self.threshold_params(thr, fields)
+        if grp.pack is not None:
+            args["packed"], pk = self.packed_buffer(grp.pack)
+            fields.update(pack=pk.pack, packed_hw=pk.packed_hw)
+        spec = fused.PoolThreshold(
+            n, h, w, c, (oh, ow), tuple(a.kernel), tuple(a.stride), (a.pads[0], a.pads[1])
+        )
+        self.add_func(name, fused.pool_threshold_kernel(spec, Epilogue(**fields), name), args)
+
     def sign(self, node, name: str) -> None:
-        """A bit packer when every consumer is a binary conv, else +-1 integers."""
+        """A packer when every consumer is a binary conv (and no kernel before packed it), else
+        +-1 integers."""
         from tvm import te, tirx
 
-        out, users = node.outputs[0], self.consumers.get(node.outputs[0], [])
+        out = node.outputs[0]
+        if out in self.halo:
+            buf, epi = self.packed_buffer(node)
+            func = fused.packer_kernel(tuple(self.shape(node.inputs[0])), epi.pack, epi.packed_hw, name)
+            self.add_func(name, func, {"x": node.inputs[0], "packed": buf})
+            return
         x = te.placeholder(self.shape(node.inputs[0]), "int32", name="x")
-        *lead, c = self.shape(node.inputs[0])
-        if users and all(u.op == "conv" and self.g.tensors[u.inputs[1]].dtype == BIPOLAR for u in users):
-            rb = te.reduce_axis((0, 64), "b")
+        y = te.compute(x.shape, lambda *i: tirx.if_then_else(x[i] >= 0, 1, -1), name="sign")
+        self.add(name, [x, y], [node.inputs[0], self.buffer(out, self.shape(out))])
 
-            def word(*i):
-                channel = i[-1] * 64 + rb
-                positive = x[(*i[:-1], tirx.min(channel, c - 1))] >= 0
-                bit = tirx.const(1, "uint64") << rb.astype("uint64")
-                return te.sum(
-                    tirx.if_then_else(tirx.all(channel < c, positive), bit, tirx.const(0, "uint64")), axis=rb
-                )
+    def multi_threshold(self, node, name: str) -> None:
+        g, a = self.g, node.attrs
+        t, d = g.consts[node.inputs[1]], g.consts[node.inputs[2]]
+        full, levels = threshold_table(t.astype(np.int64), self.magnitude(node.inputs[0]) + 1)
+        acc, tt, dd, y = thresholds(tuple(self.shape(node.inputs[0])), t.shape[0], t.shape[1], levels, a.qmin)
+        out = node.outputs[0]
+        self.add(
+            name,
+            [acc, tt, dd, y],
+            [
+                node.inputs[0],
+                self.param(f"{name}.t", full),
+                self.param(f"{name}.d", d.astype(np.int64)),
+                self.buffer(out, self.shape(out)),
+            ],
+        )
 
-            packed = te.compute((*lead, words(c)), word, name="packed")
-            self.packed[out] = self.buffer(out, (*lead, words(c)), "uint64")
-            self.add(name, [x, packed], [node.inputs[0], out])
-        else:
-            y = te.compute(x.shape, lambda *i: tirx.if_then_else(x[i] >= 0, 1, -1), name="sign")
-            self.add(name, [x, y], [node.inputs[0], self.buffer(out, self.shape(out))])
+    def flatten(self, node) -> None:
+        src = self.p.buffers[node.inputs[0]]
+        self.p.buffers[node.outputs[0]] = ([self.batch, int(np.prod(src[0][1:]))], src[1])
+        self.p.calls.append(Call("reshape", [node.inputs[0], node.outputs[0]]))
 
     def saturating_add(self, node, name: str) -> None:
         from tvm import te, tirx
@@ -183,57 +370,6 @@ class _Compiler:
         ry, rx = te.reduce_axis((0, h), "y"), te.reduce_axis((0, w), "x")
         y = te.compute((n, 1, 1, c), lambda b, i, j, k: te.sum(x[b, ry, rx, k], axis=[ry, rx]), name="gsp")
         self.add(name, [x, y], [node.inputs[0], self.buffer(node.outputs[0], self.shape(node.outputs[0]))])
-
-    def g_bounds_abs(self, tensor: str, d: np.ndarray) -> int:
-        b = self.bounds[tensor]
-        return int(max(abs(int(min(b.lo))), abs(int(max(b.hi))))) + 1
-
-    def conv(self, node, name: str) -> None:
-        from tvm import te, tirx
-
-        g, a = self.g, node.attrs
-        x, wname = node.inputs
-        w = g.consts[wname].astype(np.int64)
-        o, kh, kw, c = w.shape
-        n, h, wd_, _ = self.shape(x)
-        s = ConvShape(n, h, wd_, c, o, tuple(a.kernel), tuple(a.stride), tuple(a.pads), a.pad_value)
-        out = node.outputs[0]
-        if x in self.packed:
-            xp, wp, wsum, acc = binary_conv(s)
-            args = [
-                self.packed[x],
-                self.param(f"{name}.w", pack_weights(w)),
-                self.param(f"{name}.wsum", w.sum(axis=3).astype(np.int32)),
-                self.buffer(out, self.shape(out)),
-            ]
-            self.add(name, [xp, wp, wsum, acc], args)
-            return
-        oh, ow = s.out_hw
-        xt = te.placeholder((n, h, wd_, c), "int32", name="x")
-        wt = te.placeholder((kh, kw, c, o), "int32", name="w")
-        ry, rx, rc = te.reduce_axis((0, kh), "ky"), te.reduce_axis((0, kw), "kx"), te.reduce_axis((0, c), "c")
-
-        def tap(b, oy, ox, k):
-            iy = oy * s.stride[0] - s.pads[0] + ry
-            ix = ox * s.stride[1] - s.pads[1] + rx
-            inside = tirx.all(iy >= 0, iy < h, ix >= 0, ix < wd_)
-            value = tirx.if_then_else(
-                inside,
-                xt[b, tirx.max(tirx.min(iy, h - 1), 0), tirx.max(tirx.min(ix, wd_ - 1), 0), rc],
-                a.pad_value,
-            )
-            return te.sum(value * wt[ry, rx, rc, k], axis=[ry, rx, rc])
-
-        y = te.compute((n, oh, ow, o), tap, name="conv")
-        self.add(
-            name,
-            [xt, wt, y],
-            [
-                x,
-                self.param(f"{name}.w", np.ascontiguousarray(w.transpose(1, 2, 3, 0).astype(np.int32))),
-                self.buffer(out, self.shape(out)),
-            ],
-        )
 
     def pool(self, node, name: str) -> None:
         from tvm import te, tirx
@@ -261,7 +397,7 @@ class _Compiler:
         from tvm import te
 
         x_name, w_name = node.inputs[0], node.inputs[1]
-        w = self.g.consts[w_name].astype(np.int32)  # (O, K)
+        w = np.ascontiguousarray(self.g.consts[w_name].T).astype(np.int32)  # (K, O): outputs contiguous
         n, k = self.p.buffers[x_name][0]
         x = te.placeholder((n, k), "int32", name="x")
         wt = te.placeholder(w.shape, "int32", name="w")
@@ -271,14 +407,14 @@ class _Compiler:
         if len(node.inputs) == 3:
             bias = self.g.consts[node.inputs[2]].astype(np.int32)
             bt = te.placeholder(bias.shape, "int32", name="bias")
-            dot = te.compute((n, w.shape[0]), lambda i, j: te.sum(x[i, rk] * wt[j, rk], axis=rk), name="dot")
-            y = te.compute((n, w.shape[0]), lambda i, j: dot[i, j] + bt[j], name="fc")
+            dot = te.compute((n, w.shape[1]), lambda i, j: te.sum(x[i, rk] * wt[rk, j], axis=rk), name="dot")
+            y = te.compute((n, w.shape[1]), lambda i, j: dot[i, j] + bt[j], name="fc")
             tensors.append(bt)
             args.append(self.param(f"{name}.bias", bias))
         else:
-            y = te.compute((n, w.shape[0]), lambda i, j: te.sum(x[i, rk] * wt[j, rk], axis=rk), name="fc")
+            y = te.compute((n, w.shape[1]), lambda i, j: te.sum(x[i, rk] * wt[rk, j], axis=rk), name="fc")
         out = node.outputs[0]
-        self.add(name, [*tensors, y], [*args, self.buffer(out, [n, w.shape[0]])])
+        self.add(name, [*tensors, y], [*args, self.buffer(out, [n, w.shape[1]])])
 
 
 def compile_program(graph: Graph, batch: int = 1) -> Program:

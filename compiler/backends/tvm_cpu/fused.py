@@ -1,0 +1,624 @@
+"""Scheduled, fused kernels of the CPU target, written directly in TIR (TVMScript): a binary conv
+with its epilogue, an integer conv with its epilogue, a max pool in front of thresholds, and the
+sign packer. TE plus schedule primitives cannot vectorize a reduction block on this TVM ("not
+compact dataflow"), so the loop nests are written out: one row of outputs per parallel task,
+register tiles of XB pixels x OB output channels (OB lanes vectorized, which LLVM turns into
+512-bit XOR + nibble-lookup popcount where AVX-512BW exists, AVX2 otherwise), reductions inside.
+
+Epilogue (after the accumulator of a tile is complete, per pixel, OB channels at a time):
+  value = acc                                      the integer accumulator
+  value = qmin + #{s : t[s, o] <= d[o] * value}    folded thresholds (a linear count for up to
+                                                   32 steps, else a binary search in `levels`)
+  value = clamp(value + res, lo, hi)               the residual add on the shared grid
+  out   = value;  packed bit = value >= 0          sign and re-packing for the next binary conv
+
+Packed maps carry a halo of zero words (bit 0 = -1) around the image, written once when the
+runtime allocates the buffer and never touched by a kernel. A binary conv reads its padded taps
+from it and corrects their contribution with a per-border-class table, so its inner loop has no
+border test: over all taps, sum (C - 2 popcount(x ^ w)) counts a halo tap as -(sum of the tap's
+weights); the declared pad value p contributes p * (that sum), so
+    acc = corr[row_class, col_class, o] - 2 * mismatches,
+    corr = KH*KW*C + (1 + p) * (sum over the taps outside the map of the tap's weight sum),
+exactly the IR conv on bipolar inputs with its padding policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from compiler.backends.tvm_cpu.kernels import WORD, words
+
+VALUE_LIMIT = 1 << 30  # |every int32 value| stays below this, so clipped thresholds stay exact
+
+
+@dataclass(frozen=True)
+class Epilogue:
+    """What follows an accumulator inside the same kernel (see the module docstring)."""
+
+    steps: int = 0  # thresholds per channel; 0: none
+    levels: int = 0  # 0: linear count of the steps; else binary-search stages
+    affine: bool = False  # the count is floor(a * v + b) (a proven fit, see affine_thresholds)
+    qmin: int = 0
+    add: tuple[int, int] | None = None  # (lo, hi) of a saturating residual add
+    pack: tuple[int, int] | None = None  # (top, left) halo offset of the packed output
+    packed_hw: tuple[int, int] = (0, 0)  # packed output's padded height and width
+
+
+MARGIN = 1e-9  # float64 a*v + b stays this far inside its integer band at every checkpoint
+
+
+def affine_thresholds(t: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """Per channel (a, b) with clamp(floor(a * v + b), 0, steps) == #{k : t[c, k] <= v} for every
+    integer v = d * acc that the accumulator's bounds [lo, hi] allow, or None when some channel
+    has no such fit.
+
+    The count and the clamped floor(a*v + b) are both non-decreasing step functions of v, so they agree on
+    [vlo, vhi] when they agree, with a margin, at vlo, vhi and on both sides of every jump (u - 1
+    and u for each threshold u inside): between two such checkpoints with one count, the affine
+    value stays inside the same integer band. The margin (1e-9) is far above float64 rounding of
+    a*v + b at these magnitudes (checked below), so the kernel's float64 arithmetic, fused or not,
+    floors to the same integers. For each channel the feasible b for a given a is an interval
+    whose width is concave in a; a ternary search finds its widest a."""
+    c = t.shape[0]
+    t = t.astype(np.float64)
+    d = d.astype(np.int64)
+    lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+    vlo = np.where(d > 0, lo, np.where(d < 0, -hi, 0)).astype(np.float64)
+    vhi = np.where(d > 0, hi, np.where(d < 0, -lo, 0)).astype(np.float64)
+    inside = (t > vlo[:, None]) & (t <= vhi[:, None])
+    points = np.concatenate(
+        [
+            vlo[:, None],
+            vhi[:, None],
+            np.where(inside, t, vlo[:, None]),
+            np.where(inside, t - 1, vlo[:, None]),
+        ],
+        axis=1,
+    )
+    counts = np.stack([np.searchsorted(t[k], points[k], side="right") for k in range(c)]).astype(np.float64)
+
+    steps = t.shape[1]
+    floor_free = np.where(counts == 0, -np.inf, counts + MARGIN)  # clamped up to 0 anyway
+    ceil_free = np.where(counts == steps, np.inf, counts + 1 - MARGIN)  # clamped down to steps
+
+    def width(a):
+        offsets = points * a[:, None]
+        low = (floor_free - offsets).max(axis=1)
+        high = (ceil_free - offsets).min(axis=1)
+        low, high = np.where(np.isinf(low), high - 1, low), np.where(np.isinf(high), low + 1, high)
+        return high - low, (low + high) / 2
+
+    left, right = np.zeros(c), np.full(c, float(t.shape[1] + 1))  # a > 1: repeated thresholds
+    for _ in range(200):
+        m1, m2 = left + (right - left) / 3, right - (right - left) / 3
+        better = width(m1)[0] < width(m2)[0]
+        left, right = np.where(better, m1, left), np.where(better, right, m2)
+    a = (left + right) / 2
+    w, b = width(a)
+    magnitude = np.abs(a) * np.maximum(np.abs(vlo), np.abs(vhi)) + np.abs(b)
+    if not (w > 0).all() or magnitude.max(initial=0) > 1e5:
+        return None
+    values = np.clip(np.floor(a[:, None] * points + b[:, None]), 0, steps)
+    if not (values == counts).all():
+        return None
+    return a, b
+
+
+def threshold_operand(t: np.ndarray, d: np.ndarray, lo, hi) -> tuple[np.ndarray, dict]:
+    """The threshold table a kernel takes and the Epilogue fields that read it: (2, C) float64
+    rows a and b when every channel has a proven affine fit; else (steps, C) for a linear count
+    of up to 32 steps; else each channel's thresholds padded to 2**levels - 1 with a never-reached
+    value, (C, 2**levels - 1), for a binary search. Integer thresholds are clipped to
+    +-VALUE_LIMIT (exact: every compared value lies strictly inside)."""
+    steps = t.shape[1]
+    fit = affine_thresholds(t, d, lo, hi)
+    if fit is not None:
+        return np.stack(fit), {"steps": steps, "affine": True}
+    t = np.clip(t.astype(np.int64), -VALUE_LIMIT, VALUE_LIMIT).astype(np.int32)
+    if steps <= 32:
+        return np.ascontiguousarray(t.T), {"steps": steps}
+    levels = max(1, int(np.ceil(np.log2(steps + 1))))
+    full = np.full((t.shape[0], 2**levels - 1), VALUE_LIMIT, dtype=np.int32)
+    full[:, :steps] = t
+    return full, {"steps": steps, "levels": levels}
+
+
+def threshold_shape(epi: Epilogue, channels: int) -> tuple[int, int]:
+    if epi.affine:
+        return (2, channels)
+    if epi.levels:
+        return (channels, 2**epi.levels - 1)
+    return (max(epi.steps, 1), channels)
+
+
+def drop_unused(func, keep: list[str], name: str):
+    """`func` with only the parameters named in `keep` (the others are never read when their
+    feature is off), under the global symbol `name`."""
+    import tvm
+
+    params = [p for p in func.params if p.name in keep]
+    return tvm.tirx.PrimFunc(params, func.body, func.ret_type, func.attrs).with_attr("global_symbol", name)
+
+
+def tile(extent: int, limit: int) -> int:
+    """The largest divisor of `extent` not above `limit`."""
+    return max(d for d in range(1, min(extent, limit) + 1) if extent % d == 0)
+
+
+def channel_tile(o: int, lanes: int) -> int:
+    """Output channels per register tile: `lanes` when it divides o, else o itself when small."""
+    if o % lanes == 0:
+        return lanes
+    return o if o <= 2 * lanes else tile(o, lanes)
+
+
+def count_macro(epi: Epilogue, ob: int):
+    """The TVMScript macro turning signed values value[0:ob] (d * acc) of channels o0.. into
+    qmin + the count of their thresholds <= value: all steps compared (levels == 0), or a binary
+    search over the padded table, one stage per level."""
+    from tvm.script import tirx as T
+
+    steps, levels, qmin = epi.steps, epi.levels, epi.qmin
+    top = (1 << levels) >> 1
+
+    affine = epi.affine
+
+    @T.macro
+    def count_(value, count, t, o0):
+        if affine:
+            for oi in T.vectorized(ob):
+                count[oi] = qmin + T.max(
+                    T.min(
+                        T.Cast(
+                            "int32", T.floor(T.Cast("float64", value[oi]) * t[0, o0 + oi] + t[1, o0 + oi])
+                        ),
+                        steps,
+                    ),
+                    0,
+                )
+        elif levels == 0:
+            for oi in T.vectorized(ob):
+                count[oi] = qmin
+            for s in T.unroll(steps):
+                for oi in T.vectorized(ob):
+                    count[oi] = count[oi] + T.Select(t[s, o0 + oi] <= value[oi], 1, 0)
+        else:
+            for oi in T.vectorized(ob):
+                count[oi] = 0
+            for level in T.unroll(levels):
+                for oi in T.vectorized(ob):
+                    count[oi] = count[oi] + T.Select(
+                        t[o0 + oi, count[oi] + T.shift_right(top, level) - 1] <= value[oi],
+                        T.shift_right(top, level),
+                        0,
+                    )
+            for oi in T.vectorized(ob):
+                count[oi] = count[oi] + qmin
+        for oi in T.vectorized(ob):
+            value[oi] = count[oi]
+
+    return count_
+
+
+TASKS = 16  # parallel tasks wanted per kernel call (rows x channel groups), for load balance
+
+
+def channel_groups(rows: int, blocks: int, chunked: bool, per_word: int) -> int:
+    """Channel blocks are split into this many groups, each a task of its own beside the rows, so
+    small maps (7x7) still give every core work. Only when packing goes chunk by chunk, and a
+    group always holds whole 64-bit words (`per_word` blocks each): two tasks never share one."""
+    if not chunked:
+        return 1
+    want = -(-TASKS // rows)
+    return max(
+        g
+        for g in range(1, blocks + 1)
+        if g == 1 or (blocks % g == 0 and g <= want and (blocks // g) % per_word == 0)
+    )
+
+
+def epilogue_macro(epi: Epilogue, ob: int):
+    """The TVMScript macro applying `epi` to value[0:ob] for pixel (n, oy, ox), channels
+    o0..o0+ob, writing `out` (and reading `t`, `d`, `res` as enabled)."""
+    from tvm.script import tirx as T
+
+    lo, hi = epi.add if epi.add else (0, 0)
+    count_ = count_macro(epi, ob)
+    has_add, thresholded = epi.add is not None, epi.steps > 0
+    chunk_pack = epi.pack is not None and WORD % ob == 0
+    pt, pl = epi.pack if epi.pack else (0, 0)
+
+    @T.macro
+    def apply(value, count, t, d, res, out, packed, n, oy, ox, o0):
+        if thresholded:
+            for oi in T.vectorized(ob):
+                value[oi] = value[oi] * d[o0 + oi]
+            count_(value, count, t, o0)
+        if has_add:
+            for oi in T.vectorized(ob):
+                value[oi] = T.max(T.min(value[oi] + res[n, oy, ox, o0 + oi], hi), lo)
+        for oi in T.vectorized(ob):
+            out[n, oy, ox, o0 + oi] = value[oi]
+        if chunk_pack:  # these ob sign bits, OR-reduced into their place in the 64-bit word
+            packed[n, oy + pt, ox + pl, o0 // WORD] = T.Select(
+                o0 % WORD == 0, T.uint64(0), packed[n, oy + pt, ox + pl, o0 // WORD]
+            ) | T.shift_left(
+                T.call_llvm_pure_intrin(
+                    "uint64",
+                    "llvm.vector.reduce.or",
+                    T.Select(
+                        value[T.ramp(0, 1, ob)] >= T.broadcast(0, ob),
+                        T.shift_left(T.broadcast(T.uint64(1), ob), T.ramp(T.uint64(0), T.uint64(1), ob)),
+                        T.broadcast(T.uint64(0), ob),
+                    ),
+                ),
+                T.Cast("uint64", o0 % WORD),
+            )
+
+    return apply
+
+
+def pack_macro(epi: Epilogue, o_total: int):
+    """The TVMScript macro packing out[n, oy, ox, :] (value >= 0 -> bit 1) into the halo'd packed
+    map at the pixel's position."""
+    from tvm.script import tirx as T
+
+    pt, pl = epi.pack if epi.pack else (0, 0)
+    pk = words(o_total)
+
+    @T.macro
+    def pack(word, out, packed, n, oy, ox):
+        for j in range(pk):
+            word[0] = T.uint64(0)
+            for b in range(WORD):
+                word[0] = word[0] | T.Select(
+                    j * WORD + b < o_total and out[n, oy, ox, T.min(j * WORD + b, o_total - 1)] >= 0,
+                    T.shift_left(T.uint64(1), T.Cast("uint64", b)),
+                    T.uint64(0),
+                )
+            packed[n, oy + pt, ox + pl, j] = word[0]
+
+    return pack
+
+
+def epilogue_params(epi: Epilogue) -> list[str]:
+    names = []
+    if epi.steps:
+        names += ["t", "d"]
+    if epi.add:
+        names.append("res")
+    names.append("out")
+    if epi.pack:
+        names.append("packed")
+    return names
+
+
+@dataclass(frozen=True)
+class BinaryConv:
+    """A binary conv on a halo'd packed map (N, HP, WP, words(C)) reading from offset (y0, x0)."""
+
+    n: int
+    hp: int
+    wp: int
+    c: int
+    o: int
+    out_hw: tuple[int, int]
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    origin: tuple[int, int]  # halo offset minus the conv's own top/left padding
+    classes: tuple[int, int]  # border classes of rows and columns (see correction_table)
+
+
+def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
+    """PrimFunc (xp, wp, corr, rows, cols, [t, d], [res], out, [packed])."""
+    from tvm.script import tirx as T
+
+    N, K, O = s.n, words(s.c), s.o  # noqa: E741
+    OH, OW = s.out_hw
+    KH, KW = s.kernel
+    SY, SX = s.stride
+    Y0, X0 = s.origin
+    R, CC = s.classes
+    OB = channel_tile(O, 16)
+    XB = tile(OW, max(1, 128 // OB))
+    TS = threshold_shape(epi, O)
+    TD = "float64" if epi.affine else "int32"
+    PH, PW = epi.packed_hw
+    PK = words(O)
+    apply = epilogue_macro(epi, OB)
+    pack = pack_macro(epi, O)
+    packs = epi.pack is not None and WORD % OB != 0  # else packed chunk by chunk
+    G = channel_groups(N * OH, O // OB, not packs, WORD // OB if epi.pack else 1)
+    GB = O // OB // G
+
+    @T.prim_func
+    def f(
+        xp: T.Buffer((N, s.hp, s.wp, K), "uint64"),
+        wp: T.Buffer((KH, KW, K, O), "uint64"),
+        corr: T.Buffer((R, CC, O), "int32"),
+        rows: T.Buffer((OH,), "int32"),
+        cols: T.Buffer((OW,), "int32"),
+        t: T.Buffer(TS, TD),
+        d: T.Buffer((O,), "int32"),
+        res: T.Buffer((N, OH, OW, O), "int32"),
+        out: T.Buffer((N, OH, OW, O), "int32"),
+        packed: T.Buffer((N, PH, PW, PK), "uint64"),
+    ):
+        for task in T.parallel(N * OH * G):
+            mism = T.alloc_buffer((XB, OB), "uint64", scope="local")
+            value = T.alloc_buffer((OB,), "int32", scope="local")
+            count = T.alloc_buffer((OB,), "int32", scope="local")
+            word = T.alloc_buffer((1,), "uint64", scope="local")
+            n = T.meta_var(task // G // OH)
+            oy = T.meta_var(task // G % OH)
+            for xo in range(OW // XB):
+                for ob in range(GB):
+                    oo = T.meta_var(task % G * GB + ob)
+                    for xi in T.unroll(XB):
+                        for oi in T.vectorized(OB):
+                            mism[xi, oi] = T.uint64(0)
+                    for ky, kx, k in T.grid(KH, KW, K):
+                        for xi in T.unroll(XB):
+                            for oi in T.vectorized(OB):
+                                mism[xi, oi] = mism[xi, oi] + T.popcount(
+                                    xp[n, oy * SY + Y0 + ky, (xo * XB + xi) * SX + X0 + kx, k]
+                                    ^ wp[ky, kx, k, oo * OB + oi]
+                                )
+                    for xi in range(XB):
+                        for oi in T.vectorized(OB):
+                            value[oi] = corr[rows[oy], cols[xo * XB + xi], oo * OB + oi] - 2 * T.Cast(
+                                "int32", mism[xi, oi]
+                            )
+                        apply(value, count, t, d, res, out, packed, n, oy, xo * XB + xi, oo * OB)
+                if packs:
+                    for xi in range(XB):
+                        pack(word, out, packed, n, oy, xo * XB + xi)
+
+    keep = ["xp", "wp", "corr", "rows", "cols", *epilogue_params(epi)]
+    return drop_unused(f, keep, name)
+
+
+def border_classes(out: int, kernel: int, stride: int, pad: int, size: int) -> tuple[np.ndarray, list]:
+    """Per output row (or column): the index of its border class, and each class's tuple of
+    kernel offsets that fall outside the map."""
+    keys, index = [], []
+    for i in range(out):
+        outside = tuple(k for k in range(kernel) if not 0 <= i * stride - pad + k < size)
+        if outside not in keys:
+            keys.append(outside)
+        index.append(keys.index(outside))
+    return np.array(index, dtype=np.int32), keys
+
+
+def correction_table(w: np.ndarray, kernel, stride, pads, pad_value: int, hw) -> tuple:
+    """(corr (R, CC, O) int32, rows (OH,), cols (OW,)) for +-1 weights w (O, KH, KW, C)."""
+    o, kh, kw, c = w.shape
+    oh = (hw[0] + pads[0] + pads[2] - kh) // stride[0] + 1
+    ow = (hw[1] + pads[1] + pads[3] - kw) // stride[1] + 1
+    rows, row_keys = border_classes(oh, kh, stride[0], pads[0], hw[0])
+    cols, col_keys = border_classes(ow, kw, stride[1], pads[1], hw[1])
+    tap_sum = w.sum(axis=3).astype(np.int64)  # (O, KH, KW)
+    corr = np.zeros((len(row_keys), len(col_keys), o), dtype=np.int64)
+    for r, out_rows in enumerate(row_keys):
+        for q, out_cols in enumerate(col_keys):
+            mask = np.zeros((kh, kw), dtype=bool)
+            mask[list(out_rows), :] = True
+            mask[:, list(out_cols)] = True
+            corr[r, q] = kh * kw * c + (1 + pad_value) * (tap_sum * mask).sum(axis=(1, 2))
+    return corr.astype(np.int32), rows, cols
+
+
+@dataclass(frozen=True)
+class IntConv:
+    """An integer conv (stem, downsample shortcut). With padding its input is first copied into a
+    padded map in the accumulator's type (`pad_input_kernel`), so the inner loop has no border
+    test and no conversion."""
+
+    n: int
+    h: int  # the map the kernel reads: padded when the conv pads
+    w: int
+    c: int
+    o: int
+    out_hw: tuple[int, int]
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    exact_in_float: bool  # every partial sum stays below 2**24: accumulate in float32 (FMA)
+    padded: bool  # reads the padded copy (accumulator type) rather than the int32 map
+
+    @property
+    def acc(self) -> str:
+        return "float32" if self.exact_in_float else "int32"
+
+
+def pad_input_kernel(shape, pads, pad_value: int, dtype: str, name: str):
+    """PrimFunc (x, xp): x (N, H, W, C) int32 into xp (N, H+top+bottom, W+left+right, C) of
+    `dtype`, the border filled with pad_value."""
+    from tvm import te, tirx
+
+    n, h, w, c = shape
+    top, left, bottom, right = pads
+    x = te.placeholder(shape, "int32", name="x")
+
+    def value(b, y, i, k):
+        inside = tirx.all(y >= top, y < h + top, i >= left, i < w + left)
+        v = x[b, tirx.max(tirx.min(y - top, h - 1), 0), tirx.max(tirx.min(i - left, w - 1), 0), k]
+        return tirx.if_then_else(inside, v, pad_value).astype(dtype)
+
+    xp = te.compute((n, h + top + bottom, w + left + right, c), value, name="padded")
+    return te.create_prim_func([x, xp]).with_attr("global_symbol", name)
+
+
+def int_conv_kernel(s: IntConv, epi: Epilogue, name: str):
+    """PrimFunc (x, w, [t, d], [res], out, [packed]); w (KH, KW, C, O) in the accumulator's type
+    (float32 when exact, else int32)."""
+    from tvm.script import tirx as T
+
+    N, H, W, C, O = s.n, s.h, s.w, s.c, s.o  # noqa: E741
+    OH, OW = s.out_hw
+    KH, KW = s.kernel
+    SY, SX = s.stride
+    ACC = s.acc
+    XD = ACC if s.padded else "int32"
+    OB = channel_tile(O, 64)
+    XB = tile(OW, max(1, 256 // OB))
+    TS = threshold_shape(epi, O)
+    TD = "float64" if epi.affine else "int32"
+    PH, PW = epi.packed_hw
+    PK = words(O)
+    apply = epilogue_macro(epi, OB)
+    pack = pack_macro(epi, O)
+    packs = epi.pack is not None and WORD % OB != 0  # else packed chunk by chunk
+    G = channel_groups(N * OH, O // OB, not packs, WORD // OB if epi.pack else 1)
+    GB = O // OB // G
+
+    @T.prim_func
+    def f(
+        x: T.Buffer((N, H, W, C), XD),
+        w: T.Buffer((KH, KW, C, O), ACC),
+        t: T.Buffer(TS, TD),
+        d: T.Buffer((O,), "int32"),
+        res: T.Buffer((N, OH, OW, O), "int32"),
+        out: T.Buffer((N, OH, OW, O), "int32"),
+        packed: T.Buffer((N, PH, PW, PK), "uint64"),
+    ):
+        for task in T.parallel(N * OH * G):
+            acc = T.alloc_buffer((XB, OB), ACC, scope="local")
+            value = T.alloc_buffer((OB,), "int32", scope="local")
+            count = T.alloc_buffer((OB,), "int32", scope="local")
+            word = T.alloc_buffer((1,), "uint64", scope="local")
+            n = T.meta_var(task // G // OH)
+            oy = T.meta_var(task // G % OH)
+            for xo in range(OW // XB):
+                for ob in range(GB):
+                    oo = T.meta_var(task % G * GB + ob)
+                    for xi in T.unroll(XB):
+                        for oi in T.vectorized(OB):
+                            acc[xi, oi] = T.Cast(ACC, 0)
+                    for ky, kx, c in T.grid(KH, KW, C):
+                        for xi in T.unroll(XB):
+                            for oi in T.vectorized(OB):
+                                acc[xi, oi] = (
+                                    acc[xi, oi]
+                                    + T.Cast(ACC, x[n, oy * SY + ky, (xo * XB + xi) * SX + kx, c])
+                                    * w[ky, kx, c, oo * OB + oi]
+                                )
+                    for xi in range(XB):
+                        for oi in T.vectorized(OB):
+                            value[oi] = T.Cast("int32", acc[xi, oi])
+                        apply(value, count, t, d, res, out, packed, n, oy, xo * XB + xi, oo * OB)
+                if packs:
+                    for xi in range(XB):
+                        pack(word, out, packed, n, oy, xo * XB + xi)
+
+    keep = ["x", "w", *epilogue_params(epi)]
+    return drop_unused(f, keep, name)
+
+
+def exact_in_float(w: np.ndarray, x_bound: int, pad_value: int) -> bool:
+    """True when every partial sum of the conv (w (O, ..., C) integers, |x| <= x_bound) has
+    magnitude below 2**24, so float32 accumulation is exact in any order."""
+    per_output = np.abs(w.astype(np.int64)).reshape(w.shape[0], -1).sum(axis=1)
+    return int(per_output.max(initial=0)) * max(x_bound, abs(pad_value)) < (1 << 24)
+
+
+@dataclass(frozen=True)
+class PoolThreshold:
+    """max_pool(multi_threshold(acc)) computed as multi_threshold on max_pool(d * acc): the
+    threshold count is non-decreasing in d * acc, so both give the same integers, and the pool
+    first thresholds a quarter of the values."""
+
+    n: int
+    h: int
+    w: int
+    c: int
+    out_hw: tuple[int, int]
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pads: tuple[int, int]
+
+
+def pool_threshold_kernel(s: PoolThreshold, epi: Epilogue, name: str):
+    """PrimFunc (acc, t, d, out, [packed]); epi.steps > 0 and no add/bias."""
+    from tvm.script import tirx as T
+
+    N, H, W, C = s.n, s.h, s.w, s.c
+    OH, OW = s.out_hw
+    KH, KW = s.kernel
+    SY, SX = s.stride
+    PT, PL = s.pads
+    OB = channel_tile(C, 16)
+    TS = threshold_shape(epi, C)
+    TD = "float64" if epi.affine else "int32"
+    PH, PW = epi.packed_hw
+    PK = words(C)
+    count_ = count_macro(epi, OB)
+    pack = pack_macro(epi, C)
+    packs = epi.pack is not None
+    lowest = -VALUE_LIMIT
+
+    @T.prim_func
+    def f(
+        acc: T.Buffer((N, H, W, C), "int32"),
+        t: T.Buffer(TS, TD),
+        d: T.Buffer((C,), "int32"),
+        out: T.Buffer((N, OH, OW, C), "int32"),
+        packed: T.Buffer((N, PH, PW, PK), "uint64"),
+    ):
+        for row in T.parallel(N * OH):
+            value = T.alloc_buffer((OB,), "int32", scope="local")
+            count = T.alloc_buffer((OB,), "int32", scope="local")
+            word = T.alloc_buffer((1,), "uint64", scope="local")
+            n = T.meta_var(row // OH)
+            oy = T.meta_var(row % OH)
+            for ox in range(OW):
+                for oo in range(C // OB):
+                    for oi in T.vectorized(OB):
+                        value[oi] = lowest
+                    for ky, kx in T.grid(KH, KW):
+                        for oi in T.vectorized(OB):
+                            value[oi] = T.max(
+                                value[oi],
+                                T.Select(
+                                    oy * SY - PT + ky >= 0
+                                    and oy * SY - PT + ky < H
+                                    and ox * SX - PL + kx >= 0
+                                    and ox * SX - PL + kx < W,
+                                    acc[
+                                        n,
+                                        T.max(T.min(oy * SY - PT + ky, H - 1), 0),
+                                        T.max(T.min(ox * SX - PL + kx, W - 1), 0),
+                                        oo * OB + oi,
+                                    ]
+                                    * d[oo * OB + oi],
+                                    lowest,
+                                ),
+                            )
+                    count_(value, count, t, oo * OB)
+                    for oi in T.vectorized(OB):
+                        out[n, oy, ox, oo * OB + oi] = value[oi]
+                if packs:
+                    pack(word, out, packed, n, oy, ox)
+
+    keep = ["acc", "t", "d", "out", *(["packed"] if epi.pack else [])]
+    return drop_unused(f, keep, name)
+
+
+def packer_kernel(shape: tuple[int, int, int, int], halo: tuple[int, int], packed_hw, name: str):
+    """PrimFunc (x, packed): the sign bits of x (N, H, W, C) into the halo'd packed map."""
+    from tvm.script import tirx as T
+
+    N, H, W, C = shape
+    PH, PW = packed_hw
+    epi = Epilogue(pack=halo, packed_hw=packed_hw)
+    pack = pack_macro(epi, C)
+
+    @T.prim_func
+    def f(x: T.Buffer((N, H, W, C), "int32"), packed: T.Buffer((N, PH, PW, words(C)), "uint64")):
+        for row in T.parallel(N * H):
+            word = T.alloc_buffer((1,), "uint64", scope="local")
+            for ox in range(W):
+                pack(word, x, packed, row // H, row % H, ox)
+
+    return f.with_attr("global_symbol", name)
