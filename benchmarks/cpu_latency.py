@@ -1,20 +1,26 @@
-"""CPU latency, batch 1, 224x224, in one run (issue 6; first part: ours against PyTorch fp32).
+"""CPU latency of `--target cpu` against its peers, batch 1, all in one run on this machine.
 
-    python benchmarks/cpu_latency.py [--rounds 10] [--threads 2]
+    python benchmarks/cpu_latency.py [--rounds 20] [--threads 2] [--json out.json]
 
-- ours: bireal18 (random weights, randomized BN, 4-bit residual grid) compiled by `--target cpu`'s
-  code path (TVM kernels from the streamlined IR, the host CPU's LLVM target), run through
-  compiler.runtime; its logits are checked against the golden first;
-- PyTorch fp32: bireal18's float twin (ResNet-18 shapes, real weights, ReLU), torch.inference_mode.
-Prints the median of `--rounds` runs each, the ratio and our slowest kernels. onnxruntime,
-OpenVINO's binary network and the XOR-popcount peak are not measured yet.
+Measured, each as the median of --rounds runs after a warm-up:
+- ours: bireal18 at 224x224 (the default 8-bit residual grid; random weights and BatchNorm)
+  compiled by the cpu step's code path and run through compiler.runtime; its logits are first
+  checked == against the golden;
+- PyTorch fp32 and onnxruntime fp32: bireal18's float twin (ResNet-18 shapes, ReLU);
+- OpenVINO: a Bi-Real-18-shaped network in OpenVINO's own BinaryConvolution (xnor-popcount)
+  ops, run by its CPU plugin (benchmarks/peers.py; `pip install "torch==2.13.0" openvino`);
+- the machine's peak XOR-popcount rate (benchmarks/popcount_peak.py) and the rate our binary
+  conv kernels reach (their XOR-popcount MACs over their measured time, epilogues included);
+- the default Fashion-MNIST model: our images/s against PyTorch running the trained model.
+Prints the medians, the ratios and our per-kernel times (the next bottleneck), and OpenVINO's
+per-layer-type times.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -25,54 +31,153 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.popcount_peak import peak_xor_popcount_gops  # noqa: E402
 from bireal_hw.checkpoint import save_checkpoint  # noqa: E402
 from bireal_hw.models import build_model, model_config  # noqa: E402
-from compiler.build import BuildConfig, Target, build  # noqa: E402
+from compiler.build import DEFAULT_MODEL, BuildConfig, Target, build  # noqa: E402
+from compiler.cpu_peers import median_ms, onnxruntime_ms, pytorch_ms  # noqa: E402
 from compiler.runtime import CompiledModel  # noqa: E402
 from tests.conftest import randomize_batchnorm  # noqa: E402
 
 
-def median_ms(fn, rounds: int) -> float:
-    fn()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+def compile_cpu(checkpoint: Path, out: Path, threads: int) -> CompiledModel:
+    report = build(
+        BuildConfig(model=checkpoint, out=out, target=Target.CPU, verify_images=2), progress=lambda m: None
+    )
+    assert report["bit_exact"]["mismatches"] == 0, report["bit_exact"]
+    return CompiledModel(out / "cpu", threads=threads)
+
+
+def quiet() -> None:
+    """Let the other runtime's worker threads stop spinning before the next measurement."""
+    time.sleep(0.5)
+
+
+def binary_rate(model: CompiledModel, profile: dict[str, float]) -> tuple[float, float]:
+    """(G XOR-popcount MACs per second of the binary conv kernels, their summed ms)."""
+    macs = {c["kernel"]: c["binary_macs"] for c in model.plan["calls"] if c.get("binary_macs")}
+    ms = sum(profile[k] for k in macs)
+    return sum(macs.values()) / ms / 1e6, ms
+
+
+def kernel_table(profile: dict[str, float], model: CompiledModel, top: int) -> list[str]:
+    kinds = {
+        c["kernel"]: ("binary conv" if c.get("binary_macs") else c["kernel"].rsplit("_", 1)[0])
+        for c in model.plan["calls"]
+    }
+    by_kind: dict[str, float] = {}
+    for k, v in profile.items():
+        by_kind[kinds[k]] = by_kind.get(kinds[k], 0.0) + v
+    lines = [
+        "  by kind: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1]))
+    ]
+    for name, ms in sorted(profile.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"  {name:24s} {kinds[name]:16s} {ms:7.3f}")
+    return lines
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args()
+    rounds = max(10, args.rounds)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = torch.rand(1, 3, 224, 224)
-    results = {}
+    images = x.numpy().astype(np.float64)
+    res: dict = {"threads": args.threads, "rounds": rounds}
+
+    peak = peak_xor_popcount_gops(args.threads)
+    res["peak_xor_popcount_gops"] = peak
+
     with tempfile.TemporaryDirectory() as tmp:
-        model = build_model(model_config("bireal18").replace(residual_bits=4)).eval()
+        model = build_model(model_config("bireal18")).eval()
         randomize_batchnorm(model, torch.Generator().manual_seed(1))
         ckpt = Path(tmp) / "bireal18.pt"
         save_checkpoint(ckpt, model)
-        report = build(
-            BuildConfig(model=ckpt, out=Path(tmp) / "out", target=Target.CPU, verify_images=2),
-            progress=lambda m: None,
-        )
-        assert report["bit_exact"]["mismatches"] == 0
-        ours = CompiledModel(Path(tmp) / "out" / "cpu")
-        images = x.numpy().astype(np.float64)
-        results["ours_bireal18"] = median_ms(lambda: ours.run(images), args.rounds)
-        layers = ours.profile(images, rounds=args.rounds)
-        print("slowest kernels (median ms):")
-        for name, ms in sorted(layers.items(), key=lambda kv: -kv[1])[:8]:
-            print(f"  {name:24s} {ms:8.2f}")
+        ours = compile_cpu(ckpt, Path(tmp) / "bireal18", args.threads)
+        quiet()
+        res["ours_bireal18_ms"] = median_ms(lambda: ours.run(images), rounds)
+        profile = ours.profile(images, rounds=rounds)
+        rate, binary_ms = binary_rate(ours, profile)
+        res["binary_convs"] = {
+            "ms": binary_ms,
+            "gops": rate,
+            "fraction_of_peak": rate / peak["gops"],
+            "fraction_of_vpshufb_peak": rate
+            / max(v for k, v in peak["per_variant"].items() if "vpshufb" in k),
+        }
+        kernels = kernel_table(profile, ours, 12)
+
+        default = compile_cpu(DEFAULT_MODEL, Path(tmp) / "default", args.threads)
+        quiet()
+        from compiler.verification import verification_images
+
+        fm, _ = verification_images("fashion-mnist", (1, 28, 28), 64, 0)
+        ours_default_ms = median_ms(lambda: default.run(fm[:1]), rounds)
+
     twin = build_model(model_config("bireal18").replace(quantized=False)).eval()
+    res["pytorch_fp32_resnet18_ms"] = pytorch_ms(twin, x, args.threads, rounds)
+    quiet()
+    if importlib.util.find_spec("onnxruntime") is not None:
+        res["onnxruntime_fp32_resnet18_ms"] = onnxruntime_ms(twin, x, args.threads, rounds)
+        quiet()
+    openvino_profile = {}
+    if importlib.util.find_spec("openvino") is not None:
+        from benchmarks.peers import openvino_binary_bireal18, openvino_binary_bireal18_profile
+
+        ov = openvino_binary_bireal18(args.threads, rounds)
+        res["openvino_binary_bireal18_ms"] = ov["ms"]
+        res["openvino"] = {"version": ov["openvino"], "binary_primitives": ov["binary_primitives"]}
+        openvino_profile = openvino_binary_bireal18_profile(args.threads, rounds)
+        quiet()
+    else:
+        print('openvino is not installed (pip install "torch==2.13.0" openvino): its row is skipped')
+
+    from bireal_hw.checkpoint import load_model
+
+    trained, _ = load_model(DEFAULT_MODEL)
+    batch = torch.from_numpy(fm).float()
     with torch.inference_mode():
-        results["pytorch_fp32_resnet18"] = median_ms(lambda: twin(x), args.rounds)
-    results["speedup_vs_pytorch_fp32"] = results["pytorch_fp32_resnet18"] / results["ours_bireal18"]
-    print(json.dumps({k: round(v, 3) for k, v in results.items()}, indent=1))
+        pt1 = median_ms(lambda: trained(batch[:1]), rounds)
+        pt64 = median_ms(lambda: trained(batch), max(3, rounds // 4))
+    res["default_model_images_per_s"] = {
+        "ours_batch1": 1000 / ours_default_ms,
+        "pytorch_batch1": 1000 / pt1,
+        "pytorch_batch64": 64 * 1000 / pt64,
+    }
+
+    ours_ms = res["ours_bireal18_ms"]
+    rows = [("ours, bireal18 (XOR-popcount, TVM)", ours_ms)]
+    rows.append(("PyTorch fp32, ResNet-18 shapes", res["pytorch_fp32_resnet18_ms"]))
+    if "onnxruntime_fp32_resnet18_ms" in res:
+        rows.append(("onnxruntime fp32, ResNet-18 shapes", res["onnxruntime_fp32_resnet18_ms"]))
+    if "openvino_binary_bireal18_ms" in res:
+        rows.append(("OpenVINO BinaryConvolution, Bi-Real-18", res["openvino_binary_bireal18_ms"]))
+    print(f"\nbatch 1, 224x224, {args.threads} threads, median of {rounds} runs")
+    print(f"  {'':42s} {'ms':>8s} {'ours faster by':>15s}")
+    for label, ms in rows:
+        print(f"  {label:42s} {ms:8.2f} {ms / ours_ms:14.2f}x")
+    b = res["binary_convs"]
+    print(
+        f"\nXOR-popcount peak ({peak['variant']}): {peak['gops']:.0f} G/s; our binary convs "
+        f"{b['gops']:.0f} G/s in {b['ms']:.2f} ms = {100 * b['fraction_of_peak']:.0f}% of peak "
+        f"({100 * b['fraction_of_vpshufb_peak']:.0f}% of the plain vpshufb popcount)"
+    )
+    ips = res["default_model_images_per_s"]
+    print(
+        f"default model, images/s: ours {ips['ours_batch1']:.0f} (batch 1); PyTorch {ips['pytorch_batch1']:.0f} "
+        f"(batch 1), {ips['pytorch_batch64']:.0f} (batch 64)"
+    )
+    print("\nour kernels (median ms):")
+    print("\n".join(kernels))
+    if openvino_profile:
+        print("OpenVINO by layer type (ms, its PERF_COUNT):")
+        print("  " + ", ".join(f"{k} {v:.2f}" for k, v in list(openvino_profile.items())[:6]))
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=1, default=str))
 
 
 if __name__ == "__main__":

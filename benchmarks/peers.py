@@ -2,10 +2,8 @@
 
     python benchmarks/peers.py [--rounds 10] [--threads 2]
 
-- `onnxruntime_latency_ms`: any float PyTorch module (here bireal18's float twin, ResNet-18
-  shapes) exported to ONNX (the legacy TorchScript exporter, opset 17; the torch.export-based one
-  if the legacy one is gone) and run by onnxruntime's CPUExecutionProvider with every graph
-  optimization; its output is checked against PyTorch's first.
+- onnxruntime fp32 (compiler.cpu_peers.onnxruntime_ms): bireal18's float twin (ResNet-18 shapes)
+  exported to ONNX and run by onnxruntime's CPU provider, its output checked against PyTorch's.
 - `openvino_binary_bireal18_ms`: a Bi-Real-18-shaped network written directly in OpenVINO ops
   (random weights), every binary 3x3 conv an opset1 BinaryConvolution ("xnor-popcount").
 
@@ -27,14 +25,9 @@ PyTorch before anything is timed.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import statistics
 import sys
-import tempfile
-import time
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,89 +35,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from compiler.cpu_peers import median_ms, onnxruntime_ms  # noqa: E402
+
 BIREAL18_WIDTHS = (64, 128, 256, 512)
 BIREAL18_BLOCKS = (4, 4, 4, 4)
-
-
-def _median_ms(fn, rounds: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(max(1, rounds)):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
-
-
-# --------------------------------------------------------------------------------------------
-# onnxruntime
-# --------------------------------------------------------------------------------------------
-
-
-def export_onnx(model: torch.nn.Module, x: torch.Tensor, path: Path, opset: int = 17) -> str:
-    """Export `model` at input `x` to `path`; returns which exporter worked.
-
-    The legacy TorchScript exporter (dynamo=False) is deprecated but present in torch 2.13 and
-    exports opset 17 directly; the torch.export-based one is the fallback (it targets opset 18 and
-    keeps it when the down-conversion fails, which onnxruntime runs just as well).
-    """
-    errors = []
-    for dynamo in (False, True):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                sink = io.StringIO()
-                with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                    torch.onnx.export(
-                        model,
-                        (x,),
-                        str(path),
-                        dynamo=dynamo,
-                        opset_version=opset if not dynamo else max(opset, 18),
-                        input_names=["input"],
-                        output_names=["output"],
-                        external_data=False,
-                    )
-            return "dynamo" if dynamo else "torchscript"
-        except Exception as exc:  # noqa: BLE001 - try the other exporter, report both on failure
-            errors.append(f"dynamo={dynamo}: {exc!r}")
-    raise RuntimeError("torch.onnx.export failed with both exporters:\n" + "\n".join(errors))
-
-
-def onnxruntime_session(path: Path, threads: int):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-
-def onnxruntime_latency_ms(model: torch.nn.Module, x: torch.Tensor, threads: int, rounds: int) -> float:
-    """Median ms of `rounds` batch runs of `model` (float) under onnxruntime CPU, after warm-up.
-
-    Raises if onnxruntime's output is not close to PyTorch's.
-    """
-    with torch.inference_mode():
-        expected = model(x).detach().numpy()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.onnx"
-        export_onnx(model, x, path)
-        session = onnxruntime_session(path, threads)
-    name = session.get_inputs()[0].name
-    feed = {name: x.detach().numpy().astype(np.float32)}
-    got = session.run(None, feed)[0]
-    scale = float(np.abs(expected).max()) or 1.0
-    if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-3, atol=1e-3 * scale):
-        err = float(np.abs(got - expected).max()) if got.shape == expected.shape else float("nan")
-        raise RuntimeError(
-            f"onnxruntime output differs from PyTorch: shapes {got.shape} vs {expected.shape}, "
-            f"max |diff| {err:.3g} (max |ref| {scale:.3g})"
-        )
-    return _median_ms(lambda: session.run(None, feed), rounds)
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,7 +297,7 @@ def openvino_binary_bireal18(
     request.infer({0: x})
     if not np.all(np.isfinite(request.get_output_tensor(0).data)):
         raise RuntimeError("OpenVINO binary Bi-Real-18 produced non-finite logits")
-    ms = _median_ms(lambda: request.infer({0: x}), rounds)
+    ms = median_ms(lambda: request.infer({0: x}), rounds)
     layers = openvino_runtime_layers(compiled)
     return {
         "ms": ms,
@@ -433,7 +349,7 @@ def main() -> None:
     torch.manual_seed(0)
     x = torch.rand(1, 3, 224, 224)
     twin = build_model(model_config("bireal18").replace(quantized=False)).eval()
-    results = {"onnxruntime_fp32_resnet18_ms": onnxruntime_latency_ms(twin, x, args.threads, args.rounds)}
+    results = {"onnxruntime_fp32_resnet18_ms": onnxruntime_ms(twin, x, args.threads, args.rounds)}
     ov_result = openvino_binary_bireal18(args.threads, args.rounds)
     results["openvino_binary_bireal18_ms"] = ov_result.pop("ms")
     results.update(ov_result)

@@ -5,21 +5,27 @@ median single-image latency."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import sys
 import time
 
 import numpy as np
 
 from compiler.backends.tvm_cpu.network import compile_program
-from compiler.backends.tvm_cpu.target import host_target
+from compiler.backends.tvm_cpu.target import compile_funcs, host_target
+from compiler.cpu_peers import median_ms, peer_latencies
 from compiler.ir import Graph
 from compiler.runtime import CompiledModel
 from compiler.verify_build import compare, images_for, reference_for
 
 
+def _has_ort() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
 def run_cpu(graph: Graph, state) -> None:
-    import tvm
 
     cfg = state.cfg
     out = state.stage / "cpu"
@@ -27,7 +33,7 @@ def run_cpu(graph: Graph, state) -> None:
     program = compile_program(graph, batch=1)
     target = host_target()
     start = time.perf_counter()
-    lib = tvm.compile(tvm.IRModule(program.funcs), target=target)
+    lib = compile_funcs(program.funcs, target)
     lib.export_library(str(out / "model.so"))
     compile_seconds = time.perf_counter() - start
     np.savez(out / "params.npz", **program.params)
@@ -37,12 +43,11 @@ def run_cpu(graph: Graph, state) -> None:
     ref = reference_for(graph, state)
     mismatches = compare(model.run, ref, images, cfg.batch, "cpu") if len(images) else 0
     one = images[:1] if len(images) else images_for(graph, 1, cfg.seed)[0]
-    model.run(one)
-    times = []
-    for _ in range(10):
-        start = time.perf_counter()
-        model.run(one)
-        times.append(time.perf_counter() - start)
+    latency = {"ours": median_ms(lambda: model.run(one), 20)}
+    if cfg.is_checkpoint:  # the float twin of the same architecture, on this machine
+        progress = f"cpu: timing the float twin ({'PyTorch, onnxruntime' if _has_ort() else 'PyTorch'})"
+        print(progress, file=sys.stderr)
+        latency.update(peer_latencies(cfg.model, tuple(one.shape[1:]), os.cpu_count() or 1, 20))
     state.report["cpu"] = {
         "target": str(target),
         "kernels": len(program.funcs),
@@ -55,9 +60,11 @@ def run_cpu(graph: Graph, state) -> None:
         "source": source,
         "reference": ref.name,
     }
-    state.report["latency_ms"] = {"ours": round(1000 * float(np.median(times)), 3)}
+    state.report["latency_ms"] = {k: round(v, 3) for k, v in latency.items()}
+    state.report["latency_ms"]["batch"] = 1
+    peers = ", ".join(f"{k} {v:.3f} ms" for k, v in latency.items() if k != "ours")
     print(
         f"cpu: {len(program.funcs)} TVM kernels, {len(images)} images, {mismatches} mismatches, "
-        f"median latency {state.report['latency_ms']['ours']} ms",
+        f"median latency {latency['ours']:.3f} ms" + (f" (float twin: {peers})" if peers else ""),
         file=sys.stderr,
     )

@@ -24,12 +24,12 @@ from compiler.backends.tvm_cpu.kernels import (  # noqa: E402
     threshold_table,
     thresholds,
 )
-from compiler.backends.tvm_cpu.target import host_target  # noqa: E402
+from compiler.backends.tvm_cpu.target import compile_funcs, host_target  # noqa: E402
 
 
 def call(func, **arrays):
     """Compile `func` and run it on the arrays named like its parameters; returns them after."""
-    lib = tvm.compile(tvm.IRModule({func.attrs["global_symbol"]: func}), target=host_target())
+    lib = compile_funcs({func.attrs["global_symbol"]: func})
     names = [p.name for p in func.params]
     args = {k: tvm.runtime.tensor(np.ascontiguousarray(arrays[k]), tvm.cpu()) for k in names}
     lib[func.attrs["global_symbol"]](*[args[k] for k in names])

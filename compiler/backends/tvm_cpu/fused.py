@@ -202,6 +202,8 @@ def count_macro(epi: Epilogue, ob: int):
     return count_
 
 
+XB_BINARY = 2  # output pixels per register tile of a binary conv (with 16 channels)
+STACK = {"disable_lower_builtin": True}  # per-task scratch on the stack: LLVM keeps it in registers
 TASKS = 16  # parallel tasks wanted per kernel call (rows x channel groups), for load balance
 
 
@@ -272,9 +274,9 @@ def pack_macro(epi: Epilogue, o_total: int):
     def pack(word, out, packed, n, oy, ox):
         for j in range(pk):
             word[0] = T.uint64(0)
-            for b in range(WORD):
+            for b in T.serial(T.min(WORD, o_total - j * WORD)):  # the last word may be partial
                 word[0] = word[0] | T.Select(
-                    j * WORD + b < o_total and out[n, oy, ox, T.min(j * WORD + b, o_total - 1)] >= 0,
+                    out[n, oy, ox, j * WORD + b] >= 0,
                     T.shift_left(T.uint64(1), T.Cast("uint64", b)),
                     T.uint64(0),
                 )
@@ -322,7 +324,7 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     Y0, X0 = s.origin
     R, CC = s.classes
     OB = channel_tile(O, 16)
-    XB = tile(OW, max(1, 128 // OB))
+    XB = tile(OW, max(1, XB_BINARY * 16 // OB))
     TS = threshold_shape(epi, O)
     TD = "float64" if epi.affine else "int32"
     PH, PW = epi.packed_hw
@@ -332,6 +334,20 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     packs = epi.pack is not None and WORD % OB != 0  # else packed chunk by chunk
     G = channel_groups(N * OH, O // OB, not packs, WORD // OB if epi.pack else 1)
     GB = O // OB // G
+    TERMS = KH * KW * K  # XOR words summed per output: (ky, kx, k) flattened
+    GROUPS = TERMS // 8
+
+    def tw(xp, wp, j, xi, oi, n, oy, xo, oo):
+        """x ^ w of flattened term j (unrolled loops: every index folds to a constant)."""
+        ky, kx, k = j // (KW * K), j // K % KW, j % K
+        return xp[n, oy * SY + Y0 + ky, (xo * XB + xi) * SX + X0 + kx, k] ^ wp[ky, kx, k, oo * OB + oi]
+
+    @T.macro
+    def csa(hi, lo, xi, oi, b, c):
+        """Carry-save add of b and c into lo: hi gets the carries (majority), lo the sum bits.
+        Written so each result has 3 inputs: one vpternlogq each on AVX-512."""
+        hi[xi, oi] = (lo[xi, oi] & b) | (c & (lo[xi, oi] | b))
+        lo[xi, oi] = lo[xi, oi] ^ b ^ c
 
     @T.prim_func
     def f(
@@ -347,10 +363,18 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
         packed: T.Buffer((N, PH, PW, PK), "uint64"),
     ):
         for task in T.parallel(N * OH * G):
-            mism = T.alloc_buffer((XB, OB), "uint64", scope="local")
-            value = T.alloc_buffer((OB,), "int32", scope="local")
-            count = T.alloc_buffer((OB,), "int32", scope="local")
-            word = T.alloc_buffer((1,), "uint64", scope="local")
+            ones = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
+            twos = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
+            fours = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
+            total = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
+            ta = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
+            tb = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
+            fa = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
+            fb = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
+            eights = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
+            value = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
+            count = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
+            word = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
             n = T.meta_var(task // G // OH)
             oy = T.meta_var(task // G % OH)
             for xo in range(OW // XB):
@@ -358,18 +382,69 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                     oo = T.meta_var(task % G * GB + ob)
                     for xi in T.unroll(XB):
                         for oi in T.vectorized(OB):
-                            mism[xi, oi] = T.uint64(0)
-                    for ky, kx, k in T.grid(KH, KW, K):
+                            ones[xi, oi] = T.uint64(0)
+                            twos[xi, oi] = T.uint64(0)
+                            fours[xi, oi] = T.uint64(0)
+                            total[xi, oi] = T.uint64(0)
+                    # Harley-Seal: carry-save adders fold 8 XOR words into the ones/twos/fours
+                    # words and one word of weight 8, so one popcount serves 8 terms
+                    for g in T.unroll(GROUPS):
                         for xi in T.unroll(XB):
                             for oi in T.vectorized(OB):
-                                mism[xi, oi] = mism[xi, oi] + T.popcount(
-                                    xp[n, oy * SY + Y0 + ky, (xo * XB + xi) * SX + X0 + kx, k]
-                                    ^ wp[ky, kx, k, oo * OB + oi]
+                                csa(
+                                    ta,
+                                    ones,
+                                    xi,
+                                    oi,
+                                    tw(xp, wp, 8 * g, xi, oi, n, oy, xo, oo),
+                                    tw(xp, wp, 8 * g + 1, xi, oi, n, oy, xo, oo),
+                                )
+                                csa(
+                                    tb,
+                                    ones,
+                                    xi,
+                                    oi,
+                                    tw(xp, wp, 8 * g + 2, xi, oi, n, oy, xo, oo),
+                                    tw(xp, wp, 8 * g + 3, xi, oi, n, oy, xo, oo),
+                                )
+                                csa(fa, twos, xi, oi, ta[xi, oi], tb[xi, oi])
+                                csa(
+                                    ta,
+                                    ones,
+                                    xi,
+                                    oi,
+                                    tw(xp, wp, 8 * g + 4, xi, oi, n, oy, xo, oo),
+                                    tw(xp, wp, 8 * g + 5, xi, oi, n, oy, xo, oo),
+                                )
+                                csa(
+                                    tb,
+                                    ones,
+                                    xi,
+                                    oi,
+                                    tw(xp, wp, 8 * g + 6, xi, oi, n, oy, xo, oo),
+                                    tw(xp, wp, 8 * g + 7, xi, oi, n, oy, xo, oo),
+                                )
+                                csa(fb, twos, xi, oi, ta[xi, oi], tb[xi, oi])
+                                csa(eights, fours, xi, oi, fa[xi, oi], fb[xi, oi])
+                                total[xi, oi] = total[xi, oi] + T.popcount(eights[xi, oi])
+                    for xi in T.unroll(XB):
+                        for oi in T.vectorized(OB):
+                            total[xi, oi] = (
+                                T.shift_left(total[xi, oi], T.uint64(3))
+                                + T.shift_left(T.popcount(fours[xi, oi]), T.uint64(2))
+                                + T.shift_left(T.popcount(twos[xi, oi]), T.uint64(1))
+                                + T.popcount(ones[xi, oi])
+                            )
+                    for j in T.unroll(GROUPS * 8, TERMS):
+                        for xi in T.unroll(XB):
+                            for oi in T.vectorized(OB):
+                                total[xi, oi] = total[xi, oi] + T.popcount(
+                                    tw(xp, wp, j, xi, oi, n, oy, xo, oo)
                                 )
                     for xi in range(XB):
                         for oi in T.vectorized(OB):
                             value[oi] = corr[rows[oy], cols[xo * XB + xi], oo * OB + oi] - 2 * T.Cast(
-                                "int32", mism[xi, oi]
+                                "int32", total[xi, oi]
                             )
                         apply(value, count, t, d, res, out, packed, n, oy, xo * XB + xi, oo * OB)
                 if packs:
@@ -484,10 +559,10 @@ def int_conv_kernel(s: IntConv, epi: Epilogue, name: str):
         packed: T.Buffer((N, PH, PW, PK), "uint64"),
     ):
         for task in T.parallel(N * OH * G):
-            acc = T.alloc_buffer((XB, OB), ACC, scope="local")
-            value = T.alloc_buffer((OB,), "int32", scope="local")
-            count = T.alloc_buffer((OB,), "int32", scope="local")
-            word = T.alloc_buffer((1,), "uint64", scope="local")
+            acc = T.alloc_buffer((XB, OB), ACC, scope="local", annotations=STACK)
+            value = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
+            count = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
+            word = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
             n = T.meta_var(task // G // OH)
             oy = T.meta_var(task // G % OH)
             for xo in range(OW // XB):
@@ -567,34 +642,25 @@ def pool_threshold_kernel(s: PoolThreshold, epi: Epilogue, name: str):
         packed: T.Buffer((N, PH, PW, PK), "uint64"),
     ):
         for row in T.parallel(N * OH):
-            value = T.alloc_buffer((OB,), "int32", scope="local")
-            count = T.alloc_buffer((OB,), "int32", scope="local")
-            word = T.alloc_buffer((1,), "uint64", scope="local")
+            value = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
+            count = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
+            word = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
             n = T.meta_var(row // OH)
             oy = T.meta_var(row % OH)
             for ox in range(OW):
                 for oo in range(C // OB):
                     for oi in T.vectorized(OB):
                         value[oi] = lowest
-                    for ky, kx in T.grid(KH, KW):
-                        for oi in T.vectorized(OB):
-                            value[oi] = T.max(
-                                value[oi],
-                                T.Select(
-                                    oy * SY - PT + ky >= 0
-                                    and oy * SY - PT + ky < H
-                                    and ox * SX - PL + kx >= 0
-                                    and ox * SX - PL + kx < W,
-                                    acc[
-                                        n,
-                                        T.max(T.min(oy * SY - PT + ky, H - 1), 0),
-                                        T.max(T.min(ox * SX - PL + kx, W - 1), 0),
-                                        oo * OB + oi,
-                                    ]
+                    # only the taps inside the map (loop bounds, not a select: a select loads
+                    # its unused operand too, and TVM drops the clamp of a selected index)
+                    for ky in T.serial(T.max(PT - oy * SY, 0), T.min(H + PT - oy * SY, KH)):
+                        for kx in T.serial(T.max(PL - ox * SX, 0), T.min(W + PL - ox * SX, KW)):
+                            for oi in T.vectorized(OB):
+                                value[oi] = T.max(
+                                    value[oi],
+                                    acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi]
                                     * d[oo * OB + oi],
-                                    lowest,
-                                ),
-                            )
+                                )
                     count_(value, count, t, oo * OB)
                     for oi in T.vectorized(OB):
                         out[n, oy, ox, oo * OB + oi] = value[oi]
@@ -617,7 +683,7 @@ def packer_kernel(shape: tuple[int, int, int, int], halo: tuple[int, int], packe
     @T.prim_func
     def f(x: T.Buffer((N, H, W, C), "int32"), packed: T.Buffer((N, PH, PW, words(C)), "uint64")):
         for row in T.parallel(N * H):
-            word = T.alloc_buffer((1,), "uint64", scope="local")
+            word = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
             for ox in range(W):
                 pack(word, x, packed, row // H, row % H, ox)
 

@@ -30,6 +30,7 @@ from compiler.ir.verify import value_bounds
 class Call:
     kernel: str
     args: list[str]  # buffer names: inputs, params, then the output
+    binary_macs: int = 0  # XOR-popcount MACs (one bit each) of a binary conv, for its rate
 
 
 @dataclass
@@ -45,7 +46,14 @@ class Program:
 
     def plan(self) -> dict:
         return {
-            "calls": [{"kernel": c.kernel, "args": c.args} for c in self.calls],
+            "calls": [
+                {
+                    "kernel": c.kernel,
+                    "args": c.args,
+                    **({"binary_macs": c.binary_macs} if c.binary_macs else {}),
+                }
+                for c in self.calls
+            ],
             "buffers": {k: {"shape": s, "dtype": d} for k, (s, d) in self.buffers.items()},
             "params": sorted(self.params),
             "input": self.input,
@@ -275,6 +283,7 @@ class _Compiler:
         }
         epi = self.epilogue(grp, args)
         self.add_func(name, fused.binary_conv_kernel(spec, epi, name), args)
+        self.p.calls[-1].binary_macs = n * oh * ow * o * kh * kw * c
 
     def int_conv(self, grp: Group, name: str) -> None:
         conv = grp.nodes[0]
