@@ -201,3 +201,30 @@ def test_thresholds_equal_the_ir_multi_threshold(steps):
     args.append(tvm.runtime.tensor(np.zeros(acc.shape, np.int32), tvm.cpu()))
     lib["main"](*args)
     assert np.array_equal(args[-1].numpy(), want)
+
+
+@pytest.mark.parametrize("c,k,stride,o", [(3, 7, 2, 32), (1, 3, 1, 16), (5, 3, 2, 48)])
+def test_vnni_conv_equals_the_ir_conv(c, k, stride, o):
+    target = host_target()
+    n, h, w = 1, 13, 11
+    rng = np.random.default_rng(c * k)
+    x = rng.integers(0, 256, size=(n, h, w, c))
+    wt = rng.integers(-128, 128, size=(o, k, k, c))
+    if not fused.vnni_applies(target, wt, 0, 255):
+        pytest.skip("this CPU has no AVX512-VNNI")
+    pad = k // 2
+    (acc,) = OPS["conv"].reference(WindowAttrs((k, k), (stride, stride), (pad,) * 4, 0), [x, wt])
+    spec0 = fused.VnniConv(n, 0, 0, c, o, acc.shape[1:3], (k, k), (stride, stride))
+    extra = max(0, -(-spec0.groups * 4 // c) - k)
+    pads = (pad, pad, pad, pad + extra)
+    hp, wp = h + 2 * pad, w + 2 * pad + extra
+    prep = fused.pad_input_kernel((n, h, w, c), pads, 0, "uint8", "pad", flat_rows=True)
+    xb = call(prep, x=x.astype(np.int32), padded=np.zeros((n, hp, wp * c), np.uint8))["padded"]
+    spec = fused.VnniConv(n, hp, wp * c, c, o, acc.shape[1:3], (k, k), (stride, stride))
+    got = call(
+        fused.int_conv_vnni_kernel(spec, Epilogue(), "f"),
+        x=xb,
+        w=fused.vnni_weights(wt, spec.groups),
+        out=np.zeros(acc.shape, np.int32),
+    )
+    assert np.array_equal(got["out"], acc)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.backends.tvm_cpu.kernels import WORD, words
+from compiler.backends.tvm_cpu.kernels import WORD, schedule, words
 
 VALUE_LIMIT = 1 << 30  # |every int32 value| stays below this, so clipped thresholds stay exact
 
@@ -507,9 +507,9 @@ class IntConv:
         return "float32" if self.exact_in_float else "int32"
 
 
-def pad_input_kernel(shape, pads, pad_value: int, dtype: str, name: str):
-    """PrimFunc (x, xp): x (N, H, W, C) int32 into xp (N, H+top+bottom, W+left+right, C) of
-    `dtype`, the border filled with pad_value."""
+def pad_input_kernel(shape, pads, pad_value: int, dtype: str, name: str, flat_rows: bool = False):
+    """PrimFunc (x, padded): x (N, H, W, C) int32 into (N, H+top+bottom, W+left+right, C) of
+    `dtype`, the border filled with pad_value; with flat_rows, each row's (W, C) as one axis."""
     from tvm import te, tirx
 
     n, h, w, c = shape
@@ -521,8 +521,140 @@ def pad_input_kernel(shape, pads, pad_value: int, dtype: str, name: str):
         v = x[b, tirx.max(tirx.min(y - top, h - 1), 0), tirx.max(tirx.min(i - left, w - 1), 0), k]
         return tirx.if_then_else(inside, v, pad_value).astype(dtype)
 
-    xp = te.compute((n, h + top + bottom, w + left + right, c), value, name="padded")
-    return te.create_prim_func([x, xp]).with_attr("global_symbol", name)
+    hp, wp = h + top + bottom, w + left + right
+    if flat_rows:
+        xp = te.compute((n, hp, wp * c), lambda b, y, j: value(b, y, j // c, j % c), name="padded")
+    else:
+        xp = te.compute((n, hp, wp, c), value, name="padded")
+    return schedule(te.create_prim_func([x, xp])).with_attr("global_symbol", name)
+
+
+@dataclass(frozen=True)
+class VnniConv:
+    """An integer conv with uint8 inputs and int8 weights on AVX-512 VNNI: vpdpbusd multiplies 4
+    input bytes by 4 weight bytes and adds the sum into each int32 lane (16 output channels).
+    The reduction runs over each kernel row's KW*C input bytes, contiguous in the padded NHWC
+    row, in words of 4 (`groups` per row; the weights past KW*C are 0, so the bytes read past
+    the window, from the next column, count nothing)."""
+
+    n: int
+    hp: int
+    row_bytes: int  # padded row: (W + left + right + extra columns) * C bytes
+    c: int
+    o: int
+    out_hw: tuple[int, int]
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+
+    @property
+    def groups(self) -> int:
+        return -(-self.kernel[1] * self.c // 4)
+
+
+def vnni_weights(w: np.ndarray, groups: int) -> np.ndarray:
+    """(O, KH, KW, C) int8-range weights -> (KH, groups, O) int32 words of 4 int8 (byte q of word
+    g = the weight of row byte 4g + q, 0 past KW*C)."""
+    o, kh, kw, c = w.shape
+    rows = np.zeros((o, kh, groups * 4), dtype=np.int8)
+    rows[:, :, : kw * c] = w.reshape(o, kh, kw * c)
+    return np.ascontiguousarray(rows.reshape(o, kh, groups, 4).transpose(1, 2, 0, 3)).view("<i4")[..., 0]
+
+
+def int_conv_vnni_kernel(s: VnniConv, epi: Epilogue, name: str):
+    """PrimFunc (x, w, [t, d], [res], out, [packed]): x (N, HP, row_bytes) uint8, w from
+    vnni_weights."""
+    from tvm.script import tirx as T
+
+    N, C, O = s.n, s.c, s.o  # noqa: E741
+    OH, OW = s.out_hw
+    KH, _ = s.kernel
+    SY, SX = s.stride
+    GR = s.groups
+    OB = 64 if O % 64 == 0 else 16
+    XB = tile(OW, 4)
+    TS = threshold_shape(epi, O)
+    TD = "float64" if epi.affine else "int32"
+    PH, PW = epi.packed_hw
+    PK = words(O)
+    apply = epilogue_macro(epi, OB)
+    pack = pack_macro(epi, O)
+    packs = epi.pack is not None and WORD % OB != 0
+    G = channel_groups(N * OH, O // OB, not packs, WORD // OB if epi.pack else 1)
+    GB = O // OB // G
+
+    def word(x, n, y, byte):
+        """4 input bytes from `byte` on as one int32 (little-endian, as vpdpbusd reads them)."""
+        return T.reinterpret(
+            "int32",
+            T.Cast("uint32", x[n, y, byte])
+            | T.shift_left(T.Cast("uint32", x[n, y, byte + 1]), T.uint32(8))
+            | T.shift_left(T.Cast("uint32", x[n, y, byte + 2]), T.uint32(16))
+            | T.shift_left(T.Cast("uint32", x[n, y, byte + 3]), T.uint32(24)),
+        )
+
+    @T.prim_func
+    def f(
+        x: T.Buffer((N, s.hp, s.row_bytes), "uint8"),
+        w: T.Buffer((KH, GR, O), "int32"),
+        t: T.Buffer(TS, TD),
+        d: T.Buffer((O,), "int32"),
+        res: T.Buffer((N, OH, OW, O), "int32"),
+        out: T.Buffer((N, OH, OW, O), "int32"),
+        packed: T.Buffer((N, PH, PW, PK), "uint64"),
+    ):
+        for task in T.parallel(N * OH * G):
+            acc = T.alloc_buffer((XB, OB), "int32", scope="local", annotations=STACK)
+            value = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
+            count = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
+            bits = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
+            n = T.meta_var(task // G // OH)
+            oy = T.meta_var(task // G % OH)
+            for xo in range(OW // XB):
+                for ob in range(GB):
+                    oo = T.meta_var(task % G * GB + ob)
+                    for xi in T.unroll(XB):
+                        for oi in T.vectorized(OB):
+                            acc[xi, oi] = 0
+                    for ky, g in T.grid(KH, GR):
+                        for xi in T.unroll(XB):
+                            for lane in T.unroll(OB // 16):
+                                acc[xi, T.ramp(lane * 16, 1, 16)] = T.call_llvm_pure_intrin(
+                                    "int32x16",
+                                    "llvm.x86.avx512.vpdpbusd.512",
+                                    acc[xi, T.ramp(lane * 16, 1, 16)],
+                                    T.reinterpret(
+                                        "int8x64",
+                                        T.broadcast(
+                                            word(x, n, oy * SY + ky, (xo * XB + xi) * SX * C + 4 * g), 16
+                                        ),
+                                    ),
+                                    T.reinterpret("int8x64", w[ky, g, T.ramp(oo * OB + lane * 16, 1, 16)]),
+                                )
+                    for xi in range(XB):
+                        for oi in T.vectorized(OB):
+                            value[oi] = acc[xi, oi]
+                        apply(value, count, t, d, res, out, packed, n, oy, xo * XB + xi, oo * OB)
+                if packs:
+                    for xi in range(XB):
+                        pack(bits, out, packed, n, oy, xo * XB + xi)
+
+    keep = ["x", "w", *epilogue_params(epi)]
+    return drop_unused(f, keep, name)
+
+
+def vnni_applies(target, w: np.ndarray, x_lo: int, x_hi: int) -> bool:
+    """The VNNI kernel fits: the target has AVX512-VNNI, inputs are bytes 0..255, weights int8 and
+    the output channels a multiple of 16."""
+    from tvm.target import codegen
+
+    return (
+        bool(codegen.target_has_features("avx512vnni", target))
+        and x_lo >= 0
+        and x_hi <= 255
+        and int(w.min(initial=0)) >= -128
+        and int(w.max(initial=0)) <= 127
+        and w.shape[0] % 16 == 0
+    )
 
 
 def int_conv_kernel(s: IntConv, epi: Epilogue, name: str):

@@ -90,8 +90,9 @@ def pack_weights(w: np.ndarray) -> np.ndarray:
 
 
 def schedule(func):
-    """Loop order for the host: in every reduction block the spatial output-channel loop moves
-    innermost (contiguous weights and outputs, which LLVM vectorizes), reductions around it."""
+    """Loops for the host: in every reduction block the spatial output-channel loop moves
+    innermost (contiguous weights and outputs, which LLVM vectorizes), reductions around it; the
+    outer spatial loops (all but the innermost, fused) run in parallel over the cores."""
     import tvm
     from tvm import s_tir
 
@@ -105,6 +106,8 @@ def schedule(func):
         reduce = [lp for lp, k in zip(loops, kinds, strict=True) if k != 0]
         if len(spatial) >= 2 and reduce:
             sch.reorder(*spatial[:-1], *reduce, spatial[-1])
+        if len(spatial) >= 2:
+            sch.parallel(sch.fuse(*spatial[:-1]) if len(spatial) > 2 else spatial[0])
     return sch.mod["main"]
 
 

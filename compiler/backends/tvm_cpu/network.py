@@ -84,9 +84,10 @@ class Group:
 
 
 class _Compiler:
-    def __init__(self, graph: Graph, batch: int) -> None:
+    def __init__(self, graph: Graph, batch: int, target) -> None:
         self.g = graph
         self.batch = batch
+        self.target = target
         self.p = Program()
         self.consumers = graph.consumers()
         self.producers = graph.producers()
@@ -174,15 +175,13 @@ class _Compiler:
         for i, node in enumerate(g.nodes):
             op, a = node.op, node.attrs
             name = f"{op}_{i}"
-            out = node.outputs[0]
             grp = member.get(id(node))
             if grp is not None:
                 if node is grp.last:
                     self.group(grp, name)
                 continue
             if op == "quantize_input":
-                self.p.input = self.buffer(out, self.shape(out))
-                self.p.quantizer = {"scale": float(a.scale), "qmin": int(a.qmin), "qmax": int(a.qmax)}
+                self.quantize_input(node, name)
             elif op == "sign":
                 self.sign(node, name)
             elif op == "multi_threshold":
@@ -291,8 +290,13 @@ class _Compiler:
         w = self.g.consts[conv.inputs[1]].astype(np.int64)  # (O, KH, KW, C)
         o, kh, kw, c = w.shape
         n, h, wd, _ = self.shape(x)
-        exact = fused.exact_in_float(w, self.magnitude(x), a.pad_value)
         oh, ow = self.shape(conv.outputs[0])[1:3]
+        b = self.bounds[x]
+        lo, hi = min(int(np.min(b.lo)), a.pad_value), max(int(np.max(b.hi)), a.pad_value)
+        if fused.vnni_applies(self.target, w, lo, hi):
+            self.int_conv_vnni(grp, name, w)
+            return
+        exact = fused.exact_in_float(w, self.magnitude(x), a.pad_value)
         padded = any(a.pads)
         if padded:  # a padded copy in the accumulator's type: no border test in the inner loop
             h, wd = h + a.pads[0] + a.pads[2], wd + a.pads[1] + a.pads[3]
@@ -308,6 +312,28 @@ class _Compiler:
         args = {"x": x, "w": self.param(f"{name}.w", wt)}
         epi = self.epilogue(grp, args)
         self.add_func(name, fused.int_conv_kernel(spec, epi, name), args)
+
+    def int_conv_vnni(self, grp: Group, name: str, w: np.ndarray) -> None:
+        """Bytes times int8 weights on AVX512-VNNI, from a padded uint8 copy of the input whose
+        rows carry enough extra zero columns for the last window's 4-byte words."""
+        conv = grp.nodes[0]
+        a, x = conv.attrs, conv.inputs[0]
+        o, kh, kw, c = w.shape
+        n, h, wd, _ = self.shape(x)
+        oh, ow = self.shape(conv.outputs[0])[1:3]
+        groups = -(-kw * c // 4)
+        extra = max(0, -(-groups * 4 // c) - kw)
+        pads = (a.pads[0], a.pads[1], a.pads[2], a.pads[3] + extra)
+        hp, wp = h + pads[0] + pads[2], wd + pads[1] + pads[3]
+        prep = fused.pad_input_kernel(
+            tuple(self.shape(x)), pads, a.pad_value, "uint8", f"pad_{name}", flat_rows=True
+        )
+        xp = self.buffer(f"{x}.bytes", (n, hp, wp * c), "uint8")
+        self.add_func(f"pad_{name}", prep, {"x": x, "padded": xp})
+        spec = fused.VnniConv(n, hp, wp * c, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride))
+        args = {"x": xp, "w": self.param(f"{name}.w", fused.vnni_weights(w, spec.groups))}
+        epi = self.epilogue(grp, args)
+        self.add_func(name, fused.int_conv_vnni_kernel(spec, epi, name), args)
 
     def pool_threshold(self, grp: Group, name: str) -> None:
         thr, pool = grp.nodes
@@ -356,6 +382,25 @@ class _Compiler:
                 self.buffer(out, self.shape(out)),
             ],
         )
+
+    def quantize_input(self, node, name: str) -> None:
+        """Float NCHW images in [0, 1] -> int32 NHWC pixels: clip(round-half-even(x / scale)), the
+        float64 arithmetic of the golden's quantizer (the runtime feeds the images as they are)."""
+        from tvm import te, tirx
+
+        a, out = node.attrs, node.outputs[0]
+        n, h, w, c = self.shape(out)
+        x = te.placeholder((n, c, h, w), "float64", name="images")
+        y = te.compute(
+            (n, h, w, c),
+            lambda b, i, j, k: tirx.max(
+                tirx.min(tirx.nearbyint(x[b, k, i, j] / float(a.scale)), float(a.qmax)), float(a.qmin)
+            ).astype("int32"),
+            name="pixels",
+        )
+        self.p.input = self.buffer("images", (n, c, h, w), "float64")
+        self.p.quantizer = {"scale": float(a.scale), "qmin": int(a.qmin), "qmax": int(a.qmax), "pixels": out}
+        self.add(name, [x, y], ["images", self.buffer(out, (n, h, w, c))])
 
     def flatten(self, node) -> None:
         src = self.p.buffers[node.inputs[0]]
@@ -426,6 +471,9 @@ class _Compiler:
         self.add(name, [*tensors, y], [*args, self.buffer(out, [n, w.shape[1]])])
 
 
-def compile_program(graph: Graph, batch: int = 1) -> Program:
-    """The streamlined IR as TVM kernels and a call plan (UserError on an op without a kernel)."""
-    return _Compiler(graph, batch).compile()
+def compile_program(graph: Graph, batch: int = 1, target=None) -> Program:
+    """The streamlined IR as TVM kernels for `target` (default: this host) and a call plan
+    (UserError on an op without a kernel)."""
+    from compiler.backends.tvm_cpu.target import host_target
+
+    return _Compiler(graph, batch, target or host_target()).compile()
