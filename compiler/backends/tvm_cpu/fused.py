@@ -147,6 +147,19 @@ def tile(extent: int, limit: int) -> int:
     return max(d for d in range(1, min(extent, limit) + 1) if extent % d == 0)
 
 
+def int_tiles(o: int, ow: int) -> tuple[int, int]:
+    """(OB, XB) of an integer conv: the register tile of XB pixels x OB channels (16 float32 or
+    int32 lanes per vector) with the most accumulators up to 24 of the 32 vector registers, so
+    that FMA chains hide their latency even on 7-wide maps."""
+    best = (channel_tile(o, 64), 1)
+    for ob in (64, 32, 16):
+        if o % ob == 0:
+            xb = tile(ow, max(1, 24 * 16 // ob))
+            if xb * ob > best[0] * best[1]:
+                best = (ob, xb)
+    return best
+
+
 def channel_tile(o: int, lanes: int) -> int:
     """Output channels per register tile: `lanes` when it divides o, else o itself when small."""
     if o % lanes == 0:
@@ -230,6 +243,7 @@ def epilogue_macro(epi: Epilogue, ob: int):
     count_ = count_macro(epi, ob)
     has_add, thresholded = epi.add is not None, epi.steps > 0
     chunk_pack = epi.pack is not None and WORD % ob == 0
+    LANE = "uint32" if ob <= 32 else "uint64"  # the narrowest lanes that hold ob bits
     pt, pl = epi.pack if epi.pack else (0, 0)
 
     @T.macro
@@ -247,13 +261,18 @@ def epilogue_macro(epi: Epilogue, ob: int):
             packed[n, oy + pt, ox + pl, o0 // WORD] = T.Select(
                 o0 % WORD == 0, T.uint64(0), packed[n, oy + pt, ox + pl, o0 // WORD]
             ) | T.shift_left(
-                T.call_llvm_pure_intrin(
+                T.Cast(
                     "uint64",
-                    "llvm.vector.reduce.or",
-                    T.Select(
-                        value[T.ramp(0, 1, ob)] >= T.broadcast(0, ob),
-                        T.shift_left(T.broadcast(T.uint64(1), ob), T.ramp(T.uint64(0), T.uint64(1), ob)),
-                        T.broadcast(T.uint64(0), ob),
+                    T.call_llvm_pure_intrin(
+                        LANE,
+                        "llvm.vector.reduce.or",
+                        T.Select(
+                            value[T.ramp(0, 1, ob)] >= T.broadcast(0, ob),
+                            T.shift_left(
+                                T.broadcast(T.Cast(LANE, 1), ob), T.ramp(T.Cast(LANE, 0), T.Cast(LANE, 1), ob)
+                            ),
+                            T.broadcast(T.Cast(LANE, 0), ob),
+                        ),
                     ),
                 ),
                 T.Cast("uint64", o0 % WORD),
@@ -441,15 +460,21 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                                 total[xi, oi] = total[xi, oi] + T.popcount(
                                     tw(xp, wp, j, xi, oi, n, oy, xo, oo)
                                 )
-                    for xi in range(XB):
+                    for xi in T.unroll(XB):
                         for oi in T.vectorized(OB):
-                            value[oi] = corr[rows[oy], cols[xo * XB + xi], oo * OB + oi] - 2 * T.Cast(
-                                "int32", total[xi, oi]
-                            )
-                        apply(value, count, t, d, res, out, packed, n, oy, xo * XB + xi, oo * OB)
+                            out[n, oy, xo * XB + xi, oo * OB + oi] = corr[
+                                rows[oy], cols[xo * XB + xi], oo * OB + oi
+                            ] - 2 * T.Cast("int32", total[xi, oi])
+            # the epilogue over the task's whole row afterwards: its dependency chains overlap
+            # each other here, where between two register tiles they would stall the core loop
+            for ox in range(OW):
+                for ob in range(GB):
+                    oo = T.meta_var(task % G * GB + ob)
+                    for oi in T.vectorized(OB):
+                        value[oi] = out[n, oy, ox, oo * OB + oi]
+                    apply(value, count, t, d, res, out, packed, n, oy, ox, oo * OB)
                 if packs:
-                    for xi in range(XB):
-                        pack(word, out, packed, n, oy, xo * XB + xi)
+                    pack(word, out, packed, n, oy, ox)
 
     keep = ["xp", "wp", "corr", "rows", "cols", *epilogue_params(epi)]
     return drop_unused(f, keep, name)
@@ -668,8 +693,7 @@ def int_conv_kernel(s: IntConv, epi: Epilogue, name: str):
     SY, SX = s.stride
     ACC = s.acc
     XD = ACC if s.padded else "int32"
-    OB = channel_tile(O, 64)
-    XB = tile(OW, max(1, 256 // OB))
+    OB, XB = int_tiles(O, OW)
     TS = threshold_shape(epi, O)
     TD = "float64" if epi.affine else "int32"
     PH, PW = epi.packed_hw

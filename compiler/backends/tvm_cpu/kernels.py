@@ -89,6 +89,9 @@ def pack_weights(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(pack_signs(w).transpose(1, 2, 3, 0))
 
 
+PARALLEL_CHUNKS = 8  # output chunks of a kernel whose outer loops have nothing to split
+
+
 def schedule(func):
     """Loops for the host: in every reduction block the spatial output-channel loop moves
     innermost (contiguous weights and outputs, which LLVM vectorizes), reductions around it; the
@@ -104,10 +107,16 @@ def schedule(func):
             continue
         spatial = [lp for lp, k in zip(loops, kinds, strict=True) if k == 0]
         reduce = [lp for lp, k in zip(loops, kinds, strict=True) if k != 0]
-        if len(spatial) >= 2 and reduce:
-            sch.reorder(*spatial[:-1], *reduce, spatial[-1])
-        if len(spatial) >= 2:
-            sch.parallel(sch.fuse(*spatial[:-1]) if len(spatial) > 2 else spatial[0])
+        if len(spatial) < 2:
+            continue
+        outer, last = spatial[:-1], spatial[-1]
+        extents = [int(sch.get(lp).extent) for lp in spatial]
+        if int(np.prod(extents[:-1])) == 1 and extents[-1] >= 128:  # e.g. an FC at batch 1:
+            chunk, last = sch.split(last, [PARALLEL_CHUNKS, None])  # split its outputs instead
+            outer = [*outer, chunk]
+        if reduce:
+            sch.reorder(*outer, *reduce, last)
+        sch.parallel(sch.fuse(*outer) if len(outer) > 1 else outer[0])
     return sch.mod["main"]
 
 
