@@ -228,3 +228,20 @@ def test_vnni_conv_equals_the_ir_conv(c, k, stride, o):
         out=np.zeros(acc.shape, np.int32),
     )
     assert np.array_equal(got["out"], acc)
+
+
+@pytest.mark.parametrize("o,bias", [(10, True), (300, True), (128, False)])
+def test_fc_equals_the_ir_matmul(o, bias):
+    from compiler.backends.tvm_cpu.network import narrowest_int
+
+    rng = np.random.default_rng(o)
+    n, k = 2, 70
+    x = rng.integers(-5000, 5000, size=(n, k))
+    w = rng.integers(-128, 128, size=(o, k))
+    b = rng.integers(-1000, 1000, size=o)
+    want = x @ w.T + (b if bias else 0)
+    wk = np.zeros((k, fused.fc_columns(o)), dtype=narrowest_int(w))
+    wk[:, :o] = w.T
+    arrays = dict(x=x.astype(np.int32), w=wk, b=b.astype(np.int32), out=np.zeros((n, o), np.int32))
+    got = call(fused.fc_kernel(n, k, o, str(wk.dtype), bias, "f"), **arrays)
+    assert wk.dtype == np.int8 and np.array_equal(got["out"], want)

@@ -512,9 +512,9 @@ def correction_table(w: np.ndarray, kernel, stride, pads, pad_value: int, hw) ->
 
 @dataclass(frozen=True)
 class IntConv:
-    """An integer conv (stem, downsample shortcut). With padding its input is first copied into a
-    padded map in the accumulator's type (`pad_input_kernel`), so the inner loop has no border
-    test and no conversion."""
+    """An integer conv (stem, downsample shortcut). With padding or float32 accumulation its input
+    is first copied into a (padded) map in the accumulator's type (`pad_input_kernel`), so the
+    inner loop has no border test and no conversion."""
 
     n: int
     h: int  # the map the kernel reads: padded when the conv pads
@@ -525,7 +525,7 @@ class IntConv:
     kernel: tuple[int, int]
     stride: tuple[int, int]
     exact_in_float: bool  # every partial sum stays below 2**24: accumulate in float32 (FMA)
-    padded: bool  # reads the padded copy (accumulator type) rather than the int32 map
+    padded: bool  # reads the (padded) copy in the accumulator's type rather than the int32 map
 
     @property
     def acc(self) -> str:
@@ -844,3 +844,49 @@ def packer_kernel(shape: tuple[int, int, int, int], halo: tuple[int, int], packe
                 pack(word, x, packed, row // H, row % H, ox)
 
     return f.with_attr("global_symbol", name)
+
+
+FC_CHUNK = 128  # outputs per task of the FC (8 int32 vectors of accumulators)
+
+
+def fc_columns(o: int) -> int:
+    """The FC's weight columns: O rounded up to whole tasks (zero columns past O)."""
+    ch = min(FC_CHUNK, o)
+    return -(-o // ch) * ch
+
+
+def fc_kernel(n: int, k: int, o: int, w_dtype: str, bias: bool, name: str):
+    """PrimFunc (x, w, [bias], out): out[i, j] = sum_k x[i, k] * w[k, j] (+ bias[j]) in int32,
+    w (K, fc_columns(O)) stored in its narrowest integer type; tasks of FC_CHUNK outputs, each
+    accumulating in registers over the whole K."""
+    from tvm.script import tirx as T
+
+    CH = min(FC_CHUNK, o)
+    TASKS_ = -(-o // CH)
+    OP = fc_columns(o)
+    has_bias = bias
+
+    @T.prim_func
+    def f(
+        x: T.Buffer((n, k), "int32"),
+        w: T.Buffer((k, OP), w_dtype),
+        b: T.Buffer((o,), "int32"),
+        out: T.Buffer((n, o), "int32"),
+    ):
+        for task in T.parallel(n * TASKS_):
+            acc = T.alloc_buffer((CH,), "int32", scope="local", annotations=STACK)
+            i = T.meta_var(task // TASKS_)
+            j0 = T.meta_var(task % TASKS_ * CH)
+            for jj in T.vectorized(CH):
+                acc[jj] = 0
+            for kk in range(k):
+                for jj in T.vectorized(CH):
+                    acc[jj] = acc[jj] + x[i, kk] * T.Cast("int32", w[kk, j0 + jj])
+            for jj in range(CH):
+                if j0 + jj < o:
+                    if has_bias:
+                        out[i, j0 + jj] = acc[jj] + b[j0 + jj]
+                    else:
+                        out[i, j0 + jj] = acc[jj]
+
+    return drop_unused(f, ["x", "w", *(["b"] if bias else []), "out"], name)

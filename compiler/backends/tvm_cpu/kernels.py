@@ -89,7 +89,7 @@ def pack_weights(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(pack_signs(w).transpose(1, 2, 3, 0))
 
 
-PARALLEL_CHUNKS = 8  # output chunks of a kernel whose outer loops have nothing to split
+PARALLEL_CHUNK = 128  # outputs per task of a kernel whose outer loops have nothing to split
 
 
 def schedule(func):
@@ -112,7 +112,7 @@ def schedule(func):
         outer, last = spatial[:-1], spatial[-1]
         extents = [int(sch.get(lp).extent) for lp in spatial]
         if int(np.prod(extents[:-1])) == 1 and extents[-1] >= 128:  # e.g. an FC at batch 1:
-            chunk, last = sch.split(last, [PARALLEL_CHUNKS, None])  # split its outputs instead
+            chunk, last = sch.split(last, [None, PARALLEL_CHUNK])  # split its outputs instead
             outer = [*outer, chunk]
         if reduce:
             sch.reorder(*outer, *reduce, last)

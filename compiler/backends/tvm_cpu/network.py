@@ -297,8 +297,8 @@ class _Compiler:
             self.int_conv_vnni(grp, name, w)
             return
         exact = fused.exact_in_float(w, self.magnitude(x), a.pad_value)
-        padded = any(a.pads)
-        if padded:  # a padded copy in the accumulator's type: no border test in the inner loop
+        padded = any(a.pads) or exact
+        if padded:  # a (padded) copy in the accumulator's type: no border test, no conversion
             h, wd = h + a.pads[0] + a.pads[2], wd + a.pads[1] + a.pads[3]
             dtype = "float32" if exact else "int32"
             prep = fused.pad_input_kernel(
@@ -448,27 +448,24 @@ class _Compiler:
         self.add(name, [x, y], [node.inputs[0], self.buffer(node.outputs[0], self.shape(node.outputs[0]))])
 
     def matmul(self, node, name: str) -> None:
-        from tvm import te
-
         x_name, w_name = node.inputs[0], node.inputs[1]
-        w = np.ascontiguousarray(self.g.consts[w_name].T).astype(np.int32)  # (K, O): outputs contiguous
-        n, k = self.p.buffers[x_name][0]
-        x = te.placeholder((n, k), "int32", name="x")
-        wt = te.placeholder(w.shape, "int32", name="w")
-        rk = te.reduce_axis((0, k), "k")
-        args = [x_name, self.param(f"{name}.w", w)]
-        tensors = [x, wt]
+        wo = self.g.consts[w_name]  # (O, K)
+        o, k = wo.shape
+        w = np.zeros((k, fused.fc_columns(o)), dtype=narrowest_int(wo))  # 8-bit weights stay bytes
+        w[:, :o] = wo.T  # outputs contiguous
+        n = self.p.buffers[x_name][0][0]
+        args = {"x": x_name, "w": self.param(f"{name}.w", w)}
         if len(node.inputs) == 3:
-            bias = self.g.consts[node.inputs[2]].astype(np.int32)
-            bt = te.placeholder(bias.shape, "int32", name="bias")
-            dot = te.compute((n, w.shape[1]), lambda i, j: te.sum(x[i, rk] * wt[rk, j], axis=rk), name="dot")
-            y = te.compute((n, w.shape[1]), lambda i, j: dot[i, j] + bt[j], name="fc")
-            tensors.append(bt)
-            args.append(self.param(f"{name}.bias", bias))
-        else:
-            y = te.compute((n, w.shape[1]), lambda i, j: te.sum(x[i, rk] * wt[rk, j], axis=rk), name="fc")
-        out = node.outputs[0]
-        self.add(name, [*tensors, y], [*args, self.buffer(out, [n, w.shape[1]])])
+            args["b"] = self.param(f"{name}.bias", self.g.consts[node.inputs[2]].astype(np.int32))
+        args["out"] = self.buffer(node.outputs[0], [n, o])
+        func = fused.fc_kernel(n, k, o, str(w.dtype), len(node.inputs) == 3, name)
+        self.add_func(name, func, args)
+
+
+def narrowest_int(a: np.ndarray):
+    """The smallest numpy integer type holding every value of `a`."""
+    lo, hi = int(a.min(initial=0)), int(a.max(initial=0))
+    return next(t for t in (np.int8, np.int16, np.int32) if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max)
 
 
 def compile_program(graph: Graph, batch: int = 1, target=None) -> Program:
