@@ -215,7 +215,8 @@ def count_macro(epi: Epilogue, ob: int):
     return count_
 
 
-XB_BINARY = 2  # output pixels per register tile of a binary conv (with 16 channels)
+XB_BINARY = 1  # output pixels per register tile of a binary conv (measured best: 2 and 4 spill)
+OB_BINARY = 8  # output channels per register tile of a binary conv (two 8 x 64-bit vectors)
 STACK = {"disable_lower_builtin": True}  # per-task scratch on the stack: LLVM keeps it in registers
 TASKS = 16  # parallel tasks wanted per kernel call (rows x channel groups), for load balance
 
@@ -342,7 +343,7 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     SY, SX = s.stride
     Y0, X0 = s.origin
     R, CC = s.classes
-    OB = channel_tile(O, 16)
+    OB = channel_tile(O, OB_BINARY)
     XB = tile(OW, max(1, XB_BINARY * 16 // OB))
     TS = threshold_shape(epi, O)
     TD = "float64" if epi.affine else "int32"
