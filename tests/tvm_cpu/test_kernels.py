@@ -41,7 +41,8 @@ def reference_thresholds(acc, t, d, qmin):
     return y
 
 
-# (n, h, w, c, o, stride, pad value, thresholds, add, pack)
+# (n, h, w, c, o, stride, pad value, thresholds, add, pack); thresholds > 0 are random integers,
+# < 0 the steps of a line (a BatchNorm folded onto a uniform grid: the affine kernels)
 BINARY = [
     (2, 7, 7, 5, 3, 1, 0, 15, True, True),
     (1, 9, 8, 70, 9, 2, 0, 15, True, True),
@@ -50,7 +51,17 @@ BINARY = [
     (1, 7, 7, 64, 32, 1, 1, 3, False, False),
     (1, 7, 7, 64, 48, 1, 0, 0, False, False),
     (1, 5, 7, 128, 64, 1, 0, 255, True, True),
+    (1, 6, 6, 64, 32, 1, 0, -255, True, True),
+    (1, 6, 6, 200, 16, 2, 0, -15, True, False),
 ]
+
+
+def line_thresholds(rng, o: int, steps: int, reach: int) -> np.ndarray:
+    """(o, steps) thresholds ceil((k - 1/2 - shift) / scale): a folded BatchNorm on a uniform grid."""
+    scale = rng.uniform(0.5, 2.0, size=o) * steps / reach
+    shift = rng.uniform(-steps / 4, steps / 4, size=o) + steps / 2
+    k = np.arange(1, steps + 1)
+    return np.ceil((k[None, :] - 0.5 - shift[:, None]) / scale[:, None]).astype(np.int64)
 
 
 @pytest.mark.parametrize("case", BINARY, ids=lambda c: f"c{c[3]}-o{c[4]}-s{c[5]}-pad{c[6]}-t{c[7]}")
@@ -72,9 +83,14 @@ def test_fused_binary_conv_equals_the_ir_ops(case):
     fields: dict = {}
     want = acc
     if steps:
-        t = np.sort(rng.integers(-9 * c, 9 * c, size=(o, steps)), axis=1)
+        if steps > 0:
+            t = np.sort(rng.integers(-9 * c, 9 * c, size=(o, steps)), axis=1)
+        else:
+            steps = -steps
+            t = line_thresholds(rng, o, steps, 9 * c)
         d = rng.choice([1, -1, 0], size=o)
         arrays["t"], fields = fused.threshold_operand(t, d, np.full(o, -9 * c), np.full(o, 9 * c))
+        assert bool(fields.get("affine")) == (case[7] < 0)
         arrays["d"] = d.astype(np.int32)
         fields["qmin"] = -8
         want = reference_thresholds(acc, t, d, -8)
@@ -151,7 +167,7 @@ def test_pool_threshold_equals_threshold_then_max_pool(steps):
     (want,) = OPS["max_pool"].reference(
         WindowAttrs((3, 3), (2, 2), (1, 1, 1, 1)), [reference_thresholds(acc, t, d, -8)]
     )
-    table, fields = fused.threshold_operand(t, d, np.full(c, -500), np.full(c, 500))
+    table, fields = fused.threshold_operand(t, d, np.full(c, -500), np.full(c, 500), fold_d=False)
     oh, ow = want.shape[1:3]
     spec = fused.PoolThreshold(n, h, w, c, (oh, ow), (3, 3), (2, 2), (1, 1))
     got = call(
@@ -173,12 +189,13 @@ def test_affine_thresholds_are_exact_on_every_value_or_refused():
     t = np.ceil((k[None, :] - 0.5 - shift[:, None]) / scale[:, None]).astype(np.int64)
     d = rng.choice([1, -1, 0], size=c)
     lo, hi = np.full(c, -400), np.full(c, 400)
-    a, b = fused.affine_thresholds(t, d, lo, hi)
     v = np.arange(-400, 401)
-    for ch in range(c):
-        signed = d[ch] * v
-        count = (t[ch][None, :] <= signed[:, None]).sum(axis=1)
-        assert np.array_equal(np.clip(np.floor(a[ch] * signed + b[ch]), 0, steps), count)
+    for dtype in (np.float64, np.float32):  # evaluated in the kernel's own arithmetic
+        a, b = fused.affine_thresholds(t, d, lo, hi, np.dtype(dtype).name)
+        for ch in range(c):
+            signed = (d[ch] * v).astype(dtype)
+            count = (t[ch][None, :] <= signed[:, None]).sum(axis=1)
+            assert np.array_equal(np.clip(np.floor(a[ch] * signed + b[ch]), 0, steps), count)
     t[0, 100] -= 7  # no longer the steps of one line
     assert fused.affine_thresholds(t, np.ones(c, int), lo, hi) is None
     table, found = fused.threshold_operand(t, np.ones(c, int), lo, hi)

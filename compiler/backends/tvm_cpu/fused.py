@@ -39,29 +39,31 @@ class Epilogue:
 
     steps: int = 0  # thresholds per channel; 0: none
     levels: int = 0  # 0: linear count of the steps; else binary-search stages
-    affine: bool = False  # the count is floor(a * v + b) (a proven fit, see affine_thresholds)
+    affine: str = ""  # "float32"/"float64": the count is floor(a * acc + b), a proven fit with d
+    # folded into a (see affine_thresholds and threshold_operand)
     qmin: int = 0
     add: tuple[int, int] | None = None  # (lo, hi) of a saturating residual add
     pack: tuple[int, int] | None = None  # (top, left) halo offset of the packed output
     packed_hw: tuple[int, int] = (0, 0)  # packed output's padded height and width
 
 
-MARGIN = 1e-9  # float64 a*v + b stays this far inside its integer band at every checkpoint
+MARGIN64 = 1e-9  # a float64 a*v + b stays this far inside its integer band at every checkpoint
 
 
-def affine_thresholds(t: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-    """Per channel (a, b) with clamp(floor(a * v + b), 0, steps) == #{k : t[c, k] <= v} for every
-    integer v = d * acc that the accumulator's bounds [lo, hi] allow, or None when some channel
-    has no such fit.
+def affine_thresholds(t: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray, dtype: str = "float64"):
+    """Per channel (a, b) in `dtype` with clamp(floor(a * v + b), 0, steps) == #{k : t[c, k] <= v}
+    for every integer v = d * acc that the accumulator's bounds [lo, hi] allow, evaluated in
+    `dtype` arithmetic (fused or not), or None when some channel has no such fit.
 
-    The count and the clamped floor(a*v + b) are both non-decreasing step functions of v, so they agree on
-    [vlo, vhi] when they agree, with a margin, at vlo, vhi and on both sides of every jump (u - 1
-    and u for each threshold u inside): between two such checkpoints with one count, the affine
-    value stays inside the same integer band. The margin (1e-9) is far above float64 rounding of
-    a*v + b at these magnitudes (checked below), so the kernel's float64 arithmetic, fused or not,
-    floors to the same integers. For each channel the feasible b for a given a is an interval
-    whose width is concave in a; a ternary search finds its widest a."""
-    c = t.shape[0]
+    The count and the clamped floor(a*v + b) are both non-decreasing step functions of v, so they
+    agree on [vlo, vhi] when they agree, with a margin, at vlo, vhi and on both sides of every
+    jump (u - 1 and u for each threshold u inside): between two such checkpoints with one count,
+    the affine value stays inside the same integer band. The margin exceeds the rounding of a*v + b
+    in `dtype`: 1e-9 for float64 (values below 1e5); for float32, 2**-20 of the channel's
+    magnitude |a| max|v| + |b|, eight times the worst float32 error of a product and a sum. The
+    check runs on a and b as rounded to `dtype`. For each channel the feasible b for a given a is
+    an interval whose width is concave in a; a ternary search finds its widest a."""
+    c, steps = t.shape
     t = t.astype(np.float64)
     d = d.astype(np.int64)
     lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
@@ -78,44 +80,57 @@ def affine_thresholds(t: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarr
         axis=1,
     )
     counts = np.stack([np.searchsorted(t[k], points[k], side="right") for k in range(c)]).astype(np.float64)
+    vmax = np.maximum(np.abs(vlo), np.abs(vhi))
 
-    steps = t.shape[1]
-    floor_free = np.where(counts == 0, -np.inf, counts + MARGIN)  # clamped up to 0 anyway
-    ceil_free = np.where(counts == steps, np.inf, counts + 1 - MARGIN)  # clamped down to steps
+    def fit(margin):
+        floor_free = np.where(counts == 0, -np.inf, counts + margin[:, None])  # clamped up to 0 anyway
+        ceil_free = np.where(counts == steps, np.inf, counts + 1 - margin[:, None])  # clamped to steps
 
-    def width(a):
-        offsets = points * a[:, None]
-        low = (floor_free - offsets).max(axis=1)
-        high = (ceil_free - offsets).min(axis=1)
-        low, high = np.where(np.isinf(low), high - 1, low), np.where(np.isinf(high), low + 1, high)
-        return high - low, (low + high) / 2
+        def width(a):
+            offsets = points * a[:, None]
+            low = (floor_free - offsets).max(axis=1)
+            high = (ceil_free - offsets).min(axis=1)
+            low, high = np.where(np.isinf(low), high - 1, low), np.where(np.isinf(high), low + 1, high)
+            return high - low, (low + high) / 2
 
-    left, right = np.zeros(c), np.full(c, float(t.shape[1] + 1))  # a > 1: repeated thresholds
-    for _ in range(200):
-        m1, m2 = left + (right - left) / 3, right - (right - left) / 3
-        better = width(m1)[0] < width(m2)[0]
-        left, right = np.where(better, m1, left), np.where(better, right, m2)
-    a = (left + right) / 2
-    w, b = width(a)
-    magnitude = np.abs(a) * np.maximum(np.abs(vlo), np.abs(vhi)) + np.abs(b)
-    if not (w > 0).all() or magnitude.max(initial=0) > 1e5:
+        left, right = np.zeros(c), np.full(c, float(steps + 1))  # a > 1: repeated thresholds
+        for _ in range(200):
+            m1, m2 = left + (right - left) / 3, right - (right - left) / 3
+            better = width(m1)[0] < width(m2)[0]
+            left, right = np.where(better, m1, left), np.where(better, right, m2)
+        a = (left + right) / 2
+        return a, width(a)[1]
+
+    a, b = fit(np.full(c, MARGIN64))
+    magnitude = np.abs(a) * vmax + np.abs(b) + 1
+    if magnitude.max(initial=0) > 1e5:
         return None
-    values = np.clip(np.floor(a[:, None] * points + b[:, None]), 0, steps)
-    if not (values == counts).all():
+    margin = np.full(c, MARGIN64) if dtype == "float64" else 2.0**-20 * magnitude
+    if dtype != "float64":
+        a, b = fit(margin)
+    a, b = a.astype(dtype), b.astype(dtype)  # the values the kernel will use, checked exactly
+    values = a.astype(np.float64)[:, None] * points + b.astype(np.float64)[:, None]
+    half = margin[:, None] / 2
+    low_ok = (counts == 0) | (values >= counts + half)  # count 0 and `steps`: the clamp bounds
+    high_ok = (counts == steps) | (values <= counts + 1 - half)
+    if not (low_ok & high_ok).all():
         return None
     return a, b
 
 
-def threshold_operand(t: np.ndarray, d: np.ndarray, lo, hi) -> tuple[np.ndarray, dict]:
-    """The threshold table a kernel takes and the Epilogue fields that read it: (2, C) float64
-    rows a and b when every channel has a proven affine fit; else (steps, C) for a linear count
-    of up to 32 steps; else each channel's thresholds padded to 2**levels - 1 with a never-reached
-    value, (C, 2**levels - 1), for a binary search. Integer thresholds are clipped to
+def threshold_operand(t: np.ndarray, d: np.ndarray, lo, hi, fold_d: bool = True) -> tuple[np.ndarray, dict]:
+    """The threshold table a kernel takes and the Epilogue fields that read it: (2, C) rows a and b
+    (float32, else float64) when every channel has a proven affine fit, a already multiplied by
+    d when `fold_d` (the kernel then takes the accumulator as it is); else (steps, C) for a linear
+    count of up to 32 steps; else each channel's thresholds padded to 2**levels - 1 with a
+    never-reached value, (C, 2**levels - 1), for a binary search. Integer thresholds are clipped to
     +-VALUE_LIMIT (exact: every compared value lies strictly inside)."""
     steps = t.shape[1]
-    fit = affine_thresholds(t, d, lo, hi)
-    if fit is not None:
-        return np.stack(fit), {"steps": steps, "affine": True}
+    for dtype in ("float32", "float64"):
+        found = affine_thresholds(t, d, lo, hi, dtype)
+        if found is not None:
+            a, b = found
+            return np.stack([a * d.astype(dtype) if fold_d else a, b]), {"steps": steps, "affine": dtype}
     t = np.clip(t.astype(np.int64), -VALUE_LIMIT, VALUE_LIMIT).astype(np.int32)
     if steps <= 32:
         return np.ascontiguousarray(t.T), {"steps": steps}
@@ -176,7 +191,7 @@ def count_macro(epi: Epilogue, ob: int):
     steps, levels, qmin = epi.steps, epi.levels, epi.qmin
     top = (1 << levels) >> 1
 
-    affine = epi.affine
+    affine, AD = bool(epi.affine), epi.affine or "float64"
 
     @T.macro
     def count_(value, count, t, o0):
@@ -184,9 +199,7 @@ def count_macro(epi: Epilogue, ob: int):
             for oi in T.vectorized(ob):
                 count[oi] = qmin + T.max(
                     T.min(
-                        T.Cast(
-                            "int32", T.floor(T.Cast("float64", value[oi]) * t[0, o0 + oi] + t[1, o0 + oi])
-                        ),
+                        T.Cast("int32", T.floor(T.Cast(AD, value[oi]) * t[0, o0 + oi] + t[1, o0 + oi])),
                         steps,
                     ),
                     0,
@@ -242,7 +255,7 @@ def epilogue_macro(epi: Epilogue, ob: int):
 
     lo, hi = epi.add if epi.add else (0, 0)
     count_ = count_macro(epi, ob)
-    has_add, thresholded = epi.add is not None, epi.steps > 0
+    has_add, thresholded, affine = epi.add is not None, epi.steps > 0, bool(epi.affine)
     chunk_pack = epi.pack is not None and WORD % ob == 0
     LANE = "uint32" if ob <= 32 else "uint64"  # the narrowest lanes that hold ob bits
     pt, pl = epi.pack if epi.pack else (0, 0)
@@ -250,8 +263,9 @@ def epilogue_macro(epi: Epilogue, ob: int):
     @T.macro
     def apply(value, count, t, d, res, out, packed, n, oy, ox, o0):
         if thresholded:
-            for oi in T.vectorized(ob):
-                value[oi] = value[oi] * d[o0 + oi]
+            if not affine:  # an affine table has d folded in
+                for oi in T.vectorized(ob):
+                    value[oi] = value[oi] * d[o0 + oi]
             count_(value, count, t, o0)
         if has_add:
             for oi in T.vectorized(ob):
@@ -346,7 +360,7 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     OB = channel_tile(O, OB_BINARY)
     XB = tile(OW, max(1, XB_BINARY * 16 // OB))
     TS = threshold_shape(epi, O)
-    TD = "float64" if epi.affine else "int32"
+    TD = epi.affine or "int32"
     PH, PW = epi.packed_hw
     PK = words(O)
     apply = epilogue_macro(epi, OB)
@@ -599,7 +613,7 @@ def int_conv_vnni_kernel(s: VnniConv, epi: Epilogue, name: str):
     OB = 64 if O % 64 == 0 else 16
     XB = tile(OW, 4)
     TS = threshold_shape(epi, O)
-    TD = "float64" if epi.affine else "int32"
+    TD = epi.affine or "int32"
     PH, PW = epi.packed_hw
     PK = words(O)
     apply = epilogue_macro(epi, OB)
@@ -696,7 +710,7 @@ def int_conv_kernel(s: IntConv, epi: Epilogue, name: str):
     XD = ACC if s.padded else "int32"
     OB, XB = int_tiles(O, OW)
     TS = threshold_shape(epi, O)
-    TD = "float64" if epi.affine else "int32"
+    TD = epi.affine or "int32"
     PH, PW = epi.packed_hw
     PK = words(O)
     apply = epilogue_macro(epi, OB)
@@ -782,7 +796,7 @@ def pool_threshold_kernel(s: PoolThreshold, epi: Epilogue, name: str):
     PT, PL = s.pads
     OB = channel_tile(C, 16)
     TS = threshold_shape(epi, C)
-    TD = "float64" if epi.affine else "int32"
+    TD = epi.affine or "int32"
     PH, PW = epi.packed_hw
     PK = words(C)
     count_ = count_macro(epi, OB)

@@ -233,13 +233,13 @@ class _Compiler:
             fields.update(pack=pk.pack, packed_hw=pk.packed_hw)
         return Epilogue(**fields)
 
-    def threshold_params(self, thr, fields: dict) -> tuple[str, str]:
+    def threshold_params(self, thr, fields: dict, fold_d: bool = True) -> tuple[str, str]:
         """Parameters t, d of a fused multi_threshold; its Epilogue fields go into `fields`."""
         t, d = self.g.consts[thr.inputs[1]], self.g.consts[thr.inputs[2]]
         b = self.bounds[thr.inputs[0]]
         lo = np.broadcast_to(np.asarray(b.lo, dtype=np.int64), d.shape)
         hi = np.broadcast_to(np.asarray(b.hi, dtype=np.int64), d.shape)
-        table, found = threshold_operand(t, d, lo, hi)
+        table, found = threshold_operand(t, d, lo, hi, fold_d)
         fields.update(found, qmin=thr.attrs.qmin)
         return self.param(f"{thr.name}.t", table), self.param(f"{thr.name}.d", d.astype(np.int32))
 
@@ -342,7 +342,7 @@ class _Compiler:
         oh, ow = self.shape(pool.outputs[0])[1:3]
         fields: dict = {}
         args = {"acc": thr.inputs[0], "out": self.buffer(pool.outputs[0], self.shape(pool.outputs[0]))}
-        args["t"], args["d"] = self.threshold_params(thr, fields)
+        args["t"], args["d"] = self.threshold_params(thr, fields, fold_d=False)  # pooled: d * acc
         if grp.pack is not None:
             args["packed"], pk = self.packed_buffer(grp.pack)
             fields.update(pack=pk.pack, packed_hw=pk.packed_hw)
