@@ -27,7 +27,7 @@ def test_default_model_cpu_library_equals_the_golden(tmp_path, capsys):
         "source": "fashion-mnist test[:50]",
         "reference": "pytorch-integer",
     }
-    assert report["latency_ms"]["ours"] > 0
+    assert report["latency_ms"]["ours"] > 0 and report["latency_ms"]["pytorch_fp32"] > 0
     for name in report["cpu"]["artifacts"]:
         assert (out / name).is_file(), name
     # the runtime alone (no compiler import) reproduces the logits

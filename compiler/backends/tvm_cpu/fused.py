@@ -319,6 +319,28 @@ def pack_macro(epi: Epilogue, o_total: int):
     return pack
 
 
+def conv_epilogue_plan(epi: Epilogue, o: int, ob: int, rows: int) -> tuple:
+    """What every conv kernel derives from its epilogue: the threshold table's shape and type, the
+    packed map's height, width and words, the epilogue and per-pixel pack macros, whether the
+    pack runs per pixel (when ob does not divide 64; else chunk by chunk in the epilogue), and
+    the channel groups G of GB blocks each (see channel_groups)."""
+    packs = epi.pack is not None and WORD % ob != 0
+    g = channel_groups(rows, o // ob, not packs, WORD // ob if epi.pack else 1)
+    ph, pw = epi.packed_hw
+    return (
+        threshold_shape(epi, o),
+        epi.affine or "int32",
+        ph,
+        pw,
+        words(o),
+        epilogue_macro(epi, ob),
+        pack_macro(epi, o),
+        packs,
+        g,
+        o // ob // g,
+    )
+
+
 def epilogue_params(epi: Epilogue) -> list[str]:
     names = []
     if epi.steps:
@@ -359,15 +381,7 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     R, CC = s.classes
     OB = channel_tile(O, OB_BINARY)
     XB = tile(OW, max(1, XB_BINARY * 16 // OB))
-    TS = threshold_shape(epi, O)
-    TD = epi.affine or "int32"
-    PH, PW = epi.packed_hw
-    PK = words(O)
-    apply = epilogue_macro(epi, OB)
-    pack = pack_macro(epi, O)
-    packs = epi.pack is not None and WORD % OB != 0  # else packed chunk by chunk
-    G = channel_groups(N * OH, O // OB, not packs, WORD // OB if epi.pack else 1)
-    GB = O // OB // G
+    TS, TD, PH, PW, PK, apply, pack, packs, G, GB = conv_epilogue_plan(epi, O, OB, N * OH)
     TERMS = KH * KW * K  # XOR words summed per output: (ky, kx, k) flattened
     GROUPS = TERMS // 8
 
@@ -612,15 +626,7 @@ def int_conv_vnni_kernel(s: VnniConv, epi: Epilogue, name: str):
     GR = s.groups
     OB = 64 if O % 64 == 0 else 16
     XB = tile(OW, 4)
-    TS = threshold_shape(epi, O)
-    TD = epi.affine or "int32"
-    PH, PW = epi.packed_hw
-    PK = words(O)
-    apply = epilogue_macro(epi, OB)
-    pack = pack_macro(epi, O)
-    packs = epi.pack is not None and WORD % OB != 0
-    G = channel_groups(N * OH, O // OB, not packs, WORD // OB if epi.pack else 1)
-    GB = O // OB // G
+    TS, TD, PH, PW, PK, apply, pack, packs, G, GB = conv_epilogue_plan(epi, O, OB, N * OH)
 
     def word(x, n, y, byte):
         """4 input bytes from `byte` on as one int32 (little-endian, as vpdpbusd reads them)."""
@@ -709,15 +715,7 @@ def int_conv_kernel(s: IntConv, epi: Epilogue, name: str):
     ACC = s.acc
     XD = ACC if s.padded else "int32"
     OB, XB = int_tiles(O, OW)
-    TS = threshold_shape(epi, O)
-    TD = epi.affine or "int32"
-    PH, PW = epi.packed_hw
-    PK = words(O)
-    apply = epilogue_macro(epi, OB)
-    pack = pack_macro(epi, O)
-    packs = epi.pack is not None and WORD % OB != 0  # else packed chunk by chunk
-    G = channel_groups(N * OH, O // OB, not packs, WORD // OB if epi.pack else 1)
-    GB = O // OB // G
+    TS, TD, PH, PW, PK, apply, pack, packs, G, GB = conv_epilogue_plan(epi, O, OB, N * OH)
 
     @T.prim_func
     def f(
