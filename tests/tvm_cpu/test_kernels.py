@@ -239,7 +239,7 @@ def test_vnni_conv_equals_the_ir_conv(c, k, stride, o):
     xb = call(prep, x=x.astype(np.int32), padded=np.zeros((n, hp, wp * c), np.uint8))["padded"]
     spec = fused.VnniConv(n, hp, wp * c, c, o, acc.shape[1:3], (k, k), (stride, stride))
     got = call(
-        fused.int_conv_vnni_kernel(spec, Epilogue(), "f"),
+        fused.int_conv_kernel(spec, Epilogue(), "f"),
         x=xb,
         w=fused.vnni_weights(wt, spec.groups),
         out=np.zeros(acc.shape, np.int32),

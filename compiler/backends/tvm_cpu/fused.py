@@ -614,80 +614,6 @@ def vnni_weights(w: np.ndarray, groups: int) -> np.ndarray:
     return np.ascontiguousarray(rows.reshape(o, kh, groups, 4).transpose(1, 2, 0, 3)).view("<i4")[..., 0]
 
 
-def int_conv_vnni_kernel(s: VnniConv, epi: Epilogue, name: str):
-    """PrimFunc (x, w, [t, d], [res], out, [packed]): x (N, HP, row_bytes) uint8, w from
-    vnni_weights."""
-    from tvm.script import tirx as T
-
-    N, C, O = s.n, s.c, s.o  # noqa: E741
-    OH, OW = s.out_hw
-    KH, _ = s.kernel
-    SY, SX = s.stride
-    GR = s.groups
-    OB = 64 if O % 64 == 0 else 16
-    XB = tile(OW, 4)
-    TS, TD, PH, PW, PK, apply, pack, packs, G, GB = conv_epilogue_plan(epi, O, OB, N * OH)
-
-    def word(x, n, y, byte):
-        """4 input bytes from `byte` on as one int32 (little-endian, as vpdpbusd reads them)."""
-        return T.reinterpret(
-            "int32",
-            T.Cast("uint32", x[n, y, byte])
-            | T.shift_left(T.Cast("uint32", x[n, y, byte + 1]), T.uint32(8))
-            | T.shift_left(T.Cast("uint32", x[n, y, byte + 2]), T.uint32(16))
-            | T.shift_left(T.Cast("uint32", x[n, y, byte + 3]), T.uint32(24)),
-        )
-
-    @T.prim_func
-    def f(
-        x: T.Buffer((N, s.hp, s.row_bytes), "uint8"),
-        w: T.Buffer((KH, GR, O), "int32"),
-        t: T.Buffer(TS, TD),
-        d: T.Buffer((O,), "int32"),
-        res: T.Buffer((N, OH, OW, O), "int32"),
-        out: T.Buffer((N, OH, OW, O), "int32"),
-        packed: T.Buffer((N, PH, PW, PK), "uint64"),
-    ):
-        for task in T.parallel(N * OH * G):
-            acc = T.alloc_buffer((XB, OB), "int32", scope="local", annotations=STACK)
-            value = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
-            count = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
-            bits = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
-            n = T.meta_var(task // G // OH)
-            oy = T.meta_var(task // G % OH)
-            for xo in range(OW // XB):
-                for ob in range(GB):
-                    oo = T.meta_var(task % G * GB + ob)
-                    for xi in T.unroll(XB):
-                        for oi in T.vectorized(OB):
-                            acc[xi, oi] = 0
-                    for ky, g in T.grid(KH, GR):
-                        for xi in T.unroll(XB):
-                            for lane in T.unroll(OB // 16):
-                                acc[xi, T.ramp(lane * 16, 1, 16)] = T.call_llvm_pure_intrin(
-                                    "int32x16",
-                                    "llvm.x86.avx512.vpdpbusd.512",
-                                    acc[xi, T.ramp(lane * 16, 1, 16)],
-                                    T.reinterpret(
-                                        "int8x64",
-                                        T.broadcast(
-                                            word(x, n, oy * SY + ky, (xo * XB + xi) * SX * C + 4 * g), 16
-                                        ),
-                                    ),
-                                    T.reinterpret("int8x64", w[ky, g, T.ramp(oo * OB + lane * 16, 1, 16)]),
-                                )
-                    for xi in range(XB):
-                        for oi in T.vectorized(OB):
-                            value[oi] = acc[xi, oi]
-                        apply(value, count, t, d, res, out, packed, n, oy, xo * XB + xi, oo * OB)
-                if packs:
-                    for xi in range(XB):
-                        pack(bits, out, packed, n, oy, xo * XB + xi)
-
-    keep = ["x", "w", *epilogue_params(epi)]
-    return drop_unused(f, keep, name)
-
-
 def vnni_applies(target, w: np.ndarray, x_lo: int, x_hi: int) -> bool:
     """The VNNI kernel fits: the target has AVX512-VNNI, inputs are bytes 0..255, weights int8 and
     the output channels a multiple of 16."""
@@ -703,24 +629,43 @@ def vnni_applies(target, w: np.ndarray, x_lo: int, x_hi: int) -> bool:
     )
 
 
-def int_conv_kernel(s: IntConv, epi: Epilogue, name: str):
-    """PrimFunc (x, w, [t, d], [res], out, [packed]); w (KH, KW, C, O) in the accumulator's type
-    (float32 when exact, else int32)."""
+def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
+    """PrimFunc (x, w, [t, d], [res], out, [packed]). For an IntConv, x is the map (or its
+    padded copy in the accumulator's type) and w (KH, KW, C, O) in the accumulator's type (float32
+    when exact, else int32): FMAs over (ky, kx, c). For a VnniConv, x is the padded uint8 copy
+    with flat rows and w from vnni_weights: vpdpbusd over (ky, 4-byte word)."""
     from tvm.script import tirx as T
 
-    N, H, W, C, O = s.n, s.h, s.w, s.c, s.o  # noqa: E741
+    vnni = isinstance(s, VnniConv)
+    N, C, O = s.n, s.c, s.o  # noqa: E741
     OH, OW = s.out_hw
     KH, KW = s.kernel
     SY, SX = s.stride
-    ACC = s.acc
-    XD = ACC if s.padded else "int32"
-    OB, XB = int_tiles(O, OW)
+    if vnni:
+        GR = s.groups
+        ACC, XS, XD, WS = "int32", (N, s.hp, s.row_bytes), "uint8", (KH, GR, O)
+        OB, XB = (64 if O % 64 == 0 else 16), tile(OW, 4)
+    else:
+        GR = 0
+        ACC, XS, WS = s.acc, (N, s.h, s.w, C), (KH, KW, C, O)
+        XD = ACC if s.padded else "int32"
+        OB, XB = int_tiles(O, OW)
     TS, TD, PH, PW, PK, apply, pack, packs, G, GB = conv_epilogue_plan(epi, O, OB, N * OH)
+
+    def word(x, n, y, byte):
+        """4 input bytes from `byte` on as one int32 (little-endian, as vpdpbusd reads them)."""
+        return T.reinterpret(
+            "int32",
+            T.Cast("uint32", x[n, y, byte])
+            | T.shift_left(T.Cast("uint32", x[n, y, byte + 1]), T.uint32(8))
+            | T.shift_left(T.Cast("uint32", x[n, y, byte + 2]), T.uint32(16))
+            | T.shift_left(T.Cast("uint32", x[n, y, byte + 3]), T.uint32(24)),
+        )
 
     @T.prim_func
     def f(
-        x: T.Buffer((N, H, W, C), XD),
-        w: T.Buffer((KH, KW, C, O), ACC),
+        x: T.Buffer(XS, XD),
+        w: T.Buffer(WS, ACC),
         t: T.Buffer(TS, TD),
         d: T.Buffer((O,), "int32"),
         res: T.Buffer((N, OH, OW, O), "int32"),
@@ -731,7 +676,7 @@ def int_conv_kernel(s: IntConv, epi: Epilogue, name: str):
             acc = T.alloc_buffer((XB, OB), ACC, scope="local", annotations=STACK)
             value = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
             count = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
-            word = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
+            bits = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
             n = T.meta_var(task // G // OH)
             oy = T.meta_var(task // G % OH)
             for xo in range(OW // XB):
@@ -740,21 +685,40 @@ def int_conv_kernel(s: IntConv, epi: Epilogue, name: str):
                     for xi in T.unroll(XB):
                         for oi in T.vectorized(OB):
                             acc[xi, oi] = T.Cast(ACC, 0)
-                    for ky, kx, c in T.grid(KH, KW, C):
-                        for xi in T.unroll(XB):
-                            for oi in T.vectorized(OB):
-                                acc[xi, oi] = (
-                                    acc[xi, oi]
-                                    + T.Cast(ACC, x[n, oy * SY + ky, (xo * XB + xi) * SX + kx, c])
-                                    * w[ky, kx, c, oo * OB + oi]
-                                )
+                    if vnni:
+                        for ky, g in T.grid(KH, GR):
+                            for xi in T.unroll(XB):
+                                for lane in T.unroll(OB // 16):
+                                    acc[xi, T.ramp(lane * 16, 1, 16)] = T.call_llvm_pure_intrin(
+                                        "int32x16",
+                                        "llvm.x86.avx512.vpdpbusd.512",
+                                        acc[xi, T.ramp(lane * 16, 1, 16)],
+                                        T.reinterpret(
+                                            "int8x64",
+                                            T.broadcast(
+                                                word(x, n, oy * SY + ky, (xo * XB + xi) * SX * C + 4 * g), 16
+                                            ),
+                                        ),
+                                        T.reinterpret(
+                                            "int8x64", w[ky, g, T.ramp(oo * OB + lane * 16, 1, 16)]
+                                        ),
+                                    )
+                    else:
+                        for ky, kx, c in T.grid(KH, KW, C):
+                            for xi in T.unroll(XB):
+                                for oi in T.vectorized(OB):
+                                    acc[xi, oi] = (
+                                        acc[xi, oi]
+                                        + T.Cast(ACC, x[n, oy * SY + ky, (xo * XB + xi) * SX + kx, c])
+                                        * w[ky, kx, c, oo * OB + oi]
+                                    )
                     for xi in range(XB):
                         for oi in T.vectorized(OB):
                             value[oi] = T.Cast("int32", acc[xi, oi])
                         apply(value, count, t, d, res, out, packed, n, oy, xo * XB + xi, oo * OB)
                 if packs:
                     for xi in range(XB):
-                        pack(word, out, packed, n, oy, xo * XB + xi)
+                        pack(bits, out, packed, n, oy, xo * XB + xi)
 
     keep = ["x", "w", *epilogue_params(epi)]
     return drop_unused(f, keep, name)

@@ -333,7 +333,7 @@ class _Compiler:
         spec = fused.VnniConv(n, hp, wp * c, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride))
         args = {"x": xp, "w": self.param(f"{name}.w", fused.vnni_weights(w, spec.groups))}
         epi = self.epilogue(grp, args)
-        self.add_func(name, fused.int_conv_vnni_kernel(spec, epi, name), args)
+        self.add_func(name, fused.int_conv_kernel(spec, epi, name), args)
 
     def pool_threshold(self, grp: Group, name: str) -> None:
         thr, pool = grp.nodes
