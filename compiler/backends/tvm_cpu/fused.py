@@ -382,6 +382,8 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     OB = channel_tile(O, OB_BINARY)
     XB = tile(OW, max(1, XB_BINARY * 16 // OB))
     TS, TD, PH, PW, PK, apply, pack, packs, G, GB = conv_epilogue_plan(epi, O, OB, N * OH)
+    EB = WORD if (GB * OB) % WORD == 0 else OB  # epilogue lanes
+    apply_wide = epilogue_macro(epi, EB)
     TERMS = KH * KW * K  # XOR words summed per output: (ky, kx, k) flattened
     GROUPS = TERMS // 8
 
@@ -420,8 +422,8 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
             fa = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
             fb = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
             eights = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
-            value = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
-            count = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
+            wide = T.alloc_buffer((EB,), "int32", scope="local", annotations=STACK)
+            wide_count = T.alloc_buffer((EB,), "int32", scope="local", annotations=STACK)
             word = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
             n = T.meta_var(task // G // OH)
             oy = T.meta_var(task // G % OH)
@@ -496,12 +498,13 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                             ] - 2 * T.Cast("int32", total[xi, oi])
             # the epilogue over the task's whole row afterwards: its dependency chains overlap
             # each other here, where between two register tiles they would stall the core loop
+            # (EB channels at a time: a whole packed word when the group holds whole words)
             for ox in range(OW):
-                for ob in range(GB):
-                    oo = T.meta_var(task % G * GB + ob)
-                    for oi in T.vectorized(OB):
-                        value[oi] = out[n, oy, ox, oo * OB + oi]
-                    apply(value, count, t, d, res, out, packed, n, oy, ox, oo * OB)
+                for eb in range(GB * OB // EB):
+                    e0 = T.meta_var(task % G * GB * OB + eb * EB)
+                    for oi in T.vectorized(EB):
+                        wide[oi] = out[n, oy, ox, e0 + oi]
+                    apply_wide(wide, wide_count, t, d, res, out, packed, n, oy, ox, e0)
                 if packs:
                     pack(word, out, packed, n, oy, ox)
 
