@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from compiler.build import main
@@ -76,3 +77,32 @@ def test_bireal_at_224_cpu_equals_the_golden(name, tmp_path):
         progress=lambda m: None,
     )
     assert report["bit_exact"]["images"] == 3 and report["bit_exact"]["mismatches"] == 0
+
+
+def test_four_bit_grid_model_with_byte_offsets_equals_the_golden(tmp_path):
+    """bireal_small on a 4-bit residual grid: its downsample convs read x + 8 as bytes (VNNI where
+    the CPU has it) and their thresholds absorb the offset; the logits stay equal."""
+    import torch
+
+    from bireal_hw.checkpoint import save_checkpoint
+    from bireal_hw.models import build_model, model_config
+    from compiler.backends.tvm_cpu import fused
+    from compiler.backends.tvm_cpu.target import host_target
+    from compiler.build import BuildConfig, Target, build
+    from tests.conftest import randomize_batchnorm
+
+    torch.manual_seed(0)
+    model = build_model(model_config("bireal_small").replace(residual_bits=4)).eval()
+    randomize_batchnorm(model, torch.Generator().manual_seed(2))
+    ckpt = tmp_path / "small.pt"
+    save_checkpoint(ckpt, model)
+    report = build(
+        BuildConfig(model=ckpt, out=tmp_path / "out", target=Target.CPU, verify_images=16),
+        progress=lambda m: None,
+    )
+    assert report["bit_exact"]["images"] == 16 and report["bit_exact"]["mismatches"] == 0
+    plan = json.loads((tmp_path / "out" / "cpu" / "plan.json").read_text())
+    byte_maps = [k for k in plan["buffers"] if k.endswith(".bytes")]
+    w = np.ones((16, 1, 1, 1), dtype=np.int64)
+    if fused.vnni_applies(host_target(), w, 0, 255):
+        assert len(byte_maps) >= 2  # the stem and at least one offset downsample conv

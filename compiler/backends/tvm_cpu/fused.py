@@ -564,9 +564,12 @@ class IntConv:
         return "float32" if self.exact_in_float else "int32"
 
 
-def pad_input_kernel(shape, pads, pad_value: int, dtype: str, name: str, flat_rows: bool = False):
-    """PrimFunc (x, padded): x (N, H, W, C) int32 into (N, H+top+bottom, W+left+right, C) of
-    `dtype`, the border filled with pad_value; with flat_rows, each row's (W, C) as one axis."""
+def pad_input_kernel(
+    shape, pads, pad_value: int, dtype: str, name: str, flat_rows: bool = False, offset: int = 0
+):
+    """PrimFunc (x, padded): x + offset, x (N, H, W, C) int32, into (N, H+top+bottom,
+    W+left+right, C) of `dtype`, the border filled with pad_value + offset; with flat_rows, each
+    row's (W, C) as one axis."""
     from tvm import te, tirx
 
     n, h, w, c = shape
@@ -576,7 +579,7 @@ def pad_input_kernel(shape, pads, pad_value: int, dtype: str, name: str, flat_ro
     def value(b, y, i, k):
         inside = tirx.all(y >= top, y < h + top, i >= left, i < w + left)
         v = x[b, tirx.max(tirx.min(y - top, h - 1), 0), tirx.max(tirx.min(i - left, w - 1), 0), k]
-        return tirx.if_then_else(inside, v, pad_value).astype(dtype)
+        return (tirx.if_then_else(inside, v, pad_value) + offset).astype(dtype)
 
     hp, wp = h + top + bottom, w + left + right
     if flat_rows:

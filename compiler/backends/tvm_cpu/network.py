@@ -216,12 +216,13 @@ class _Compiler:
         self.buffer(out, (n, *hw, words(c)), "uint64")
         return out, Epilogue(pack=(top, left), packed_hw=hw)
 
-    def epilogue(self, grp: Group, args: dict) -> Epilogue:
-        """The epilogue of a conv group (thresholds, add, pack), filling `args` with buffers."""
+    def epilogue(self, grp: Group, args: dict, shift: np.ndarray | None = None) -> Epilogue:
+        """The epilogue of a conv group (thresholds, add, pack), filling `args` with buffers;
+        `shift` (per channel) is what the kernel's accumulator carries above the IR's."""
         fields: dict = {}
         nodes = grp.nodes[1:]
         if nodes and nodes[0].op == "multi_threshold":
-            args["t"], args["d"] = self.threshold_params(nodes[0], fields)
+            args["t"], args["d"] = self.threshold_params(nodes[0], fields, shift=shift)
         if len(nodes) == 2:
             add = nodes[1]
             fields["add"] = (add.attrs.qmin, add.attrs.qmax)
@@ -233,12 +234,16 @@ class _Compiler:
             fields.update(pack=pk.pack, packed_hw=pk.packed_hw)
         return Epilogue(**fields)
 
-    def threshold_params(self, thr, fields: dict, fold_d: bool = True) -> tuple[str, str]:
-        """Parameters t, d of a fused multi_threshold; its Epilogue fields go into `fields`."""
-        t, d = self.g.consts[thr.inputs[1]], self.g.consts[thr.inputs[2]]
+    def threshold_params(self, thr, fields: dict, fold_d: bool = True, shift=None) -> tuple[str, str]:
+        """Parameters t, d of a fused multi_threshold; its Epilogue fields go into `fields`. With
+        `shift`, the kernel's accumulator is the IR's + shift: t <= d * acc becomes
+        t + d * shift <= d * (acc + shift), and the bounds move with it."""
+        t, d = self.g.consts[thr.inputs[1]].astype(np.int64), self.g.consts[thr.inputs[2]].astype(np.int64)
         b = self.bounds[thr.inputs[0]]
         lo = np.broadcast_to(np.asarray(b.lo, dtype=np.int64), d.shape)
         hi = np.broadcast_to(np.asarray(b.hi, dtype=np.int64), d.shape)
+        if shift is not None:
+            t, lo, hi = t + (d * shift)[:, None], lo + shift, hi + shift
         table, found = threshold_operand(t, d, lo, hi, fold_d)
         fields.update(found, qmin=thr.attrs.qmin)
         return self.param(f"{thr.name}.t", table), self.param(f"{thr.name}.d", d.astype(np.int32))
@@ -293,8 +298,11 @@ class _Compiler:
         oh, ow = self.shape(conv.outputs[0])[1:3]
         b = self.bounds[x]
         lo, hi = min(int(np.min(b.lo)), a.pad_value), max(int(np.max(b.hi)), a.pad_value)
-        if fused.vnni_applies(self.target, w, lo, hi):
-            self.int_conv_vnni(grp, name, w)
+        # bytes for VNNI: x + offset in 0..255; the accumulator then carries offset * (weight
+        # sum) more, which the thresholds absorb (a conv without thresholds takes no offset)
+        offset = -lo if lo < 0 and len(grp.nodes) > 1 else 0
+        if fused.vnni_applies(self.target, w, lo + offset, hi + offset):
+            self.int_conv_vnni(grp, name, w, offset)
             return
         exact = fused.exact_in_float(w, self.magnitude(x), a.pad_value)
         padded = any(a.pads) or exact
@@ -313,8 +321,8 @@ class _Compiler:
         epi = self.epilogue(grp, args)
         self.add_func(name, fused.int_conv_kernel(spec, epi, name), args)
 
-    def int_conv_vnni(self, grp: Group, name: str, w: np.ndarray) -> None:
-        """Bytes times int8 weights on AVX512-VNNI, from a padded uint8 copy of the input whose
+    def int_conv_vnni(self, grp: Group, name: str, w: np.ndarray, offset: int) -> None:
+        """Bytes times int8 weights on AVX512-VNNI, from a padded uint8 copy of x + offset whose
         rows carry enough extra zero columns for the last window's 4-byte words."""
         conv = grp.nodes[0]
         a, x = conv.attrs, conv.inputs[0]
@@ -326,13 +334,13 @@ class _Compiler:
         pads = (a.pads[0], a.pads[1], a.pads[2], a.pads[3] + extra)
         hp, wp = h + pads[0] + pads[2], wd + pads[1] + pads[3]
         prep = fused.pad_input_kernel(
-            tuple(self.shape(x)), pads, a.pad_value, "uint8", f"pad_{name}", flat_rows=True
+            tuple(self.shape(x)), pads, a.pad_value, "uint8", f"pad_{name}", flat_rows=True, offset=offset
         )
         xp = self.buffer(f"{x}.bytes", (n, hp, wp * c), "uint8")
         self.add_func(f"pad_{name}", prep, {"x": x, "padded": xp})
         spec = fused.VnniConv(n, hp, wp * c, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride))
         args = {"x": xp, "w": self.param(f"{name}.w", fused.vnni_weights(w, spec.groups))}
-        epi = self.epilogue(grp, args)
+        epi = self.epilogue(grp, args, shift=offset * w.reshape(o, -1).sum(axis=1))
         self.add_func(name, fused.int_conv_kernel(spec, epi, name), args)
 
     def pool_threshold(self, grp: Group, name: str) -> None:
