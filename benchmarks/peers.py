@@ -282,6 +282,13 @@ def openvino_binary_bireal18(
 ) -> dict:
     """Median ms of the OpenVINO binary Bi-Real-18 (batch 1) plus what the CPU plugin ran:
     {"ms", "binary_primitives", "layer_types", "openvino", "selftest_max_diff"}."""
+    run, info = openvino_binary_bireal18_runner(threads, size, pad_value, seed)
+    return {"ms": median_ms(run, rounds), **info}
+
+
+def openvino_binary_bireal18_runner(threads: int, size: int = 224, pad_value: float = 0.0, seed: int = 0):
+    """(a call running the OpenVINO binary Bi-Real-18 once at batch 1, what the CPU plugin ran:
+    {"binary_primitives", "layer_types", "openvino", "selftest_max_diff"})."""
     import openvino as ov
 
     if pad_value not in _SELFTEST_DONE:
@@ -297,10 +304,8 @@ def openvino_binary_bireal18(
     request.infer({0: x})
     if not np.all(np.isfinite(request.get_output_tensor(0).data)):
         raise RuntimeError("OpenVINO binary Bi-Real-18 produced non-finite logits")
-    ms = median_ms(lambda: request.infer({0: x}), rounds)
     layers = openvino_runtime_layers(compiled)
-    return {
-        "ms": ms,
+    return lambda: request.infer({0: x}), {
         "binary_primitives": openvino_binary_primitives(compiled),
         "layer_types": dict(Counter(f"{r.get('layerType')}:{r.get('primitiveType')}" for r in layers)),
         "openvino": ov.get_version(),

@@ -87,6 +87,12 @@ def onnxruntime_session(path: Path, threads: int):
 def onnxruntime_ms(model, x, threads: int, rounds: int) -> float:
     """Median ms of `model` (float) exported to ONNX and run by onnxruntime's CPU provider with
     every graph optimization. Raises if its output is not close to PyTorch's."""
+    return median_ms(onnxruntime_runner(model, x, threads), rounds)
+
+
+def onnxruntime_runner(model, x, threads: int):
+    """A call running `model` (float) exported to ONNX under onnxruntime's CPU provider with every
+    graph optimization, once; raises if its output is not close to PyTorch's."""
     import torch
 
     with torch.inference_mode():
@@ -102,7 +108,7 @@ def onnxruntime_ms(model, x, threads: int, rounds: int) -> float:
         raise RuntimeError(
             f"onnxruntime output differs from PyTorch (shapes {got.shape} vs {expected.shape})"
         )
-    return median_ms(lambda: session.run(None, feed), rounds)
+    return lambda: session.run(None, feed)
 
 
 def peer_latencies(checkpoint: Path, shape: tuple[int, ...], threads: int, rounds: int) -> dict[str, float]:
