@@ -229,7 +229,7 @@ def count_macro(epi: Epilogue, ob: int):
 
 
 XB_BINARY = 1  # output pixels per register tile of a binary conv (measured best: 2 and 4 spill)
-OB_BINARY = 8  # output channels per register tile of a binary conv (two 8 x 64-bit vectors)
+OB_BINARY = 16  # output channels per register tile of a binary conv (two 8 x 64-bit vectors)
 STACK = {"disable_lower_builtin": True}  # per-task scratch on the stack: LLVM keeps it in registers
 TASKS = 16  # parallel tasks wanted per kernel call (rows x channel groups), for load balance
 
