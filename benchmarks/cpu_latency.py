@@ -10,7 +10,8 @@ again), each pass the median of --rounds runs after a warm-up:
 - PyTorch fp32 and onnxruntime fp32: bireal18's float twin (ResNet-18 shapes, ReLU);
 - OpenVINO: a Bi-Real-18-shaped network in OpenVINO's own BinaryConvolution (xnor-popcount)
   ops, run by its CPU plugin (benchmarks/peers.py; `pip install "torch==2.13.0" openvino`);
-- the machine's peak XOR-popcount rate (benchmarks/popcount_peak.py) and the rate our binary
+- the machine's peak XOR-popcount rate (benchmarks/popcount_peak.py, right before and after our
+  per-kernel profile, the higher of the two) and the rate our binary
   conv kernels reach (their XOR-popcount MACs over their measured time, epilogues included);
 - the default Fashion-MNIST model: our images/s against PyTorch running the trained model.
 Prints the medians, the ratios and our per-kernel times (the next bottleneck), and OpenVINO's
@@ -93,9 +94,6 @@ def main() -> None:
     images = x.numpy().astype(np.float64)
     res: dict = {"threads": args.threads, "rounds": rounds}
 
-    peak = peak_xor_popcount_gops(args.threads)
-    res["peak_xor_popcount_gops"] = peak
-
     with tempfile.TemporaryDirectory() as tmp:
         model = build_model(model_config("bireal18")).eval()
         randomize_batchnorm(model, torch.Generator().manual_seed(1))
@@ -131,7 +129,14 @@ def main() -> None:
             res[name] = statistics.median(values)
         res["passes"] = passes
 
+        # the peak right before and after the profile, the higher per variant: a slow phase of
+        # the machine must not make the peak look low (and the fraction high)
+        peaks = [peak_xor_popcount_gops(args.threads)]
         profile = ours.profile(images, rounds=rounds)
+        peaks.append(peak_xor_popcount_gops(args.threads))
+        peak = max(peaks, key=lambda p: p["gops"])
+        peak["per_variant"] = {k: max(p["per_variant"][k] for p in peaks) for k in peak["per_variant"]}
+        res["peak_xor_popcount_gops"] = peak
         rate, binary_ms = binary_rate(ours, profile)
         res["binary_convs"] = {
             "ms": binary_ms,
