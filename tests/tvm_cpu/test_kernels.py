@@ -53,6 +53,7 @@ BINARY = [
     (1, 5, 7, 128, 64, 1, 0, 255, True, True),
     (1, 6, 6, 64, 32, 1, 0, -255, True, True),
     (1, 6, 6, 200, 16, 2, 0, -15, True, False),
+    (1, 5, 6, 300, 24, 1, 1, 15, True, True),  # 45 terms: 16-term loop twice, 8, then 5 alone
 ]
 
 
@@ -64,8 +65,12 @@ def line_thresholds(rng, o: int, steps: int, reach: int) -> np.ndarray:
     return np.ceil((k[None, :] - 0.5 - shift[:, None]) / scale[:, None]).astype(np.int64)
 
 
+TERNLOG = [False] + ([True] if fused.has_avx512(host_target()) else [])  # both where the host runs both
+
+
+@pytest.mark.parametrize("ternlog", TERNLOG, ids=lambda t: "ternlog" if t else "plain")
 @pytest.mark.parametrize("case", BINARY, ids=lambda c: f"c{c[3]}-o{c[4]}-s{c[5]}-pad{c[6]}-t{c[7]}")
-def test_fused_binary_conv_equals_the_ir_ops(case):
+def test_fused_binary_conv_equals_the_ir_ops(case, ternlog):
     n, h, w, c, o, stride, pad_value, steps, add, pack = case
     rng = np.random.default_rng(c * 100 + o)
     x = rng.integers(-128, 128, size=(n, h, w, c))
@@ -114,6 +119,7 @@ def test_fused_binary_conv_equals_the_ir_ops(case):
         (stride, stride),
         (halo - 1, halo - 1),
         corr.shape[:2],
+        ternlog,
     )
     got = call(fused.binary_conv_kernel(spec, Epilogue(**fields), "f"), **arrays)
     assert np.array_equal(got["out"], want)

@@ -367,6 +367,36 @@ class BinaryConv:
     stride: tuple[int, int]
     origin: tuple[int, int]  # halo offset minus the conv's own top/left padding
     classes: tuple[int, int]  # border classes of rows and columns (see correction_table)
+    ternlog: bool = False  # the target has AVX-512F: each carry-save half is one vpternlogq
+
+
+LANES = 8  # 64-bit words per vector of the binary conv's core loop (one 512-bit register)
+XOR3 = 0x96  # vpternlog truth table of a ^ b ^ c
+CARRY = 0xD4  # of maj(a, b, c) from a, b and s = a ^ b ^ c: a where a == b, else ~s
+
+
+def carry_save(ternlog: bool):
+    """(sum, carry) of three 8-lane uint64 vectors. With vpternlogq the carry is taken from
+    (a, b, sum), not (a, b, c): each result then overwrites an input that dies there (c, then
+    b), so no register copy is needed (a majority of a, b, c kept all three alive, and LLVM
+    split it written with & and | into two instructions)."""
+    from tvm.script import tirx as T
+
+    def sum_(a, b, c):
+        if ternlog:
+            return T.call_llvm_pure_intrin(
+                "uint64x8", "llvm.x86.avx512.pternlog.q.512", a, b, c, T.int32(XOR3)
+            )
+        return a ^ b ^ c
+
+    def carry(a, b, c):
+        if ternlog:
+            return T.call_llvm_pure_intrin(
+                "uint64x8", "llvm.x86.avx512.pternlog.q.512", a, b, sum_(a, b, c), T.int32(CARRY)
+            )
+        return (a & b) | (c & (a | b))
+
+    return sum_, carry
 
 
 def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
@@ -385,19 +415,58 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     EB = WORD if (GB * OB) % WORD == 0 else OB  # epilogue lanes
     apply_wide = epilogue_macro(epi, EB)
     TERMS = KH * KW * K  # XOR words summed per output: (ky, kx, k) flattened
-    GROUPS = TERMS // 8
+    GROUPS16, HALF = TERMS // 16, TERMS % 16 // 8  # groups of 16 terms, then one of 8 or none
+    V = LANES if OB % LANES == 0 else OB  # lanes per vector
+    NV = OB // V  # vectors per register tile
+    xor3, majority = carry_save(s.ternlog and V == LANES)
 
-    def tw(xp, wp, j, xi, oi, n, oy, xo, oo):
-        """x ^ w of flattened term j (unrolled loops: every index folds to a constant)."""
+    def lanes(v):
+        return T.ramp(v * V, 1, V)
+
+    def tw(xp, wf, j, xi, v, n, oy, xo, oo):
+        """x ^ w of flattened term j for vector v of the tile; wf is wp flattened to (TERMS * O,)."""
         ky, kx, k = j // (KW * K), j // K % KW, j % K
-        return xp[n, oy * SY + Y0 + ky, (xo * XB + xi) * SX + X0 + kx, k] ^ wp[ky, kx, k, oo * OB + oi]
+        x = xp[n, oy * SY + Y0 + ky, (xo * XB + xi) * SX + X0 + kx, k]
+        return T.broadcast(x, V) ^ wf[j * O + oo * OB + lanes(v)]
 
     @T.macro
-    def csa(hi, lo, xi, oi, b, c):
-        """Carry-save add of b and c into lo: hi gets the carries (majority), lo the sum bits.
-        Written so each result has 3 inputs: one vpternlogq each on AVX-512."""
-        hi[xi, oi] = (lo[xi, oi] & b) | (c & (lo[xi, oi] | b))
-        lo[xi, oi] = lo[xi, oi] ^ b ^ c
+    def csa(hi, lo, xi, v, b, c):
+        """Carry-save add of b and c into lo: hi gets the carries (majority), lo the sum bits."""
+        hi[xi, lanes(v)] = majority(lo[xi, lanes(v)], b, c)
+        lo[xi, lanes(v)] = xor3(lo[xi, lanes(v)], b, c)
+
+    @T.macro
+    def octet(xp, wf, words8, dst, j0, xi, n, oy, xo, oo):
+        """Terms j0..j0+7 carry-save added into ones/twos/fours; dst gets their weight-8 word.
+        Both vectors of the tile at each step: they share the term's broadcast x word.
+        words8 = the scratch words (ones, twos, fours, ta, tb, fa, fb)."""
+        ones, twos, fours, ta, tb, fa, fb = words8
+        for p in T.unroll(2):
+            for v in T.unroll(NV):
+                csa(
+                    ta,
+                    ones,
+                    xi,
+                    v,
+                    tw(xp, wf, j0 + 4 * p, xi, v, n, oy, xo, oo),
+                    tw(xp, wf, j0 + 4 * p + 1, xi, v, n, oy, xo, oo),
+                )
+            for v in T.unroll(NV):
+                csa(
+                    tb,
+                    ones,
+                    xi,
+                    v,
+                    tw(xp, wf, j0 + 4 * p + 2, xi, v, n, oy, xo, oo),
+                    tw(xp, wf, j0 + 4 * p + 3, xi, v, n, oy, xo, oo),
+                )
+            for v in T.unroll(NV):
+                if p == 0:
+                    csa(fa, twos, xi, v, ta[xi, lanes(v)], tb[xi, lanes(v)])
+                else:
+                    csa(fb, twos, xi, v, ta[xi, lanes(v)], tb[xi, lanes(v)])
+        for v in T.unroll(NV):
+            csa(dst, fours, xi, v, fa[xi, lanes(v)], fb[xi, lanes(v)])
 
     @T.prim_func
     def f(
@@ -412,6 +481,7 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
         out: T.Buffer((N, OH, OW, O), "int32"),
         packed: T.Buffer((N, PH, PW, PK), "uint64"),
     ):
+        wf = T.decl_buffer((KH * KW * K * O,), "uint64", data=wp.data)
         for task in T.parallel(N * OH * G):
             ones = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
             twos = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
@@ -422,74 +492,60 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
             fa = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
             fb = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
             eights = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
+            ea = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
+            eb = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
+            sixteens = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
+            words8 = T.meta_var((ones, twos, fours, ta, tb, fa, fb))
             wide = T.alloc_buffer((EB,), "int32", scope="local", annotations=STACK)
             wide_count = T.alloc_buffer((EB,), "int32", scope="local", annotations=STACK)
             word = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
             n = T.meta_var(task // G // OH)
             oy = T.meta_var(task // G % OH)
-            for xo in range(OW // XB):
-                for ob in range(GB):
+            # channel blocks outside, pixels inside: a block's weights stay in L1 along the row
+            for ob in range(GB):
+                for xo in range(OW // XB):
                     oo = T.meta_var(task % G * GB + ob)
                     for xi in T.unroll(XB):
                         for oi in T.vectorized(OB):
                             ones[xi, oi] = T.uint64(0)
                             twos[xi, oi] = T.uint64(0)
                             fours[xi, oi] = T.uint64(0)
+                            eights[xi, oi] = T.uint64(0)
                             total[xi, oi] = T.uint64(0)
-                    # Harley-Seal: carry-save adders fold 8 XOR words into the ones/twos/fours
-                    # words and one word of weight 8, so one popcount serves 8 terms
-                    for g in T.unroll(GROUPS):
+                    # Harley-Seal: carry-save adders fold 16 XOR words into the ones/twos/fours/
+                    # eights words and one word of weight 16, so one popcount serves 16 terms.
+                    # A rolled loop: its ~1 KB body stays in the decoded-uop cache, where fully
+                    # unrolled terms (6 KB at 512 channels) were bound by instruction decode
+                    for g in T.serial(GROUPS16):
                         for xi in T.unroll(XB):
-                            for oi in T.vectorized(OB):
-                                csa(
-                                    ta,
-                                    ones,
-                                    xi,
-                                    oi,
-                                    tw(xp, wp, 8 * g, xi, oi, n, oy, xo, oo),
-                                    tw(xp, wp, 8 * g + 1, xi, oi, n, oy, xo, oo),
+                            octet(xp, wf, words8, ea, 16 * g, xi, n, oy, xo, oo)
+                            octet(xp, wf, words8, eb, 16 * g + 8, xi, n, oy, xo, oo)
+                            for v in T.unroll(NV):
+                                csa(sixteens, eights, xi, v, ea[xi, lanes(v)], eb[xi, lanes(v)])
+                                total[xi, lanes(v)] = total[xi, lanes(v)] + T.shift_left(
+                                    T.popcount(sixteens[xi, lanes(v)]), T.uint64(4)
                                 )
-                                csa(
-                                    tb,
-                                    ones,
-                                    xi,
-                                    oi,
-                                    tw(xp, wp, 8 * g + 2, xi, oi, n, oy, xo, oo),
-                                    tw(xp, wp, 8 * g + 3, xi, oi, n, oy, xo, oo),
+                    if HALF == 1:  # 8 remaining terms fold the same way into a word of weight 8
+                        for xi in T.unroll(XB):
+                            octet(xp, wf, words8, ea, GROUPS16 * 16, xi, n, oy, xo, oo)
+                            for v in T.unroll(NV):
+                                total[xi, lanes(v)] = total[xi, lanes(v)] + T.shift_left(
+                                    T.popcount(ea[xi, lanes(v)]), T.uint64(3)
                                 )
-                                csa(fa, twos, xi, oi, ta[xi, oi], tb[xi, oi])
-                                csa(
-                                    ta,
-                                    ones,
-                                    xi,
-                                    oi,
-                                    tw(xp, wp, 8 * g + 4, xi, oi, n, oy, xo, oo),
-                                    tw(xp, wp, 8 * g + 5, xi, oi, n, oy, xo, oo),
-                                )
-                                csa(
-                                    tb,
-                                    ones,
-                                    xi,
-                                    oi,
-                                    tw(xp, wp, 8 * g + 6, xi, oi, n, oy, xo, oo),
-                                    tw(xp, wp, 8 * g + 7, xi, oi, n, oy, xo, oo),
-                                )
-                                csa(fb, twos, xi, oi, ta[xi, oi], tb[xi, oi])
-                                csa(eights, fours, xi, oi, fa[xi, oi], fb[xi, oi])
-                                total[xi, oi] = total[xi, oi] + T.popcount(eights[xi, oi])
                     for xi in T.unroll(XB):
                         for oi in T.vectorized(OB):
                             total[xi, oi] = (
-                                T.shift_left(total[xi, oi], T.uint64(3))
+                                total[xi, oi]
+                                + T.shift_left(T.popcount(eights[xi, oi]), T.uint64(3))
                                 + T.shift_left(T.popcount(fours[xi, oi]), T.uint64(2))
                                 + T.shift_left(T.popcount(twos[xi, oi]), T.uint64(1))
                                 + T.popcount(ones[xi, oi])
                             )
-                    for j in T.unroll(GROUPS * 8, TERMS):
+                    for j in T.unroll(GROUPS16 * 16 + HALF * 8, TERMS):
                         for xi in T.unroll(XB):
-                            for oi in T.vectorized(OB):
-                                total[xi, oi] = total[xi, oi] + T.popcount(
-                                    tw(xp, wp, j, xi, oi, n, oy, xo, oo)
+                            for v in T.unroll(NV):
+                                total[xi, lanes(v)] = total[xi, lanes(v)] + T.popcount(
+                                    tw(xp, wf, j, xi, v, n, oy, xo, oo)
                                 )
                     for xi in T.unroll(XB):
                         for oi in T.vectorized(OB):
@@ -620,6 +676,13 @@ def vnni_weights(w: np.ndarray, groups: int) -> np.ndarray:
     return np.ascontiguousarray(rows.reshape(o, kh, groups, 4).transpose(1, 2, 0, 3)).view("<i4")[..., 0]
 
 
+def has_avx512(target) -> bool:
+    """The target has AVX-512F (vpternlogq)."""
+    from tvm.target import codegen
+
+    return bool(codegen.target_has_features("avx512f", target))
+
+
 def vnni_applies(target, w: np.ndarray, x_lo: int, x_hi: int) -> bool:
     """The VNNI kernel fits: the target has AVX512-VNNI, inputs are bytes 0..255, weights int8 and
     the output channels a multiple of 16."""
@@ -685,8 +748,8 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
             bits = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
             n = T.meta_var(task // G // OH)
             oy = T.meta_var(task // G % OH)
-            for xo in range(OW // XB):
-                for ob in range(GB):
+            for ob in range(GB):
+                for xo in range(OW // XB):
                     oo = T.meta_var(task % G * GB + ob)
                     for xi in T.unroll(XB):
                         for oi in T.vectorized(OB):

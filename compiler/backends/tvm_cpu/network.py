@@ -277,6 +277,7 @@ class _Compiler:
             tuple(a.stride),
             (top - a.pads[0], left - a.pads[1]),
             corr.shape[:2],
+            fused.has_avx512(self.target),
         )
         args = {
             "xp": x,
