@@ -54,6 +54,7 @@ BINARY = [
     (1, 6, 6, 64, 32, 1, 0, -255, True, True),
     (1, 6, 6, 200, 16, 2, 0, -15, True, False),
     (1, 5, 6, 300, 24, 1, 1, 15, True, True),  # 45 terms: 16-term loop twice, 8, then 5 alone
+    (1, 3, 4, 3712, 16, 1, 0, 15, True, True),  # 522 terms: 32 loop rounds (byte counts would wrap)
 ]
 
 
@@ -84,7 +85,9 @@ def test_fused_binary_conv_equals_the_ir_ops(case, ternlog):
     xp = np.zeros((n, h + 2 * halo, w + 2 * halo, words(c)), np.uint64)
     xp[:, halo:-halo, halo:-halo] = pack_signs(x)
     corr, rows, cols = fused.correction_table(wt, (3, 3), (stride, stride), pads, pad_value, (h, w))
-    arrays = dict(xp=xp, wp=pack_weights(wt), corr=corr, rows=rows, cols=cols)
+    arrays = dict(
+        xp=xp, wp=pack_weights(wt), wq=fused.pair_weights(pack_weights(wt)), corr=corr, rows=rows, cols=cols
+    )
     fields: dict = {}
     want = acc
     if steps:

@@ -367,7 +367,7 @@ class BinaryConv:
     stride: tuple[int, int]
     origin: tuple[int, int]  # halo offset minus the conv's own top/left padding
     classes: tuple[int, int]  # border classes of rows and columns (see correction_table)
-    ternlog: bool = False  # the target has AVX-512F: each carry-save half is one vpternlogq
+    ternlog: bool = False  # the target has AVX-512F/BW: vpternlogq carry-saves, vpshufb counts
 
 
 LANES = 8  # 64-bit words per vector of the binary conv's core loop (one 512-bit register)
@@ -376,31 +376,90 @@ CARRY = 0xD4  # of maj(a, b, c) from a, b and s = a ^ b ^ c: a where a == b, els
 
 
 def carry_save(ternlog: bool):
-    """(sum, carry) of three 8-lane uint64 vectors. With vpternlogq the carry is taken from
-    (a, b, sum), not (a, b, c): each result then overwrites an input that dies there (c, then
-    b), so no register copy is needed (a majority of a, b, c kept all three alive, and LLVM
-    split it written with & and | into two instructions)."""
+    """(sum3, carry) on 8-lane uint64 vectors: sum3(a, b, c) = a ^ b ^ c and carry(a, b, s), the
+    majority of a, b, c taken from a, b and their sum s = a ^ b ^ c (a where a == b, else ~s).
+    With vpternlogq each is one instruction, and each result can overwrite an input that dies
+    there (c, then b), so no register copy is needed (a majority of a, b, c kept all three
+    alive, and LLVM split it written with & and | into two instructions). The sum form also
+    lets a carry-save of two fresh terms take their sum from a pre-XORed pair (see
+    binary_conv_kernel)."""
     from tvm.script import tirx as T
 
-    def sum_(a, b, c):
-        if ternlog:
-            return T.call_llvm_pure_intrin(
-                "uint64x8", "llvm.x86.avx512.pternlog.q.512", a, b, c, T.int32(XOR3)
-            )
-        return a ^ b ^ c
+    def ternary(table, a, b, c):
+        return T.call_llvm_pure_intrin("uint64x8", "llvm.x86.avx512.pternlog.q.512", a, b, c, T.int32(table))
 
-    def carry(a, b, c):
-        if ternlog:
-            return T.call_llvm_pure_intrin(
-                "uint64x8", "llvm.x86.avx512.pternlog.q.512", a, b, sum_(a, b, c), T.int32(CARRY)
-            )
-        return (a & b) | (c & (a | b))
+    def sum3(a, b, c):
+        return ternary(XOR3, a, b, c) if ternlog else a ^ b ^ c
 
-    return sum_, carry
+    def carry(a, b, s):
+        return ternary(CARRY, a, b, s) if ternlog else (a & b) | ((a ^ b) & ~s)
+
+    return sum3, carry
+
+
+def nibble_lut(weight: int):
+    """The 64-byte vpshufb table weight * popcount(nibble), the same 16 bytes in each lane."""
+    from tvm.script import tirx as T
+
+    table = [weight * bin(i).count("1") for i in range(16)]
+    lo, hi = (sum(b << (8 * i) for i, b in enumerate(table[h : h + 8])) for h in (0, 8))
+    parity = T.ramp(0, 1, LANES) % 2 == T.broadcast(0, LANES)
+    words = T.Select(parity, T.broadcast(T.uint64(lo), LANES), T.broadcast(T.uint64(hi), LANES))
+    return T.reinterpret("int8x64", words)
+
+
+def byte_counts(word, weight: int = 1):
+    """weight * popcount of each byte of an 8-lane uint64 vector, as int8x64 (AVX-512BW vpshufb
+    nibble lookups)."""
+    from tvm.script import tirx as T
+
+    nibbles = T.broadcast(T.uint64(0x0F0F0F0F0F0F0F0F), LANES)
+    lut = nibble_lut(weight)
+    counts = [
+        T.call_llvm_pure_intrin("int8x64", "llvm.x86.avx512.pshuf.b.512", lut, T.reinterpret("int8x64", part))
+        for part in (word & nibbles, T.shift_right(word, T.broadcast(T.uint64(4), LANES)) & nibbles)
+    ]
+    return counts[0] + counts[1]
+
+
+def lane_sums(counts):
+    """The 8 bytes of each 64-bit lane of int8x64 byte counts added (vpsadbw), as uint64x8."""
+    from tvm.script import tirx as T
+
+    sad = T.call_llvm_pure_intrin(
+        "int64x8", "llvm.x86.avx512.psad.bw.512", counts, T.broadcast(T.int8(0), 64)
+    )
+    return T.reinterpret("uint64x8", sad)
+
+
+def weighted_popcount(terms: list) -> object:
+    """sum of weight * popcount(word) over (8-lane uint64 word vector, weight) terms, per lane, on
+    AVX-512BW: nibble lookups scaled by the weight (vpshufb), added byte by byte, then one vpsadbw
+    per lane, where a popcount each would end in its own vpsadbw, shift and add. Every byte's
+    weighted count stays below 256 (8 bits times a weight sum of at most 31)."""
+    assert sum(w for _, w in terms) <= 31, terms
+    counts = [byte_counts(word, weight) for word, weight in terms]
+    return lane_sums(sum(counts[1:], counts[0]))
+
+
+def pair_weights(wp: np.ndarray) -> np.ndarray:
+    """(TERMS // 2, O) words w[2p] ^ w[2p + 1] of packed weights (KH, KW, K, O), terms flattened
+    (ky, kx, k): with the pixel's x[2p] ^ x[2p + 1] they give a pair's XOR sum in one step."""
+    flat = wp.reshape(-1, wp.shape[-1])
+    pairs = len(flat) // 2
+    if pairs == 0:
+        return np.zeros((1, wp.shape[-1]), dtype=np.uint64)
+    return np.ascontiguousarray(flat[0 : 2 * pairs : 2] ^ flat[1 : 2 * pairs : 2])
 
 
 def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
-    """PrimFunc (xp, wp, corr, rows, cols, [t, d], [res], out, [packed])."""
+    """PrimFunc (xp, wp, wq, corr, rows, cols, [t, d], [res], out, [packed]); wq = pair_weights(wp).
+
+    The terms' carry-save adders (see csa) each take a pair of fresh terms b = x[j] ^ w[j] and
+    c = x[j+1] ^ w[j+1] into `ones`. Their sum ones ^ b ^ c = ones ^ (x[j] ^ x[j+1]) ^ (w[j] ^
+    w[j+1]) comes from the pixel's pre-XORed pair (xq, once per pixel for all its output
+    channels) and the pair's weight word (wq), so c is never formed: 3 instructions per pair
+    instead of 4."""
     from tvm.script import tirx as T
 
     N, K, O = s.n, words(s.c), s.o  # noqa: E741
@@ -418,48 +477,72 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     GROUPS16, HALF = TERMS // 16, TERMS % 16 // 8  # groups of 16 terms, then one of 8 or none
     V = LANES if OB % LANES == 0 else OB  # lanes per vector
     NV = OB // V  # vectors per register tile
-    xor3, majority = carry_save(s.ternlog and V == LANES)
+    PAIRS = max(1, TERMS // 2)
+    # the rolled 16-term loop reads its x words from a per-row table xt[ox, term] (filled once per
+    # task for all its channel blocks): linear addresses, where the map's (ky, kx, k) of a
+    # running term index cost divisions in the loop
+    XT = GROUPS16 >= 2
+    sum3, carry = carry_save(s.ternlog and V == LANES)
+    LUT = s.ternlog and V == LANES  # AVX-512BW: weighted nibble lookups for the last counts
+    BYTES16 = LUT and GROUPS16 <= 31  # the loop's weight-16 counts kept per byte (<= 8 each time)
 
     def lanes(v):
         return T.ramp(v * V, 1, V)
 
-    def tw(xp, wf, j, xi, v, n, oy, xo, oo):
-        """x ^ w of flattened term j for vector v of the tile; wf is wp flattened to (TERMS * O,)."""
+    def xterm(xp, j, n, oy, ox):
+        """x[j] of flattened term j (ky, kx, k) for output pixel (oy, ox)."""
         ky, kx, k = j // (KW * K), j // K % KW, j % K
-        x = xp[n, oy * SY + Y0 + ky, (xo * XB + xi) * SX + X0 + kx, k]
+        return xp[n, oy * SY + Y0 + ky, ox * SX + X0 + kx, k]
+
+    def tw(xp, xt, wf, j, xi, v, n, oy, xo, oo):
+        """x ^ w of flattened term j for vector v of the tile; wf is wp flattened to (TERMS * O,)
+        x read from the task's row table xt of terms when it has one (see XT)."""
+        x = xt[xo * XB + xi, j] if XT else xterm(xp, j, n, oy, xo * XB + xi)
         return T.broadcast(x, V) ^ wf[j * O + oo * OB + lanes(v)]
 
     @T.macro
     def csa(hi, lo, xi, v, b, c):
         """Carry-save add of b and c into lo: hi gets the carries (majority), lo the sum bits."""
-        hi[xi, lanes(v)] = majority(lo[xi, lanes(v)], b, c)
-        lo[xi, lanes(v)] = xor3(lo[xi, lanes(v)], b, c)
+        hi[xi, lanes(v)] = carry(lo[xi, lanes(v)], b, sum3(lo[xi, lanes(v)], b, c))
+        lo[xi, lanes(v)] = sum3(lo[xi, lanes(v)], b, c)
 
     @T.macro
-    def octet(xp, wf, words8, dst, j0, xi, n, oy, xo, oo):
+    def csa_pair(xp, xt, wf, wq, xq, hi, lo, j, xi, v, n, oy, xo, oo):
+        """csa of the terms j, j + 1 (j even) into lo, the sum from the pre-XORed pair."""
+        sp = T.meta_var(
+            sum3(
+                lo[xi, lanes(v)],
+                T.broadcast(xq[xo * XB + xi, j // 2], V),
+                wq[j // 2, oo * OB + lanes(v)],
+            )
+        )
+        hi[xi, lanes(v)] = carry(lo[xi, lanes(v)], tw(xp, xt, wf, j, xi, v, n, oy, xo, oo), sp)
+        lo[xi, lanes(v)] = sp
+
+    def tail_count(xp, xt, wf, words, xi, v, n, oy, xo, oo):
+        """The weighted count of the words left after the 16-term loop: eights, fours, twos,
+        ones, the last octet's weight-8 word, and the terms after it."""
+        ones, twos, fours, eights, ea = words
+        terms = [(fours[xi, lanes(v)], 4), (twos[xi, lanes(v)], 2), (ones[xi, lanes(v)], 1)]
+        if GROUPS16 > 0:  # else eights stayed 0
+            terms.append((eights[xi, lanes(v)], 8))
+        if HALF == 1:
+            terms.append((ea[xi, lanes(v)], 8))
+        for j in range(GROUPS16 * 16 + HALF * 8, TERMS):
+            terms.append((tw(xp, xt, wf, j, xi, v, n, oy, xo, oo), 1))
+        return weighted_popcount(terms)
+
+    @T.macro
+    def octet(xp, xt, wf, wq, xq, words8, dst, j0, xi, n, oy, xo, oo):
         """Terms j0..j0+7 carry-save added into ones/twos/fours; dst gets their weight-8 word.
         Both vectors of the tile at each step: they share the term's broadcast x word.
         words8 = the scratch words (ones, twos, fours, ta, tb, fa, fb)."""
         ones, twos, fours, ta, tb, fa, fb = words8
         for p in T.unroll(2):
             for v in T.unroll(NV):
-                csa(
-                    ta,
-                    ones,
-                    xi,
-                    v,
-                    tw(xp, wf, j0 + 4 * p, xi, v, n, oy, xo, oo),
-                    tw(xp, wf, j0 + 4 * p + 1, xi, v, n, oy, xo, oo),
-                )
+                csa_pair(xp, xt, wf, wq, xq, ta, ones, j0 + 4 * p, xi, v, n, oy, xo, oo)
             for v in T.unroll(NV):
-                csa(
-                    tb,
-                    ones,
-                    xi,
-                    v,
-                    tw(xp, wf, j0 + 4 * p + 2, xi, v, n, oy, xo, oo),
-                    tw(xp, wf, j0 + 4 * p + 3, xi, v, n, oy, xo, oo),
-                )
+                csa_pair(xp, xt, wf, wq, xq, tb, ones, j0 + 4 * p + 2, xi, v, n, oy, xo, oo)
             for v in T.unroll(NV):
                 if p == 0:
                     csa(fa, twos, xi, v, ta[xi, lanes(v)], tb[xi, lanes(v)])
@@ -472,6 +555,7 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     def f(
         xp: T.Buffer((N, s.hp, s.wp, K), "uint64"),
         wp: T.Buffer((KH, KW, K, O), "uint64"),
+        wq: T.Buffer((PAIRS, O), "uint64"),
         corr: T.Buffer((R, CC, O), "int32"),
         rows: T.Buffer((OH,), "int32"),
         cols: T.Buffer((OW,), "int32"),
@@ -495,12 +579,24 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
             ea = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
             eb = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
             sixteens = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
+            xq = T.alloc_buffer((OW, PAIRS), "uint64", scope="local", annotations=STACK)
+            xt = T.alloc_buffer((OW, TERMS) if XT else (1, 1), "uint64", scope="local", annotations=STACK)
             words8 = T.meta_var((ones, twos, fours, ta, tb, fa, fb))
+            tail_words = T.meta_var((ones, twos, fours, eights, ea))
             wide = T.alloc_buffer((EB,), "int32", scope="local", annotations=STACK)
             wide_count = T.alloc_buffer((EB,), "int32", scope="local", annotations=STACK)
             word = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
             n = T.meta_var(task // G // OH)
             oy = T.meta_var(task // G % OH)
+            # the row's pre-XORed term pairs x[2p] ^ x[2p + 1], shared by all its channel blocks
+            if XT:
+                for ox, ky, kx, k in T.grid(OW, KH, KW, K):
+                    xt[ox, (ky * KW + kx) * K + k] = xp[n, oy * SY + Y0 + ky, ox * SX + X0 + kx, k]
+                for ox, p in T.grid(OW, PAIRS):
+                    xq[ox, p] = xt[ox, 2 * p] ^ xt[ox, 2 * p + 1]
+            elif TERMS >= 2:
+                for ox, p in T.grid(OW, PAIRS):
+                    xq[ox, p] = xterm(xp, 2 * p, n, oy, ox) ^ xterm(xp, 2 * p + 1, n, oy, ox)
             # channel blocks outside, pixels inside: a block's weights stay in L1 along the row
             for ob in range(GB):
                 for xo in range(OW // XB):
@@ -518,35 +614,56 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                     # unrolled terms (6 KB at 512 channels) were bound by instruction decode
                     for g in T.serial(GROUPS16):
                         for xi in T.unroll(XB):
-                            octet(xp, wf, words8, ea, 16 * g, xi, n, oy, xo, oo)
-                            octet(xp, wf, words8, eb, 16 * g + 8, xi, n, oy, xo, oo)
+                            octet(xp, xt, wf, wq, xq, words8, ea, 16 * g, xi, n, oy, xo, oo)
+                            octet(xp, xt, wf, wq, xq, words8, eb, 16 * g + 8, xi, n, oy, xo, oo)
                             for v in T.unroll(NV):
                                 csa(sixteens, eights, xi, v, ea[xi, lanes(v)], eb[xi, lanes(v)])
-                                total[xi, lanes(v)] = total[xi, lanes(v)] + T.shift_left(
-                                    T.popcount(sixteens[xi, lanes(v)]), T.uint64(4)
+                                if BYTES16:  # byte counts, summed per lane after the loop
+                                    total[xi, lanes(v)] = T.reinterpret(
+                                        "uint64x8",
+                                        T.reinterpret("int8x64", total[xi, lanes(v)])
+                                        + byte_counts(sixteens[xi, lanes(v)]),
+                                    )
+                                else:
+                                    total[xi, lanes(v)] = total[xi, lanes(v)] + T.shift_left(
+                                        T.popcount(sixteens[xi, lanes(v)]), T.uint64(4)
+                                    )
+                    if BYTES16:
+                        for xi in T.unroll(XB):
+                            for v in T.unroll(NV):
+                                total[xi, lanes(v)] = T.shift_left(
+                                    lane_sums(T.reinterpret("int8x64", total[xi, lanes(v)])),
+                                    T.broadcast(T.uint64(4), V),
                                 )
                     if HALF == 1:  # 8 remaining terms fold the same way into a word of weight 8
                         for xi in T.unroll(XB):
-                            octet(xp, wf, words8, ea, GROUPS16 * 16, xi, n, oy, xo, oo)
-                            for v in T.unroll(NV):
-                                total[xi, lanes(v)] = total[xi, lanes(v)] + T.shift_left(
-                                    T.popcount(ea[xi, lanes(v)]), T.uint64(3)
-                                )
-                    for xi in T.unroll(XB):
-                        for oi in T.vectorized(OB):
-                            total[xi, oi] = (
-                                total[xi, oi]
-                                + T.shift_left(T.popcount(eights[xi, oi]), T.uint64(3))
-                                + T.shift_left(T.popcount(fours[xi, oi]), T.uint64(2))
-                                + T.shift_left(T.popcount(twos[xi, oi]), T.uint64(1))
-                                + T.popcount(ones[xi, oi])
-                            )
-                    for j in T.unroll(GROUPS16 * 16 + HALF * 8, TERMS):
+                            octet(xp, xt, wf, wq, xq, words8, ea, GROUPS16 * 16, xi, n, oy, xo, oo)
+                    if LUT:  # all remaining words in one weighted count per vector
                         for xi in T.unroll(XB):
                             for v in T.unroll(NV):
-                                total[xi, lanes(v)] = total[xi, lanes(v)] + T.popcount(
-                                    tw(xp, wf, j, xi, v, n, oy, xo, oo)
+                                total[xi, lanes(v)] = total[xi, lanes(v)] + tail_count(
+                                    xp, xt, wf, tail_words, xi, v, n, oy, xo, oo
                                 )
+                    else:
+                        for xi in T.unroll(XB):
+                            for oi in T.vectorized(OB):
+                                total[xi, oi] = (
+                                    total[xi, oi]
+                                    + T.shift_left(T.popcount(eights[xi, oi]), T.uint64(3))
+                                    + T.shift_left(T.popcount(fours[xi, oi]), T.uint64(2))
+                                    + T.shift_left(T.popcount(twos[xi, oi]), T.uint64(1))
+                                    + T.popcount(ones[xi, oi])
+                                )
+                                if HALF == 1:
+                                    total[xi, oi] = total[xi, oi] + T.shift_left(
+                                        T.popcount(ea[xi, oi]), T.uint64(3)
+                                    )
+                        for j in T.unroll(GROUPS16 * 16 + HALF * 8, TERMS):
+                            for xi in T.unroll(XB):
+                                for v in T.unroll(NV):
+                                    total[xi, lanes(v)] = total[xi, lanes(v)] + T.popcount(
+                                        tw(xp, xt, wf, j, xi, v, n, oy, xo, oo)
+                                    )
                     for xi in T.unroll(XB):
                         for oi in T.vectorized(OB):
                             out[n, oy, xo * XB + xi, oo * OB + oi] = corr[
@@ -564,7 +681,7 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                 if packs:
                     pack(word, out, packed, n, oy, ox)
 
-    keep = ["xp", "wp", "corr", "rows", "cols", *epilogue_params(epi)]
+    keep = ["xp", "wp", "wq", "corr", "rows", "cols", *epilogue_params(epi)]
     return drop_unused(f, keep, name)
 
 
@@ -677,10 +794,12 @@ def vnni_weights(w: np.ndarray, groups: int) -> np.ndarray:
 
 
 def has_avx512(target) -> bool:
-    """The target has AVX-512F (vpternlogq)."""
+    """The target has AVX-512F and BW (vpternlogq, 512-bit vpshufb and vpsadbw)."""
     from tvm.target import codegen
 
-    return bool(codegen.target_has_features("avx512f", target))
+    return bool(codegen.target_has_features("avx512f", target)) and bool(
+        codegen.target_has_features("avx512bw", target)
+    )
 
 
 def vnni_applies(target, w: np.ndarray, x_lo: int, x_hi: int) -> bool:

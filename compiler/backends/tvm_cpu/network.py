@@ -282,6 +282,7 @@ class _Compiler:
         args = {
             "xp": x,
             "wp": self.param(f"{name}.w", pack_weights(w)),
+            "wq": self.param(f"{name}.wq", fused.pair_weights(pack_weights(w))),
             "corr": self.param(f"{name}.corr", corr),
             "rows": self.param(f"{name}.rows", rows),
             "cols": self.param(f"{name}.cols", cols),
