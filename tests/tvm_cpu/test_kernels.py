@@ -132,11 +132,12 @@ def test_fused_binary_conv_equals_the_ir_ops(case, ternlog):
         assert np.array_equal(got["packed"], expect)  # the halo stays zero
 
 
+@pytest.mark.parametrize("w_dtype", ["", "int8"], ids=["w-acc", "w-int8"])
 @pytest.mark.parametrize("exact", [True, False], ids=["float32", "int32"])
 @pytest.mark.parametrize(
     "pads,pad_value,stride", [((3, 3, 3, 3), 0, 2), ((0, 0, 0, 0), 0, 1), ((1, 1, 1, 1), 5, 1)]
 )
-def test_int_conv_equals_the_ir_conv(exact, pads, pad_value, stride):
+def test_int_conv_equals_the_ir_conv(exact, pads, pad_value, stride, w_dtype):
     rng = np.random.default_rng(sum(pads) + stride)
     k = 1 + 2 * pads[0] if pads[0] else 1
     n, h, w, c, o = 1, 11, 9, 3, 24
@@ -150,11 +151,13 @@ def test_int_conv_equals_the_ir_conv(exact, pads, pad_value, stride):
         prep = fused.pad_input_kernel((n, h, w, c), pads, pad_value, dtype, "pad")
         hp, wp = h + pads[0] + pads[2], w + pads[1] + pads[3]
         xin = call(prep, x=x.astype(np.int32), padded=np.zeros((n, hp, wp, c), dtype))["padded"]
-    spec = fused.IntConv(n, *xin.shape[1:3], c, o, acc.shape[1:3], (k, k), (stride, stride), exact, any(pads))
+    spec = fused.IntConv(
+        n, *xin.shape[1:3], c, o, acc.shape[1:3], (k, k), (stride, stride), exact, any(pads), w_dtype
+    )
     got = call(
         fused.int_conv_kernel(spec, Epilogue(), "f"),
         x=xin if any(pads) else x.astype(np.int32),
-        w=wt.transpose(1, 2, 3, 0).astype(spec.acc),
+        w=wt.transpose(1, 2, 3, 0).astype(spec.weights),
         out=np.zeros(acc.shape, np.int32),
     )
     assert np.array_equal(got["out"], acc)

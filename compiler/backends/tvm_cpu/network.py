@@ -317,8 +317,16 @@ class _Compiler:
             xp = self.buffer(f"{x}.padded", (n, h, wd, c), dtype)
             self.add_func(f"pad_{name}", prep, {"x": x, "padded": xp})
             x = xp
-        spec = fused.IntConv(n, h, wd, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride), exact, padded)
-        wt = np.ascontiguousarray(w.transpose(1, 2, 3, 0)).astype(spec.acc)
+        # weights larger than a core's L2 share stream in from memory on every image: stored in
+        # their narrowest type they cost a quarter of the bytes (measured, 7x7x256 -> 512
+        # downsample with caches flushed: 0.24 -> 0.15 ms); smaller ones stay in the
+        # accumulator's type (their conversion costs more than it saves: 0.14 vs 0.16 ms)
+        narrow = np.dtype(narrowest_int(w))
+        w_dtype = str(narrow) if narrow.itemsize < 4 and w.size * 4 > NARROW_WEIGHT_BYTES else ""
+        spec = fused.IntConv(
+            n, h, wd, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride), exact, padded, w_dtype
+        )
+        wt = np.ascontiguousarray(w.transpose(1, 2, 3, 0)).astype(spec.weights)
         args = {"x": x, "w": self.param(f"{name}.w", wt)}
         epi = self.epilogue(grp, args)
         self.add_func(name, fused.int_conv_kernel(spec, epi, name), args)
@@ -470,6 +478,9 @@ class _Compiler:
         args["out"] = self.buffer(node.outputs[0], [n, o])
         func = fused.fc_kernel(n, k, o, str(w.dtype), len(node.inputs) == 3, name)
         self.add_func(name, func, args)
+
+
+NARROW_WEIGHT_BYTES = 256 << 10  # int conv weights above this are stored narrow (see int_conv)
 
 
 def narrowest_int(a: np.ndarray):
