@@ -85,9 +85,8 @@ def test_fused_binary_conv_equals_the_ir_ops(case, ternlog):
     xp = np.zeros((n, h + 2 * halo, w + 2 * halo, words(c)), np.uint64)
     xp[:, halo:-halo, halo:-halo] = pack_signs(x)
     corr, rows, cols = fused.correction_table(wt, (3, 3), (stride, stride), pads, pad_value, (h, w))
-    arrays = dict(
-        xp=xp, wp=pack_weights(wt), wq=fused.pair_weights(pack_weights(wt)), corr=corr, rows=rows, cols=cols
-    )
+    tiled, pairs = fused.binary_weights(pack_weights(wt))
+    arrays = dict(xp=xp, wp=tiled, wq=pairs, corr=corr, rows=rows, cols=cols)
     fields: dict = {}
     want = acc
     if steps:

@@ -442,18 +442,26 @@ def weighted_popcount(terms: list) -> object:
     return lane_sums(sum(counts[1:], counts[0]))
 
 
-def pair_weights(wp: np.ndarray) -> np.ndarray:
-    """(TERMS // 2, O) words w[2p] ^ w[2p + 1] of packed weights (KH, KW, K, O), terms flattened
-    (ky, kx, k): with the pixel's x[2p] ^ x[2p + 1] they give a pair's XOR sum in one step."""
-    flat = wp.reshape(-1, wp.shape[-1])
-    pairs = len(flat) // 2
+def binary_weights(wp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Packed weights (KH, KW, K, O) as the binary conv kernel reads them, tile by tile so that
+    each register tile's words are one contiguous run (the hardware prefetcher streams it in,
+    where rows of O words put each term of a tile on its own page): (O / OB, TERMS, OB) words
+    and (O / OB, TERMS // 2, OB) pair words w[2p] ^ w[2p + 1] (terms flattened (ky, kx, k)),
+    which with the pixel's x[2p] ^ x[2p + 1] give a pair's XOR sum in one step."""
+    o = wp.shape[-1]
+    ob = channel_tile(o, OB_BINARY)
+    flat = wp.reshape(-1, o // ob, ob).transpose(1, 0, 2)  # (tiles, TERMS, OB)
+    pairs = flat.shape[1] // 2
     if pairs == 0:
-        return np.zeros((1, wp.shape[-1]), dtype=np.uint64)
-    return np.ascontiguousarray(flat[0 : 2 * pairs : 2] ^ flat[1 : 2 * pairs : 2])
+        pair = np.zeros((o // ob, 1, ob), dtype=np.uint64)
+    else:
+        pair = flat[:, 0 : 2 * pairs : 2] ^ flat[:, 1 : 2 * pairs : 2]
+    return np.ascontiguousarray(flat), np.ascontiguousarray(pair)
 
 
 def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
-    """PrimFunc (xp, wp, wq, corr, rows, cols, [t, d], [res], out, [packed]); wq = pair_weights(wp).
+    """PrimFunc (xp, wp, wq, corr, rows, cols, [t, d], [res], out, [packed]); wp, wq from
+    binary_weights.
 
     The terms' carry-save adders (see csa) each take a pair of fresh terms b = x[j] ^ w[j] and
     c = x[j+1] ^ w[j+1] into `ones`. Their sum ones ^ b ^ c = ones ^ (x[j] ^ x[j+1]) ^ (w[j] ^
@@ -495,10 +503,10 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
         return xp[n, oy * SY + Y0 + ky, ox * SX + X0 + kx, k]
 
     def tw(xp, xt, wf, j, xi, v, n, oy, xo, oo):
-        """x ^ w of flattened term j for vector v of the tile; wf is wp flattened to (TERMS * O,)
+        """x ^ w of flattened term j for vector v of the tile (wf: the tiled weights)
         x read from the task's row table xt of terms when it has one (see XT)."""
         x = xt[xo * XB + xi, j] if XT else xterm(xp, j, n, oy, xo * XB + xi)
-        return T.broadcast(x, V) ^ wf[j * O + oo * OB + lanes(v)]
+        return T.broadcast(x, V) ^ wf[oo, j, lanes(v)]
 
     @T.macro
     def csa(hi, lo, xi, v, b, c):
@@ -507,19 +515,19 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
         lo[xi, lanes(v)] = sum3(lo[xi, lanes(v)], b, c)
 
     @T.macro
-    def csa_pair(xp, xt, wf, wq, xq, hi, lo, j, xi, v, n, oy, xo, oo):
+    def csa_pair(xp, xt, wp, wq, xq, hi, lo, j, xi, v, n, oy, xo, oo):
         """csa of the terms j, j + 1 (j even) into lo, the sum from the pre-XORed pair."""
         sp = T.meta_var(
             sum3(
                 lo[xi, lanes(v)],
                 T.broadcast(xq[xo * XB + xi, j // 2], V),
-                wq[j // 2, oo * OB + lanes(v)],
+                wq[oo, j // 2, lanes(v)],
             )
         )
-        hi[xi, lanes(v)] = carry(lo[xi, lanes(v)], tw(xp, xt, wf, j, xi, v, n, oy, xo, oo), sp)
+        hi[xi, lanes(v)] = carry(lo[xi, lanes(v)], tw(xp, xt, wp, j, xi, v, n, oy, xo, oo), sp)
         lo[xi, lanes(v)] = sp
 
-    def tail_count(xp, xt, wf, words, xi, v, n, oy, xo, oo):
+    def tail_count(xp, xt, wp, words, xi, v, n, oy, xo, oo):
         """The weighted count of the words left after the 16-term loop: eights, fours, twos,
         ones, the last octet's weight-8 word, and the terms after it."""
         ones, twos, fours, eights, ea = words
@@ -529,20 +537,20 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
         if HALF == 1:
             terms.append((ea[xi, lanes(v)], 8))
         for j in range(GROUPS16 * 16 + HALF * 8, TERMS):
-            terms.append((tw(xp, xt, wf, j, xi, v, n, oy, xo, oo), 1))
+            terms.append((tw(xp, xt, wp, j, xi, v, n, oy, xo, oo), 1))
         return weighted_popcount(terms)
 
     @T.macro
-    def octet(xp, xt, wf, wq, xq, words8, dst, j0, xi, n, oy, xo, oo):
+    def octet(xp, xt, wp, wq, xq, words8, dst, j0, xi, n, oy, xo, oo):
         """Terms j0..j0+7 carry-save added into ones/twos/fours; dst gets their weight-8 word.
         Both vectors of the tile at each step: they share the term's broadcast x word.
         words8 = the scratch words (ones, twos, fours, ta, tb, fa, fb)."""
         ones, twos, fours, ta, tb, fa, fb = words8
         for p in T.unroll(2):
             for v in T.unroll(NV):
-                csa_pair(xp, xt, wf, wq, xq, ta, ones, j0 + 4 * p, xi, v, n, oy, xo, oo)
+                csa_pair(xp, xt, wp, wq, xq, ta, ones, j0 + 4 * p, xi, v, n, oy, xo, oo)
             for v in T.unroll(NV):
-                csa_pair(xp, xt, wf, wq, xq, tb, ones, j0 + 4 * p + 2, xi, v, n, oy, xo, oo)
+                csa_pair(xp, xt, wp, wq, xq, tb, ones, j0 + 4 * p + 2, xi, v, n, oy, xo, oo)
             for v in T.unroll(NV):
                 if p == 0:
                     csa(fa, twos, xi, v, ta[xi, lanes(v)], tb[xi, lanes(v)])
@@ -554,8 +562,8 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     @T.prim_func
     def f(
         xp: T.Buffer((N, s.hp, s.wp, K), "uint64"),
-        wp: T.Buffer((KH, KW, K, O), "uint64"),
-        wq: T.Buffer((PAIRS, O), "uint64"),
+        wp: T.Buffer((O // OB, TERMS, OB), "uint64"),
+        wq: T.Buffer((O // OB, PAIRS, OB), "uint64"),
         corr: T.Buffer((R, CC, O), "int32"),
         rows: T.Buffer((OH,), "int32"),
         cols: T.Buffer((OW,), "int32"),
@@ -565,7 +573,6 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
         out: T.Buffer((N, OH, OW, O), "int32"),
         packed: T.Buffer((N, PH, PW, PK), "uint64"),
     ):
-        wf = T.decl_buffer((KH * KW * K * O,), "uint64", data=wp.data)
         for task in T.parallel(N * OH * G):
             ones = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
             twos = T.alloc_buffer((XB, OB), "uint64", scope="local", annotations=STACK)
@@ -614,8 +621,8 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                     # unrolled terms (6 KB at 512 channels) were bound by instruction decode
                     for g in T.serial(GROUPS16):
                         for xi in T.unroll(XB):
-                            octet(xp, xt, wf, wq, xq, words8, ea, 16 * g, xi, n, oy, xo, oo)
-                            octet(xp, xt, wf, wq, xq, words8, eb, 16 * g + 8, xi, n, oy, xo, oo)
+                            octet(xp, xt, wp, wq, xq, words8, ea, 16 * g, xi, n, oy, xo, oo)
+                            octet(xp, xt, wp, wq, xq, words8, eb, 16 * g + 8, xi, n, oy, xo, oo)
                             for v in T.unroll(NV):
                                 csa(sixteens, eights, xi, v, ea[xi, lanes(v)], eb[xi, lanes(v)])
                                 if BYTES16:  # byte counts, summed per lane after the loop
@@ -637,12 +644,12 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                                 )
                     if HALF == 1:  # 8 remaining terms fold the same way into a word of weight 8
                         for xi in T.unroll(XB):
-                            octet(xp, xt, wf, wq, xq, words8, ea, GROUPS16 * 16, xi, n, oy, xo, oo)
+                            octet(xp, xt, wp, wq, xq, words8, ea, GROUPS16 * 16, xi, n, oy, xo, oo)
                     if LUT:  # all remaining words in one weighted count per vector
                         for xi in T.unroll(XB):
                             for v in T.unroll(NV):
                                 total[xi, lanes(v)] = total[xi, lanes(v)] + tail_count(
-                                    xp, xt, wf, tail_words, xi, v, n, oy, xo, oo
+                                    xp, xt, wp, tail_words, xi, v, n, oy, xo, oo
                                 )
                     else:
                         for xi in T.unroll(XB):
@@ -662,7 +669,7 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                             for xi in T.unroll(XB):
                                 for v in T.unroll(NV):
                                     total[xi, lanes(v)] = total[xi, lanes(v)] + T.popcount(
-                                        tw(xp, xt, wf, j, xi, v, n, oy, xo, oo)
+                                        tw(xp, xt, wp, j, xi, v, n, oy, xo, oo)
                                     )
                     for xi in T.unroll(XB):
                         for oi in T.vectorized(OB):

@@ -265,6 +265,7 @@ class _Compiler:
         top, left, _, _ = self.halo[x]
         xshape = self.p.buffers[x][0]
         corr, rows, cols = fused.correction_table(w, a.kernel, a.stride, a.pads, a.pad_value, (h, wd))
+        tiled, pairs = fused.binary_weights(pack_weights(w))
         oh, ow = self.shape(conv.outputs[0])[1:3]
         spec = fused.BinaryConv(
             n,
@@ -281,8 +282,8 @@ class _Compiler:
         )
         args = {
             "xp": x,
-            "wp": self.param(f"{name}.w", pack_weights(w)),
-            "wq": self.param(f"{name}.wq", fused.pair_weights(pack_weights(w))),
+            "wp": self.param(f"{name}.w", tiled),
+            "wq": self.param(f"{name}.wq", pairs),
             "corr": self.param(f"{name}.corr", corr),
             "rows": self.param(f"{name}.rows", rows),
             "cols": self.param(f"{name}.cols", cols),
