@@ -248,9 +248,10 @@ def channel_groups(rows: int, blocks: int, chunked: bool, per_word: int) -> int:
     )
 
 
-def epilogue_macro(epi: Epilogue, ob: int):
+def epilogue_macro(epi: Epilogue, ob: int, signed: bool = False):
     """The TVMScript macro applying `epi` to value[0:ob] for pixel (n, oy, ox), channels
-    o0..o0+ob, writing `out` (and reading `t`, `d`, `res` as enabled)."""
+    o0..o0+ob, writing `out` (and reading `t`, `d`, `res` as enabled); `signed`: the values are
+    d * acc already (a pool's)."""
     from tvm.script import tirx as T
 
     lo, hi = epi.add if epi.add else (0, 0)
@@ -263,7 +264,7 @@ def epilogue_macro(epi: Epilogue, ob: int):
     @T.macro
     def apply(value, count, t, d, res, out, packed, n, oy, ox, o0):
         if thresholded:
-            if not affine:  # an affine table has d folded in
+            if not affine and not signed:  # an affine table has d folded in
                 for oi in T.vectorized(ob):
                     value[oi] = value[oi] * d[o0 + oi]
             count_(value, count, t, o0)
@@ -960,10 +961,10 @@ def pool_threshold_kernel(s: PoolThreshold, epi: Epilogue, name: str):
     TD = epi.affine or "int32"
     PH, PW = epi.packed_hw
     PK = words(C)
-    count_ = count_macro(epi, OB)
+    apply = epilogue_macro(epi, OB, signed=True)
     pack = pack_macro(epi, C)
     packs = epi.pack is not None
-    lowest = -VALUE_LIMIT
+    lowest, highest = -VALUE_LIMIT, VALUE_LIMIT
 
     @T.prim_func
     def f(
@@ -975,28 +976,45 @@ def pool_threshold_kernel(s: PoolThreshold, epi: Epilogue, name: str):
     ):
         for row in T.parallel(N * OH):
             value = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
+            high = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
+            low = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
             count = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
             word = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
             n = T.meta_var(row // OH)
             oy = T.meta_var(row % OH)
             for ox in range(OW):
                 for oo in range(C // OB):
+                    # the window's largest and smallest accumulators: max(d * acc) is d * the one or
+                    # the other (two multiplies per output, not one per tap)
                     for oi in T.vectorized(OB):
-                        value[oi] = lowest
-                    # only the taps inside the map (loop bounds, not a select: a select loads
-                    # its unused operand too, and TVM drops the clamp of a selected index)
-                    for ky in T.serial(T.max(PT - oy * SY, 0), T.min(H + PT - oy * SY, KH)):
-                        for kx in T.serial(T.max(PL - ox * SX, 0), T.min(W + PL - ox * SX, KW)):
-                            for oi in T.vectorized(OB):
-                                value[oi] = T.max(
-                                    value[oi],
-                                    acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi]
-                                    * d[oo * OB + oi],
-                                )
-                    count_(value, count, t, oo * OB)
+                        high[oi] = lowest
+                        low[oi] = highest
+                    if oy * SY >= PT and oy * SY - PT + KH <= H and ox * SX >= PL and ox * SX - PL + KW <= W:
+                        for ky in T.unroll(KH):  # inside the map: a fixed window
+                            for kx in T.unroll(KW):
+                                for oi in T.vectorized(OB):
+                                    high[oi] = T.max(
+                                        high[oi], acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi]
+                                    )
+                                    low[oi] = T.min(
+                                        low[oi], acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi]
+                                    )
+                    else:
+                        # only the taps inside the map (loop bounds, not a select: a select loads
+                        # its unused operand too, and TVM drops the clamp of a selected index)
+                        for ky in T.serial(T.max(PT - oy * SY, 0), T.min(H + PT - oy * SY, KH)):
+                            for kx in T.serial(T.max(PL - ox * SX, 0), T.min(W + PL - ox * SX, KW)):
+                                for oi in T.vectorized(OB):
+                                    high[oi] = T.max(
+                                        high[oi], acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi]
+                                    )
+                                    low[oi] = T.min(
+                                        low[oi], acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi]
+                                    )
                     for oi in T.vectorized(OB):
-                        out[n, oy, ox, oo * OB + oi] = value[oi]
-                if packs:
+                        value[oi] = T.max(high[oi] * d[oo * OB + oi], low[oi] * d[oo * OB + oi])
+                    apply(value, count, t, d, out, out, packed, n, oy, ox, oo * OB)
+                if packs and WORD % OB != 0:  # else packed chunk by chunk in apply
                     pack(word, out, packed, n, oy, ox)
 
     keep = ["acc", "t", "d", "out", *(["packed"] if epi.pack else [])]
