@@ -162,6 +162,32 @@ def test_int_conv_equals_the_ir_conv(exact, pads, pad_value, stride, w_dtype):
     assert np.array_equal(got["out"], acc)
 
 
+@pytest.mark.skipif(
+    not fused.pairs16_applies(host_target(), np.ones((16, 1, 1, 2), np.int64), 1), reason="needs AVX512-VNNI"
+)
+@pytest.mark.parametrize("pads,pad_value,stride", [((0, 0, 0, 0), 0, 1), ((1, 1, 1, 1), 5, 2)])
+def test_int16_pair_conv_equals_the_ir_conv(pads, pad_value, stride):
+    """vpdpwssd on an int16 copy of x and int16 weight pairs (the 10-bit downsample inputs)."""
+    rng = np.random.default_rng(7 + stride)
+    k = 3 if pads[0] else 1
+    n, h, w, c, o = 1, 9, 8, 6, 32
+    x = rng.integers(-600, 600, size=(n, h, w, c))
+    wt = rng.integers(-127, 128, size=(o, k, k, c))
+    assert fused.pairs16_applies(host_target(), wt, 600)
+    (acc,) = OPS["conv"].reference(WindowAttrs((k, k), (stride, stride), pads, pad_value), [x, wt])
+    prep = fused.pad_input_kernel((n, h, w, c), pads, pad_value, "int16", "pad")
+    hp, wp = h + pads[0] + pads[2], w + pads[1] + pads[3]
+    xin = call(prep, x=x.astype(np.int32), padded=np.zeros((n, hp, wp, c), np.int16))["padded"]
+    spec = fused.IntConv(n, hp, wp, c, o, acc.shape[1:3], (k, k), (stride, stride), False, True, "", True)
+    got = call(
+        fused.int_conv_kernel(spec, Epilogue(), "f"),
+        x=xin,
+        w=fused.pair_weights16(wt),
+        out=np.zeros(acc.shape, np.int32),
+    )
+    assert np.array_equal(got["out"], acc)
+
+
 def test_float_accumulation_is_refused_when_partial_sums_could_round():
     w = np.full((2, 7, 7, 3), 127)
     assert fused.exact_in_float(w, 255, 0)

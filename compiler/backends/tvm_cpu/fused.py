@@ -741,14 +741,19 @@ class IntConv:
     padded: bool  # reads the (padded) copy in the accumulator's type rather than the int32 map
     w_dtype: str = ""  # the weights' stored type when narrower than the accumulator's (int8):
     # converted in registers, they cost a quarter of the bytes that stream in from memory
+    pairs16: bool = False  # AVX512-VNNI vpdpwssd: x an int16 copy, w int16 pairs (pair_weights16)
 
     @property
     def acc(self) -> str:
-        return "float32" if self.exact_in_float else "int32"
+        return "float32" if self.exact_in_float and not self.pairs16 else "int32"
 
     @property
     def weights(self) -> str:
-        return self.w_dtype or self.acc
+        return "int32" if self.pairs16 else self.w_dtype or self.acc
+
+    @property
+    def x_dtype(self) -> str:
+        return "int16" if self.pairs16 else self.acc if self.padded else "int32"
 
 
 def pad_input_kernel(
@@ -807,6 +812,31 @@ def vnni_weights(w: np.ndarray, groups: int) -> np.ndarray:
     return np.ascontiguousarray(rows.reshape(o, kh, groups, 4).transpose(1, 2, 0, 3)).view("<i4")[..., 0]
 
 
+def pair_weights16(w: np.ndarray) -> np.ndarray:
+    """(O, KH, KW, C) int16-range weights, C even -> (KH, KW, C / 2, O) int32 words of the int16
+    pair (w[..., 2i], w[..., 2i + 1]) (low half first, as vpdpwssd reads them)."""
+    o, kh, kw, c = w.shape
+    pairs = np.ascontiguousarray(w.transpose(1, 2, 3, 0).astype(np.int16))  # (KH, KW, C, O)
+    pairs = pairs.reshape(kh, kw, c // 2, 2, o).transpose(0, 1, 2, 4, 3)  # (.., C/2, O, 2)
+    return np.ascontiguousarray(pairs).view(np.int32)[..., 0]
+
+
+def pairs16_applies(target, w: np.ndarray, x_bound: int) -> bool:
+    """vpdpwssd fits: AVX512-VNNI, int16 inputs and weights, even C, 16 | O, and every partial
+    sum (a pair's included) below 2^31 in magnitude."""
+    from tvm.target import codegen
+
+    o, _, _, c = w.shape
+    return (
+        bool(codegen.target_has_features("avx512vnni", target))
+        and c % 2 == 0
+        and o % 16 == 0
+        and x_bound <= 32767
+        and int(np.abs(w).max(initial=0)) <= 32767
+        and int(np.abs(w).reshape(o, -1).sum(axis=1).max(initial=0)) * x_bound < 2**31
+    )
+
+
 def has_avx512(target) -> bool:
     """The target has AVX-512F and BW (vpternlogq, 512-bit vpshufb and vpsadbw)."""
     from tvm.target import codegen
@@ -849,9 +879,10 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
         OB, XB = (64 if O % 64 == 0 else 16), tile(OW, 4)
     else:
         GR = 0
-        ACC, XS, WS, WD = s.acc, (N, s.h, s.w, C), (KH, KW, C, O), s.weights
-        XD = ACC if s.padded else "int32"
+        ACC, XS, XD, WD = s.acc, (N, s.h, s.w, C), s.x_dtype, s.weights
+        WS = (KH, KW, C // 2, O) if s.pairs16 else (KH, KW, C, O)
         OB, XB = int_tiles(O, OW)
+    pairs = not vnni and s.pairs16
     TS, TD, PH, PW, PK, apply, pack, packs, G, GB = conv_epilogue_plan(epi, O, OB, N * OH)
 
     def word(x, n, y, byte):
@@ -903,6 +934,25 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
                                         ),
                                         T.reinterpret(
                                             "int8x64", w[ky, g, T.ramp(oo * OB + lane * 16, 1, 16)]
+                                        ),
+                                    )
+                    elif pairs:  # vpdpwssd: two channels' int16 products per int32 lane
+                        x32 = T.decl_buffer((N, s.h, s.w, C // 2), "int32", data=x.data)
+                        for ky, kx, c2 in T.grid(KH, KW, C // 2):
+                            for xi in T.unroll(XB):
+                                for lane in T.unroll(OB // 16):
+                                    acc[xi, T.ramp(lane * 16, 1, 16)] = T.call_llvm_pure_intrin(
+                                        "int32x16",
+                                        "llvm.x86.avx512.vpdpwssd.512",
+                                        acc[xi, T.ramp(lane * 16, 1, 16)],
+                                        T.reinterpret(
+                                            "int16x32",
+                                            T.broadcast(
+                                                x32[n, oy * SY + ky, (xo * XB + xi) * SX + kx, c2], 16
+                                            ),
+                                        ),
+                                        T.reinterpret(
+                                            "int16x32", w[ky, kx, c2, T.ramp(oo * OB + lane * 16, 1, 16)]
                                         ),
                                     )
                     else:

@@ -307,11 +307,13 @@ class _Compiler:
         if fused.vnni_applies(self.target, w, lo + offset, hi + offset):
             self.int_conv_vnni(grp, name, w, offset)
             return
-        exact = fused.exact_in_float(w, self.magnitude(x), a.pad_value)
-        padded = any(a.pads) or exact
+        # int16 pairs on vpdpwssd where they fit: half the multiply-adds of float32 FMAs
+        pairs16 = fused.pairs16_applies(self.target, w, max(self.magnitude(x), abs(a.pad_value)))
+        exact = not pairs16 and fused.exact_in_float(w, self.magnitude(x), a.pad_value)
+        padded = any(a.pads) or exact or pairs16
         if padded:  # a (padded) copy in the accumulator's type: no border test, no conversion
             h, wd = h + a.pads[0] + a.pads[2], wd + a.pads[1] + a.pads[3]
-            dtype = "float32" if exact else "int32"
+            dtype = "int16" if pairs16 else "float32" if exact else "int32"
             prep = fused.pad_input_kernel(
                 tuple(self.shape(x)), tuple(a.pads), a.pad_value, dtype, f"pad_{name}"
             )
@@ -325,9 +327,12 @@ class _Compiler:
         narrow = np.dtype(narrowest_int(w))
         w_dtype = str(narrow) if narrow.itemsize < 4 and w.size * 4 > NARROW_WEIGHT_BYTES else ""
         spec = fused.IntConv(
-            n, h, wd, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride), exact, padded, w_dtype
+            n, h, wd, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride), exact, padded, w_dtype, pairs16
         )
-        wt = np.ascontiguousarray(w.transpose(1, 2, 3, 0)).astype(spec.weights)
+        if pairs16:
+            wt = fused.pair_weights16(w)
+        else:
+            wt = np.ascontiguousarray(w.transpose(1, 2, 3, 0)).astype(spec.weights)
         args = {"x": x, "w": self.param(f"{name}.w", wt)}
         epi = self.epilogue(grp, args)
         self.add_func(name, fused.int_conv_kernel(spec, epi, name), args)
