@@ -36,7 +36,10 @@ def test_default_model_cpu_library_equals_the_golden(tmp_path, capsys):
         "import sys, numpy as np; from compiler.runtime import CompiledModel; "
         "from compiler.verification import verification_images; "
         f"m = CompiledModel({str(out / 'cpu')!r}); x, _ = verification_images('fashion-mnist', (1, 28, 28), 3, 0); "
-        "print(m.run(x).tolist()); "
+        "a = m.run(x); print(a.tolist()); "
+        # the caller's array read in place (8-byte aligned only), or copied when not C-contiguous
+        "buf = np.empty(x.size + 1); v = buf[1:].reshape(x.shape); v[:] = x; "
+        "assert v.ctypes.data % 64 != 0 and (m.run(v) == a).all() and (m.run(np.asfortranarray(x)) == a).all(); "
         "assert 'compiler.build' not in sys.modules and 'compiler.backends.tvm_cpu' not in sys.modules"
     )
     first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

@@ -1090,6 +1090,35 @@ def packer_kernel(shape: tuple[int, int, int, int], halo: tuple[int, int], packe
     return f.with_attr("global_symbol", name)
 
 
+def quantize_kernel(shape_nchw: tuple[int, int, int, int], scale: float, qmin: int, qmax: int, name: str):
+    """PrimFunc (images, pixels): float64 NCHW images -> int32 NHWC pixels
+    clip(round-half-even(x / scale), qmin, qmax), the golden's float64 arithmetic. The images
+    buffer assumes only 8-byte alignment, so the runtime can hand it the caller's numpy array
+    (64-byte alignment, TVM's default assumption, numpy does not give)."""
+    from tvm.script import tirx as T
+
+    N, C, H, W = shape_nchw  # noqa: N806
+    XV = 8 if W % 8 == 0 else 1  # images read 8 pixels at a time along a row
+
+    @T.prim_func
+    def f(images: T.Buffer((N, C, H, W), "float64", align=8), pixels: T.Buffer((N, H, W, C), "int32")):
+        for row in T.parallel(N * H):
+            for c, xo in T.grid(C, W // XV):
+                for xi in T.vectorized(XV):
+                    pixels[row // H, row % H, xo * XV + xi, c] = T.Cast(
+                        "int32",
+                        T.max(
+                            T.min(
+                                T.nearbyint(images[row // H, c, row % H, xo * XV + xi] / T.float64(scale)),
+                                float(qmax),
+                            ),
+                            float(qmin),
+                        ),
+                    )
+
+    return f.with_attr("global_symbol", name)
+
+
 FC_CHUNK = 128  # outputs per task of the FC (8 int32 vectors of accumulators)
 
 
