@@ -1,9 +1,11 @@
 """Scheduled, fused kernels of the CPU target, written directly in TIR (TVMScript): a binary conv
-with its epilogue, an integer conv with its epilogue, a max pool in front of thresholds, and the
-sign packer. TE plus schedule primitives cannot vectorize a reduction block on this TVM ("not
-compact dataflow"), so the loop nests are written out: one row of outputs per parallel task,
-register tiles of XB pixels x OB output channels (OB lanes vectorized, which LLVM turns into
-512-bit XOR + nibble-lookup popcount where AVX-512BW exists, AVX2 otherwise), reductions inside.
+with its epilogue, an integer conv with its epilogue (VNNI bytes, VNNI int16 pairs, float32 or
+int32), a max pool in front of thresholds, the input quantizer, the FC and the sign packer. TE plus
+schedule primitives cannot vectorize a reduction block on this TVM ("not compact dataflow"), so
+the loop nests are written out: one row of outputs per parallel task, register tiles of XB pixels
+x OB output channels, reductions inside. The binary conv's core loop (Harley-Seal carry-save
+adders over 16 terms, pre-XORed pairs, weighted nibble counts) calls AVX-512F/BW intrinsics where
+the target has them and is plain TIR otherwise (see binary_conv_kernel and docs/cpu.md).
 
 Epilogue (after the accumulator of a tile is complete, per pixel, OB channels at a time):
   value = acc                                      the integer accumulator
