@@ -887,6 +887,18 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
     pairs = not vnni and s.pairs16
     TS, TD, PH, PW, PK, apply, pack, packs, G, GB = conv_epilogue_plan(epi, O, OB, N * OH)
 
+    def dot(op, acc, x_word, w_words):
+        """acc + the AVX512-VNNI dot products (vpdpbusd: 4 bytes, vpdpwssd: 2 int16) of one
+        broadcast int32 word of x with 16 int32 words of weights."""
+        parts = "int8x64" if op == "vpdpbusd" else "int16x32"
+        return T.call_llvm_pure_intrin(
+            "int32x16",
+            f"llvm.x86.avx512.{op}.512",
+            acc,
+            T.reinterpret(parts, T.broadcast(x_word, 16)),
+            T.reinterpret(parts, w_words),
+        )
+
     def word(x, n, y, byte):
         """4 input bytes from `byte` on as one int32 (little-endian, as vpdpbusd reads them)."""
         return T.reinterpret(
@@ -924,38 +936,22 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
                         for ky, g in T.grid(KH, GR):
                             for xi in T.unroll(XB):
                                 for lane in T.unroll(OB // 16):
-                                    acc[xi, T.ramp(lane * 16, 1, 16)] = T.call_llvm_pure_intrin(
-                                        "int32x16",
-                                        "llvm.x86.avx512.vpdpbusd.512",
+                                    acc[xi, T.ramp(lane * 16, 1, 16)] = dot(
+                                        "vpdpbusd",
                                         acc[xi, T.ramp(lane * 16, 1, 16)],
-                                        T.reinterpret(
-                                            "int8x64",
-                                            T.broadcast(
-                                                word(x, n, oy * SY + ky, (xo * XB + xi) * SX * C + 4 * g), 16
-                                            ),
-                                        ),
-                                        T.reinterpret(
-                                            "int8x64", w[ky, g, T.ramp(oo * OB + lane * 16, 1, 16)]
-                                        ),
+                                        word(x, n, oy * SY + ky, (xo * XB + xi) * SX * C + 4 * g),
+                                        w[ky, g, T.ramp(oo * OB + lane * 16, 1, 16)],
                                     )
                     elif pairs:  # vpdpwssd: two channels' int16 products per int32 lane
                         x32 = T.decl_buffer((N, s.h, s.w, C // 2), "int32", data=x.data)
                         for ky, kx, c2 in T.grid(KH, KW, C // 2):
                             for xi in T.unroll(XB):
                                 for lane in T.unroll(OB // 16):
-                                    acc[xi, T.ramp(lane * 16, 1, 16)] = T.call_llvm_pure_intrin(
-                                        "int32x16",
-                                        "llvm.x86.avx512.vpdpwssd.512",
+                                    acc[xi, T.ramp(lane * 16, 1, 16)] = dot(
+                                        "vpdpwssd",
                                         acc[xi, T.ramp(lane * 16, 1, 16)],
-                                        T.reinterpret(
-                                            "int16x32",
-                                            T.broadcast(
-                                                x32[n, oy * SY + ky, (xo * XB + xi) * SX + kx, c2], 16
-                                            ),
-                                        ),
-                                        T.reinterpret(
-                                            "int16x32", w[ky, kx, c2, T.ramp(oo * OB + lane * 16, 1, 16)]
-                                        ),
+                                        x32[n, oy * SY + ky, (xo * XB + xi) * SX + kx, c2],
+                                        w[ky, kx, c2, T.ramp(oo * OB + lane * 16, 1, 16)],
                                     )
                     else:
                         for ky, kx, c in T.grid(KH, KW, C):
