@@ -493,8 +493,8 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     # task for all its channel blocks): linear addresses, where the map's (ky, kx, k) of a
     # running term index cost divisions in the loop
     XT = GROUPS16 >= 2
-    sum3, carry = carry_save(s.ternlog and V == LANES)
-    LUT = s.ternlog and V == LANES  # AVX-512BW: weighted nibble lookups for the last counts
+    LUT = s.ternlog and V == LANES  # AVX-512F/BW: vpternlogq, weighted nibble lookups
+    sum3, carry = carry_save(LUT)
     BYTES16 = LUT and GROUPS16 <= 31  # the loop's weight-16 counts kept per byte (<= 8 each time)
 
     def lanes(v):
@@ -505,11 +505,13 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
         ky, kx, k = j // (KW * K), j // K % KW, j % K
         return xp[n, oy * SY + Y0 + ky, ox * SX + X0 + kx, k]
 
+    def xword(xp, xt, j, n, oy, ox):
+        """x[j] for output pixel ox of row oy, from the task's row table xt when it has one (XT)."""
+        return xt[ox, j] if XT else xterm(xp, j, n, oy, ox)
+
     def tw(xp, xt, wf, j, xi, v, n, oy, xo, oo):
-        """x ^ w of flattened term j for vector v of the tile (wf: the tiled weights)
-        x read from the task's row table xt of terms when it has one (see XT)."""
-        x = xt[xo * XB + xi, j] if XT else xterm(xp, j, n, oy, xo * XB + xi)
-        return T.broadcast(x, V) ^ wf[oo, j, lanes(v)]
+        """x ^ w of flattened term j for vector v of the tile (wf: the tiled weights)."""
+        return T.broadcast(xword(xp, xt, j, n, oy, xo * XB + xi), V) ^ wf[oo, j, lanes(v)]
 
     @T.macro
     def csa(hi, lo, xi, v, b, c):
@@ -602,11 +604,9 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
             if XT:
                 for ox, ky, kx, k in T.grid(OW, KH, KW, K):
                     xt[ox, (ky * KW + kx) * K + k] = xp[n, oy * SY + Y0 + ky, ox * SX + X0 + kx, k]
+            if TERMS >= 2:
                 for ox, p in T.grid(OW, PAIRS):
-                    xq[ox, p] = xt[ox, 2 * p] ^ xt[ox, 2 * p + 1]
-            elif TERMS >= 2:
-                for ox, p in T.grid(OW, PAIRS):
-                    xq[ox, p] = xterm(xp, 2 * p, n, oy, ox) ^ xterm(xp, 2 * p + 1, n, oy, ox)
+                    xq[ox, p] = xword(xp, xt, 2 * p, n, oy, ox) ^ xword(xp, xt, 2 * p + 1, n, oy, ox)
             # channel blocks outside, pixels inside: a block's weights stay in L1 along the row
             for ob in range(GB):
                 for xo in range(OW // XB):
@@ -1014,6 +1014,13 @@ def pool_threshold_kernel(s: PoolThreshold, epi: Epilogue, name: str):
     packs = epi.pack is not None
     lowest, highest = -VALUE_LIMIT, VALUE_LIMIT
 
+    @T.macro
+    def tap(acc, high, low, n, oy, ox, oo, ky, kx):
+        """The window's running max and min accumulators take tap (ky, kx)."""
+        for oi in T.vectorized(OB):
+            high[oi] = T.max(high[oi], acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi])
+            low[oi] = T.min(low[oi], acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi])
+
     @T.prim_func
     def f(
         acc: T.Buffer((N, H, W, C), "int32"),
@@ -1040,25 +1047,13 @@ def pool_threshold_kernel(s: PoolThreshold, epi: Epilogue, name: str):
                     if oy * SY >= PT and oy * SY - PT + KH <= H and ox * SX >= PL and ox * SX - PL + KW <= W:
                         for ky in T.unroll(KH):  # inside the map: a fixed window
                             for kx in T.unroll(KW):
-                                for oi in T.vectorized(OB):
-                                    high[oi] = T.max(
-                                        high[oi], acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi]
-                                    )
-                                    low[oi] = T.min(
-                                        low[oi], acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi]
-                                    )
+                                tap(acc, high, low, n, oy, ox, oo, ky, kx)
                     else:
                         # only the taps inside the map (loop bounds, not a select: a select loads
                         # its unused operand too, and TVM drops the clamp of a selected index)
                         for ky in T.serial(T.max(PT - oy * SY, 0), T.min(H + PT - oy * SY, KH)):
                             for kx in T.serial(T.max(PL - ox * SX, 0), T.min(W + PL - ox * SX, KW)):
-                                for oi in T.vectorized(OB):
-                                    high[oi] = T.max(
-                                        high[oi], acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi]
-                                    )
-                                    low[oi] = T.min(
-                                        low[oi], acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi]
-                                    )
+                                tap(acc, high, low, n, oy, ox, oo, ky, kx)
                     for oi in T.vectorized(OB):
                         value[oi] = T.max(high[oi] * d[oo * OB + oi], low[oi] * d[oo * OB + oi])
                     apply(value, count, t, d, out, out, packed, n, oy, ox, oo * OB)
