@@ -14,10 +14,17 @@ def host_target(threads: int | None = None):
 
 
 def compile_funcs(funcs: dict, target=None):
-    """tvm.compile of PrimFuncs for the host. StorageRewrite is off: it merges the fused kernels'
+    """tvm.compile of PrimFuncs for the host, their parallel loops as claimed tasks on x86
+    (tasks.py). StorageRewrite is off: it merges the fused kernels'
     per-task scratch buffers and drops their stack annotation, which sends them to heap
     workspaces that LLVM cannot keep in registers (measured: 2x slower binary convs)."""
     import tvm
 
+    from compiler.backends.tvm_cpu.tasks import applies, claimed_tasks
+
+    target = target or host_target()
+    if applies(target):
+        threads = int(target.attrs.get("num-cores", 1))
+        funcs = {name: claimed_tasks(f, threads) for name, f in funcs.items()}
     with tvm.transform.PassContext(config={"tirx.disable_storage_rewrite": True}):
-        return tvm.compile(tvm.IRModule(funcs), target=target or host_target())
+        return tvm.compile(tvm.IRModule(funcs), target=target)
