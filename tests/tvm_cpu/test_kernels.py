@@ -294,8 +294,7 @@ def test_fc_equals_the_ir_matmul(o, bias):
     w = rng.integers(-128, 128, size=(o, k))
     b = rng.integers(-1000, 1000, size=o)
     want = x @ w.T + (b if bias else 0)
-    wk = np.zeros((k, fused.fc_columns(o)), dtype=narrowest_int(w))
-    wk[:, :o] = w.T
+    wk = fused.fc_weights(w, narrowest_int(w))
     arrays = dict(x=x.astype(np.int32), w=wk, b=b.astype(np.int32), out=np.zeros((n, o), np.int32))
     got = call(fused.fc_kernel(n, k, o, str(wk.dtype), bias, "f"), **arrays)
     assert wk.dtype == np.int8 and np.array_equal(got["out"], want)

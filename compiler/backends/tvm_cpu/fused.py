@@ -1118,44 +1118,50 @@ def quantize_kernel(shape_nchw: tuple[int, int, int, int], scale: float, qmin: i
 FC_CHUNK = 128  # outputs per task of the FC (8 int32 vectors of accumulators)
 
 
-def fc_columns(o: int) -> int:
-    """The FC's weight columns: O rounded up to whole tasks (zero columns past O)."""
+def fc_weights(w: np.ndarray, dtype) -> np.ndarray:
+    """The FC's (O, K) weights as the kernel reads them: (tasks, K, FC_CHUNK) in `dtype`, one
+    contiguous block per task (zero columns past O). Stored (K, O), a task read 2 cache lines
+    of every 1 KiB row: a stride the prefetchers do not follow (bireal18's 512 -> 1000 FC,
+    same process: 0.10 -> 0.04 ms)."""
+    o, k = w.shape
     ch = min(FC_CHUNK, o)
-    return -(-o // ch) * ch
+    tasks = -(-o // ch)
+    wt = np.zeros((k, tasks * ch), dtype=dtype)
+    wt[:, :o] = w.T
+    return np.ascontiguousarray(wt.reshape(k, tasks, ch).transpose(1, 0, 2))
 
 
 def fc_kernel(n: int, k: int, o: int, w_dtype: str, bias: bool, name: str):
     """PrimFunc (x, w, [bias], out): out[i, j] = sum_k x[i, k] * w[k, j] (+ bias[j]) in int32,
-    w (K, fc_columns(O)) stored in its narrowest integer type; tasks of FC_CHUNK outputs, each
+    w laid out by fc_weights in its narrowest integer type; tasks of FC_CHUNK outputs, each
     accumulating in registers over the whole K."""
     from tvm.script import tirx as T
 
     CH = min(FC_CHUNK, o)
     TASKS_ = -(-o // CH)
-    OP = fc_columns(o)
     has_bias = bias
 
     @T.prim_func
     def f(
         x: T.Buffer((n, k), "int32"),
-        w: T.Buffer((k, OP), w_dtype),
+        w: T.Buffer((TASKS_, k, CH), w_dtype),
         b: T.Buffer((o,), "int32"),
         out: T.Buffer((n, o), "int32"),
     ):
         for task in T.parallel(n * TASKS_):
             acc = T.alloc_buffer((CH,), "int32", scope="local", annotations=STACK)
             i = T.meta_var(task // TASKS_)
-            j0 = T.meta_var(task % TASKS_ * CH)
+            j = T.meta_var(task % TASKS_)
             for jj in T.vectorized(CH):
                 acc[jj] = 0
             for kk in range(k):
                 for jj in T.vectorized(CH):
-                    acc[jj] = acc[jj] + x[i, kk] * T.Cast("int32", w[kk, j0 + jj])
+                    acc[jj] = acc[jj] + x[i, kk] * T.Cast("int32", w[j, kk, jj])
             for jj in range(CH):
-                if j0 + jj < o:
+                if j * CH + jj < o:
                     if has_bias:
-                        out[i, j0 + jj] = acc[jj] + b[j0 + jj]
+                        out[i, j * CH + jj] = acc[jj] + b[j * CH + jj]
                     else:
-                        out[i, j0 + jj] = acc[jj]
+                        out[i, j * CH + jj] = acc[jj]
 
     return drop_unused(f, ["x", "w", *(["b"] if bias else []), "out"], name)

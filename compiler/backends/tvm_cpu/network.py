@@ -466,8 +466,7 @@ class _Compiler:
         x_name, w_name = node.inputs[0], node.inputs[1]
         wo = self.g.consts[w_name]  # (O, K)
         o, k = wo.shape
-        w = np.zeros((k, fused.fc_columns(o)), dtype=narrowest_int(wo))  # 8-bit weights stay bytes
-        w[:, :o] = wo.T  # outputs contiguous
+        w = fused.fc_weights(wo, narrowest_int(wo))  # 8-bit weights stay bytes
         n = self.p.buffers[x_name][0][0]
         args = {"x": x_name, "w": self.param(f"{name}.w", w)}
         if len(node.inputs) == 3:
