@@ -139,7 +139,7 @@ def test_fused_binary_conv_equals_the_ir_ops(case, ternlog):
 def test_int_conv_equals_the_ir_conv(exact, pads, pad_value, stride, w_dtype):
     rng = np.random.default_rng(sum(pads) + stride)
     k = 1 + 2 * pads[0] if pads[0] else 1
-    n, h, w, c, o = 1, 11, 9, 3, 24
+    n, h, w, c, o = 1, 11, 9, 3, 48  # three blocks of 16 output channels
     x = rng.integers(0, 256, size=(n, h, w, c))
     wt = rng.integers(-127, 128, size=(o, k, k, c))
     (acc,) = OPS["conv"].reference(WindowAttrs((k, k), (stride, stride), pads, pad_value), [x, wt])
@@ -156,7 +156,7 @@ def test_int_conv_equals_the_ir_conv(exact, pads, pad_value, stride, w_dtype):
     got = call(
         fused.int_conv_kernel(spec, Epilogue(), "f"),
         x=xin if any(pads) else x.astype(np.int32),
-        w=wt.transpose(1, 2, 3, 0).astype(spec.weights),
+        w=fused.int_conv_weights(spec, wt),
         out=np.zeros(acc.shape, np.int32),
     )
     assert np.array_equal(got["out"], acc)
@@ -170,7 +170,7 @@ def test_int16_pair_conv_equals_the_ir_conv(pads, pad_value, stride):
     """vpdpwssd on an int16 copy of x and int16 weight pairs (the 10-bit downsample inputs)."""
     rng = np.random.default_rng(7 + stride)
     k = 3 if pads[0] else 1
-    n, h, w, c, o = 1, 9, 8, 6, 32
+    n, h, w, c, o = 1, 9, 8, 6, 48  # three blocks of 16 output channels
     x = rng.integers(-600, 600, size=(n, h, w, c))
     wt = rng.integers(-127, 128, size=(o, k, k, c))
     assert fused.pairs16_applies(host_target(), wt, 600)
@@ -182,7 +182,7 @@ def test_int16_pair_conv_equals_the_ir_conv(pads, pad_value, stride):
     got = call(
         fused.int_conv_kernel(spec, Epilogue(), "f"),
         x=xin,
-        w=fused.pair_weights16(wt),
+        w=fused.int_conv_weights(spec, wt),
         out=np.zeros(acc.shape, np.int32),
     )
     assert np.array_equal(got["out"], acc)
@@ -278,7 +278,7 @@ def test_vnni_conv_equals_the_ir_conv(c, k, stride, o):
     got = call(
         fused.int_conv_kernel(spec, Epilogue(), "f"),
         x=xb,
-        w=fused.vnni_weights(wt, spec.groups),
+        w=fused.int_conv_weights(spec, wt),
         out=np.zeros(acc.shape, np.int32),
     )
     assert np.array_equal(got["out"], acc)

@@ -863,11 +863,34 @@ def vnni_applies(target, w: np.ndarray, x_lo: int, x_hi: int) -> bool:
     )
 
 
+def int_conv_tiles(s: IntConv | VnniConv) -> tuple[int, int]:
+    """(OB, XB): the integer conv's register tile of XB pixels x OB output channels."""
+    if isinstance(s, VnniConv):
+        return (64 if s.o % 64 == 0 else 16), tile(s.out_hw[1], 4)
+    return int_tiles(s.o, s.out_hw[1])
+
+
+def int_conv_weights(s: IntConv | VnniConv, w: np.ndarray) -> np.ndarray:
+    """(O, KH, KW, C) integer weights as int_conv_kernel reads them: VNNI byte words
+    (vnni_weights), int16 pair words (pair_weights16) or (KH, KW, C, O) in s.weights, with O split
+    into blocks of the register tile, (O / OB, ..., OB): a tile's weights are one contiguous run
+    (stored (..., O), a tile read OB of every O; bireal18's 256 -> 512 shortcut, same process:
+    0.085 -> 0.055 ms)."""
+    if isinstance(s, VnniConv):
+        wt = vnni_weights(w, s.groups)
+    elif s.pairs16:
+        wt = pair_weights16(w)
+    else:
+        wt = w.transpose(1, 2, 3, 0).astype(s.weights)
+    ob = int_conv_tiles(s)[0]
+    return np.ascontiguousarray(np.moveaxis(wt.reshape(*wt.shape[:-1], wt.shape[-1] // ob, ob), -2, 0))
+
+
 def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
-    """PrimFunc (x, w, [t, d], [res], out, [packed]). For an IntConv, x is the map (or its
-    padded copy in the accumulator's type) and w (KH, KW, C, O) in the accumulator's type (float32
-    when exact, else int32): FMAs over (ky, kx, c). For a VnniConv, x is the padded uint8 copy
-    with flat rows and w from vnni_weights: vpdpbusd over (ky, 4-byte word)."""
+    """PrimFunc (x, w, [t, d], [res], out, [packed]), w from int_conv_weights. For an IntConv,
+    x is the map (or its padded copy in the accumulator's type): FMAs over (ky, kx, c) (or
+    vpdpwssd over channel pairs). For a VnniConv, x is the padded uint8 copy with flat rows:
+    vpdpbusd over (ky, 4-byte word)."""
     from tvm.script import tirx as T
 
     vnni = isinstance(s, VnniConv)
@@ -875,15 +898,14 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
     OH, OW = s.out_hw
     KH, KW = s.kernel
     SY, SX = s.stride
+    OB, XB = int_conv_tiles(s)
     if vnni:
         GR = s.groups
-        ACC, XS, XD, WS, WD = "int32", (N, s.hp, s.row_bytes), "uint8", (KH, GR, O), "int32"
-        OB, XB = (64 if O % 64 == 0 else 16), tile(OW, 4)
+        ACC, XS, XD, WS, WD = "int32", (N, s.hp, s.row_bytes), "uint8", (O // OB, KH, GR, OB), "int32"
     else:
         GR = 0
         ACC, XS, XD, WD = s.acc, (N, s.h, s.w, C), s.x_dtype, s.weights
-        WS = (KH, KW, C // 2, O) if s.pairs16 else (KH, KW, C, O)
-        OB, XB = int_tiles(O, OW)
+        WS = (O // OB, KH, KW, C // 2, OB) if s.pairs16 else (O // OB, KH, KW, C, OB)
     pairs = not vnni and s.pairs16
     TS, TD, PH, PW, PK, apply, pack, packs, G, GB = conv_epilogue_plan(epi, O, OB, N * OH)
 
@@ -940,7 +962,7 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
                                         "vpdpbusd",
                                         acc[xi, T.ramp(lane * 16, 1, 16)],
                                         word(x, n, oy * SY + ky, (xo * XB + xi) * SX * C + 4 * g),
-                                        w[ky, g, T.ramp(oo * OB + lane * 16, 1, 16)],
+                                        w[oo, ky, g, T.ramp(lane * 16, 1, 16)],
                                     )
                     elif pairs:  # vpdpwssd: two channels' int16 products per int32 lane
                         x32 = T.decl_buffer((N, s.h, s.w, C // 2), "int32", data=x.data)
@@ -951,7 +973,7 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
                                         "vpdpwssd",
                                         acc[xi, T.ramp(lane * 16, 1, 16)],
                                         x32[n, oy * SY + ky, (xo * XB + xi) * SX + kx, c2],
-                                        w[ky, kx, c2, T.ramp(oo * OB + lane * 16, 1, 16)],
+                                        w[oo, ky, kx, c2, T.ramp(lane * 16, 1, 16)],
                                     )
                     else:
                         for ky, kx, c in T.grid(KH, KW, C):
@@ -959,7 +981,7 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
                                 for oi in T.vectorized(OB):
                                     acc[xi, oi] = acc[xi, oi] + T.Cast(
                                         ACC, x[n, oy * SY + ky, (xo * XB + xi) * SX + kx, c]
-                                    ) * T.Cast(ACC, w[ky, kx, c, oo * OB + oi])
+                                    ) * T.Cast(ACC, w[oo, ky, kx, c, oi])
                     for xi in range(XB):
                         for oi in T.vectorized(OB):
                             value[oi] = T.Cast("int32", acc[xi, oi])

@@ -329,11 +329,7 @@ class _Compiler:
         spec = fused.IntConv(
             n, h, wd, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride), exact, padded, w_dtype, pairs16
         )
-        if pairs16:
-            wt = fused.pair_weights16(w)
-        else:
-            wt = np.ascontiguousarray(w.transpose(1, 2, 3, 0)).astype(spec.weights)
-        args = {"x": x, "w": self.param(f"{name}.w", wt)}
+        args = {"x": x, "w": self.param(f"{name}.w", fused.int_conv_weights(spec, w))}
         epi = self.epilogue(grp, args)
         self.add_func(name, fused.int_conv_kernel(spec, epi, name), args)
 
@@ -355,7 +351,7 @@ class _Compiler:
         xp = self.buffer(f"{x}.bytes", (n, hp, wp * c), "uint8")
         self.add_func(f"pad_{name}", prep, {"x": x, "padded": xp})
         spec = fused.VnniConv(n, hp, wp * c, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride))
-        args = {"x": xp, "w": self.param(f"{name}.w", fused.vnni_weights(w, spec.groups))}
+        args = {"x": xp, "w": self.param(f"{name}.w", fused.int_conv_weights(spec, w))}
         epi = self.epilogue(grp, args, shift=offset * w.reshape(o, -1).sum(axis=1))
         self.add_func(name, fused.int_conv_kernel(spec, epi, name), args)
 
