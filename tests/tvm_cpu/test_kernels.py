@@ -217,6 +217,65 @@ def test_pool_threshold_equals_threshold_then_max_pool(steps):
     assert np.array_equal(got["out"], want)
 
 
+@pytest.mark.parametrize("kind", ["vnni", "float32", "int32"])
+def test_stem_conv_pooling_its_columns_then_rows_equals_conv_thresholds_max_pool(kind):
+    """fused.HPOOL: the conv (thresholds' signs folded into its weights) writes the max of each
+    pooled column's 3 columns, the pool kernel pools the rows with the max alone; together they
+    equal conv -> multi_threshold -> 3x3 / 2 max pool of the IR."""
+    rng = np.random.default_rng(len(kind))
+    n, h, w, c, o, k = 1, 12, 12, 3, 32, 7
+    x = rng.integers(0, 256, size=(n, h, w, c))
+    wt = rng.integers(-127, 128, size=(o, k, k, c))
+    conv_attrs = WindowAttrs((k, k), (2, 2), (3, 3, 3, 3), 0)
+    (acc,) = OPS["conv"].reference(conv_attrs, [x, wt])
+    lim = int(np.abs(acc).max()) + 1
+    t = np.sort(rng.integers(-lim, lim, size=(o, 15)), axis=1)
+    d = rng.choice([1, -1, 0, 2], size=o)
+    (want,) = OPS["max_pool"].reference(
+        WindowAttrs((3, 3), (2, 2), (1, 1, 1, 1)), [reference_thresholds(acc, t, d, -8)]
+    )
+    sign = np.where(d < 0, -1, 1)
+    ws = wt * sign[:, None, None, None]
+    oh, ow = acc.shape[1:3]
+    assert fused.hpool_applies(3, 2, 1, ow, want.shape[2])
+    if kind == "vnni":
+        if not fused.vnni_applies(host_target(), ws, 0, 255):
+            pytest.skip("this CPU has no AVX512-VNNI")
+        groups = fused.VnniConv(n, 0, 0, c, o, (oh, ow), (k, k), (2, 2)).groups
+        extra = max(0, -(-groups * 4 // c) - k)
+        hp, wp = h + 6, w + 6 + extra
+        prep = fused.pad_input_kernel((n, h, w, c), (3, 3, 3, 3 + extra), 0, "uint8", "pad", flat_rows=True)
+        xin = call(prep, x=x.astype(np.int32), padded=np.zeros((n, hp, wp * c), np.uint8))["padded"]
+        spec = fused.VnniConv(n, hp, wp * c, c, o, (oh, ow), (k, k), (2, 2), (3, 2, 1))
+    else:
+        prep = fused.pad_input_kernel((n, h, w, c), (3, 3, 3, 3), 0, kind, "pad")
+        xin = call(prep, x=x.astype(np.int32), padded=np.zeros((n, h + 6, w + 6, c), kind))["padded"]
+        spec = fused.IntConv(
+            n, h + 6, w + 6, c, o, (oh, ow), (k, k), (2, 2), kind == "float32", True, hpool=(3, 2, 1)
+        )
+    columns = call(
+        fused.int_conv_kernel(spec, Epilogue(), "f"),
+        x=xin,
+        w=fused.int_conv_weights(spec, ws),
+        out=np.zeros((n, oh, ow // 2, o), np.int32),
+    )["out"]
+    signed = acc * sign[None, None, None, :]
+    edge = np.concatenate([np.full((n, oh, 1, o), -(1 << 40)), signed], axis=2)  # column -1: padding
+    assert np.array_equal(columns, np.maximum(np.maximum(edge[:, :, 0:ow:2], edge[:, :, 1::2]), edge[:, :, 2::2]))
+    d_abs = np.abs(d)
+    lo, hi = np.minimum(-lim * sign, lim * sign), np.maximum(-lim * sign, lim * sign)
+    table, fields = fused.threshold_operand(t, d_abs, lo, hi, fold_d=False)
+    pool = fused.PoolThreshold(n, oh, ow // 2, o, want.shape[1:3], (3, 1), (2, 1), (1, 0), max_only=True)
+    got = call(
+        fused.pool_threshold_kernel(pool, Epilogue(qmin=-8, **fields), "f"),
+        acc=columns,
+        t=table,
+        d=d_abs.astype(np.int32),
+        out=np.zeros(want.shape, np.int32),
+    )
+    assert np.array_equal(got["out"], want)
+
+
 def test_affine_thresholds_are_exact_on_every_value_or_refused():
     rng = np.random.default_rng(3)
     c, steps = 16, 255

@@ -164,14 +164,14 @@ def tile(extent: int, limit: int) -> int:
     return max(d for d in range(1, min(extent, limit) + 1) if extent % d == 0)
 
 
-def int_tiles(o: int, ow: int) -> tuple[int, int]:
+def int_tiles(o: int, ow: int, even: bool = False) -> tuple[int, int]:
     """(OB, XB) of an integer conv: the register tile of XB pixels x OB channels (16 float32 or
     int32 lanes per vector) with the most accumulators up to 24 of the 32 vector registers, so
-    that FMA chains hide their latency even on 7-wide maps."""
-    best = (channel_tile(o, 64), 1)
+    that FMA chains hide their latency even on 7-wide maps; XB even if `even` (ow even)."""
+    best = (channel_tile(o, 64), 2 if even else 1)
     for ob in (64, 32, 16):
         if o % ob == 0:
-            xb = tile(ow, max(1, 24 * 16 // ob))
+            xb = 2 * tile(ow // 2, max(1, 12 * 16 // ob)) if even else tile(ow, max(1, 24 * 16 // ob))
             if xb * ob > best[0] * best[1]:
                 best = (ob, xb)
     return best
@@ -725,6 +725,23 @@ def correction_table(w: np.ndarray, kernel, stride, pads, pad_value: int, hw) ->
     return corr.astype(np.int32), rows, cols
 
 
+HPOOL = """A conv whose accumulators only feed thresholds and then a 3x3 / 2 max pool with
+padding 1 (the ResNet stem) takes the pool's horizontal window, `hpool` = (3, 2, 1): from each
+register tile's columns, still in registers, it writes the max of columns 2p - 1, 2p, 2p + 1 for
+each pooled column p (column -1 is the padding, skipped), (N, OH, OW / 2, O): half the bytes the
+pool then reads, which pools the rows (a (3, 1) window). Taking only maxima is exact because the
+network folds each channel's threshold sign into the conv: t <= d * acc is t <= |d| *
+(sign(d) * acc), so the conv computes sign(d) * acc with negated weights and the window's
+largest d * acc is |d| * its max. (Kept on the stack per row and pooled afterwards instead, the
+columns cost the stem as much as they saved the pool: 0.28 -> 0.37 ms against 0.16 -> 0.10.)"""
+
+
+def hpool_applies(kernel_w: int, stride_w: int, pad_left: int, ow: int, pooled_w: int) -> bool:
+    """A conv of output width `ow` can pool its columns for this max pool (HPOOL): a 3-wide
+    window, stride 2, left padding 1, and pooled_w = ow / 2."""
+    return (kernel_w, stride_w, pad_left) == (3, 2, 1) and ow % 2 == 0 and pooled_w == ow // 2
+
+
 @dataclass(frozen=True)
 class IntConv:
     """An integer conv (stem, downsample shortcut). With padding or float32 accumulation its input
@@ -744,6 +761,7 @@ class IntConv:
     w_dtype: str = ""  # the weights' stored type when narrower than the accumulator's (int8):
     # converted in registers, they cost a quarter of the bytes that stream in from memory
     pairs16: bool = False  # AVX512-VNNI vpdpwssd: x an int16 copy, w int16 pairs (pair_weights16)
+    hpool: tuple[int, int, int] | None = None  # see HPOOL
 
     @property
     def acc(self) -> str:
@@ -799,6 +817,7 @@ class VnniConv:
     out_hw: tuple[int, int]
     kernel: tuple[int, int]
     stride: tuple[int, int]
+    hpool: tuple[int, int, int] | None = None  # see HPOOL
 
     @property
     def groups(self) -> int:
@@ -864,10 +883,12 @@ def vnni_applies(target, w: np.ndarray, x_lo: int, x_hi: int) -> bool:
 
 
 def int_conv_tiles(s: IntConv | VnniConv) -> tuple[int, int]:
-    """(OB, XB): the integer conv's register tile of XB pixels x OB output channels."""
+    """(OB, XB): the integer conv's register tile of XB pixels x OB output channels (XB even when
+    the conv pools its columns, HPOOL)."""
     if isinstance(s, VnniConv):
-        return (64 if s.o % 64 == 0 else 16), tile(s.out_hw[1], 4)
-    return int_tiles(s.o, s.out_hw[1])
+        ow = s.out_hw[1]
+        return (64 if s.o % 64 == 0 else 16), (2 * tile(ow // 2, 2) if s.hpool else tile(ow, 4))
+    return int_tiles(s.o, s.out_hw[1], even=s.hpool is not None)
 
 
 def int_conv_weights(s: IntConv | VnniConv, w: np.ndarray) -> np.ndarray:
@@ -908,6 +929,12 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
         WS = (O // OB, KH, KW, C // 2, OB) if s.pairs16 else (O // OB, KH, KW, C, OB)
     pairs = not vnni and s.pairs16
     TS, TD, PH, PW, PK, apply, pack, packs, G, GB = conv_epilogue_plan(epi, O, OB, N * OH)
+    HP = s.hpool is not None  # see HPOOL
+    OWP = OW // 2 if HP else OW  # out's width (pooled, or not)
+    assert not HP or (XB % 2 == 0 and not epilogue_params(epi)[:-1]), s
+
+    def ival(v):
+        return T.Cast("int32", v)
 
     def dot(op, acc, x_word, w_words):
         """acc + the AVX512-VNNI dot products (vpdpbusd: 4 bytes, vpdpwssd: 2 int16) of one
@@ -938,7 +965,7 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
         t: T.Buffer(TS, TD),
         d: T.Buffer((O,), "int32"),
         res: T.Buffer((N, OH, OW, O), "int32"),
-        out: T.Buffer((N, OH, OW, O), "int32"),
+        out: T.Buffer((N, OH, OWP, O), "int32"),
         packed: T.Buffer((N, PH, PW, PK), "uint64"),
     ):
         for task in T.parallel(N * OH * G):
@@ -946,9 +973,12 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
             value = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
             count = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)
             bits = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
+            carry = T.alloc_buffer((OB,), "int32", scope="local", annotations=STACK)  # HPOOL
             n = T.meta_var(task // G // OH)
             oy = T.meta_var(task // G % OH)
             for ob in range(GB):
+                for oi in T.vectorized(OB):
+                    carry[oi] = -VALUE_LIMIT  # column -1: the pool's padding
                 for xo in range(OW // XB):
                     oo = T.meta_var(task % G * GB + ob)
                     for xi in T.unroll(XB):
@@ -982,10 +1012,23 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
                                     acc[xi, oi] = acc[xi, oi] + T.Cast(
                                         ACC, x[n, oy * SY + ky, (xo * XB + xi) * SX + kx, c]
                                     ) * T.Cast(ACC, w[oo, ky, kx, c, oi])
-                    for xi in range(XB):
+                    if HP:  # pooled columns xo * XB / 2 + q: columns 2q - 1, 2q, 2q + 1 of the tile
                         for oi in T.vectorized(OB):
-                            value[oi] = T.Cast("int32", acc[xi, oi])
-                        apply(value, count, t, d, res, out, packed, n, oy, xo * XB + xi, oo * OB)
+                            value[oi] = T.max(T.max(carry[oi], ival(acc[0, oi])), ival(acc[1, oi]))
+                            out[n, oy, xo * (XB // 2), oo * OB + oi] = value[oi]
+                        for q in T.unroll(1, XB // 2):
+                            for oi in T.vectorized(OB):
+                                value[oi] = T.max(
+                                    T.max(ival(acc[2 * q - 1, oi]), ival(acc[2 * q, oi])), ival(acc[2 * q + 1, oi])
+                                )
+                                out[n, oy, xo * (XB // 2) + q, oo * OB + oi] = value[oi]
+                        for oi in T.vectorized(OB):
+                            carry[oi] = ival(acc[XB - 1, oi])
+                    else:
+                        for xi in range(XB):
+                            for oi in T.vectorized(OB):
+                                value[oi] = ival(acc[xi, oi])
+                            apply(value, count, t, d, res, out, packed, n, oy, xo * XB + xi, oo * OB)
                 if packs:
                     for xi in range(XB):
                         pack(bits, out, packed, n, oy, xo * XB + xi)
@@ -1015,6 +1058,8 @@ class PoolThreshold:
     kernel: tuple[int, int]
     stride: tuple[int, int]
     pads: tuple[int, int]
+    max_only: bool = False  # d >= 0 (its sign folded into the conv before, see HPOOL): the
+    # window's max alone, d * max
 
 
 def pool_threshold_kernel(s: PoolThreshold, epi: Epilogue, name: str):
@@ -1035,13 +1080,15 @@ def pool_threshold_kernel(s: PoolThreshold, epi: Epilogue, name: str):
     pack = pack_macro(epi, C)
     packs = epi.pack is not None
     lowest, highest = -VALUE_LIMIT, VALUE_LIMIT
+    max_only = s.max_only
 
     @T.macro
     def tap(acc, high, low, n, oy, ox, oo, ky, kx):
-        """The window's running max and min accumulators take tap (ky, kx)."""
+        """The window's running max (and min) accumulators take tap (ky, kx)."""
         for oi in T.vectorized(OB):
             high[oi] = T.max(high[oi], acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi])
-            low[oi] = T.min(low[oi], acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi])
+            if not max_only:
+                low[oi] = T.min(low[oi], acc[n, oy * SY - PT + ky, ox * SX - PL + kx, oo * OB + oi])
 
     @T.prim_func
     def f(
@@ -1077,7 +1124,10 @@ def pool_threshold_kernel(s: PoolThreshold, epi: Epilogue, name: str):
                             for kx in T.serial(T.max(PL - ox * SX, 0), T.min(W + PL - ox * SX, KW)):
                                 tap(acc, high, low, n, oy, ox, oo, ky, kx)
                     for oi in T.vectorized(OB):
-                        value[oi] = T.max(high[oi] * d[oo * OB + oi], low[oi] * d[oo * OB + oi])
+                        if max_only:
+                            value[oi] = high[oi] * d[oo * OB + oi]
+                        else:
+                            value[oi] = T.max(high[oi] * d[oo * OB + oi], low[oi] * d[oo * OB + oi])
                     apply(value, count, t, d, out, out, packed, n, oy, ox, oo * OB)
                 if packs and WORD % OB != 0:  # else packed chunk by chunk in apply
                     pack(word, out, packed, n, oy, ox)

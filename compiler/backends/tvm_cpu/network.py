@@ -77,6 +77,7 @@ class Group:
     kind: str
     nodes: list = field(default_factory=list)
     pack: object = None
+    pooled: tuple = ()  # an integer conv's (multi_threshold, max_pool) after it (fused.HPOOL)
 
     @property
     def last(self):
@@ -93,6 +94,7 @@ class _Compiler:
         self.producers = graph.producers()
         self.bounds = value_bounds(graph)
         self.halo: dict[str, tuple[int, int, int, int]] = {}  # packed sign output -> halo
+        self.signs: dict[str, np.ndarray] = {}  # conv output -> the threshold signs folded in it
 
     # ---- buffers and kernels ----
     def shape(self, tensor: str) -> list[int]:
@@ -151,6 +153,8 @@ class _Compiler:
                     add = self.only_consumer(thr.outputs[0], "add")
                     if add is not None and id(add) not in member:
                         grp.nodes.append(add)
+                elif pooled and node.inputs[0] not in self.halo:  # the stem: see fused.HPOOL
+                    grp.pooled = (thr, pooled)
             elif node.op == "multi_threshold" and self.only_consumer(node.outputs[0], "max_pool"):
                 grp = Group("pool", [node, self.only_consumer(node.outputs[0], "max_pool")])
             else:
@@ -234,14 +238,19 @@ class _Compiler:
             fields.update(pack=pk.pack, packed_hw=pk.packed_hw)
         return Epilogue(**fields)
 
-    def threshold_params(self, thr, fields: dict, fold_d: bool = True, shift=None) -> tuple[str, str]:
+    def threshold_params(
+        self, thr, fields: dict, fold_d: bool = True, shift=None, sign=None
+    ) -> tuple[str, str]:
         """Parameters t, d of a fused multi_threshold; its Epilogue fields go into `fields`. With
         `shift`, the kernel's accumulator is the IR's + shift: t <= d * acc becomes
-        t + d * shift <= d * (acc + shift), and the bounds move with it."""
+        t + d * shift <= d * (acc + shift), and the bounds move with it. With `sign` (per
+        channel, +-1), it is sign * the IR's: t <= (sign * d) * (sign * acc)."""
         t, d = self.g.consts[thr.inputs[1]].astype(np.int64), self.g.consts[thr.inputs[2]].astype(np.int64)
         b = self.bounds[thr.inputs[0]]
         lo = np.broadcast_to(np.asarray(b.lo, dtype=np.int64), d.shape)
         hi = np.broadcast_to(np.asarray(b.hi, dtype=np.int64), d.shape)
+        if sign is not None:
+            d, lo, hi = d * sign, np.where(sign < 0, -hi, lo), np.where(sign < 0, -lo, hi)
         if shift is not None:
             t, lo, hi = t + (d * shift)[:, None], lo + shift, hi + shift
         table, found = threshold_operand(t, d, lo, hi, fold_d)
@@ -292,10 +301,30 @@ class _Compiler:
         self.add_func(name, fused.binary_conv_kernel(spec, epi, name), args)
         self.p.calls[-1].binary_macs = n * oh * ow * o * kh * kw * c
 
+    def pooled_conv(self, grp: Group, w: np.ndarray) -> tuple[np.ndarray, tuple | None]:
+        """For a conv feeding thresholds and a max pool whose columns it can pool (fused.HPOOL):
+        its weights with the thresholds' signs folded in, and its `hpool`; else (w, None)."""
+        if not grp.pooled:
+            return w, None
+        thr, pool = grp.pooled
+        a = pool.attrs
+        ow, pw = self.shape(grp.nodes[0].outputs[0])[2], self.shape(pool.outputs[0])[2]
+        if not fused.hpool_applies(a.kernel[1], a.stride[1], a.pads[1], ow, pw):
+            return w, None
+        sign = np.where(self.g.consts[thr.inputs[2]] < 0, -1, 1).astype(np.int64)
+        self.signs[grp.nodes[0].outputs[0]] = sign
+        return w * sign[:, None, None, None], (a.kernel[1], a.stride[1], a.pads[1])
+
+    def conv_out(self, grp: Group, args: dict, hpool) -> None:
+        """A conv that pools its columns writes (N, OH, OW / 2, O)."""
+        if hpool is not None:
+            n, oh, ow, o = self.shape(grp.nodes[0].outputs[0])
+            args["out"] = self.buffer(grp.nodes[0].outputs[0], (n, oh, ow // 2, o))
+
     def int_conv(self, grp: Group, name: str) -> None:
         conv = grp.nodes[0]
         a, x = conv.attrs, conv.inputs[0]
-        w = self.g.consts[conv.inputs[1]].astype(np.int64)  # (O, KH, KW, C)
+        w, hpool = self.pooled_conv(grp, self.g.consts[conv.inputs[1]].astype(np.int64))  # (O, KH, KW, C)
         o, kh, kw, c = w.shape
         n, h, wd, _ = self.shape(x)
         oh, ow = self.shape(conv.outputs[0])[1:3]
@@ -305,7 +334,7 @@ class _Compiler:
         # sum) more, which the thresholds absorb (a conv without thresholds takes no offset)
         offset = -lo if lo < 0 and len(grp.nodes) > 1 else 0
         if fused.vnni_applies(self.target, w, lo + offset, hi + offset):
-            self.int_conv_vnni(grp, name, w, offset)
+            self.int_conv_vnni(grp, name, w, offset, hpool)
             return
         # int16 pairs on vpdpwssd where they fit: half the multiply-adds of float32 FMAs
         pairs16 = fused.pairs16_applies(self.target, w, max(self.magnitude(x), abs(a.pad_value)))
@@ -327,13 +356,14 @@ class _Compiler:
         narrow = np.dtype(narrowest_int(w))
         w_dtype = str(narrow) if narrow.itemsize < 4 and w.size * 4 > NARROW_WEIGHT_BYTES else ""
         spec = fused.IntConv(
-            n, h, wd, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride), exact, padded, w_dtype, pairs16
+            n, h, wd, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride), exact, padded, w_dtype, pairs16, hpool
         )
         args = {"x": x, "w": self.param(f"{name}.w", fused.int_conv_weights(spec, w))}
         epi = self.epilogue(grp, args)
+        self.conv_out(grp, args, hpool)
         self.add_func(name, fused.int_conv_kernel(spec, epi, name), args)
 
-    def int_conv_vnni(self, grp: Group, name: str, w: np.ndarray, offset: int) -> None:
+    def int_conv_vnni(self, grp: Group, name: str, w: np.ndarray, offset: int, hpool) -> None:
         """Bytes times int8 weights on AVX512-VNNI, from a padded uint8 copy of x + offset whose
         rows carry enough extra zero columns for the last window's 4-byte words."""
         conv = grp.nodes[0]
@@ -350,9 +380,10 @@ class _Compiler:
         )
         xp = self.buffer(f"{x}.bytes", (n, hp, wp * c), "uint8")
         self.add_func(f"pad_{name}", prep, {"x": x, "padded": xp})
-        spec = fused.VnniConv(n, hp, wp * c, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride))
+        spec = fused.VnniConv(n, hp, wp * c, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride), hpool)
         args = {"x": xp, "w": self.param(f"{name}.w", fused.int_conv_weights(spec, w))}
         epi = self.epilogue(grp, args, shift=offset * w.reshape(o, -1).sum(axis=1))
+        self.conv_out(grp, args, hpool)
         self.add_func(name, fused.int_conv_kernel(spec, epi, name), args)
 
     def pool_threshold(self, grp: Group, name: str) -> None:
@@ -362,13 +393,18 @@ class _Compiler:
         oh, ow = self.shape(pool.outputs[0])[1:3]
         fields: dict = {}
         args = {"acc": thr.inputs[0], "out": self.buffer(pool.outputs[0], self.shape(pool.outputs[0]))}
-        args["t"], args["d"] = self.threshold_params(thr, fields, fold_d=False)  # pooled: d * acc
+        sign = self.signs.get(thr.inputs[0])  # the conv pooled the rows (fused.HPOOL)
+        args["t"], args["d"] = self.threshold_params(thr, fields, fold_d=False, sign=sign)  # d * acc
         if grp.pack is not None:
             args["packed"], pk = self.packed_buffer(grp.pack)
             fields.update(pack=pk.pack, packed_hw=pk.packed_hw)
-        spec = fused.PoolThreshold(
-            n, h, w, c, (oh, ow), tuple(a.kernel), tuple(a.stride), (a.pads[0], a.pads[1])
-        )
+        if sign is None:
+            spec = fused.PoolThreshold(
+                n, h, w, c, (oh, ow), tuple(a.kernel), tuple(a.stride), (a.pads[0], a.pads[1])
+            )
+        else:  # the columns are pooled: a (KH, 1) window over (N, H, OW, C), the max alone
+            window = ((a.kernel[0], 1), (a.stride[0], 1), (a.pads[0], 0))
+            spec = fused.PoolThreshold(n, h, ow, c, (oh, ow), *window, max_only=True)
         self.add_func(name, fused.pool_threshold_kernel(spec, Epilogue(**fields), name), args)
 
     def sign(self, node, name: str) -> None:
