@@ -276,6 +276,35 @@ def test_stem_conv_pooling_its_columns_then_rows_equals_conv_thresholds_max_pool
     assert np.array_equal(got["out"], want)
 
 
+@pytest.mark.parametrize(
+    "scale,qmin,qmax", [(1 / 255, 0, 255), (0.0078125, -128, 127), (0.37, -7, 7), (1e-7, -(2**24), 2**24)]
+)
+def test_quantizer_equals_the_ir_quantizer_at_half_integers(scale, qmin, qmax):
+    """The quantizer multiplies by 1 / scale where that provably rounds like x / scale and divides
+    elsewhere: images full of values on, and a few ulps around, the half-integer boundaries
+    (where the two can differ), large, negative and infinite values, in every lane position."""
+    from compiler.ir.ops.quantize_input import QuantizeInputAttrs
+
+    rng = np.random.default_rng(int(scale * 1000))
+    n, c, h, w = 2, 3, 5, 21  # 21 columns: two vectors of 8 and a tail of 5
+    x = rng.uniform(-0.2, 1.2, size=(n, c, h, w))
+    k = rng.integers(qmin - 2, qmax + 2, size=x.shape)
+    halves = (k + 0.5) * scale  # x / scale within an ulp or two of a half-integer
+    for j, ulps in enumerate([0, 1, -1, 2, -2, 5, -5]):
+        pick = rng.random(x.shape) < 0.1
+        x = np.where(pick, halves + ulps * np.spacing(np.abs(halves)), x)
+    x.flat[rng.choice(x.size, 12, replace=False)] = [1e30, -1e30, np.inf, -np.inf, 2e6, -2e6, 0.0, -0.0, 1.0, 0.5, 1e-300, -1e-300]
+    (want,) = OPS["quantize_input"].reference(QuantizeInputAttrs(scale, qmin, qmax), [x])
+    got = call(
+        fused.quantize_kernel((n, c, h, w), scale, qmin, qmax, "f"),
+        images=x,
+        pixels=np.zeros((n, h, w, c), np.int32),
+    )
+    assert np.array_equal(got["pixels"], want.transpose(0, 2, 3, 1))
+    if scale != 0.0078125:  # the multiply alone would not be exact here: the check is exercised
+        assert not np.array_equal(np.clip(np.round(x * (1 / scale)), qmin, qmax), want)
+
+
 def test_affine_thresholds_are_exact_on_every_value_or_refused():
     rng = np.random.default_rng(3)
     c, steps = 16, 255

@@ -1155,14 +1155,44 @@ def packer_kernel(shape: tuple[int, int, int, int], halo: tuple[int, int], packe
     return f.with_attr("global_symbol", name)
 
 
+QUANT_LANES = 8  # float64 lanes per vector of the quantizer (one 512-bit register)
+QUANT_DELTA = 2.0**-30  # see quantize_kernel
+QUANT_LIMIT = 2.0**20
+
+
 def quantize_kernel(shape_nchw: tuple[int, int, int, int], scale: float, qmin: int, qmax: int, name: str):
     """PrimFunc (images, pixels): float64 NCHW images -> int32 NHWC pixels
     clip(round-half-even(x / scale), qmin, qmax), the golden's float64 arithmetic. The images
     buffer assumes only 8-byte alignment, so the runtime can hand it the caller's numpy array
-    (64-byte alignment, TVM's default assumption, numpy does not give)."""
+    (64-byte alignment, TVM's default assumption, numpy does not give).
+
+    The divides dominate (vdivpd: 16 cycles per 8 values), so 8 values at a time are first
+    multiplied by fl(1 / scale): y = fl(x * fl(1 / scale)) and fl(x / scale) both lie within
+    3.0001 * 2^-53 * |x / scale| of x / scale, under 2^-31.4 when |y| < 2^20. Two values that
+    close round to different integers only if a half-integer lies between them, so where every
+    y of the 8 is farther than 2^-30 from a half-integer, |y - round(y)| < 1/2 - 2^-30 (the
+    difference is exact), round(y) is round(fl(x / scale)); from 2^20 on both clip alike (the
+    grid stays inside +-(2^20 - 2)). Any other vector (a value near a half, infinite or NaN) is
+    divided as before. Measured alone, one thread: 0.146 -> 0.096 ms (multiplying alone, not
+    exact: 0.098 ms)."""
     from tvm.script import tirx as T
 
     N, C, H, W = shape_nchw  # noqa: N806
+    L = QUANT_LANES
+    recip = 1.0 / scale
+    fast = max(-qmin, qmax) <= QUANT_LIMIT - 2  # else every vector is divided
+
+    def near_half(y, r):
+        """1 in each lane where y may round unlike x / scale (see above), else 0."""
+        if not fast:
+            return T.broadcast(1, L)
+        return T.Select(
+            T.abs(y - r) < T.broadcast(T.float64(0.5 - QUANT_DELTA), L), T.broadcast(0, L), T.broadcast(1, L)
+        )
+
+    def clip(v, lanes: int = 1):
+        bound = T.float64 if lanes == 1 else lambda b: T.broadcast(T.float64(b), lanes)
+        return T.Cast("int32" if lanes == 1 else f"int32x{lanes}", T.max(T.min(v, bound(qmax)), bound(qmin)))
 
     @T.prim_func
     def f(images: T.Buffer((N, C, H, W), "float64", align=8), pixels: T.Buffer((N, H, W, C), "int32")):
@@ -1171,16 +1201,21 @@ def quantize_kernel(shape_nchw: tuple[int, int, int, int], scale: float, qmin: i
             # interleaved into the NHWC row
             plane = T.alloc_buffer((C, W), "int32", scope="local", annotations=STACK)
             for c in range(C):
-                for x in T.vectorized(W):
-                    plane[c, x] = T.Cast(
-                        "int32",
-                        T.max(
-                            T.min(
-                                T.nearbyint(images[row // H, c, row % H, x] / T.float64(scale)), float(qmax)
-                            ),
-                            float(qmin),
-                        ),
-                    )
+                for xo in range(W // L):
+                    x = T.meta_var(images[row // H, c, row % H, T.ramp(xo * L, 1, L)])
+                    y = T.meta_var(x * T.broadcast(T.float64(recip), L))
+                    r = T.meta_var(T.nearbyint(y))
+                    if T.call_llvm_pure_intrin("int32", "llvm.vector.reduce.or", near_half(y, r)) == 0:
+                        plane[c, T.ramp(xo * L, 1, L)] = clip(r, L)
+                    else:
+                        plane[c, T.ramp(xo * L, 1, L)] = clip(
+                            T.nearbyint(x / T.broadcast(T.float64(scale), L)), L
+                        )
+                if W % L > 0:  # the row's last W % L values
+                    for xt in T.vectorized(W % L):
+                        plane[c, W // L * L + xt] = clip(
+                            T.nearbyint(images[row // H, c, row % H, W // L * L + xt] / T.float64(scale))
+                        )
             for x, c in T.grid(W, C):
                 pixels[row // H, row % H, x, c] = plane[c, x]
 
