@@ -305,6 +305,27 @@ def test_quantizer_equals_the_ir_quantizer_at_half_integers(scale, qmin, qmax):
         assert not np.array_equal(np.clip(np.round(x * (1 / scale)), qmin, qmax), want)
 
 
+@pytest.mark.parametrize(
+    "dtype,pads,flat", [("int16", (0, 0, 0, 0), False), ("float32", (1, 1, 1, 2), False), ("uint8", (1, 1, 1, 3), True)]
+)
+def test_input_copy_summing_a_pool_equals_sum_pool_then_pad(dtype, pads, flat):
+    """The downsample shortcut's 2x2 sum pool, summed by its conv's input copy."""
+    rng = np.random.default_rng(len(dtype))
+    n, h, w, c = 1, 10, 12, 6
+    lo = 0 if dtype == "uint8" else -60
+    x = rng.integers(lo, 60, size=(n, h, w, c))
+    (pooled,) = OPS["sum_pool"].reference(WindowAttrs((2, 2), (2, 2), (0, 0, 0, 0)), [x])
+    top, left, bottom, right = pads
+    want = np.full((n, pooled.shape[1] + top + bottom, pooled.shape[2] + left + right, c), 7 + 3)
+    want[:, top : top + pooled.shape[1], left : left + pooled.shape[2]] = pooled + 3
+    prep = fused.pad_input_kernel(
+        pooled.shape, pads, 7, dtype, "f", flat_rows=flat, offset=3, pool=((2, 2), (2, 2), x.shape)
+    )
+    out = np.zeros(want.reshape(n, want.shape[1], -1).shape if flat else want.shape, dtype)
+    got = call(prep, x=x.astype(np.int32), padded=out)["padded"]
+    assert np.array_equal(got.reshape(want.shape), want)
+
+
 def test_affine_thresholds_are_exact_on_every_value_or_refused():
     rng = np.random.default_rng(3)
     c, steps = 16, 255

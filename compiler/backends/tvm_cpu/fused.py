@@ -777,20 +777,23 @@ class IntConv:
 
 
 def pad_input_kernel(
-    shape, pads, pad_value: int, dtype: str, name: str, flat_rows: bool = False, offset: int = 0
+    shape, pads, pad_value: int, dtype: str, name: str, flat_rows: bool = False, offset: int = 0, pool=None
 ):
     """PrimFunc (x, padded): x + offset, x (N, H, W, C) int32, into (N, H+top+bottom,
     W+left+right, C) of `dtype`, the border filled with pad_value + offset; with flat_rows, each
-    row's (W, C) as one axis."""
+    row's (W, C) as one axis. With `pool` = (kernel, stride, source shape), x is the unpadded sum
+    pool of the kernel's input map `x` (source shape), summed here: its windows' taps added."""
     from tvm import te, tirx
 
     n, h, w, c = shape
     top, left, bottom, right = pads
-    x = te.placeholder(shape, "int32", name="x")
+    (kh, kw), (sy, sx), source = pool if pool else ((1, 1), (1, 1), shape)
+    x = te.placeholder(source, "int32", name="x")
 
     def value(b, y, i, k):
         inside = tirx.all(y >= top, y < h + top, i >= left, i < w + left)
-        v = x[b, tirx.max(tirx.min(y - top, h - 1), 0), tirx.max(tirx.min(i - left, w - 1), 0), k]
+        yy, ii = tirx.max(tirx.min(y - top, h - 1), 0), tirx.max(tirx.min(i - left, w - 1), 0)
+        v = sum(x[b, yy * sy + ky, ii * sx + kx, k] for ky in range(kh) for kx in range(kw))
         return (tirx.if_then_else(inside, v, pad_value) + offset).astype(dtype)
 
     hp, wp = h + top + bottom, w + left + right

@@ -95,6 +95,7 @@ class _Compiler:
         self.bounds = value_bounds(graph)
         self.halo: dict[str, tuple[int, int, int, int]] = {}  # packed sign output -> halo
         self.signs: dict[str, np.ndarray] = {}  # conv output -> the threshold signs folded in it
+        self.pooled: dict[str, object] = {}  # sum_pool output -> the node, summed by a conv's copy
 
     # ---- buffers and kernels ----
     def shape(self, tensor: str) -> list[int]:
@@ -192,6 +193,8 @@ class _Compiler:
                 self.multi_threshold(node, name)
             elif op == "add":
                 self.saturating_add(node, name)
+            elif op == "sum_pool" and self.pools_into_copy(node):
+                self.pooled[node.outputs[0]] = node  # summed by the conv's input copy
             elif op in ("sum_pool", "max_pool"):
                 self.pool(node, name)
             elif op == "global_sum_pool":
@@ -321,6 +324,31 @@ class _Compiler:
             n, oh, ow, o = self.shape(grp.nodes[0].outputs[0])
             args["out"] = self.buffer(grp.nodes[0].outputs[0], (n, oh, ow // 2, o))
 
+    def pools_into_copy(self, node) -> bool:
+        """A sum pool whose only reader is an integer conv is summed by that conv's input copy
+        (fused.pad_input_kernel): one kernel and one map less (the downsample shortcuts)."""
+        users = self.consumers.get(node.outputs[0], [])
+        a = node.attrs
+        return (
+            len(users) == 1
+            and users[0].op == "conv"
+            and users[0].inputs[0] == node.outputs[0]
+            and self.g.tensors[users[0].inputs[1]].dtype != BIPOLAR
+            and not any(a.pads)
+            and a.kernel[0] * a.kernel[1] <= 16
+        )
+
+    def pool_of(self, x: str):
+        """(kernel, stride, input shape) of the sum pool the copy of `x` sums, or None."""
+        node = self.pooled.get(x)
+        if node is None:
+            return None
+        return tuple(node.attrs.kernel), tuple(node.attrs.stride), tuple(self.shape(node.inputs[0]))
+
+    def copy_source(self, x: str) -> str:
+        """The map an input copy of `x` reads: the pool's input when it sums the pool."""
+        return self.pooled[x].inputs[0] if x in self.pooled else x
+
     def int_conv(self, grp: Group, name: str) -> None:
         conv = grp.nodes[0]
         a, x = conv.attrs, conv.inputs[0]
@@ -340,14 +368,15 @@ class _Compiler:
         pairs16 = fused.pairs16_applies(self.target, w, max(self.magnitude(x), abs(a.pad_value)))
         exact = not pairs16 and fused.exact_in_float(w, self.magnitude(x), a.pad_value)
         padded = any(a.pads) or exact or pairs16
+        padded = padded or x in self.pooled  # the copy sums the pool
         if padded:  # a (padded) copy in the accumulator's type: no border test, no conversion
             h, wd = h + a.pads[0] + a.pads[2], wd + a.pads[1] + a.pads[3]
             dtype = "int16" if pairs16 else "float32" if exact else "int32"
             prep = fused.pad_input_kernel(
-                tuple(self.shape(x)), tuple(a.pads), a.pad_value, dtype, f"pad_{name}"
+                tuple(self.shape(x)), tuple(a.pads), a.pad_value, dtype, f"pad_{name}", pool=self.pool_of(x)
             )
             xp = self.buffer(f"{x}.padded", (n, h, wd, c), dtype)
-            self.add_func(f"pad_{name}", prep, {"x": x, "padded": xp})
+            self.add_func(f"pad_{name}", prep, {"x": self.copy_source(x), "padded": xp})
             x = xp
         # weights larger than a core's L2 share stream in from memory on every image: stored in
         # their narrowest type they cost a quarter of the bytes (measured, 7x7x256 -> 512
@@ -376,10 +405,17 @@ class _Compiler:
         pads = (a.pads[0], a.pads[1], a.pads[2], a.pads[3] + extra)
         hp, wp = h + pads[0] + pads[2], wd + pads[1] + pads[3]
         prep = fused.pad_input_kernel(
-            tuple(self.shape(x)), pads, a.pad_value, "uint8", f"pad_{name}", flat_rows=True, offset=offset
+            tuple(self.shape(x)),
+            pads,
+            a.pad_value,
+            "uint8",
+            f"pad_{name}",
+            flat_rows=True,
+            offset=offset,
+            pool=self.pool_of(x),
         )
         xp = self.buffer(f"{x}.bytes", (n, hp, wp * c), "uint8")
-        self.add_func(f"pad_{name}", prep, {"x": x, "padded": xp})
+        self.add_func(f"pad_{name}", prep, {"x": self.copy_source(x), "padded": xp})
         spec = fused.VnniConv(n, hp, wp * c, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride), hpool)
         args = {"x": xp, "w": self.param(f"{name}.w", fused.int_conv_weights(spec, w))}
         epi = self.epilogue(grp, args, shift=offset * w.reshape(o, -1).sum(axis=1))
