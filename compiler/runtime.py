@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 PAGE = 4096
 HUGE_PAGE = 2 << 20
 

@@ -261,7 +261,9 @@ def test_stem_conv_pooling_its_columns_then_rows_equals_conv_thresholds_max_pool
     )["out"]
     signed = acc * sign[None, None, None, :]
     edge = np.concatenate([np.full((n, oh, 1, o), -(1 << 40)), signed], axis=2)  # column -1: padding
-    assert np.array_equal(columns, np.maximum(np.maximum(edge[:, :, 0:ow:2], edge[:, :, 1::2]), edge[:, :, 2::2]))
+    assert np.array_equal(
+        columns, np.maximum(np.maximum(edge[:, :, 0:ow:2], edge[:, :, 1::2]), edge[:, :, 2::2])
+    )
     d_abs = np.abs(d)
     lo, hi = np.minimum(-lim * sign, lim * sign), np.maximum(-lim * sign, lim * sign)
     table, fields = fused.threshold_operand(t, d_abs, lo, hi, fold_d=False)
@@ -290,10 +292,23 @@ def test_quantizer_equals_the_ir_quantizer_at_half_integers(scale, qmin, qmax):
     x = rng.uniform(-0.2, 1.2, size=(n, c, h, w))
     k = rng.integers(qmin - 2, qmax + 2, size=x.shape)
     halves = (k + 0.5) * scale  # x / scale within an ulp or two of a half-integer
-    for j, ulps in enumerate([0, 1, -1, 2, -2, 5, -5]):
+    for ulps in [0, 1, -1, 2, -2, 5, -5]:
         pick = rng.random(x.shape) < 0.1
         x = np.where(pick, halves + ulps * np.spacing(np.abs(halves)), x)
-    x.flat[rng.choice(x.size, 12, replace=False)] = [1e30, -1e30, np.inf, -np.inf, 2e6, -2e6, 0.0, -0.0, 1.0, 0.5, 1e-300, -1e-300]
+    x.flat[rng.choice(x.size, 12, replace=False)] = [
+        1e30,
+        -1e30,
+        np.inf,
+        -np.inf,
+        2e6,
+        -2e6,
+        0.0,
+        -0.0,
+        1.0,
+        0.5,
+        1e-300,
+        -1e-300,
+    ]
     (want,) = OPS["quantize_input"].reference(QuantizeInputAttrs(scale, qmin, qmax), [x])
     got = call(
         fused.quantize_kernel((n, c, h, w), scale, qmin, qmax, "f"),
@@ -306,7 +321,8 @@ def test_quantizer_equals_the_ir_quantizer_at_half_integers(scale, qmin, qmax):
 
 
 @pytest.mark.parametrize(
-    "dtype,pads,flat", [("int16", (0, 0, 0, 0), False), ("float32", (1, 1, 1, 2), False), ("uint8", (1, 1, 1, 3), True)]
+    "dtype,pads,flat",
+    [("int16", (0, 0, 0, 0), False), ("float32", (1, 1, 1, 2), False), ("uint8", (1, 1, 1, 3), True)],
 )
 def test_input_copy_summing_a_pool_equals_sum_pool_then_pad(dtype, pads, flat):
     """The downsample shortcut's 2x2 sum pool, summed by its conv's input copy."""

@@ -1022,7 +1022,8 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
                         for q in T.unroll(1, XB // 2):
                             for oi in T.vectorized(OB):
                                 value[oi] = T.max(
-                                    T.max(ival(acc[2 * q - 1, oi]), ival(acc[2 * q, oi])), ival(acc[2 * q + 1, oi])
+                                    T.max(ival(acc[2 * q - 1, oi]), ival(acc[2 * q, oi])),
+                                    ival(acc[2 * q + 1, oi]),
                                 )
                                 out[n, oy, xo * (XB // 2) + q, oo * OB + oi] = value[oi]
                         for oi in T.vectorized(OB):
