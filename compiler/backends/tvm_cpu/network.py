@@ -95,7 +95,7 @@ class _Compiler:
         self.bounds = value_bounds(graph)
         self.halo: dict[str, tuple[int, int, int, int]] = {}  # packed sign output -> halo
         self.signs: dict[str, np.ndarray] = {}  # conv output -> the threshold signs folded in it
-        self.pooled: dict[str, object] = {}  # sum_pool output -> the node, summed by a conv's copy
+        self.summed: dict[str, object] = {}  # sum_pool output -> the node, summed by a conv's copy
 
     # ---- buffers and kernels ----
     def shape(self, tensor: str) -> list[int]:
@@ -194,7 +194,7 @@ class _Compiler:
             elif op == "add":
                 self.saturating_add(node, name)
             elif op == "sum_pool" and self.pools_into_copy(node):
-                self.pooled[node.outputs[0]] = node  # summed by the conv's input copy
+                self.summed[node.outputs[0]] = node  # summed by the conv's input copy
             elif op in ("sum_pool", "max_pool"):
                 self.pool(node, name)
             elif op == "global_sum_pool":
@@ -340,14 +340,14 @@ class _Compiler:
 
     def pool_of(self, x: str):
         """(kernel, stride, input shape) of the sum pool the copy of `x` sums, or None."""
-        node = self.pooled.get(x)
+        node = self.summed.get(x)
         if node is None:
             return None
         return tuple(node.attrs.kernel), tuple(node.attrs.stride), tuple(self.shape(node.inputs[0]))
 
     def copy_source(self, x: str) -> str:
         """The map an input copy of `x` reads: the pool's input when it sums the pool."""
-        return self.pooled[x].inputs[0] if x in self.pooled else x
+        return self.summed[x].inputs[0] if x in self.summed else x
 
     def int_conv(self, grp: Group, name: str) -> None:
         conv = grp.nodes[0]
@@ -367,8 +367,7 @@ class _Compiler:
         # int16 pairs on vpdpwssd where they fit: half the multiply-adds of float32 FMAs
         pairs16 = fused.pairs16_applies(self.target, w, max(self.magnitude(x), abs(a.pad_value)))
         exact = not pairs16 and fused.exact_in_float(w, self.magnitude(x), a.pad_value)
-        padded = any(a.pads) or exact or pairs16
-        padded = padded or x in self.pooled  # the copy sums the pool
+        padded = any(a.pads) or exact or pairs16 or x in self.summed  # (a copy summing the pool)
         if padded:  # a (padded) copy in the accumulator's type: no border test, no conversion
             h, wd = h + a.pads[0] + a.pads[2], wd + a.pads[1] + a.pads[3]
             dtype = "int16" if pairs16 else "float32" if exact else "int32"
