@@ -21,14 +21,15 @@ def _arena(specs: dict[str, tuple[list[int], str]]):
     """(mapping, {name: zeroed numpy view}) of the buffers `specs` (name -> (shape, dtype)) in one
     anonymous mapping: each buffer 64-byte aligned (TVM's kernels assume it), those of a page or
     more page aligned, in plan order (kernels touch neighbours together). Where the OS offers
-    them, the mapping asks for transparent huge pages (madvise): the ~16 MB a bireal18 run
-    streams through then needs 8 TLB entries, not 4,000."""
+    them, the mapping asks for transparent huge pages (madvise): the ~15 MB a bireal18 run
+    streams through then needs 8 TLB entries, not ~4,000."""
     import mmap
 
     layout, offset = {}, 0
     for name, (shape, dtype) in specs.items():
         nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-        offset = -(-offset // (PAGE if nbytes >= PAGE else 64)) * (PAGE if nbytes >= PAGE else 64)
+        align = PAGE if nbytes >= PAGE else 64
+        offset = -(-offset // align) * align
         layout[name] = (offset, nbytes)
         offset += max(nbytes, 1)
     size = -(-offset // HUGE_PAGE) * HUGE_PAGE + HUGE_PAGE  # room to start on a huge page

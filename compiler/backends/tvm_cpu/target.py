@@ -15,9 +15,9 @@ def host_target(threads: int | None = None):
 
 def compile_funcs(funcs: dict, target=None):
     """tvm.compile of PrimFuncs for the host, their parallel loops as claimed tasks on x86
-    (tasks.py). StorageRewrite is off: it merges the fused kernels'
-    per-task scratch buffers and drops their stack annotation, which sends them to heap
-    workspaces that LLVM cannot keep in registers (measured: 2x slower binary convs)."""
+    (tasks.py). StorageRewrite is off: it merges the fused kernels' per-task scratch buffers and
+    drops their stack annotation, which sends them to heap workspaces that LLVM cannot keep in
+    registers (measured: 2x slower binary convs)."""
     import tvm
 
     from compiler.backends.tvm_cpu.tasks import applies, claimed_tasks
