@@ -263,6 +263,23 @@ def epilogue_macro(epi: Epilogue, ob: int, signed: bool = False):
     LANE = "uint32" if ob <= 32 else "uint64"  # the narrowest lanes that hold ob bits
     pt, pl = epi.pack if epi.pack else (0, 0)
 
+    def chunk_bits(value):
+        """The sign bits of value[0:ob] (bit i: value[i] >= 0) as one uint64."""
+        if ob == 1:  # a one-channel map: no vector to reduce
+            return T.Select(value[0] >= 0, T.uint64(1), T.uint64(0))
+        return T.Cast(
+            "uint64",
+            T.call_llvm_pure_intrin(
+                LANE,
+                "llvm.vector.reduce.or",
+                T.Select(
+                    value[T.ramp(0, 1, ob)] >= T.broadcast(0, ob),
+                    T.shift_left(T.broadcast(T.Cast(LANE, 1), ob), T.ramp(T.Cast(LANE, 0), T.Cast(LANE, 1), ob)),
+                    T.broadcast(T.Cast(LANE, 0), ob),
+                ),
+            ),
+        )
+
     @T.macro
     def apply(value, count, t, d, res, out, packed, n, oy, ox, o0):
         if thresholded:
@@ -278,23 +295,7 @@ def epilogue_macro(epi: Epilogue, ob: int, signed: bool = False):
         if chunk_pack:  # these ob sign bits, OR-reduced into their place in the 64-bit word
             packed[n, oy + pt, ox + pl, o0 // WORD] = T.Select(
                 o0 % WORD == 0, T.uint64(0), packed[n, oy + pt, ox + pl, o0 // WORD]
-            ) | T.shift_left(
-                T.Cast(
-                    "uint64",
-                    T.call_llvm_pure_intrin(
-                        LANE,
-                        "llvm.vector.reduce.or",
-                        T.Select(
-                            value[T.ramp(0, 1, ob)] >= T.broadcast(0, ob),
-                            T.shift_left(
-                                T.broadcast(T.Cast(LANE, 1), ob), T.ramp(T.Cast(LANE, 0), T.Cast(LANE, 1), ob)
-                            ),
-                            T.broadcast(T.Cast(LANE, 0), ob),
-                        ),
-                    ),
-                ),
-                T.Cast("uint64", o0 % WORD),
-            )
+            ) | T.shift_left(chunk_bits(value), T.Cast("uint64", o0 % WORD))
 
     return apply
 
@@ -498,7 +499,10 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     BYTES16 = LUT and GROUPS16 <= 31  # the loop's weight-16 counts kept per byte (<= 8 each time)
 
     def lanes(v):
-        return T.ramp(v * V, 1, V)
+        return T.ramp(v * V, 1, V) if V > 1 else v  # a one-channel conv has scalar "vectors"
+
+    def bcast(value):
+        return T.broadcast(value, V) if V > 1 else value
 
     def xterm(xp, j, n, oy, ox):
         """x[j] of flattened term j (ky, kx, k) for output pixel (oy, ox)."""
@@ -511,7 +515,7 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
 
     def tw(xp, xt, wf, j, xi, v, n, oy, xo, oo):
         """x ^ w of flattened term j for vector v of the tile (wf: the tiled weights)."""
-        return T.broadcast(xword(xp, xt, j, n, oy, xo * XB + xi), V) ^ wf[oo, j, lanes(v)]
+        return bcast(xword(xp, xt, j, n, oy, xo * XB + xi)) ^ wf[oo, j, lanes(v)]
 
     @T.macro
     def csa(hi, lo, xi, v, b, c):
@@ -525,7 +529,7 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
         sp = T.meta_var(
             sum3(
                 lo[xi, lanes(v)],
-                T.broadcast(xq[xo * XB + xi, j // 2], V),
+                bcast(xq[xo * XB + xi, j // 2]),
                 wq[oo, j // 2, lanes(v)],
             )
         )
@@ -643,7 +647,7 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                             for v in T.unroll(NV):
                                 total[xi, lanes(v)] = T.shift_left(
                                     lane_sums(T.reinterpret("int8x64", total[xi, lanes(v)])),
-                                    T.broadcast(T.uint64(4), V),
+                                    bcast(T.uint64(4)),
                                 )
                     if HALF == 1:  # 8 remaining terms fold the same way into a word of weight 8
                         for xi in T.unroll(XB):
@@ -1033,9 +1037,9 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
                             for oi in T.vectorized(OB):
                                 value[oi] = ival(acc[xi, oi])
                             apply(value, count, t, d, res, out, packed, n, oy, xo * XB + xi, oo * OB)
-                if packs:
-                    for xi in range(XB):
-                        pack(bits, out, packed, n, oy, xo * XB + xi)
+                if packs:  # after every channel block of the row: pack each pixel's channels
+                    for ox in range(OW):
+                        pack(bits, out, packed, n, oy, ox)
 
     keep = ["x", "w", *epilogue_params(epi)]
     return drop_unused(f, keep, name)
