@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from bireal_hw.errors import UserError, cli_main
+from bireal_hw.errors import CheckFailed, UserError, cli_main
+from compiler import fingerprint as fp
 from compiler.ir import Graph, IRError, load_graph, save_graph
 from compiler.passes import DumpIRAfterEachPass, PassManager, PassTiming, lowering_passes, streamline_passes
 
@@ -94,6 +95,14 @@ class BuildState:
     reference: object = None  # compiler.verification.Reference, made on first use
     project: object = None  # compiler.backends.hls.codegen.Project once codegen ran
     csim_library: Path | None = None
+    resumed: bool = False  # the run continues one in cfg.out whose fingerprint equals this one's
+
+    def own_file(self, relative: str) -> Path | None:
+        """A file this run wrote (or the run it resumes), else None: never one of another build."""
+        for folder in (self.stage, self.cfg.out) if self.resumed else (self.stage,):
+            if (folder / relative).is_file():
+                return folder / relative
+        return None
 
 
 Step = Callable[[Graph | None, BuildState], Graph]
@@ -285,29 +294,44 @@ def build(cfg: BuildConfig, progress=print) -> dict:
         raise UserError(f"--out {cfg.out} exists and is not a folder")
     if steps[0] == "import" and not cfg.model.is_file():
         raise UserError(f"model {cfg.model} not found; give --model FILE.onnx or a checkpoint .pt")
+    own_fingerprint = fp.fingerprint(cfg)
+    resumed = steps[0] != TARGET_STEPS[cfg.target][0]
+    if resumed:
+        fp.check_resumable(cfg, own_fingerprint)
     graph = _resume_graph(cfg, steps[0])
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{cfg.out.name}.staging-", dir=cfg.out.parent))
     try:
-        state = BuildState(cfg, stage)
+        state = BuildState(cfg, stage, resumed=resumed)
         previous = cfg.out / "report.json"
-        if cfg.start_step and previous.is_file():
+        if resumed and previous.is_file():
             state.report = json.loads(previous.read_text())
         state.report.update({"target": cfg.target.value, "model": str(cfg.model)})
+        state.report.pop("failed_check", None)
         records = [s for s in state.report.get("steps", []) if s["name"] not in steps]
-        for name in steps:
-            index = list(STEPS).index(name)
-            start = time.perf_counter()
-            graph = STEPS[name](graph, state)
-            seconds = time.perf_counter() - start
-            if name not in READ_ONLY_STEPS:
-                save_graph(graph, stage / step_file(index, name))
-            records.append({"name": name, "seconds": round(seconds, 3), "nodes": len(graph.nodes)})
-            own = TARGET_STEPS[cfg.target]
-            progress(
-                f"[{own.index(name) + 1}/{len(own)}] {name} done in {seconds:.2f} s ({len(graph.nodes)} nodes)"
-            )
+        (stage / fp.FILE).write_text(json.dumps(own_fingerprint, indent=1))
+        try:
+            for name in steps:
+                index = list(STEPS).index(name)
+                start = time.perf_counter()
+                graph = STEPS[name](graph, state)
+                seconds = time.perf_counter() - start
+                if name not in READ_ONLY_STEPS:
+                    save_graph(graph, stage / step_file(index, name))
+                records.append({"name": name, "seconds": round(seconds, 3), "nodes": len(graph.nodes)})
+                own = TARGET_STEPS[cfg.target]
+                progress(
+                    f"[{own.index(name) + 1}/{len(own)}] {name} done in {seconds:.2f} s ({len(graph.nodes)} nodes)"
+                )
+        except CheckFailed as exc:
+            # the figures so far and the failed check, but no artifact that looks usable
+            state.report.update({"ok": False, "failed_check": str(exc), "steps": records})
+            _remove_artifacts(stage)
+            (stage / "report.json").write_text(json.dumps(state.report, indent=1))
+            _move_into(stage, cfg.out, fresh=not resumed, failed=True)
+            raise
         save_graph(graph, stage / "model.ir")
+        state.report["ok"] = True
         state.report["steps"] = records
         state.report.setdefault("layers", _layer_table(graph))
         state.report["graph"] = graph.name
@@ -315,22 +339,37 @@ def build(cfg: BuildConfig, progress=print) -> dict:
             (stage / "names.json").write_text(json.dumps(state.names, indent=1))
         (stage / "timings.json").write_text(json.dumps(records, indent=1))
         (stage / "report.json").write_text(json.dumps(state.report, indent=1))
-        _move_into(stage, cfg.out)
+        _move_into(stage, cfg.out, fresh=not resumed)
         return state.report
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-GENERATED_FOLDERS = ("hls", "vivado", "deploy", "hls4ml")  # replaced whole: no stale kernel left behind
+GENERATED_FOLDERS = ("hls", "vivado", "deploy", "hls4ml", "cpu")  # replaced whole: no stale kernel left behind
+ARTIFACTS = (*GENERATED_FOLDERS, "deploy.zip", "Makefile", "model.ir", "model.ir.npz")  # what a user would run
+RUN_FOLDERS = ("steps", "passes")  # a run's own step files: a fresh run replaces the old ones whole
 
 
-def _move_into(stage: Path, out: Path) -> None:
+def _remove_artifacts(folder: Path) -> None:
+    for name in ARTIFACTS:
+        path = folder / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.is_file():
+            path.unlink()
+
+
+def _move_into(stage: Path, out: Path, fresh: bool, failed: bool = False) -> None:
     """Move the staged files into `out`, replacing same-named files (report.json last); a
-    generated project folder the build produced replaces the old one whole."""
+    generated project folder the build produced replaces the old one whole, a fresh (not
+    resumed) run replaces the old step files, and a failed run removes every artifact of an
+    earlier build, so that nothing in `out` looks valid beside its failed report."""
     out.mkdir(parents=True, exist_ok=True)
-    for name in GENERATED_FOLDERS:
-        if (stage / name).is_dir() and (out / name).exists():
+    for name in (*GENERATED_FOLDERS, *(RUN_FOLDERS if fresh else ())):
+        if ((stage / name).is_dir() or failed or name in RUN_FOLDERS) and (out / name).is_dir():
             shutil.rmtree(out / name)
+    if failed:
+        _remove_artifacts(out)
     files = sorted((p for p in stage.rglob("*") if p.is_file()), key=lambda p: p.name == "report.json")
     for src in files:
         dst = out / src.relative_to(stage)

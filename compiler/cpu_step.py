@@ -13,12 +13,13 @@ import time
 
 import numpy as np
 
+from bireal_hw.errors import CheckFailed, UserError
 from compiler.backends.tvm_cpu.network import compile_program
 from compiler.backends.tvm_cpu.target import compile_funcs, host_target
 from compiler.cpu_peers import median_ms, peer_latencies
 from compiler.ir import Graph
 from compiler.runtime import CompiledModel
-from compiler.verify_build import compare, images_for, reference_for
+from compiler.verify_build import compare, images_for, reference_for, require
 
 
 def _has_ort() -> bool:
@@ -30,10 +31,19 @@ def run_cpu(graph: Graph, state) -> None:
     cfg = state.cfg
     out = state.stage / "cpu"
     out.mkdir(parents=True, exist_ok=True)
-    program = compile_program(graph, batch=1)
     target = host_target()
     start = time.perf_counter()
-    lib = compile_funcs(program.funcs, target)
+    try:
+        program = compile_program(graph, batch=1)
+        lib = compile_funcs(program.funcs, target)
+    except UserError:
+        raise
+    except Exception as exc:  # TVM's parser, lowering or LLVM: a bug of this backend, never a traceback
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip()
+        raise CheckFailed(
+            f"cpu: TVM code generation failed on a model the IR accepts ({type(exc).__name__}: {first[:200]}); "
+            "this is a bug of the CPU backend: report it with the model"
+        ) from None
     lib.export_library(str(out / "model.so"))
     compile_seconds = time.perf_counter() - start
     np.savez(out / "params.npz", **program.params)
@@ -41,7 +51,9 @@ def run_cpu(graph: Graph, state) -> None:
     model = CompiledModel(out)
     images, source = images_for(graph, cfg.verify_images, cfg.seed)
     ref = reference_for(graph, state)
-    mismatches = compare(model.run, ref, images, cfg.batch, "cpu") if len(images) else 0
+    check = compare("cpu: the TVM library", model.run, ref, images, cfg.batch, source)
+    bit_exact = require(check)
+    mismatches = check.mismatches
     one = images[:1] if len(images) else images_for(graph, 1, cfg.seed)[0]
     latency = {"ours": median_ms(lambda: model.run(one), 20)}
     if cfg.is_checkpoint:  # the float twin of the same architecture, on this machine
@@ -54,12 +66,7 @@ def run_cpu(graph: Graph, state) -> None:
         "compile_seconds": round(compile_seconds, 2),
         "artifacts": ["cpu/model.so", "cpu/params.npz", "cpu/plan.json"],
     }
-    state.report["bit_exact"] = {
-        "images": len(images),
-        "mismatches": mismatches,
-        "source": source,
-        "reference": ref.name,
-    }
+    state.report["bit_exact"] = bit_exact
     state.report["latency_ms"] = {k: round(v, 3) for k, v in latency.items()}
     state.report["latency_ms"]["batch"] = 1
     peers = ", ".join(f"{k} {v:.3f} ms" for k, v in latency.items() if k != "ours")

@@ -28,8 +28,8 @@ from compiler.backends.hls.vendor import write_vendor_files
 from compiler.hw.boards import board
 from compiler.hw.design import dataflow_from_graph
 from compiler.ir import Graph
-from compiler.verification import batches, count_mismatches
-from compiler.verify_build import images_for, reference_for
+from bireal_hw.errors import CheckFailed
+from compiler.verify_build import compare, images_for, reference_for, require
 from sim.schedule import build_processes
 from sim.simulate import size_fifos
 
@@ -148,19 +148,20 @@ def run_csim(graph: Graph, state) -> None:
     images, source = images_for(graph, cfg.verify_images, cfg.seed)
     ref = reference_for(graph, state)
     info = design_info(graph, state)
-    mismatches, frames = 0, 0
     batch = csim_batch(state.design.dataflow, cfg.batch)
     traffic = dict.fromkeys(project.stream_names, 0)
     leftover = dict.fromkeys(project.stream_names, 0)
     start = time.perf_counter()
-    for x in batches(images, batch):
+
+    def run(x: np.ndarray) -> np.ndarray:
         words, t, left = sim.run(_bus_words(info, x), len(x))
-        logits = host.unpack_frames(words, info["out_bytes"], info["classes"])
-        mismatches += count_mismatches(logits, ref.run(x))
-        frames += len(x)
         for s in traffic:
             traffic[s] += t[s]
             leftover[s] += left[s]
+        return host.unpack_frames(words, info["out_bytes"], info["classes"])
+
+    check = compare("csim: the HLS C++ (g++ C-simulation)", run, ref, images, batch, source)
+    frames, mismatches = check.images, check.mismatches
     run_seconds = time.perf_counter() - start
     predicted = predicted_traffic(state.design.dataflow)
     differ = {
@@ -169,10 +170,7 @@ def run_csim(graph: Graph, state) -> None:
         if frames and traffic[s] != predicted[s] * frames
     }
     state.report["csim"] = {
-        "images": len(images),
-        "mismatches": mismatches,
-        "source": source,
-        "reference": ref.name,
+        **check.as_dict(),
         "fifos": len(traffic),
         "traffic_equal_to_sim": not differ and not any(leftover.values()),
         "traffic_differences": differ,
@@ -188,6 +186,14 @@ def run_csim(graph: Graph, state) -> None:
         f"(compile {compile_seconds:.1f} s, run {run_seconds:.1f} s)",
         file=sys.stderr,
     )
+    require(check)
+    if differ or any(leftover.values()):
+        name = next(iter(differ)) if differ else next(s for s, v in leftover.items() if v)
+        raise CheckFailed(
+            f"csim: FIFO traffic differs from the simulator's on {len(differ)} FIFOs, "
+            f"{sum(1 for v in leftover.values() if v)} left items unread (first: {name}, "
+            f"{differ.get(name, {'csim': traffic[name] / max(1, frames), 'sim': predicted.get(name)})})"
+        )
 
 
 BITFILE_README = """# Bitstream slot
@@ -219,10 +225,17 @@ def run_package(graph: Graph, state) -> None:
     (deploy / "bitfile" / "README.md").write_text(BITFILE_README)
     shutil.copy(state.csim_library, deploy / "sim" / state.csim_library.name)
     # the packaged driver, run as a user would, against the simulated board
-    images, _ = images_for(graph, DRIVER_CHECK_IMAGES, cfg.seed + 1)
+    images, source = images_for(graph, DRIVER_CHECK_IMAGES, cfg.seed + 1)
     accel = load_driver(deploy).BirealAccelerator(deploy, simulated=True)
-    got = accel.execute_integer(images, batch_size=8)
-    driver_mismatches = count_mismatches(got, reference_for(graph, state).run(images))
+    driver = compare(
+        "package: the deploy driver on the simulated board",
+        lambda x: accel.execute_integer(x, batch_size=8),
+        reference_for(graph, state),
+        images,
+        DRIVER_CHECK_IMAGES,
+        source,
+    )
+    driver_mismatches = require(driver)["mismatches"]
     archive = state.stage / "deploy.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
         for path in sorted(deploy.rglob("*")):

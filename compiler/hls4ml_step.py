@@ -12,8 +12,8 @@ import numpy as np
 from compiler.backends.hls4ml.convert import PROJECT, hls4ml_model
 from compiler.hw.boards import board
 from compiler.ir import Graph
-from compiler.verification import batches, count_mismatches
-from compiler.verify_build import images_for, reference_for
+from bireal_hw.errors import CheckFailed
+from compiler.verify_build import compare, images_for, reference_for, require
 
 
 def run_hls4ml(graph: Graph, state) -> None:
@@ -27,25 +27,25 @@ def run_hls4ml(graph: Graph, state) -> None:
     images, source = images_for(graph, cfg.verify_images, cfg.seed)
     ref = reference_for(graph, state)
     quantizer = next(n for n in graph.nodes if n.op == "quantize_input").attrs
-    mismatches = 0
     start = time.perf_counter()
-    for x in batches(images, cfg.batch):
+
+    def run(x: np.ndarray) -> np.ndarray:
         pixels = np.clip(np.round(x.astype(np.float64) / quantizer.scale), quantizer.qmin, quantizer.qmax)
         y = model.predict(np.ascontiguousarray(pixels.transpose(0, 2, 3, 1)))  # float64: exact integers
         got = np.asarray(y, dtype=np.float64).reshape(len(x), -1)
         if not np.array_equal(got, np.round(got)):
-            raise RuntimeError("hls4ml's C-simulation returned non-integer logits")
-        mismatches += count_mismatches(got.astype(np.int64), ref.run(x))
+            raise CheckFailed("hls4ml: its C-simulation returned non-integer logits")
+        return got.astype(np.int64)
+
+    check = compare("hls4ml: its C-simulation", run, ref, images, cfg.batch, source)
+    mismatches = check.mismatches
     run_seconds = time.perf_counter() - start
     state.report["hls4ml"] = {
         "project": f"hls4ml/ ({PROJECT}, Vitis backend, io_stream)",
         "layers": len(model.get_layers()) if hasattr(model, "get_layers") else None,
         "part": chosen.part,
         "clock_mhz": cfg.clock_mhz,
-        "images": len(images),
-        "mismatches": mismatches,
-        "source": source,
-        "reference": ref.name,
+        **check.as_dict(),
         "compile_seconds": round(compile_seconds, 2),
         "run_seconds": round(run_seconds, 2),
     }
@@ -54,3 +54,4 @@ def run_hls4ml(graph: Graph, state) -> None:
         f"(compile {compile_seconds:.1f} s, run {run_seconds:.1f} s)",
         file=sys.stderr,
     )
+    require(check)

@@ -17,7 +17,7 @@ from compiler.hw.folding import folding_dict
 from compiler.hw.latency import first_frame_latency
 from compiler.hw.report import layer_rows, markdown_table, next_step, plot_layers
 from compiler.ir import Graph
-from compiler.verify_build import compare, images_for, reference_for
+from compiler.verify_build import compare, images_for, reference_for, require
 from sim.functional import run_functional
 from sim.simulate import cycle_errors, host_pixels, simulate
 
@@ -32,8 +32,7 @@ def _bit_exact(graph: Graph, design: Design, state) -> dict:
         pixels = host_pixels(x, quantizer.scale, quantizer.qmin, quantizer.qmax)
         return run_functional(design.dataflow, pixels)["output"]
 
-    mismatches = compare(run, ref, images, cfg.batch, "simulate")
-    return {"reference": ref.name, "images": len(images), "mismatches": mismatches, "source": source}
+    return require(compare("simulate: the design's values (sim/)", run, ref, images, cfg.batch, source))
 
 
 def run_simulation(graph: Graph, state) -> None:

@@ -5,8 +5,11 @@ References:
 - `imported-ir`: the IR as imported from the QONNX file (exact rational semantics of its
   Quant / BatchNorm / Add nodes), for ONNX files without a checkpoint.
 
-Images: the first N test images of the model's dataset when it is on this machine, otherwise
-seeded random 8-bit images (the report says which).
+Inputs (`check_images`): the extremes of the model's input grid (all minimum, all maximum and
+two checkerboards of both), then the model's dataset images where it has one on this machine
+alternating with seeded random integers over the whole input grid; the report says which, and
+how many distinct outputs the reference gave on them (a check whose outputs are all equal
+cannot see a wrong kernel).
 """
 
 from __future__ import annotations
@@ -85,6 +88,63 @@ def verification_images(
     rng = np.random.default_rng(seed)
     pixels = rng.integers(0, 256, size=(n, c, h, w), dtype=np.uint8)
     return pixels.astype(np.float32) / 255, f"random uint8 images (seed {seed})"
+
+
+@dataclass(frozen=True)
+class InputGrid:
+    """The model's integer input grid: pixel q in [qmin, qmax] is the image value q * scale."""
+
+    scale: float
+    qmin: int
+    qmax: int
+
+    @staticmethod
+    def of(graph: Graph) -> InputGrid:
+        q = next(n for n in graph.nodes if n.op == "quantize_input").attrs
+        return InputGrid(float(q.scale), int(q.qmin), int(q.qmax))
+
+    def images(self, pixels: np.ndarray) -> np.ndarray:
+        """Integer pixels -> the float32 images the models take (they quantize back exactly)."""
+        images = (pixels.astype(np.float64) * self.scale).astype(np.float32)
+        back = np.clip(np.round(images.astype(np.float64) / self.scale), self.qmin, self.qmax)
+        if not np.array_equal(back, pixels):  # a scale float32 cannot carry: keep float64
+            images = pixels.astype(np.float64) * self.scale
+        return images
+
+
+EXTREMES = 4  # all-min, all-max and the two checkerboards lead every check's images
+
+
+def check_images(
+    grid: InputGrid, shape: tuple[int, int, int], n: int, seed: int, dataset: str | None = None
+) -> tuple[np.ndarray, str]:
+    """(N, C, H, W) images for the bit-exact checks and where they come from: the grid's
+    extremes, then dataset images (where the model has a dataset on this machine) alternating
+    with seeded random integers over [qmin, qmax]."""
+    c, h, w = shape
+    yy, xx = np.indices((h, w))
+    board = ((yy + xx) % 2).astype(bool)[None]
+    lo, hi = grid.qmin, grid.qmax
+    extremes = [np.full(shape, lo), np.full(shape, hi), np.where(board, hi, lo), np.where(board, lo, hi)]
+    extremes = np.stack([np.broadcast_to(e, shape) for e in extremes])[:n].astype(np.int64)
+    rest = n - len(extremes)
+    from_data = np.zeros((0, c, h, w), dtype=np.int64)
+    if dataset is not None and rest > 0:
+        data, _ = verification_images(dataset, shape, rest - rest // 2, seed)
+        if "test[" in _:
+            from_data = np.clip(np.round(data.astype(np.float64) / grid.scale), lo, hi).astype(np.int64)
+    rng = np.random.default_rng(seed)
+    randoms = rng.integers(lo, hi + 1, size=(rest - len(from_data), c, h, w), dtype=np.int64)
+    mixed = np.empty((rest, c, h, w), dtype=np.int64)
+    k = 2 * min(len(from_data), len(randoms))
+    mixed[0:k:2], mixed[1:k:2] = from_data[: k // 2], randoms[: k // 2]
+    mixed[k:] = from_data[k // 2 :] if len(from_data) > len(randoms) else randoms[k // 2 :]
+    parts = [f"{len(extremes)} grid extremes"]
+    if len(from_data):
+        parts.append(f"{len(from_data)} {dataset} test images")
+    if len(randoms):
+        parts.append(f"{len(randoms)} random integers in [{lo}, {hi}] (seed {seed})")
+    return grid.images(np.concatenate([extremes, mixed])), " + ".join(parts)
 
 
 def batches(images: np.ndarray, size: int) -> Iterator[np.ndarray]:

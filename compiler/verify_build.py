@@ -1,27 +1,69 @@
-"""The build's `verify` step: the final IR and every saved step's IR against the reference."""
+"""The build's checks: every executable form against the reference with `==`.
+
+`compare` runs one form on the check images and returns a `CheckResult`; `require` ends the
+build (`CheckFailed`, exit status 1) when a check found any difference. The `verify` step checks
+the final IR and the IR every step of this run saved (never a file this run did not write, see
+compiler/fingerprint.py).
+"""
 
 from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
 
+from bireal_hw.errors import CheckFailed
 from compiler.ir import Graph, load_graph
 from compiler.verification import (
+    InputGrid,
     Reference,
     batches,
-    count_mismatches,
+    check_images,
     golden_reference,
     graph_runner,
-    verification_images,
 )
 
 
+@dataclass
+class CheckResult:
+    """One check of one executable form: how many images differ from the reference in any
+    element, the first difference, and how many distinct outputs the reference gave."""
+
+    check: str
+    images: int
+    mismatches: int
+    source: str
+    reference: str
+    distinct_outputs: int
+    first: dict | None = None  # {"image": i, "element": j, "got": g, "want": w}
+
+    def as_dict(self) -> dict:
+        out = {
+            "reference": self.reference,
+            "images": self.images,
+            "mismatches": self.mismatches,
+            "source": self.source,
+            "distinct_outputs": self.distinct_outputs,
+        }
+        if self.first is not None:
+            out["first_mismatch"] = self.first
+        if self.images > 1 and self.distinct_outputs <= 1:
+            out["warning"] = "every image gave the same output: this check cannot see a wrong kernel"
+        return out
+
+    def describe(self) -> str:
+        f = self.first
+        where = f" (first: image {f['image']}, element {f['element']}: got {f['got']}, want {f['want']})" if f else ""
+        return f"{self.check}: {self.mismatches} of {self.images} images differ from the {self.reference} reference{where}"
+
+
 def reference_for(graph: Graph, state) -> Reference:
-    """The build's reference: the checkpoint's integer golden, or the IR as imported (one per build,
-    its outputs cached: the IR, the simulated design and the C-simulation check the same images)."""
+    """The build's reference: the checkpoint's integer golden, or the IR as this run (or the run
+    it resumes) imported it (one per build, its outputs cached: the IR, the simulated design and
+    the C-simulation check the same images)."""
     from compiler.build import step_file
 
     cfg = state.cfg
@@ -30,32 +72,60 @@ def reference_for(graph: Graph, state) -> Reference:
     if cfg.reference is not None or cfg.is_checkpoint:
         state.reference = golden_reference(cfg.reference or cfg.model)
         return state.reference
-    imported = state.stage / step_file(0, "import")
-    if not imported.is_file():
-        imported = cfg.out / step_file(0, "import")
+    imported = state.own_file(step_file(0, "import"))
+    if imported is None:
+        raise CheckFailed("no reference: the imported IR of this build is missing; rebuild from the import step")
     state.reference = Reference("imported-ir", graph_runner(load_graph(imported)))
     return state.reference
 
 
-def compare(run, ref: Reference, images: np.ndarray, batch: int, label: str) -> int:
-    """Images whose logits from `run` differ from the reference's, with a progress bar."""
-    mismatches = 0
+def first_difference(got: np.ndarray, want: np.ndarray, offset: int) -> dict | None:
+    bad = np.argwhere(got.reshape(len(got), -1) != want.reshape(len(want), -1))
+    if not len(bad):
+        return None
+    i, j = (int(v) for v in bad[0])
+    return {"image": offset + i, "element": j, "got": int(got.reshape(len(got), -1)[i, j]),
+            "want": int(want.reshape(len(want), -1)[i, j])}  # fmt: skip
+
+
+def compare(check: str, run, ref: Reference, images: np.ndarray, batch: int, source: str) -> CheckResult:
+    """Run `run` on `images` batch by batch (with a progress bar) against the reference."""
+    mismatches, first, seen, done = 0, None, set(), 0
     bar = tqdm(
-        total=len(images), desc=label, unit="img", file=sys.stderr, leave=False, disable=len(images) < batch
+        total=len(images), desc=check, unit="img", file=sys.stderr, leave=False, disable=len(images) <= batch
     )
     for x in batches(images, batch):
-        mismatches += count_mismatches(run(x), ref.run(x))
+        got, want = np.asarray(run(x)), ref.run(x)
+        if got.shape != want.shape:
+            raise CheckFailed(f"{check}: output shape {got.shape} differs from the reference's {want.shape}")
+        rows = (got != want).reshape(len(got), -1).any(axis=1)
+        mismatches += int(rows.sum())
+        if first is None:
+            first = first_difference(got, want, done)
+        seen.update(row.tobytes() for row in np.ascontiguousarray(want.reshape(len(want), -1)))
+        done += len(x)
         bar.update(len(x))
     bar.close()
-    return mismatches
+    return CheckResult(check, len(images), mismatches, source, ref.name, len(seen), first)
+
+
+def require(result: CheckResult) -> dict:
+    """The result as a report entry; a check that found a difference ends the build."""
+    if result.mismatches:
+        raise CheckFailed(result.describe())
+    if result.images > 1 and result.distinct_outputs <= 1:
+        print(f"warning: {result.check}: all {result.images} outputs are equal", file=sys.stderr)
+    return result.as_dict()
 
 
 def images_for(graph: Graph, count: int, seed: int) -> tuple[np.ndarray, str]:
-    """Verification images for the graph's input: Fashion-MNIST test images for 1x28x28 models
-    when installed, otherwise seeded random ones."""
+    """The check images for the graph's input grid (docs: compiler.verification.check_images);
+    Fashion-MNIST test images among them for 1x28x28 models on the 1/255 grid."""
     n, h, w, c = graph.tensors[graph.inputs[0]].shape
-    dataset = "fashion-mnist" if (c, h, w) == (1, 28, 28) else None
-    return verification_images(dataset, (c, h, w), count, seed)
+    grid = InputGrid.of(graph)
+    on_pixels = (grid.qmin, grid.qmax) == (0, 255) and abs(grid.scale * 255 - 1) < 1e-6
+    dataset = "fashion-mnist" if (c, h, w) == (1, 28, 28) and on_pixels else None
+    return check_images(grid, (c, h, w), count, seed, dataset)
 
 
 def verify_build(graph: Graph, state) -> dict:
@@ -66,23 +136,14 @@ def verify_build(graph: Graph, state) -> dict:
     images, source = images_for(graph, max(cfg.verify_images, cfg.step_images), cfg.seed)
     ref = reference_for(graph, state)
     final = images[: cfg.verify_images]
-    result = {
-        "reference": ref.name,
-        "images": len(final),
-        "mismatches": compare(graph_runner(graph), ref, final, cfg.batch, "verify") if len(final) else 0,
-        "source": source,
-    }
+    result = require(compare("verify", graph_runner(graph), ref, final, cfg.batch, source)) if len(final) else {}
     per_step = {}
+    few = images[: cfg.step_images]
     for index, name in enumerate(list(STEPS)[:-1]):
-        path = state.stage / step_file(index, name)
-        if not path.is_file():
-            path = cfg.out / step_file(index, name)
-        if path.is_file() and cfg.step_images:
-            few = images[: cfg.step_images]
-            per_step[name] = {
-                "images": len(few),
-                "mismatches": compare(graph_runner(load_graph(path)), ref, few, cfg.batch, name),
-            }
+        path = state.own_file(step_file(index, name))
+        if path is not None and len(few):
+            check = compare(f"verify: the IR after {name}", graph_runner(load_graph(path)), ref, few, cfg.batch, source)
+            per_step[name] = {"images": check.images, "mismatches": require(check)["mismatches"]}
     result["steps"] = per_step
     result["seconds"] = round(time.perf_counter() - start, 2)
     return result

@@ -19,27 +19,39 @@ class IRError(ValueError):
 
 @dataclass(frozen=True)
 class IntType:
-    """An integer type. `bipolar` means values in {-1, +1} stored as one bit (1 = +1)."""
+    """An integer type. `bipolar` means values in {-1, +1} stored as one bit (1 = +1);
+    `ternary` means {-1, 0, +1} where 0 marks a padded tap of a zero-padding window over a
+    bipolar map (a sign plane and a valid plane, 2 storage bits). Both are kinds of their own:
+    neither equals any plain integer type (a signed 2-bit map holds -2..1 in two's complement
+    and is never read as planes)."""
 
     bits: int
     signed: bool
     bipolar: bool = False
+    ternary: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.bits <= 64:
             raise IRError(f"integer width {self.bits} outside 1..64")
-        if self.bipolar and (self.bits != 1 or self.signed):
+        if self.bipolar and (self.bits != 1 or self.signed or self.ternary):
             raise IRError("a bipolar type is one unsigned storage bit")
+        if self.ternary and (self.bits != 2 or not self.signed):
+            raise IRError("a ternary type is two signed storage bits (sign and valid planes)")
+
+    @property
+    def special(self) -> bool:
+        """Bipolar or ternary: values whose storage is not a plain integer."""
+        return self.bipolar or self.ternary
 
     @property
     def lo(self) -> int:
-        if self.bipolar:
+        if self.special:
             return -1
         return -(1 << (self.bits - 1)) if self.signed else 0
 
     @property
     def hi(self) -> int:
-        if self.bipolar:
+        if self.special:
             return 1
         return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
 
@@ -61,6 +73,8 @@ class IntType:
     def __str__(self) -> str:
         if self.bipolar:
             return "bipolar"
+        if self.ternary:
+            return "ternary"
         return f"{'i' if self.signed else 'u'}{self.bits}"
 
 
@@ -76,7 +90,7 @@ DType = IntType | RealType
 BIPOLAR = IntType(1, False, True)
 REAL = RealType()
 # A bipolar value after a zero-padding sliding window: -1, +1, or 0 for a padded tap.
-TERNARY = IntType(2, True)
+TERNARY = IntType(2, True, ternary=True)
 
 _TYPE_RE = re.compile(r"^(i|u)(\d+)$")
 
@@ -84,6 +98,8 @@ _TYPE_RE = re.compile(r"^(i|u)(\d+)$")
 def parse_dtype(text: str) -> DType:
     if text == "bipolar":
         return BIPOLAR
+    if text == "ternary":
+        return TERNARY
     if text == "real":
         return REAL
     m = _TYPE_RE.match(text)

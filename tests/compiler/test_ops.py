@@ -165,4 +165,18 @@ def test_bounds_follow_weights_exactly():
     spec = OPS["matmul"]
     (b,) = spec.bounds(None, [Bounds.of(-1, 1)], [None, w], [])
     assert (list(b.lo), list(b.hi)) == ([-6, -3], [6, 3])
-    assert IntType(2, True) == TERNARY
+
+
+@pytest.mark.parametrize("bits", range(1, 9))
+@pytest.mark.parametrize("signed", [False, True])
+def test_special_kinds_never_alias_plain_integers(bits, signed):
+    """A signed 2-bit map (-2..1) once equalled the ternary type of zero-padded bipolar windows,
+    and the HLS backend read it as sign and valid planes."""
+    from compiler.ir.types import parse_dtype
+
+    if bits == 1 and signed:
+        return  # a signed 1-bit integer is {-1, 0}: IntType allows it, covered by unsigned 1
+    t = IntType(bits, signed)
+    assert t != TERNARY and t != BIPOLAR and not t.special
+    assert parse_dtype(str(t)) == t and parse_dtype(str(TERNARY)) == TERNARY
+    assert (TERNARY.lo, TERNARY.hi, BIPOLAR.lo, BIPOLAR.hi) == (-1, 1, -1, 1)

@@ -1,0 +1,205 @@
+"""Differential testing: seeded random models through every target, compared with `==`.
+
+    python -m compiler.differential --seed 7                  # one case, every target
+    python -m compiler.differential --seeds 0-49 --targets ir,sim,fpga,cpu --json table.json
+
+For each seed, `bireal_hw.random_models` draws a model over the space the compiler claims. Its
+integer golden is compared with the independent exact reference (`bireal_hw.exact_reference`,
+Python Fractions) on the build's own check images (the input grid's extremes, checkerboards
+and random integers over the whole grid); then every target is built by `compiler.build` as a
+user would, and its own checks compare it with the golden on the same images. So every target
+equals the golden, and the golden equals the exact reference, on every image. A case is
+`ok`, `refused` (the build said in one line, exit status 2, that it cannot take the model),
+`MISMATCH` (a check found a difference: exit 1) or `CRASH` (anything else: a bug). A failing
+case prints the command that rebuilds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bireal_hw.errors import CheckFailed, UserError, cli_main
+
+TARGETS = ("ir", "sim", "fpga", "cpu", "hls4ml")
+GOLDEN = "golden=exact"  # the row comparing the golden with the exact reference
+
+
+@dataclass
+class Outcome:
+    seed: int
+    target: str
+    result: str  # ok | refused | MISMATCH | CRASH
+    detail: str = ""
+    images: int = 0
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.result in ("MISMATCH", "CRASH")
+
+    def rebuild(self) -> str:
+        targets = "" if self.target == GOLDEN else f" --targets {self.target}"
+        return f"python -m compiler.differential --seed {self.seed}{targets}"
+
+
+def _check_pixels(model, images: int, seed: int) -> np.ndarray:
+    """The integer pixels of the check images every build of this model uses."""
+    from compiler.verification import InputGrid, check_images
+
+    c = model.cfg
+    scale = float(model.input_quant.act_quant.scale())
+    dataset = "fashion-mnist" if (c.in_channels, c.image_size) == (1, 28) else None
+    x, _ = check_images(InputGrid(scale, 0, 255), (c.in_channels, c.image_size, c.image_size), images, seed, dataset)
+    return np.clip(np.round(x.astype(np.float64) / scale), 0, 255).astype(np.int64)
+
+
+def golden_against_exact(model, seed: int, images: int) -> Outcome:
+    from bireal_hw.exact_reference import ExactBiReal
+    from bireal_hw.integer import integer_model
+
+    start = time.perf_counter()
+    pixels = _check_pixels(model, images, 0)
+    with torch.no_grad():
+        golden = integer_model(model)(torch.from_numpy(pixels)).numpy()
+    exact = ExactBiReal(model)(pixels)
+    bad = np.flatnonzero((golden != exact).any(axis=1))
+    seconds = round(time.perf_counter() - start, 2)
+    if len(bad):
+        i = int(bad[0])
+        j = int(np.flatnonzero(golden[i] != exact[i])[0])
+        detail = f"{len(bad)} of {images} differ (first: image {i}, logit {j}: golden {golden[i, j]}, exact {exact[i, j]})"
+        return Outcome(seed, GOLDEN, "MISMATCH", detail, images, seconds)
+    distinct = len({row.tobytes() for row in golden})
+    return Outcome(seed, GOLDEN, "ok", f"{distinct} distinct outputs", images, seconds)
+
+
+def build_target(checkpoint: Path, target: str, out: Path, seed: int, images: int) -> Outcome:
+    from compiler.build import BuildConfig, Target, build
+
+    cfg = BuildConfig(model=checkpoint, out=out, target=Target(target), verify_images=images)
+    start = time.perf_counter()
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(log):
+            report = build(cfg, progress=lambda msg: print(msg, file=log))
+    except UserError as exc:
+        message = str(exc)
+        result = "refused" if "\n" not in message else "CRASH"  # a refusal is one line
+        return Outcome(seed, target, result, message, 0, round(time.perf_counter() - start, 2))
+    except CheckFailed as exc:
+        return Outcome(seed, target, "MISMATCH", str(exc), images, round(time.perf_counter() - start, 2))
+    except Exception as exc:  # noqa: BLE001 - any other exception is a bug to report, with its place
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        detail = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ''} at {Path(where.filename).name}:{where.lineno}"
+        return Outcome(seed, target, "CRASH", detail, 0, round(time.perf_counter() - start, 2))
+    seconds = round(time.perf_counter() - start, 2)
+    checked = _checked_images(report)
+    if not report.get("ok"):
+        return Outcome(seed, target, "CRASH", "report.json lacks ok: true", checked, seconds)
+    return Outcome(seed, target, "ok", "", checked, seconds)
+
+
+def _checked_images(report: dict) -> int:
+    """Images of the build's final check (the target's own form)."""
+    for key in ("hls4ml", "csim"):
+        if key in report:
+            return report[key]["images"]
+    return report.get("bit_exact", {}).get("images", 0)
+
+
+def run_case(seed: int, targets: tuple[str, ...], work: Path, images: int, hls4ml_images: int) -> list[Outcome]:
+    """The golden against the exact reference, then every target, for the model of `seed`."""
+    from bireal_hw.checkpoint import save_checkpoint
+    from bireal_hw.random_models import draw_spec, make_model
+
+    spec = draw_spec(seed)
+    model = make_model(spec)
+    folder = work / f"seed_{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    checkpoint = folder / "model.pt"
+    save_checkpoint(checkpoint, model, random_model=spec.to_dict())
+    outcomes = [golden_against_exact(model, seed, images)]
+    for target in targets:
+        n = hls4ml_images if target == "hls4ml" else images
+        outcomes.append(build_target(checkpoint, target, folder / target, seed, n))
+    return outcomes
+
+
+def table(outcomes: list[Outcome]) -> str:
+    """A markdown table: model x target -> result."""
+    from bireal_hw.random_models import draw_spec
+
+    columns = [GOLDEN] + [t for t in TARGETS if any(o.target == t for o in outcomes)]
+    seeds = sorted({o.seed for o in outcomes})
+    rows = ["| seed | model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
+    for seed in seeds:
+        cells = []
+        for col in columns:
+            o = next((o for o in outcomes if o.seed == seed and o.target == col), None)
+            cells.append("" if o is None else (f"{o.result} ({o.images})" if o.result == "ok" else o.result))
+        rows.append(f"| {seed} | {draw_spec(seed).describe().split(': ', 1)[1]} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _seeds(text: str) -> list[int]:
+    out: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    return out
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m compiler.differential", description=__doc__.split("\n\n")[0])
+    p.add_argument("--seed", type=int, help="one case")
+    p.add_argument("--seeds", help="cases, e.g. 0-49 or 3,7,11")
+    p.add_argument("--targets", default=",".join(TARGETS), help=f"comma-separated, of {', '.join(TARGETS)}")
+    p.add_argument("--images", type=int, default=40, help="check images per target (default 40)")
+    p.add_argument("--hls4ml-images", type=int, default=6, help="hls4ml's (about one image per second)")
+    p.add_argument("--work", help="folder for the models and builds (default: a temporary one)")
+    p.add_argument("--json", help="write every outcome to this JSON file")
+    args = p.parse_args(argv)
+    if (args.seed is None) == (args.seeds is None):
+        raise UserError("give --seed N or --seeds A-B")
+    try:
+        seeds = [args.seed] if args.seed is not None else _seeds(args.seeds)
+    except ValueError:
+        raise UserError(f"--seeds {args.seeds!r}: give ranges and numbers such as 0-49 or 3,7,11") from None
+    targets = tuple(t for t in args.targets.split(",") if t)
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown:
+        raise UserError(f"unknown target {unknown[0]!r}; the targets are {', '.join(TARGETS)}")
+    if args.images < 1:
+        raise UserError("--images must be at least 1")
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="differential-") as tmp:
+        work = Path(args.work) if args.work else Path(tmp)
+        for seed in seeds:
+            for o in run_case(seed, targets, work, args.images, args.hls4ml_images):
+                outcomes.append(o)
+                line = f"seed {seed:4d} {o.target:13s} {o.result:8s} {o.seconds:7.2f} s  {o.detail}"
+                print(line + (f"\n    rebuild: {o.rebuild()}" if o.failed else ""), file=sys.stderr, flush=True)
+    print(table(outcomes))
+    if args.json:
+        Path(args.json).write_text(json.dumps([o.__dict__ for o in outcomes], indent=1))
+    failed = [o for o in outcomes if o.failed]
+    if failed:
+        print(f"FAILED: {len(failed)} of {len(outcomes)} outcomes; first: {failed[0].rebuild()}", file=sys.stderr)
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
