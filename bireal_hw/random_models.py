@@ -149,3 +149,46 @@ def _train_briefly(model: BiRealNet, spec: ModelSpec, gen: torch.Generator) -> N
 
 def spec_with(spec: ModelSpec, **config_changes) -> ModelSpec:
     return dataclasses.replace(spec, config=spec.config.replace(**config_changes))
+
+
+class NarrowQuantNet(nn.Module):
+    """A small Brevitas CNN whose input and activations are `in_bits` / `act_bits` wide, signed or
+    not (2- and 3-bit maps in every position): quantized input -> conv (3-bit weights) -> BN ->
+    quantizer -> unpadded conv (2-bit weights) -> BN -> quantizer -> global average pool ->
+    classifier (4-bit weights)."""
+
+    def __init__(self, in_bits: int, in_signed: bool, act_bits: int, act_signed: bool, channels: int = 3) -> None:
+        import brevitas.nn as qnn
+
+        super().__init__()
+        self.inp = qnn.QuantIdentity(bit_width=in_bits, signed=in_signed, return_quant_tensor=True)
+        self.c1 = qnn.QuantConv2d(channels, 5, 3, padding=1, bias=False, weight_bit_width=3)
+        self.bn1 = nn.BatchNorm2d(5)
+        self.q1 = qnn.QuantIdentity(bit_width=act_bits, signed=act_signed, return_quant_tensor=True)
+        self.c2 = qnn.QuantConv2d(5, 7, 3, bias=False, weight_bit_width=2)
+        self.bn2 = nn.BatchNorm2d(7)
+        self.q2 = qnn.QuantIdentity(bit_width=act_bits, signed=act_signed, return_quant_tensor=True)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = qnn.QuantLinear(7, 4, bias=True, weight_bit_width=4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.q1(self.bn1(self.c1(self.inp(x))))
+        x = self.q2(self.bn2(self.c2(x)))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+def narrow_onnx(path, in_bits: int, in_signed: bool, act_bits: int, act_signed: bool, seed: int = 0) -> None:
+    """Export a seeded `NarrowQuantNet` (random BN with negative gamma) as QONNX to `path`."""
+    import contextlib
+    import io
+
+    from brevitas.export import export_qonnx
+
+    torch.manual_seed(seed)
+    model = NarrowQuantNet(in_bits, in_signed, act_bits, act_signed).eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for bn in (model.bn1, model.bn2):
+            _randomize_batchnorm(bn, gen, None, 1.0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        export_qonnx(model, torch.rand(1, 3, 7, 7), export_path=str(path))

@@ -39,6 +39,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -323,13 +324,23 @@ def build(cfg: BuildConfig, progress=print) -> dict:
                 progress(
                     f"[{own.index(name) + 1}/{len(own)}] {name} done in {seconds:.2f} s ({len(graph.nodes)} nodes)"
                 )
-        except CheckFailed as exc:
+        except UserError:
+            raise
+        except Exception as exc:
+            failure = exc
+            if not isinstance(exc, CheckFailed):  # a bug on a model the build accepted: one line, the rest on file
+                (stage / "traceback.txt").write_text("".join(traceback.format_exception(exc)))
+                first = (str(exc).strip().splitlines() or [""])[0][:200]
+                failure = CheckFailed(
+                    f"{name}: internal error ({type(exc).__name__}: {first}); this is a bug: "
+                    f"the traceback is in {cfg.out / 'traceback.txt'}"
+                )
             # the figures so far and the failed check, but no artifact that looks usable
-            state.report.update({"ok": False, "failed_check": str(exc), "steps": records})
+            state.report.update({"ok": False, "failed_check": str(failure), "steps": records})
             _remove_artifacts(stage)
             (stage / "report.json").write_text(json.dumps(state.report, indent=1))
             _move_into(stage, cfg.out, fresh=not resumed, failed=True)
-            raise
+            raise failure from None
         save_graph(graph, stage / "model.ir")
         state.report["ok"] = True
         state.report["steps"] = records

@@ -38,7 +38,7 @@ GOLDEN = "golden=exact"  # the row comparing the golden with the exact reference
 
 @dataclass
 class Outcome:
-    seed: int
+    case: str  # "7" (the random Bi-Real model of seed 7) or "i2,u3" (a narrow model: input, activations)
     target: str
     result: str  # ok | refused | MISMATCH | CRASH
     detail: str = ""
@@ -51,7 +51,8 @@ class Outcome:
 
     def rebuild(self) -> str:
         targets = "" if self.target == GOLDEN else f" --targets {self.target}"
-        return f"python -m compiler.differential --seed {self.seed}{targets}"
+        which = f"--seed {self.case}" if self.case.isdigit() else f"--narrow {self.case}"
+        return f"python -m compiler.differential {which}{targets}"
 
 
 def _check_pixels(model, images: int, seed: int) -> np.ndarray:
@@ -80,12 +81,12 @@ def golden_against_exact(model, seed: int, images: int) -> Outcome:
         i = int(bad[0])
         j = int(np.flatnonzero(golden[i] != exact[i])[0])
         detail = f"{len(bad)} of {images} differ (first: image {i}, logit {j}: golden {golden[i, j]}, exact {exact[i, j]})"
-        return Outcome(seed, GOLDEN, "MISMATCH", detail, images, seconds)
+        return Outcome(str(seed), GOLDEN, "MISMATCH", detail, images, seconds)
     distinct = len({row.tobytes() for row in golden})
-    return Outcome(seed, GOLDEN, "ok", f"{distinct} distinct outputs", images, seconds)
+    return Outcome(str(seed), GOLDEN, "ok", f"{distinct} distinct outputs", images, seconds)
 
 
-def build_target(checkpoint: Path, target: str, out: Path, seed: int, images: int) -> Outcome:
+def build_target(checkpoint: Path, target: str, out: Path, case: str, images: int) -> Outcome:
     from compiler.build import BuildConfig, Target, build
 
     cfg = BuildConfig(model=checkpoint, out=out, target=Target(target), verify_images=images)
@@ -97,18 +98,18 @@ def build_target(checkpoint: Path, target: str, out: Path, seed: int, images: in
     except UserError as exc:
         message = str(exc)
         result = "refused" if "\n" not in message else "CRASH"  # a refusal is one line
-        return Outcome(seed, target, result, message, 0, round(time.perf_counter() - start, 2))
+        return Outcome(case, target, result, message, 0, round(time.perf_counter() - start, 2))
     except CheckFailed as exc:
-        return Outcome(seed, target, "MISMATCH", str(exc), images, round(time.perf_counter() - start, 2))
+        return Outcome(case, target, "MISMATCH", str(exc), images, round(time.perf_counter() - start, 2))
     except Exception as exc:  # noqa: BLE001 - any other exception is a bug to report, with its place
         where = traceback.extract_tb(exc.__traceback__)[-1]
         detail = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ''} at {Path(where.filename).name}:{where.lineno}"
-        return Outcome(seed, target, "CRASH", detail, 0, round(time.perf_counter() - start, 2))
+        return Outcome(case, target, "CRASH", detail, 0, round(time.perf_counter() - start, 2))
     seconds = round(time.perf_counter() - start, 2)
     checked = _checked_images(report)
     if not report.get("ok"):
-        return Outcome(seed, target, "CRASH", "report.json lacks ok: true", checked, seconds)
-    return Outcome(seed, target, "ok", "", checked, seconds)
+        return Outcome(case, target, "CRASH", "report.json lacks ok: true", checked, seconds)
+    return Outcome(case, target, "ok", "", checked, seconds)
 
 
 def _checked_images(report: dict) -> int:
@@ -133,23 +134,59 @@ def run_case(seed: int, targets: tuple[str, ...], work: Path, images: int, hls4m
     outcomes = [golden_against_exact(model, seed, images)]
     for target in targets:
         n = hls4ml_images if target == "hls4ml" else images
-        outcomes.append(build_target(checkpoint, target, folder / target, seed, n))
+        outcomes.append(build_target(checkpoint, target, folder / target, str(seed), n))
     return outcomes
 
 
+NARROW = [(b, s) for b in (2, 3) for s in (True, False)]  # 2- and 3-bit maps, signed and unsigned
+
+
+def type_name(t: tuple[int, bool]) -> str:
+    return f"{'i' if t[1] else 'u'}{t[0]}"
+
+
+def parse_narrow(text: str) -> tuple[tuple[int, bool], tuple[int, bool]]:
+    """'i2,u3' -> ((2, True), (3, False))."""
+    try:
+        a, b = (t.strip() for t in text.split(","))
+        types = tuple((int(t[1:]), t[0] == "i") for t in (a, b) if t[0] in "iu")
+    except ValueError:
+        types = ()
+    if len(types) != 2 or any(t not in NARROW for t in types):
+        raise UserError(f"--narrow {text!r}: give the input and activation types, e.g. i2,u3 (i/u and 2 or 3 bits)")
+    return types
+
+
+def run_narrow_case(
+    in_type: tuple[int, bool], act_type: tuple[int, bool], targets: tuple[str, ...], work: Path, images: int, hls4ml_images: int
+) -> list[Outcome]:
+    """A Brevitas CNN with `in_type` input and `act_type` activations (bireal_hw.random_models.
+    NarrowQuantNet), exported to QONNX, through every target (the reference: its imported IR)."""
+    from bireal_hw.random_models import narrow_onnx
+
+    index = NARROW.index(in_type) * len(NARROW) + NARROW.index(act_type)
+    folder = work / f"narrow_{index}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "model.onnx"
+    narrow_onnx(path, *in_type, *act_type, seed=index)
+    case = f"{type_name(in_type)},{type_name(act_type)}"
+    return [build_target(path, t, folder / t, case, hls4ml_images if t == "hls4ml" else images) for t in targets]
+
+
 def table(outcomes: list[Outcome]) -> str:
-    """A markdown table: model x target -> result."""
+    """A markdown table: model x target -> result (ok with the images checked)."""
     from bireal_hw.random_models import draw_spec
 
     columns = [GOLDEN] + [t for t in TARGETS if any(o.target == t for o in outcomes)]
-    seeds = sorted({o.seed for o in outcomes})
-    rows = ["| seed | model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
-    for seed in seeds:
+    cases = list(dict.fromkeys(o.case for o in outcomes))
+    rows = ["| case | model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
+    for case in cases:
         cells = []
         for col in columns:
-            o = next((o for o in outcomes if o.seed == seed and o.target == col), None)
-            cells.append("" if o is None else (f"{o.result} ({o.images})" if o.result == "ok" else o.result))
-        rows.append(f"| {seed} | {draw_spec(seed).describe().split(': ', 1)[1]} | " + " | ".join(cells) + " |")
+            o = next((o for o in outcomes if o.case == case and o.target == col), None)
+            cells.append("" if o is None else (f"ok ({o.images})" if o.result == "ok" else o.result))
+        model = draw_spec(int(case)).describe().split(": ", 1)[1] if case.isdigit() else f"narrow CNN: input, activations {case}"
+        rows.append(f"| {case} | {model} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -166,18 +203,22 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m compiler.differential", description=__doc__.split("\n\n")[0])
     p.add_argument("--seed", type=int, help="one case")
     p.add_argument("--seeds", help="cases, e.g. 0-49 or 3,7,11")
+    p.add_argument("--narrow", help="a narrow CNN: input and activation types, e.g. i2,u3; 'all' for the 16")
     p.add_argument("--targets", default=",".join(TARGETS), help=f"comma-separated, of {', '.join(TARGETS)}")
     p.add_argument("--images", type=int, default=40, help="check images per target (default 40)")
     p.add_argument("--hls4ml-images", type=int, default=6, help="hls4ml's (about one image per second)")
     p.add_argument("--work", help="folder for the models and builds (default: a temporary one)")
     p.add_argument("--json", help="write every outcome to this JSON file")
     args = p.parse_args(argv)
-    if (args.seed is None) == (args.seeds is None):
-        raise UserError("give --seed N or --seeds A-B")
+    if args.seed is None and args.seeds is None and args.narrow is None:
+        raise UserError("give --seed N, --seeds A-B or --narrow TYPES")
     try:
-        seeds = [args.seed] if args.seed is not None else _seeds(args.seeds)
+        seeds = ([args.seed] if args.seed is not None else []) + (_seeds(args.seeds) if args.seeds else [])
     except ValueError:
         raise UserError(f"--seeds {args.seeds!r}: give ranges and numbers such as 0-49 or 3,7,11") from None
+    narrow = [(a, b) for a in NARROW for b in NARROW] if args.narrow == "all" else []
+    if args.narrow and args.narrow != "all":
+        narrow = [parse_narrow(args.narrow)]
     targets = tuple(t for t in args.targets.split(",") if t)
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
@@ -187,10 +228,12 @@ def main(argv: list[str] | None = None) -> None:
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="differential-") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
-        for seed in seeds:
-            for o in run_case(seed, targets, work, args.images, args.hls4ml_images):
+        cases = [lambda s=s: run_case(s, targets, work, args.images, args.hls4ml_images) for s in seeds]
+        cases += [lambda n=n: run_narrow_case(*n, targets, work, args.images, args.hls4ml_images) for n in narrow]
+        for case in cases:
+            for o in case():
                 outcomes.append(o)
-                line = f"seed {seed:4d} {o.target:13s} {o.result:8s} {o.seconds:7.2f} s  {o.detail}"
+                line = f"case {o.case:>6s} {o.target:13s} {o.result:8s} {o.seconds:7.2f} s  {o.detail}"
                 print(line + (f"\n    rebuild: {o.rebuild()}" if o.failed else ""), file=sys.stderr, flush=True)
     print(table(outcomes))
     if args.json:

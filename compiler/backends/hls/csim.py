@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bireal_hw.errors import CheckFailed
+
 from compiler.backends.hls.codegen import STATIC, Project
 
 CXX_FLAGS = ["-O2", "-std=c++14", "-fPIC", "-w", "-DBIREAL_CSIM=1"]
@@ -148,7 +150,7 @@ class CSim:
         leftover = np.zeros(self.streams, dtype=np.uint64)
         status = self.lib.bireal_run(_ptr(words), _ptr(out), frames, _ptr(traffic), _ptr(leftover))
         if status != 0:
-            raise RuntimeError(f"C-simulation failed: {self.STATUS.get(status, status)}")
+            raise CheckFailed(f"csim: the C-simulation failed: {self.STATUS.get(status, status)}")
         names = self.stream_names
         return (
             out.reshape(frames, self.out_words),
