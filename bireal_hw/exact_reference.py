@@ -51,7 +51,9 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, pad: int, pad_value: int = 0
     return out
 
 
-def requantize(acc: np.ndarray, scales: list[Fraction], bn: nn.BatchNorm2d, s_out: Fraction, lo: int, hi: int):
+def requantize(
+    acc: np.ndarray, scales: list[Fraction], bn: nn.BatchNorm2d, s_out: Fraction, lo: int, hi: int
+):
     """clip(round_half_even((gamma * (S_c * acc - mean) / sigma + beta) / s_out), lo, hi) per
     channel (axis 1), exactly."""
     gamma = bn.weight.detach().double().numpy()

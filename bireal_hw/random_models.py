@@ -157,7 +157,9 @@ class NarrowQuantNet(nn.Module):
     quantizer -> unpadded conv (2-bit weights) -> BN -> quantizer -> global average pool ->
     classifier (4-bit weights)."""
 
-    def __init__(self, in_bits: int, in_signed: bool, act_bits: int, act_signed: bool, channels: int = 3) -> None:
+    def __init__(
+        self, in_bits: int, in_signed: bool, act_bits: int, act_signed: bool, channels: int = 3
+    ) -> None:
         import brevitas.nn as qnn
 
         super().__init__()

@@ -328,7 +328,9 @@ def build(cfg: BuildConfig, progress=print) -> dict:
             raise
         except Exception as exc:
             failure = exc
-            if not isinstance(exc, CheckFailed):  # a bug on a model the build accepted: one line, the rest on file
+            if not isinstance(
+                exc, CheckFailed
+            ):  # a bug on a model the build accepted: one line, the rest on file
                 (stage / "traceback.txt").write_text("".join(traceback.format_exception(exc)))
                 first = (str(exc).strip().splitlines() or [""])[0][:200]
                 failure = CheckFailed(
@@ -356,8 +358,20 @@ def build(cfg: BuildConfig, progress=print) -> dict:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-GENERATED_FOLDERS = ("hls", "vivado", "deploy", "hls4ml", "cpu")  # replaced whole: no stale kernel left behind
-ARTIFACTS = (*GENERATED_FOLDERS, "deploy.zip", "Makefile", "model.ir", "model.ir.npz")  # what a user would run
+GENERATED_FOLDERS = (
+    "hls",
+    "vivado",
+    "deploy",
+    "hls4ml",
+    "cpu",
+)  # replaced whole: no stale kernel left behind
+ARTIFACTS = (
+    *GENERATED_FOLDERS,
+    "deploy.zip",
+    "Makefile",
+    "model.ir",
+    "model.ir.npz",
+)  # what a user would run
 RUN_FOLDERS = ("steps", "passes")  # a run's own step files: a fresh run replaces the old ones whole
 
 

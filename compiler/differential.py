@@ -62,7 +62,9 @@ def _check_pixels(model, images: int, seed: int) -> np.ndarray:
     c = model.cfg
     scale = float(model.input_quant.act_quant.scale())
     dataset = "fashion-mnist" if (c.in_channels, c.image_size) == (1, 28) else None
-    x, _ = check_images(InputGrid(scale, 0, 255), (c.in_channels, c.image_size, c.image_size), images, seed, dataset)
+    x, _ = check_images(
+        InputGrid(scale, 0, 255), (c.in_channels, c.image_size, c.image_size), images, seed, dataset
+    )
     return np.clip(np.round(x.astype(np.float64) / scale), 0, 255).astype(np.int64)
 
 
@@ -120,7 +122,9 @@ def _checked_images(report: dict) -> int:
     return report.get("bit_exact", {}).get("images", 0)
 
 
-def run_case(seed: int, targets: tuple[str, ...], work: Path, images: int, hls4ml_images: int) -> list[Outcome]:
+def run_case(
+    seed: int, targets: tuple[str, ...], work: Path, images: int, hls4ml_images: int
+) -> list[Outcome]:
     """The golden against the exact reference, then every target, for the model of `seed`."""
     from bireal_hw.checkpoint import save_checkpoint
     from bireal_hw.random_models import draw_spec, make_model
@@ -153,12 +157,19 @@ def parse_narrow(text: str) -> tuple[tuple[int, bool], tuple[int, bool]]:
     except ValueError:
         types = ()
     if len(types) != 2 or any(t not in NARROW for t in types):
-        raise UserError(f"--narrow {text!r}: give the input and activation types, e.g. i2,u3 (i/u and 2 or 3 bits)")
+        raise UserError(
+            f"--narrow {text!r}: give the input and activation types, e.g. i2,u3 (i/u and 2 or 3 bits)"
+        )
     return types
 
 
 def run_narrow_case(
-    in_type: tuple[int, bool], act_type: tuple[int, bool], targets: tuple[str, ...], work: Path, images: int, hls4ml_images: int
+    in_type: tuple[int, bool],
+    act_type: tuple[int, bool],
+    targets: tuple[str, ...],
+    work: Path,
+    images: int,
+    hls4ml_images: int,
 ) -> list[Outcome]:
     """A Brevitas CNN with `in_type` input and `act_type` activations (bireal_hw.random_models.
     NarrowQuantNet), exported to QONNX, through every target (the reference: its imported IR)."""
@@ -170,7 +181,9 @@ def run_narrow_case(
     path = folder / "model.onnx"
     narrow_onnx(path, *in_type, *act_type, seed=index)
     case = f"{type_name(in_type)},{type_name(act_type)}"
-    return [build_target(path, t, folder / t, case, hls4ml_images if t == "hls4ml" else images) for t in targets]
+    return [
+        build_target(path, t, folder / t, case, hls4ml_images if t == "hls4ml" else images) for t in targets
+    ]
 
 
 def table(outcomes: list[Outcome]) -> str:
@@ -185,7 +198,11 @@ def table(outcomes: list[Outcome]) -> str:
         for col in columns:
             o = next((o for o in outcomes if o.case == case and o.target == col), None)
             cells.append("" if o is None else (f"ok ({o.images})" if o.result == "ok" else o.result))
-        model = draw_spec(int(case)).describe().split(": ", 1)[1] if case.isdigit() else f"narrow CNN: input, activations {case}"
+        model = (
+            draw_spec(int(case)).describe().split(": ", 1)[1]
+            if case.isdigit()
+            else f"narrow CNN: input, activations {case}"
+        )
         rows.append(f"| {case} | {model} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -229,18 +246,25 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="differential-") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         cases = [lambda s=s: run_case(s, targets, work, args.images, args.hls4ml_images) for s in seeds]
-        cases += [lambda n=n: run_narrow_case(*n, targets, work, args.images, args.hls4ml_images) for n in narrow]
+        cases += [
+            lambda n=n: run_narrow_case(*n, targets, work, args.images, args.hls4ml_images) for n in narrow
+        ]
         for case in cases:
             for o in case():
                 outcomes.append(o)
                 line = f"case {o.case:>6s} {o.target:13s} {o.result:8s} {o.seconds:7.2f} s  {o.detail}"
-                print(line + (f"\n    rebuild: {o.rebuild()}" if o.failed else ""), file=sys.stderr, flush=True)
+                print(
+                    line + (f"\n    rebuild: {o.rebuild()}" if o.failed else ""), file=sys.stderr, flush=True
+                )
     print(table(outcomes))
     if args.json:
         Path(args.json).write_text(json.dumps([o.__dict__ for o in outcomes], indent=1))
     failed = [o for o in outcomes if o.failed]
     if failed:
-        print(f"FAILED: {len(failed)} of {len(outcomes)} outcomes; first: {failed[0].rebuild()}", file=sys.stderr)
+        print(
+            f"FAILED: {len(failed)} of {len(outcomes)} outcomes; first: {failed[0].rebuild()}",
+            file=sys.stderr,
+        )
         raise SystemExit(1)
 
 

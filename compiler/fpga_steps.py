@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bireal_hw.errors import CheckFailed
 from compiler.backends.hls import driver as host
 from compiler.backends.hls.codegen import TOP, generate
 from compiler.backends.hls.csim import CSim, build_csim, hls_include_dir, max_width
@@ -28,7 +29,6 @@ from compiler.backends.hls.vendor import write_vendor_files
 from compiler.hw.boards import board
 from compiler.hw.design import dataflow_from_graph
 from compiler.ir import Graph
-from bireal_hw.errors import CheckFailed
 from compiler.verify_build import compare, images_for, reference_for, require
 from sim.schedule import build_processes
 from sim.simulate import size_fifos

@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 
+from bireal_hw.errors import CheckFailed
 from compiler.backends.hls4ml.convert import PROJECT, hls4ml_model
 from compiler.hw.boards import board
 from compiler.ir import Graph
-from bireal_hw.errors import CheckFailed
 from compiler.verify_build import compare, images_for, reference_for, require
 
 

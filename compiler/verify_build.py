@@ -56,7 +56,11 @@ class CheckResult:
 
     def describe(self) -> str:
         f = self.first
-        where = f" (first: image {f['image']}, element {f['element']}: got {f['got']}, want {f['want']})" if f else ""
+        where = (
+            f" (first: image {f['image']}, element {f['element']}: got {f['got']}, want {f['want']})"
+            if f
+            else ""
+        )
         return f"{self.check}: {self.mismatches} of {self.images} images differ from the {self.reference} reference{where}"
 
 
@@ -74,7 +78,9 @@ def reference_for(graph: Graph, state) -> Reference:
         return state.reference
     imported = state.own_file(step_file(0, "import"))
     if imported is None:
-        raise CheckFailed("no reference: the imported IR of this build is missing; rebuild from the import step")
+        raise CheckFailed(
+            "no reference: the imported IR of this build is missing; rebuild from the import step"
+        )
     state.reference = Reference("imported-ir", graph_runner(load_graph(imported)))
     return state.reference
 
@@ -136,13 +142,17 @@ def verify_build(graph: Graph, state) -> dict:
     images, source = images_for(graph, max(cfg.verify_images, cfg.step_images), cfg.seed)
     ref = reference_for(graph, state)
     final = images[: cfg.verify_images]
-    result = require(compare("verify", graph_runner(graph), ref, final, cfg.batch, source)) if len(final) else {}
+    result = (
+        require(compare("verify", graph_runner(graph), ref, final, cfg.batch, source)) if len(final) else {}
+    )
     per_step = {}
     few = images[: cfg.step_images]
     for index, name in enumerate(list(STEPS)[:-1]):
         path = state.own_file(step_file(index, name))
         if path is not None and len(few):
-            check = compare(f"verify: the IR after {name}", graph_runner(load_graph(path)), ref, few, cfg.batch, source)
+            check = compare(
+                f"verify: the IR after {name}", graph_runner(load_graph(path)), ref, few, cfg.batch, source
+            )
             per_step[name] = {"images": check.images, "mismatches": require(check)["mismatches"]}
     result["steps"] = per_step
     result["seconds"] = round(time.perf_counter() - start, 2)

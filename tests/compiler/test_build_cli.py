@@ -59,14 +59,14 @@ def test_build_default_model_and_resume(tmp_path, capsys, default_onnx):
     code, _, err = build(
         capsys, "--model", str(default_onnx), "--out", str(tmp_path / "new"), "--start-step", "lower"
     )
-    assert code == 2 and "run the earlier steps" in err and not (tmp_path / "new").exists()
+    assert code == 2 and "run the build from its first step" in err and not (tmp_path / "new").exists()
 
 
 def test_checkpoint_reference_is_the_pytorch_golden(tmp_path, capsys):
     code, _, _ = build(capsys, "--out", str(tmp_path / "o"), "--verify-images", "20")
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert code == 0 and report["bit_exact"]["reference"] == "pytorch-integer"
-    assert report["bit_exact"]["source"].startswith("fashion-mnist test")
+    assert "fashion-mnist test images" in report["bit_exact"]["source"]
 
 
 HOSTILE = ["../x", "a;b", "$(rm -rf /)", '"q"', "int", "/etc/passwd", "..", "a b\\c"]

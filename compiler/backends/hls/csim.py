@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from bireal_hw.errors import CheckFailed
-
 from compiler.backends.hls.codegen import STATIC, Project
 
 CXX_FLAGS = ["-O2", "-std=c++14", "-fPIC", "-w", "-DBIREAL_CSIM=1"]

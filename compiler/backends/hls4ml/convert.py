@@ -116,7 +116,15 @@ class _Converter:
         self.add(layer, out, precision)
 
     def threshold_layer(
-        self, x: str, out: str, t: np.ndarray, d: np.ndarray, qmin: int, step: int, bits: int, signed: bool = True
+        self,
+        x: str,
+        out: str,
+        t: np.ndarray,
+        d: np.ndarray,
+        qmin: int,
+        step: int,
+        bits: int,
+        signed: bool = True,
     ) -> None:
         accum = self.tensor_bits(x) + 2
         flat, levels, tbits = padded_thresholds(t.astype(np.int64), accum)
@@ -191,7 +199,9 @@ class _Converter:
             elif op == "multi_threshold":
                 t, d = g.consts[node.inputs[1]], g.consts[node.inputs[2]]
                 out_type = g.tensors[node.outputs[0]].dtype  # unsigned maps (qmin >= 0) stay unsigned
-                self.threshold_layer(node.inputs[0], node.outputs[0], t, d, a.qmin, 1, out_type.bits, out_type.signed)
+                self.threshold_layer(
+                    node.inputs[0], node.outputs[0], t, d, a.qmin, 1, out_type.bits, out_type.signed
+                )
             elif op == "sign":
                 c = g.tensors[node.inputs[0]].shape[-1]
                 self.threshold_layer(node.inputs[0], node.outputs[0], np.zeros((c, 1)), np.ones(c), -1, 2, 2)

@@ -274,7 +274,9 @@ def epilogue_macro(epi: Epilogue, ob: int, signed: bool = False):
                 "llvm.vector.reduce.or",
                 T.Select(
                     value[T.ramp(0, 1, ob)] >= T.broadcast(0, ob),
-                    T.shift_left(T.broadcast(T.Cast(LANE, 1), ob), T.ramp(T.Cast(LANE, 0), T.Cast(LANE, 1), ob)),
+                    T.shift_left(
+                        T.broadcast(T.Cast(LANE, 1), ob), T.ramp(T.Cast(LANE, 0), T.Cast(LANE, 1), ob)
+                    ),
                     T.broadcast(T.Cast(LANE, 0), ob),
                 ),
             ),
