@@ -447,7 +447,7 @@ def main(argv: list[str] | None = None) -> None:
         sim_frames=args.sim_frames,
     )
     report = build(cfg, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
-    keys = ("target", "model", "bit_exact", "fps", "cycles_per_frame", "latency_cycles", "resources", "fits")
+    keys = ("ok", "target", "model", "bit_exact", "fps", "cycles_per_frame", "latency_cycles", "resources", "fits")
     summary = {k: report[k] for k in keys if k in report}
     for k in ("csim", "hls4ml"):
         if k in report:

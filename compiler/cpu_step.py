@@ -39,7 +39,8 @@ def run_cpu(graph: Graph, state) -> None:
     except UserError:
         raise
     except Exception as exc:  # TVM's parser, lowering or LLVM: a bug of this backend, never a traceback
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip()
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        first = next((line for line in lines if "rror" in line), lines[-1])  # TVM's "error: ..." line
         raise CheckFailed(
             f"cpu: TVM code generation failed on a model the IR accepts ({type(exc).__name__}: {first[:200]}); "
             "this is a bug of the CPU backend: report it with the model"
