@@ -24,6 +24,14 @@ def model(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def other(tmp_path_factory):
+    """Another model (3-bit unsigned input, 2-bit signed activations)."""
+    path = tmp_path_factory.mktemp("other") / "other.onnx"
+    narrow_onnx(path, 3, False, 2, True, seed=2)
+    return path
+
+
 def build(capsys, model, out, target, *args):
     return run_cli(
         main,
@@ -177,9 +185,7 @@ def test_hls4ml_check_fails_on_corrupted_predictions(tmp_path, capsys, model, mo
     assert_failed(code, err, out, "hls4ml", ("hls4ml",))
 
 
-def test_resume_refuses_another_models_folder(tmp_path, capsys, model):
-    other = tmp_path / "other.onnx"
-    narrow_onnx(other, 3, False, 2, True, seed=2)
+def test_resume_refuses_another_models_folder(tmp_path, capsys, model, other):
     out = tmp_path / "out"
     assert build(capsys, model, out, "ir")[0] == 0
     before = sorted(p.name for p in out.rglob("*"))
@@ -188,10 +194,8 @@ def test_resume_refuses_another_models_folder(tmp_path, capsys, model):
     assert sorted(p.name for p in out.rglob("*")) == before
 
 
-def test_a_fresh_build_never_reads_step_files_of_another(tmp_path, capsys, model):
+def test_a_fresh_build_never_reads_step_files_of_another(tmp_path, capsys, model, other):
     """A second build into the same folder checks only its own steps, and replaces the old ones."""
-    other = tmp_path / "other.onnx"
-    narrow_onnx(other, 3, False, 2, True, seed=2)
     out = tmp_path / "out"
     assert build(capsys, model, out, "sim", "--stop-step", "dataflow")[0] == 0
     corrupt_weights(out / "steps" / "04_dataflow.ir")  # would fail a check that read it
@@ -218,3 +222,26 @@ def test_check_images_cover_the_input_grid(tmp_path, capsys, model):
     assert (pixels[0] == -2).all() and (pixels[1] == 1).all() and "random integers in [-2, 1]" in source
     report = json.loads((out / "report.json").read_text())
     assert report["bit_exact"]["distinct_outputs"] > 1
+
+
+def test_compare_names_the_first_difference_and_constant_outputs(capsys):
+    from bireal_hw.errors import CheckFailed
+    from compiler.verification import Reference
+    from compiler.verify_build import compare, require
+
+    images = np.zeros((6, 1, 2, 2), dtype=np.float32)
+    ref = Reference("test", lambda x: np.tile(np.arange(3), (len(x), 1)))
+    same = compare("same", lambda x: np.tile(np.arange(3), (len(x), 1)), ref, images, 4, "zeros")
+    entry = require(same)
+    assert entry["mismatches"] == 0 and entry["distinct_outputs"] == 1 and "cannot see" in entry["warning"]
+    assert "all 6 outputs are equal" in capsys.readouterr().err
+
+    def wrong(x):
+        y = np.tile(np.arange(3), (len(x), 1))
+        y[-1, 2] = 9  # the last image of each batch: images 3 and 5
+        return y
+
+    check = compare("wrong", wrong, ref, images, 4, "zeros")
+    assert check.mismatches == 2 and check.first == {"image": 3, "element": 2, "got": 9, "want": 2}
+    with pytest.raises(CheckFailed, match=r"wrong: 2 of 6 images differ .*image 3, element 2: got 9, want 2"):
+        require(check)
