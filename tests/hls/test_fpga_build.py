@@ -123,9 +123,11 @@ def test_a_new_build_replaces_the_generated_project(tmp_path):
     (out / "notes.txt").write_text("kept")
     (stage / "hls" / "src").mkdir(parents=True)
     (stage / "hls" / "src" / "mvu_2.cpp").write_text("new")
-    _move_into(stage, out)
+    (out / "steps").mkdir()
+    (out / "steps" / "04_dataflow.ir").write_text("another build's step")
+    _move_into(stage, out, fresh=True)
     assert sorted(p.name for p in (out / "hls" / "src").iterdir()) == ["mvu_2.cpp"]
-    assert (out / "notes.txt").read_text() == "kept"
+    assert (out / "notes.txt").read_text() == "kept" and not (out / "steps").exists()
 
 
 @pytest.mark.parametrize(

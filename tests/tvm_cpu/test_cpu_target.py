@@ -22,11 +22,12 @@ def test_default_model_cpu_library_equals_the_golden(tmp_path, capsys):
     code, stdout, err = run_cli(main, capsys, "--target", "cpu", "--out", str(out), "--verify-images", "50")
     assert code == 0, err
     report = json.loads((out / "report.json").read_text())
-    assert report["bit_exact"] == {
+    assert report["ok"] and report["bit_exact"] == {
         "images": 50,
         "mismatches": 0,
-        "source": "fashion-mnist test[:50]",
+        "source": "4 grid extremes + 23 fashion-mnist test images + 23 random integers in [0, 255] (seed 0)",
         "reference": "pytorch-integer",
+        "distinct_outputs": 50,
     }
     assert report["latency_ms"]["ours"] > 0 and report["latency_ms"]["pytorch_fp32"] > 0
     for name in report["cpu"]["artifacts"]:
