@@ -358,20 +358,10 @@ def build(cfg: BuildConfig, progress=print) -> dict:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-GENERATED_FOLDERS = (
-    "hls",
-    "vivado",
-    "deploy",
-    "hls4ml",
-    "cpu",
-)  # replaced whole: no stale kernel left behind
-ARTIFACTS = (
-    *GENERATED_FOLDERS,
-    "deploy.zip",
-    "Makefile",
-    "model.ir",
-    "model.ir.npz",
-)  # what a user would run
+# generated project folders, replaced whole: no stale kernel left behind
+GENERATED_FOLDERS = ("hls", "vivado", "deploy", "hls4ml", "cpu")
+# what a user would run: a failed build leaves none of them
+ARTIFACTS = (*GENERATED_FOLDERS, "deploy.zip", "Makefile", "model.ir", "model.ir.npz")
 RUN_FOLDERS = ("steps", "passes")  # a run's own step files: a fresh run replaces the old ones whole
 
 
@@ -447,7 +437,17 @@ def main(argv: list[str] | None = None) -> None:
         sim_frames=args.sim_frames,
     )
     report = build(cfg, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
-    keys = ("ok", "target", "model", "bit_exact", "fps", "cycles_per_frame", "latency_cycles", "resources", "fits")
+    keys = (
+        "ok",
+        "target",
+        "model",
+        "bit_exact",
+        "fps",
+        "cycles_per_frame",
+        "latency_cycles",
+        "resources",
+        "fits",
+    )
     summary = {k: report[k] for k in keys if k in report}
     for k in ("csim", "hls4ml"):
         if k in report:
