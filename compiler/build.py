@@ -328,9 +328,8 @@ def build(cfg: BuildConfig, progress=print) -> dict:
             raise
         except Exception as exc:
             failure = exc
-            if not isinstance(
-                exc, CheckFailed
-            ):  # a bug on a model the build accepted: one line, the rest on file
+            # a bug on a model the build accepted: one line, the traceback on file
+            if not isinstance(exc, CheckFailed):
                 (stage / "traceback.txt").write_text("".join(traceback.format_exception(exc)))
                 first = (str(exc).strip().splitlines() or [""])[0][:200]
                 failure = CheckFailed(
