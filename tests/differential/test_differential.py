@@ -93,6 +93,7 @@ def test_table_and_rebuild_command():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(5400)  # about 25-40 minutes on 2 cores
 def test_sweep_50_random_models_every_target(tmp_path):
     outcomes = []
     for seed in range(50):
@@ -102,6 +103,7 @@ def test_sweep_50_random_models_every_target(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_sweep_every_narrow_model_every_target(tmp_path):
     outcomes = []
     for a in NARROW:
