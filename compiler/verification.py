@@ -130,8 +130,8 @@ def check_images(
     rest = n - len(extremes)
     from_data = np.zeros((0, c, h, w), dtype=np.int64)
     if dataset is not None and rest > 0:
-        data, _ = verification_images(dataset, shape, rest - rest // 2, seed)
-        if "test[" in _:
+        data, found = verification_images(dataset, shape, rest - rest // 2, seed)
+        if found.startswith(f"{dataset} test["):  # else the dataset is not on this machine
             from_data = np.clip(np.round(data.astype(np.float64) / grid.scale), lo, hi).astype(np.int64)
     rng = np.random.default_rng(seed)
     randoms = rng.integers(lo, hi + 1, size=(rest - len(from_data), c, h, w), dtype=np.int64)
