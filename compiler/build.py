@@ -1,10 +1,12 @@
 """Build a model: QONNX or checkpoint -> IR -> streamlined integer IR -> dataflow design + simulation.
 
-    python -m compiler.build [--model FILE.onnx|CKPT.pt] --target ir|sim|fpga|hls4ml --out DIR
+    python -m compiler.build [--model FILE.onnx|CKPT.pt] --target ir|sim|fpga|hls4ml|cpu --out DIR
                              [--start-step S] [--stop-step S] [--verify-images N]
-                             [--board B --fps F --clock-mhz C | --folding F.json]   (sim, fpga)
+                             [--board B | --board-file F.json] [--fps F --clock-mhz C | --folding F.json]
 
-Steps (a named table; the IR is saved after each one as DIR/steps/NN_<step>.ir + .npz):
+Each target is a list of steps (compiler/targets.py); each step is an entry of compiler/steps.py,
+implemented in its own module (the IR is saved after each one that changes it as
+DIR/steps/NN_<step>.ir + .npz):
   import      the frontend: untrusted-file checks, QONNX -> IR (NHWC, exact scales)
   streamline  BN + scales -> integer thresholds; residual adds onto one integer grid
   lower       conv -> sliding window + matmul; bipolar matmul -> XNOR-popcount; minimal widths
@@ -23,6 +25,7 @@ Steps (a named table; the IR is saved after each one as DIR/steps/NN_<step>.ir +
               as a simulated board, checked by running the driver) and deploy.zip
   hls4ml      (hls4ml) the streamlined IR as an hls4ml project (Vitis backend, io_stream, exact
               integer layers), compiled and C-simulated by hls4ml, compared with `==` on N images
+  cpu         (cpu) the streamlined IR compiled by TVM for this host's CPU, compared with `==`
 
 DIR gets model.ir (+ .npz), steps/, passes/<step>/ (IR text after every pass), names.json (IR
 tensor -> ONNX tensor), timings.json and report.json. Everything is written to a staging folder
@@ -32,7 +35,6 @@ beside DIR and moved in at the end: a failed build leaves DIR as it was.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import shutil
@@ -40,25 +42,17 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 
 from bireal_hw.errors import CheckFailed, UserError, cli_main
 from compiler import fingerprint as fp
+from compiler.hw.boards import BOARDS, Board, choose_board
 from compiler.ir import Graph, IRError, load_graph, save_graph
-from compiler.passes import DumpIRAfterEachPass, PassManager, PassTiming, lowering_passes, streamline_passes
+from compiler.steps import STEPS, run_step, step_file
+from compiler.targets import ARTIFACTS, GENERATED_FOLDERS, TARGETS, Target, run_preflight
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "examples" / "fashion_mnist" / "checkpoint.pt"
-
-
-class Target(Enum):
-    IR = "ir"
-    SIM = "sim"
-    FPGA = "fpga"
-    HLS4ML = "hls4ml"
-    CPU = "cpu"
 
 
 @dataclass
@@ -76,6 +70,7 @@ class BuildConfig:
     seed: int = 0  # random verification images, when the dataset is not on this machine
     batch: int = 250  # images per interpreter call
     board: str = "zcu104"  # --target sim: the board whose resources the design must fit
+    board_file: Path | None = None  # a board of the user's own (JSON), instead of `board`
     fps: float | None = None  # frames/s to reach (None: the fastest folding that fits the board)
     clock_mhz: float = 200.0
     folding: Path | None = None  # a folding JSON instead of --fps
@@ -84,6 +79,9 @@ class BuildConfig:
     @property
     def is_checkpoint(self) -> bool:
         return self.model.suffix.lower() in (".pt", ".pth", ".ckpt")
+
+    def chosen_board(self) -> Board:
+        return choose_board(self.board, self.board_file)
 
 
 @dataclass
@@ -106,124 +104,8 @@ class BuildState:
         return None
 
 
-Step = Callable[[Graph | None, BuildState], Graph]
-
-
-def _run_passes(graph: Graph, state: BuildState, step: str, passes) -> Graph:
-    timing = PassTiming()
-    dump = DumpIRAfterEachPass(state.stage / "passes" / step)
-    out = PassManager(passes, [timing, dump]).run(graph)
-    state.report.setdefault("passes", {})[step] = timing.records
-    return out
-
-
-def step_import(graph: Graph | None, state: BuildState) -> Graph:
-    from compiler.frontend import load_model_graph
-
-    result = load_model_graph(state.cfg.model)
-    state.names = result.names
-    return result.graph
-
-
-def step_streamline(graph: Graph, state: BuildState) -> Graph:
-    out = _run_passes(graph, state, "streamline", streamline_passes())
-    left = sorted({n.op for n in out.nodes if n.op in ("requantize", "scaled_add")})
-    if left:
-        raise UserError(
-            f"{state.cfg.model}: {', '.join(left)} could not be streamlined to integers "
-            "(an add of tensors on different grids); train with one shared residual quantizer"
-        )
-    return out
-
-
-def step_lower(graph: Graph, state: BuildState) -> Graph:
-    return _run_passes(graph, state, "lower", lowering_passes())
-
-
-def step_verify(graph: Graph, state: BuildState) -> Graph:
-    from compiler.verify_build import verify_build
-
-    state.report["bit_exact"] = verify_build(graph, state)
-    return graph
-
-
-def step_dataflow(graph: Graph, state: BuildState) -> Graph:
-    from compiler.hw.boards import board
-    from compiler.hw.design import make_design
-
-    cfg = state.cfg
-    graph = graph.copy()
-    state.design = make_design(graph, board(cfg.board), cfg.clock_mhz, cfg.fps, cfg.folding)
-    return graph
-
-
-def report_step(module: str, function: str) -> Step:
-    """A step that reads the IR and adds to the report, implemented in `module` (imported when the
-    step runs, so a build imports only what its target needs)."""
-
-    def step(graph: Graph, state: BuildState) -> Graph:
-        getattr(importlib.import_module(module), function)(graph, state)
-        return graph
-
-    step.__name__ = f"step_{function}"
-    return step
-
-
-step_simulate = report_step("compiler.sim_step", "run_simulation")
-step_codegen = report_step("compiler.fpga_steps", "run_codegen")
-step_csim = report_step("compiler.fpga_steps", "run_csim")
-step_package = report_step("compiler.fpga_steps", "run_package")
-step_hls4ml = report_step("compiler.hls4ml_step", "run_hls4ml")
-step_cpu = report_step("compiler.cpu_step", "run_cpu")
-
-
-STEPS: dict[str, Step] = {
-    "import": step_import,
-    "streamline": step_streamline,
-    "lower": step_lower,
-    "verify": step_verify,
-    "dataflow": step_dataflow,
-    "simulate": step_simulate,
-    "codegen": step_codegen,
-    "csim": step_csim,
-    "package": step_package,
-    "hls4ml": step_hls4ml,
-    "cpu": step_cpu,
-}
-READ_ONLY_STEPS = (
-    "verify",
-    "simulate",
-    "codegen",
-    "csim",
-    "package",
-    "hls4ml",
-    "cpu",
-)  # they read the IR, never change it
-TARGET_STEPS = {
-    Target.IR: ["import", "streamline", "lower", "verify"],
-    Target.SIM: ["import", "streamline", "lower", "verify", "dataflow", "simulate"],
-    Target.FPGA: [
-        "import",
-        "streamline",
-        "lower",
-        "verify",
-        "dataflow",
-        "simulate",
-        "codegen",
-        "csim",
-        "package",
-    ],
-    Target.HLS4ML: ["import", "streamline", "hls4ml"],
-    Target.CPU: ["import", "streamline", "cpu"],
-}
-
-
-def step_file(index: int, name: str) -> str:
-    return f"steps/{index:02d}_{name}.ir"
-
-
 def _selected_steps(cfg: BuildConfig) -> list[str]:
-    names = TARGET_STEPS[cfg.target]
+    names = list(cfg.target.spec.steps)
     for flag, value in (("--start-step", cfg.start_step), ("--stop-step", cfg.stop_step)):
         if value is not None and value not in names:
             raise UserError(
@@ -237,12 +119,12 @@ def _selected_steps(cfg: BuildConfig) -> list[str]:
 
 
 def _resume_graph(cfg: BuildConfig, first: str) -> Graph | None:
-    own = TARGET_STEPS[cfg.target]
+    own = list(cfg.target.spec.steps)
     if own.index(first) == 0:
         return None
     # the IR as the target's last IR-changing step before `first` saved it
-    prev = [s for s in own[: own.index(first)] if s not in READ_ONLY_STEPS][-1]
-    path = cfg.out / step_file(list(STEPS).index(prev), prev)
+    prev = [s for s in own[: own.index(first)] if STEPS[s].changes_ir][-1]
+    path = cfg.out / step_file(prev)
     if not path.is_file() or not Path(str(path) + ".npz").is_file():
         raise UserError(
             f"cannot start at {first}: {path} is missing; run the earlier steps into {cfg.out} first"
@@ -268,35 +150,13 @@ def _layer_table(graph: Graph) -> list[dict]:
 def build(cfg: BuildConfig, progress=print) -> dict:
     """Run the selected steps; returns the report (also written to cfg.out/report.json)."""
     steps = _selected_steps(cfg)
-    if cfg.target is Target.HLS4ML:
-        try:
-            import hls4ml  # noqa: F401
-        except ImportError:
-            raise UserError("--target hls4ml needs hls4ml: pip install hls4ml") from None
-    if cfg.target in (Target.SIM, Target.FPGA, Target.HLS4ML):  # flags checked before any work
-        from compiler.hw.boards import board
-
-        chosen = board(cfg.board)
-        if cfg.target in (Target.FPGA, Target.HLS4ML):
-            from compiler.backends.hls.csim import compiler, hls_include_dir
-            from compiler.backends.hls.vendor import processing_system
-
-            if cfg.target is Target.FPGA:
-                processing_system(chosen)
-            try:
-                compiler(), hls_include_dir()
-            except RuntimeError as exc:
-                raise UserError(f"--target {cfg.target.value}: {exc}") from None
-        if cfg.clock_mhz <= 0 or (cfg.fps is not None and cfg.fps <= 0):
-            raise UserError("--fps and --clock-mhz must be positive")
-        if cfg.folding is not None and not cfg.folding.is_file():
-            raise UserError(f"--folding {cfg.folding} not found")
+    run_preflight(cfg.target.spec, cfg)  # flags checked before any work
     if cfg.out.exists() and not cfg.out.is_dir():
         raise UserError(f"--out {cfg.out} exists and is not a folder")
     if steps[0] == "import" and not cfg.model.is_file():
         raise UserError(f"model {cfg.model} not found; give --model FILE.onnx or a checkpoint .pt")
     own_fingerprint = fp.fingerprint(cfg)
-    resumed = steps[0] != TARGET_STEPS[cfg.target][0]
+    resumed = steps[0] != cfg.target.spec.steps[0]
     if resumed:
         fp.check_resumable(cfg, own_fingerprint)
     graph = _resume_graph(cfg, steps[0])
@@ -313,14 +173,13 @@ def build(cfg: BuildConfig, progress=print) -> dict:
         (stage / fp.FILE).write_text(json.dumps(own_fingerprint, indent=1))
         try:
             for name in steps:
-                index = list(STEPS).index(name)
                 start = time.perf_counter()
-                graph = STEPS[name](graph, state)
+                graph = run_step(name, graph, state)
                 seconds = time.perf_counter() - start
-                if name not in READ_ONLY_STEPS:
-                    save_graph(graph, stage / step_file(index, name))
+                if STEPS[name].changes_ir:
+                    save_graph(graph, stage / step_file(name))
                 records.append({"name": name, "seconds": round(seconds, 3), "nodes": len(graph.nodes)})
-                own = TARGET_STEPS[cfg.target]
+                own = cfg.target.spec.steps
                 progress(
                     f"[{own.index(name) + 1}/{len(own)}] {name} done in {seconds:.2f} s ({len(graph.nodes)} nodes)"
                 )
@@ -357,10 +216,6 @@ def build(cfg: BuildConfig, progress=print) -> dict:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-# generated project folders, replaced whole: no stale kernel left behind
-GENERATED_FOLDERS = ("hls", "vivado", "deploy", "hls4ml", "cpu")
-# what a user would run: a failed build leaves none of them
-ARTIFACTS = (*GENERATED_FOLDERS, "deploy.zip", "Makefile", "model.ir", "model.ir.npz")
 RUN_FOLDERS = ("steps", "passes")  # a run's own step files: a fresh run replaces the old ones whole
 
 
@@ -395,20 +250,28 @@ def _move_into(stage: Path, out: Path, fresh: bool, failed: bool = False) -> Non
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m compiler.build", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="QONNX .onnx file or bireal_hw checkpoint .pt")
-    p.add_argument("--target", default="ir", choices=[t.value for t in Target])
+    p.add_argument("--target", default="ir", choices=list(TARGETS))
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--start-step", choices=list(STEPS))
     p.add_argument("--stop-step", choices=list(STEPS))
     p.add_argument(
         "--verify-images",
         type=int,
-        help="images for the bit-exact checks (0: skip; default 1000, 20 for --target hls4ml whose "
-        "C-simulation runs about one image per second)",
+        help="images for the bit-exact checks (0: skip; default 1000, "
+        + ", ".join(
+            f"{t.default_verify_images} for --target {t.name}"
+            for t in TARGETS.values()
+            if t.default_verify_images != 1000
+        )
+        + ")",
     )
     p.add_argument("--reference", help="checkpoint whose integer golden is the reference for an .onnx model")
     p.add_argument("--seed", type=int, default=0)
     hw = p.add_argument_group("--target sim and fpga")
-    hw.add_argument("--board", default="zcu104", help="pynq-z2, ultra96, kv260, zcu104, u250")
+    hw.add_argument("--board", default="zcu104", help=", ".join(BOARDS))
+    hw.add_argument(
+        "--board-file", help="a board of your own: JSON with its part and resources (docs/hardware.md)"
+    )
     hw.add_argument("--fps", type=float, help="frames/s to reach (default: the fastest folding that fits)")
     hw.add_argument("--clock-mhz", type=float, default=200.0)
     hw.add_argument("--folding", help="folding JSON {kernel: {pe, simd}} instead of --fps")
@@ -417,7 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.sim_frames < 2:
         raise UserError("--sim-frames must be at least 2 (the interval is measured between frames)")
     if args.verify_images is None:
-        args.verify_images = 20 if args.target == Target.HLS4ML.value else 1000
+        args.verify_images = TARGETS[args.target].default_verify_images
     if args.verify_images < 0:
         raise UserError("--verify-images must be >= 0")
     cfg = BuildConfig(
@@ -430,6 +293,7 @@ def main(argv: list[str] | None = None) -> None:
         reference=Path(args.reference) if args.reference else None,
         seed=args.seed,
         board=args.board,
+        board_file=Path(args.board_file) if args.board_file else None,
         fps=args.fps,
         clock_mhz=args.clock_mhz,
         folding=Path(args.folding) if args.folding else None,
@@ -448,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
         "fits",
     )
     summary = {k: report[k] for k in keys if k in report}
-    for k in ("csim", "hls4ml"):
+    for k in cfg.target.spec.summary:
         if k in report:
             summary[k] = {"images": report[k]["images"], "mismatches": report[k]["mismatches"]}
     summary["steps"] = {s["name"]: s["seconds"] for s in report.get("steps", [])}

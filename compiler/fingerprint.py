@@ -31,7 +31,7 @@ def file_digest(path: Path | None) -> str | None:
 
 def fingerprint(cfg) -> dict:
     """The inputs a build's step files depend on (not the target: the IR steps are shared)."""
-    return {
+    out = {
         "model_sha256": file_digest(cfg.model),
         "reference_sha256": file_digest(cfg.reference),
         "folding_sha256": file_digest(cfg.folding),
@@ -40,6 +40,9 @@ def fingerprint(cfg) -> dict:
         "clock_mhz": cfg.clock_mhz,
         "sim_frames": cfg.sim_frames,
     }
+    if cfg.board_file is not None:
+        out["board_file_sha256"] = file_digest(cfg.board_file)
+    return out
 
 
 def check_resumable(cfg, own: dict) -> None:

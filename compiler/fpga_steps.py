@@ -26,7 +26,6 @@ from compiler.backends.hls.codegen import TOP, generate
 from compiler.backends.hls.csim import CSim, build_csim, hls_include_dir, max_width
 from compiler.backends.hls.kernels import element_bytes
 from compiler.backends.hls.vendor import write_vendor_files
-from compiler.hw.boards import board
 from compiler.hw.design import dataflow_from_graph
 from compiler.ir import Graph
 from compiler.verify_build import compare, images_for, reference_for, require
@@ -42,7 +41,7 @@ def _design(graph: Graph, state):
     FIFOs (deterministic)."""
     if state.design is None:
         cfg = state.cfg
-        state.design = dataflow_from_graph(graph, board(cfg.board), cfg.clock_mhz)
+        state.design = dataflow_from_graph(graph, cfg.chosen_board(), cfg.clock_mhz)
         depths, _, _ = size_fifos(state.design.dataflow, cfg.sim_frames)
         for name, depth in depths.items():
             state.design.dataflow.streams[name].depth = depth
@@ -54,9 +53,8 @@ def design_info(graph: Graph, state) -> dict:
     quantizer = next(n for n in graph.nodes if n.op == "quantize_input").attrs
     dequantizer = next(n for n in graph.nodes if n.op == "dequantize_output").attrs
     df = state.design.dataflow
-    src = next(k for k in df.order() if k.kind == "input_dma")
-    dst = next(k for k in df.order() if k.kind == "output_dma")
-    h, w, c = src.geometry["shape"]
+    src, dst = df.input_kernel, df.output_kernel
+    h, w, c = src.geometry.shape
     project = state.project
     return {
         "top": TOP,
@@ -69,7 +67,7 @@ def design_info(graph: Graph, state) -> dict:
         "in_qmax": int(quantizer.qmax),
         "in_bytes": element_bytes(df.output_streams(src)[0].bits),
         "in_words": project.in_words,
-        "classes": dst.geometry["elements"],
+        "classes": dst.geometry.elements,
         "out_bytes": element_bytes(df.input_streams(dst)[0].bits),
         "out_words": project.out_words,
         "out_scale": float(dequantizer.scale),

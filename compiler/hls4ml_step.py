@@ -11,14 +11,13 @@ import numpy as np
 
 from bireal_hw.errors import CheckFailed
 from compiler.backends.hls4ml.convert import PROJECT, hls4ml_model
-from compiler.hw.boards import board
 from compiler.ir import Graph
 from compiler.verify_build import compare, images_for, reference_for, require
 
 
 def run_hls4ml(graph: Graph, state) -> None:
     cfg = state.cfg
-    chosen = board(cfg.board)
+    chosen = cfg.chosen_board()
     out = state.stage / "hls4ml"
     model = hls4ml_model(graph, out, chosen.part, cfg.clock_mhz)
     start = time.perf_counter()

@@ -10,15 +10,14 @@ import time
 
 import numpy as np
 
-from compiler.hw.boards import board
 from compiler.hw.cost import RESOURCES
 from compiler.hw.design import Design, dataflow_from_graph
 from compiler.hw.folding import folding_dict
 from compiler.hw.latency import first_frame_latency
-from compiler.hw.report import layer_rows, markdown_table, next_step, plot_layers
 from compiler.ir import Graph
 from compiler.verify_build import compare, images_for, reference_for, require
 from sim.functional import run_functional
+from sim.report import layer_rows, markdown_table, next_step, plot_layers
 from sim.simulate import cycle_errors, host_pixels, simulate
 
 
@@ -39,7 +38,7 @@ def run_simulation(graph: Graph, state) -> None:
     cfg = state.cfg
     design = state.design
     if design is None:  # resumed at this step: the folding is on the IR nodes
-        design = dataflow_from_graph(graph, board(cfg.board), cfg.clock_mhz)
+        design = dataflow_from_graph(graph, cfg.chosen_board(), cfg.clock_mhz)
     start = time.perf_counter()
     sim = simulate(design.dataflow, cfg.sim_frames, per_kernel=True)
     errors = cycle_errors(design.dataflow, sim)

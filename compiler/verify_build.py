@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from bireal_hw.errors import CheckFailed
 from compiler.ir import Graph, load_graph
+from compiler.steps import STEPS, step_file
 from compiler.verification import (
     InputGrid,
     Reference,
@@ -68,15 +69,13 @@ def reference_for(graph: Graph, state) -> Reference:
     """The build's reference: the checkpoint's integer golden, or the IR as this run (or the run
     it resumes) imported it (one per build, its outputs cached: the IR, the simulated design and
     the C-simulation check the same images)."""
-    from compiler.build import step_file
-
     cfg = state.cfg
     if state.reference is not None:
         return state.reference
     if cfg.reference is not None or cfg.is_checkpoint:
         state.reference = golden_reference(cfg.reference or cfg.model)
         return state.reference
-    imported = state.own_file(step_file(0, "import"))
+    imported = state.own_file(step_file("import"))
     if imported is None:
         raise CheckFailed(
             "no reference: the imported IR of this build is missing; rebuild from the import step"
@@ -134,9 +133,12 @@ def images_for(graph: Graph, count: int, seed: int) -> tuple[np.ndarray, str]:
     return check_images(grid, (c, h, w), count, seed, dataset)
 
 
-def verify_build(graph: Graph, state) -> dict:
-    from compiler.build import STEPS, step_file
+def run_verify(graph: Graph, state) -> None:
+    """The verify step: the final IR and every saved step's IR against the reference."""
+    state.report["bit_exact"] = verify_build(graph, state)
 
+
+def verify_build(graph: Graph, state) -> dict:
     cfg = state.cfg
     start = time.perf_counter()
     images, source = images_for(graph, max(cfg.verify_images, cfg.step_images), cfg.seed)
@@ -147,8 +149,8 @@ def verify_build(graph: Graph, state) -> dict:
     )
     per_step = {}
     few = images[: cfg.step_images]
-    for index, name in enumerate(list(STEPS)[:-1]):
-        path = state.own_file(step_file(index, name))
+    for name in list(STEPS)[:-1]:
+        path = state.own_file(step_file(name))
         if path is not None and len(few):
             check = compare(
                 f"verify: the IR after {name}", graph_runner(load_graph(path)), ref, few, cfg.batch, source

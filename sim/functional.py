@@ -11,48 +11,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.hw.dataflow import Dataflow, Kernel, window_of
+from compiler.hw.dataflow import Dataflow
+from compiler.hw.kernels import (
+    Add,
+    Fork,
+    GlobalSumPool,
+    InputDMA,
+    Kernel,
+    MatrixVector,
+    MaxPool,
+    OutputDMA,
+    SlidingWindow,
+    SumPool,
+    Thresholding,
+    WidthConverter,
+    lookup,
+)
 from compiler.ir.ops.base import EXACT_FLOAT
 from compiler.ir.ops.xnor_popcount_matmul import pack_bits, popcount_dot
 
 
-def topological(df: Dataflow) -> list[Kernel]:
-    done: set[str] = set()
-    order: list[Kernel] = []
-    pending = list(df.order())
-    while pending:
-        rest = []
-        for k in pending:
-            if all(df.streams[s].producer in done for s in k.inputs):
-                order.append(k)
-                done.add(k.name)
-            else:
-                rest.append(k)
-        if len(rest) == len(pending):
-            raise ValueError("the dataflow graph has a cycle")
-        pending = rest
-    return order
-
-
-def window_addresses(k: Kernel) -> np.ndarray:
-    """Input element index of every window element, -1 for a padded tap: shape (OH*OW, kh*kw*C)
-    in (ky, kx, c) order."""
-    ih, iw, c, oh, ow, kh, kw, sy, sx, top, left = window_of(k)
-    iy = (np.arange(oh) * sy - top)[:, None, None, None] + np.arange(kh)[None, None, :, None]
-    ix = (np.arange(ow) * sx - left)[None, :, None, None] + np.arange(kw)[None, None, None, :]
-    iy, ix = np.broadcast_arrays(iy, ix)  # (oh, ow, kh, kw)
-    inside = (iy >= 0) & (iy < ih) & (ix >= 0) & (ix < iw)
-    pixel = np.where(inside, iy * iw + ix, -1)
-    addr = np.where(pixel[..., None] >= 0, pixel[..., None] * c + np.arange(c), -1)
-    return addr.reshape(oh * ow, kh * kw * c)
-
-
-def _swu(k: Kernel, x: np.ndarray) -> np.ndarray:
+def _swu(k: SlidingWindow, ins: list[np.ndarray]) -> np.ndarray:
+    (x,) = ins
     g = k.geometry
-    if g["sign_input"]:
+    if g.sign_input:
         x = np.where(x >= 0, 1, -1).astype(np.int8)
-    addr = window_addresses(k).ravel()
-    pad = 0 if g["ternary"] else g["pad_value"]
+    addr = k.window_addresses().ravel()
+    pad = 0 if g.ternary else g.pad_value
     taken = np.take(x, np.maximum(addr, 0), axis=1)  # C order (fancy indexing gives Fortran order)
     return np.ascontiguousarray(np.where(addr >= 0, taken, pad))
 
@@ -66,26 +51,27 @@ def _thresholds(k: Kernel, acc: np.ndarray) -> np.ndarray:
     if (hi - lo + 1) * acc.shape[1] <= 1 << 24:
         values = np.arange(lo, hi + 1, dtype=np.int64)
         table = np.stack([np.searchsorted(t[c], values * d[c], side="right") for c in range(acc.shape[1])])
-        return table[np.arange(acc.shape[1]), acc - lo] + k.geometry["qmin"]
+        return table[np.arange(acc.shape[1]), acc - lo] + k.geometry.qmin
     out = np.empty(acc.shape, dtype=np.int64)
     for c in range(acc.shape[1]):
         out[:, c] = np.searchsorted(t[c], acc[:, c] * d[c], side="right")
-    return out + k.geometry["qmin"]
+    return out + k.geometry.qmin
 
 
-def _mvu(k: Kernel, x: np.ndarray) -> np.ndarray:
+def _mvu(k: MatrixVector, ins: list[np.ndarray]) -> np.ndarray:
     """Accumulators over all MW inputs (the sum of the synapse folds' partial sums: the fold order
     changes the timing, which sim/schedule.py models, not the integers), then thresholds or bias."""
+    (x,) = ins
     g = k.geometry
     frames = len(x)
-    rows = x.reshape(frames * g["pixels"], g["mw"])
+    rows = x.reshape(frames * g.pixels, g.mw)
     w = k.consts["weights"]
-    if g["binary"]:
+    if g.binary:
         zeros = rows == 0
         valid = pack_bits(~zeros) if zeros.any() else None
-        acc = popcount_dot(pack_bits(rows > 0), valid, pack_bits(w > 0), g["mw"])
+        acc = popcount_dot(pack_bits(rows > 0), valid, pack_bits(w > 0), g.mw)
     else:
-        bound = int(np.abs(rows).max(initial=0)) * int(np.abs(w).max(initial=0)) * g["mw"]
+        bound = int(np.abs(rows).max(initial=0)) * int(np.abs(w).max(initial=0)) * g.mw
         if bound < EXACT_FLOAT:
             acc = (rows.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
         else:
@@ -93,48 +79,73 @@ def _mvu(k: Kernel, x: np.ndarray) -> np.ndarray:
     if "thresholds" in k.consts:
         out = _thresholds(k, acc)
     else:
-        out = acc + k.consts.get("bias", np.zeros(g["mh"], dtype=np.int64)).astype(np.int64)
+        out = acc + k.consts.get("bias", np.zeros(g.mh, dtype=np.int64)).astype(np.int64)
     return out.reshape(frames, -1)
 
 
-def _pool(k: Kernel, x: np.ndarray) -> np.ndarray:
-    g = k.geometry
-    c = g["ifm"][2]
-    kh, kw = g["kernel"]
-    addr = window_addresses(k).reshape(-1, kh * kw, c)
-    window = np.take(x, np.maximum(addr, 0), axis=1)  # (frames, pixels, taps, C)
-    if k.kind == "max_pool":
-        window = np.where(addr >= 0, window, np.iinfo(np.int64).min)
-        return window.max(axis=2).reshape(len(x), -1)
-    return np.where(addr >= 0, window, 0).sum(axis=2).reshape(len(x), -1)
+def _pool_window(k: MaxPool | SumPool, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    c = k.geometry.ifm[2]
+    kh, kw = k.geometry.kernel
+    addr = k.window_addresses().reshape(-1, kh * kw, c)
+    return addr, np.take(x, np.maximum(addr, 0), axis=1)  # (frames, pixels, taps, C)
+
+
+def _max_pool(k: MaxPool, ins: list[np.ndarray]) -> np.ndarray:
+    addr, window = _pool_window(k, ins[0])
+    window = np.where(addr >= 0, window, np.iinfo(np.int64).min)
+    return window.max(axis=2).reshape(len(ins[0]), -1)
+
+
+def _sum_pool(k: SumPool, ins: list[np.ndarray]) -> np.ndarray:
+    addr, window = _pool_window(k, ins[0])
+    return np.where(addr >= 0, window, 0).sum(axis=2).reshape(len(ins[0]), -1)
+
+
+def _add(k: Add, ins: list[np.ndarray]) -> np.ndarray:
+    total = ins[0].astype(np.int64) + ins[1]
+    return np.clip(total, k.geometry.qmin, k.geometry.qmax).astype(np.int16)
+
+
+def _global_sum_pool(k: GlobalSumPool, ins: list[np.ndarray]) -> np.ndarray:
+    return ins[0].reshape(len(ins[0]), -1, k.geometry.ifm[2]).sum(axis=1)
+
+
+def _thresholding(k: Thresholding, ins: list[np.ndarray]) -> np.ndarray:
+    c = k.channels()
+    x = ins[0].reshape(-1, c)
+    return _thresholds(k, x).reshape(len(ins[0]), -1)
+
+
+def _same(k: Kernel, ins: list[np.ndarray]) -> np.ndarray:
+    return ins[0]
+
+
+# kernel class -> its values: f(kernel, input values) -> the value of every output stream
+VALUES = {
+    SlidingWindow: _swu,
+    MatrixVector: _mvu,
+    Add: _add,
+    Fork: _same,
+    WidthConverter: _same,
+    MaxPool: _max_pool,
+    SumPool: _sum_pool,
+    GlobalSumPool: _global_sum_pool,
+    Thresholding: _thresholding,
+    OutputDMA: _same,
+}
 
 
 def run_functional(df: Dataflow, pixels: np.ndarray) -> dict[str, np.ndarray]:
-    """Every stream's values for `pixels` (frames, H, W, C) integers on the input grid."""
+    """Every stream's values for `pixels` (frames, H, W, C) integers on the input grid; the
+    output DMA's under "output"."""
     values: dict[str, np.ndarray] = {}
-    for k in topological(df):
-        ins = [values[s] for s in k.inputs]
-        if k.kind == "input_dma":
-            outs = [pixels.reshape(len(pixels), -1).astype(np.int64)]
-        elif k.kind == "swu":
-            outs = [_swu(k, ins[0])]
-        elif k.kind == "mvu":
-            outs = [_mvu(k, ins[0])]
-        elif k.kind == "add":
-            total = ins[0].astype(np.int64) + ins[1]
-            outs = [np.clip(total, k.geometry["qmin"], k.geometry["qmax"]).astype(np.int16)]
-        elif k.kind in ("fork", "dwc"):
-            outs = [ins[0]] * len(k.outputs)
-        elif k.kind in ("max_pool", "sum_pool"):
-            outs = [_pool(k, ins[0])]
-        elif k.kind == "global_sum_pool":
-            c = k.geometry["ifm"][2]
-            outs = [ins[0].reshape(len(ins[0]), -1, c).sum(axis=1)]
-        elif k.kind == "output_dma":
-            values["output"] = ins[0]
-            outs = []
+    for k in df.order():
+        if isinstance(k, InputDMA):
+            out = pixels.reshape(len(pixels), -1).astype(np.int64)
         else:
-            raise ValueError(f"no functional model for {k.kind}")
-        for s, v in zip(k.outputs, outs, strict=True):
-            values[s] = v
+            out = lookup(VALUES, k, "functional model")(k, [values[s] for s in k.inputs])
+        if isinstance(k, OutputDMA):
+            values["output"] = out
+        for s in k.outputs:
+            values[s] = out
     return values

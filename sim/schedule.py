@@ -8,7 +8,7 @@ has fired in an earlier cycle. A schedule lists, per process and for `frames` fr
 index at which each stream item is read or written and the sibling op each op waits on.
 
   input_dma / output_dma   one beat per op
-  fork, add                one beat in (from each input) and one out per op
+  fork, add, thresholding  one beat in (from each input) and one out per op
   dwc                      per group of lcm(in, out) elements: reads and writes as the buffer allows
   mvu                      ops (pixel, neuron fold, synapse fold): reads on neuron fold 0, writes on
                            the last synapse fold (FINN's MVAU loop order)
@@ -26,8 +26,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compiler.hw.cost import mvu_folds
-from compiler.hw.dataflow import Dataflow, Kernel, window_of
+from compiler.hw.dataflow import Dataflow
+from compiler.hw.kernels import (
+    Add,
+    Fork,
+    GlobalSumPool,
+    InputDMA,
+    Kernel,
+    MatrixVector,
+    OutputDMA,
+    Thresholding,
+    WidthConverter,
+    WindowKernel,
+    lookup,
+)
 
 
 @dataclass
@@ -86,8 +98,8 @@ def _dwc(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
 
 def _mvu(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
     (s_in,), (s_out,) = df.input_streams(k), df.output_streams(k)
-    sf, nf = mvu_folds(k)
-    pixels = k.geometry["pixels"]
+    sf, nf = k.folds()
+    pixels = k.geometry.pixels
     per_pixel = sf * nf
     pix = np.arange(pixels)[:, None] * per_pixel
     reads = (pix + np.arange(sf)[None, :]).ravel()  # neuron fold 0, synapse folds 0..sf-1
@@ -109,34 +121,9 @@ def _global_sum_pool(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
     return [p]
 
 
-def window_dependencies(k: Kernel, in_width: int, out_width: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """For a window kernel: per output beat, the input beat it needs (the last beat of the
-    bottom-right real pixel of its window); per input beat, the last output beat that uses it
-    (-1: none); and the line buffer's capacity in input beats (kh + stride rows)."""
-    ih, iw, c, oh, ow, kh, kw, sy, sx, top, left = window_of(k)
-    in_per_pixel = c // in_width
-    out_elements = kh * kw * c if k.kind == "swu" else c
-    out_per_pixel = out_elements // out_width
-    oy, ox = np.arange(oh), np.arange(ow)
-    last_y = np.minimum(oy * sy - top + kh - 1, ih - 1)
-    last_x = np.minimum(ox * sx - left + kw - 1, iw - 1)
-    last_pixel = last_y[:, None] * iw + last_x[None, :]
-    need = np.repeat(((last_pixel + 1) * in_per_pixel - 1).ravel(), out_per_pixel)
-    iy, ix = np.arange(ih), np.arange(iw)
-    use_y = np.minimum((iy + top) // sy, oh - 1)
-    use_x = np.minimum((ix + left) // sx, ow - 1)
-    used_y = (use_y * sy - top <= iy) & (iy <= use_y * sy - top + kh - 1)
-    used_x = (use_x * sx - left <= ix) & (ix <= use_x * sx - left + kw - 1)
-    valid = used_y[:, None] & used_x[None, :]
-    last_out = np.where(valid, ((use_y[:, None] * ow + use_x[None, :]) + 1) * out_per_pixel - 1, -1)
-    last_use = np.repeat(last_out.ravel(), in_per_pixel)
-    capacity = (kh + sy) * iw * in_per_pixel  # kh rows in use + the next stride of rows loading
-    return need, last_use, capacity
-
-
 def _window(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
     (s_in,), (s_out,) = df.input_streams(k), df.output_streams(k)
-    need, last_use, capacity = window_dependencies(k, s_in.width, s_out.width)
+    need, last_use, capacity = k.window_dependencies(s_in.width, s_out.width)
     n_in, n_out = s_in.beats, s_out.beats
     reader = Process(f"{k.name}.read", k.name, n_in * frames)
     writer = Process(f"{k.name}.write", k.name, n_out * frames)
@@ -155,22 +142,22 @@ def _window(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
     return [reader, writer]
 
 
+# kernel class -> its processes: f(kernel, dataflow, frames) -> [Process]
 BUILDERS = {
-    "input_dma": _simple,
-    "output_dma": _simple,
-    "fork": _simple,
-    "add": _simple,
-    "dwc": _dwc,
-    "mvu": _mvu,
-    "global_sum_pool": _global_sum_pool,
-    "swu": _window,
-    "max_pool": _window,
-    "sum_pool": _window,
+    InputDMA: _simple,
+    OutputDMA: _simple,
+    Fork: _simple,
+    Add: _simple,
+    Thresholding: _simple,
+    WidthConverter: _dwc,
+    MatrixVector: _mvu,
+    GlobalSumPool: _global_sum_pool,
+    WindowKernel: _window,  # the sliding-window unit and the pools
 }
 
 
 def build_processes(df: Dataflow, frames: int) -> list[Process]:
     procs: list[Process] = []
     for k in df.order():
-        procs.extend(BUILDERS[k.kind](k, df, frames))
+        procs.extend(lookup(BUILDERS, k, "schedule")(k, df, frames))
     return procs

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compiler.hw.cost import kernel_cycles
-from compiler.hw.dataflow import Dataflow, Kernel, Stream
+from compiler.hw.dataflow import Dataflow, Stream
+from compiler.hw.kernels import Fork, InputDMA, Kernel, OutputDMA
 from sim.schedule import build_processes
 from sim.timing import Timing, solve
 
@@ -35,11 +35,11 @@ class SimResult:
 
 
 def fork_outputs(df: Dataflow) -> list[str]:
-    return [s for k in df.order() if k.kind == "fork" for s in k.outputs]
+    return [s for k in df.order() if isinstance(k, Fork) for s in k.outputs]
 
 
 def frame_ends(df: Dataflow, timing: Timing, frames: int) -> list[int]:
-    out = next(k for k in df.order() if k.kind == "output_dma")
+    out = df.output_kernel
     times = timing.times[out.name].reshape(frames, -1)
     return [int(t) for t in times[:, -1]]
 
@@ -70,11 +70,11 @@ def isolated(df: Dataflow, kernel: Kernel) -> Dataflow:
     kernels = {kernel.name: kernel}
     streams: dict[str, Stream] = {}
     for i, s in enumerate(df.input_streams(kernel)):
-        src = Kernel(f"source{i}", "input_dma", [], [s.name], {"shape": (1, 1, s.width)})
+        src = InputDMA(f"source{i}", [], [s.name], InputDMA.Geometry((1, 1, s.width)))
         kernels[src.name] = src
         streams[s.name] = Stream(s.name, src.name, kernel.name, s.elements, s.bits, s.width)
     for i, s in enumerate(df.output_streams(kernel)):
-        sink = Kernel(f"sink{i}", "output_dma", [s.name], [], {"elements": s.elements})
+        sink = OutputDMA(f"sink{i}", [s.name], [], OutputDMA.Geometry(s.elements))
         kernels[sink.name] = sink
         streams[s.name] = Stream(s.name, kernel.name, sink.name, s.elements, s.bits, s.width)
     return Dataflow(kernel.name, kernels, streams, df.input_shape, 0)
@@ -106,9 +106,7 @@ def simulate(df: Dataflow, frames: int = 2, per_kernel: bool = True) -> SimResul
         cycles_simulated=ends[-1] + 1,
     )
     if per_kernel:
-        result.kernel_intervals = {
-            k.name: isolated_interval(df, k) for k in df.order() if k.kind not in ("input_dma", "output_dma")
-        }
+        result.kernel_intervals = {k.name: isolated_interval(df, k) for k in df.order() if not k.host_port}
     result.seconds = time.perf_counter() - start
     return result
 
@@ -117,7 +115,7 @@ def cycle_errors(df: Dataflow, result: SimResult) -> dict[str, float]:
     """Relative difference of each kernel's simulated interval from its analytical cycles."""
     out = {}
     for name, simulated in result.kernel_intervals.items():
-        analytical = kernel_cycles(df.kernels[name], df)
+        analytical = df.kernels[name].cycles(df)
         out[name] = (simulated - analytical) / analytical
     return out
 

@@ -59,7 +59,7 @@ class Scaled:
 
 @dataclass
 class Pending:
-    kind: str  # "batchnorm" | "add"
+    source: str  # the ONNX op it comes from: "batchnorm" | "add"
     inputs: list[Scaled]
     params: list[np.ndarray] = field(default_factory=list)
     eps: float = 0.0
@@ -200,7 +200,7 @@ class Importer:
             return Scaled(
                 self.emit("quantize_input", [x.name], attrs, out_type, node.output[0]), _fraction(s)
             )
-        if isinstance(x, Pending) and x.kind == "add":
+        if isinstance(x, Pending) and x.source == "add":
             a_, b_ = x.inputs
             s_out = _fraction(s)
             if isinstance(a_.scale, tuple) or isinstance(b_.scale, tuple):
@@ -314,7 +314,7 @@ class Importer:
             raise UnsupportedModel(
                 f"{_describe(node)}: a Relu is supported between a BatchNorm or Add and its Quant"
             )
-        return Pending(x.kind, x.inputs, x.params, x.eps, relu=True)
+        return Pending(x.source, x.inputs, x.params, x.eps, relu=True)
 
     def add(self, node: onnx.NodeProto) -> Value:
         return Pending("add", [self.scaled(node.input[0], node), self.scaled(node.input[1], node)])

@@ -1,11 +1,25 @@
-"""FPGA boards: the device resources a design must fit (vendor datasheet counts) and the parts the
-vendor flows target. One table; `--board` names a row."""
+"""FPGA boards: the device resources a design must fit (vendor datasheet counts), the part the
+vendor flows target, and the block design family and board part of its Vivado flow. One table
+used by the cost model, the folding search, the vendor scripts and the CLI; `--board` names a
+row, `--board-file F.json` gives one of the user's own:
+
+    {"name": "my-board", "part": "xczu3eg-sbva484-1-i", "lut": 70560, "ff": 141120,
+     "bram36": 216, "uram": 0, "dsp": 360, "default_clock_mhz": 200,
+     "family": "zynqmp", "board_part": "avnet.com:ultra96v2:part0:1.2"}
+
+`family` ("zynq7", "zynqmp", or "" for a card without a Zynq PS) and `board_part` are needed only
+by `--target fpga`'s Vivado block design.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 from bireal_hw.errors import UserError
+
+FAMILIES = ("zynq7", "zynqmp", "")
 
 
 @dataclass(frozen=True)
@@ -18,6 +32,8 @@ class Board:
     uram: int
     dsp: int
     default_clock_mhz: float
+    family: str = ""  # the Zynq processing system of its block design ("" : none)
+    board_part: str = ""  # Vivado's board part (the PS preset)
 
     def resources(self) -> dict[str, int]:
         return {"LUT": self.lut, "FF": self.ff, "BRAM36": self.bram36, "URAM": self.uram, "DSP": self.dsp}
@@ -26,16 +42,62 @@ class Board:
 BOARDS: dict[str, Board] = {
     b.name: b
     for b in [
-        Board("pynq-z2", "xc7z020clg400-1", 53_200, 106_400, 140, 0, 220, 100.0),
-        Board("ultra96", "xczu3eg-sbva484-1-i", 70_560, 141_120, 216, 0, 360, 200.0),
-        Board("kv260", "xck26-sfvc784-2LV-c", 117_120, 234_240, 144, 64, 1_248, 200.0),
-        Board("zcu104", "xczu7ev-ffvc1156-2-e", 230_400, 460_800, 312, 96, 1_728, 200.0),
+        Board("pynq-z2", "xc7z020clg400-1", 53_200, 106_400, 140, 0, 220, 100.0, "zynq7", "tul.com.tw:pynq-z2:part0:1.0"),
+        Board("ultra96", "xczu3eg-sbva484-1-i", 70_560, 141_120, 216, 0, 360, 200.0, "zynqmp", "avnet.com:ultra96v2:part0:1.2"),
+        Board("kv260", "xck26-sfvc784-2LV-c", 117_120, 234_240, 144, 64, 1_248, 200.0, "zynqmp", "xilinx.com:kv260_som:part0:1.3"),
+        Board("zcu104", "xczu7ev-ffvc1156-2-e", 230_400, 460_800, 312, 96, 1_728, 200.0, "zynqmp", "xilinx.com:zcu104:part0:1.1"),
         Board("u250", "xcu250-figd2104-2L-e", 1_728_000, 3_456_000, 2_688, 1_280, 12_288, 250.0),
     ]
-}
+}  # fmt: skip
 
 
 def board(name: str) -> Board:
     if name not in BOARDS:
-        raise UserError(f"unknown board {name!r}; known boards: {', '.join(BOARDS)}")
+        raise UserError(
+            f"unknown board {name!r}; known boards: {', '.join(BOARDS)}; or give --board-file F.json"
+        )
     return BOARDS[name]
+
+
+def board_from_file(path: Path) -> Board:
+    """A board described by the user (see the module docstring); UserError, one line, if the file
+    is not such a description."""
+    where = f"--board-file {path}"
+    try:
+        spec = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{where}: not a readable JSON file ({str(exc)[:120]})") from None
+    if not isinstance(spec, dict):
+        raise UserError(f"{where}: expected an object with the keys of the example in docs/hardware.md")
+    known = {f.name: f for f in fields(Board)}
+    unknown = sorted(set(spec) - set(known))
+    if unknown:
+        raise UserError(f"{where}: unknown key {unknown[0][:40]!r}; keys: {', '.join(known)}")
+    required = [f.name for f in fields(Board) if f.name not in ("family", "board_part")]
+    missing = [k for k in required if k not in spec]
+    if missing:
+        raise UserError(f"{where}: missing {', '.join(missing)}")
+    for key in ("name", "part", "family", "board_part"):
+        if key in spec and not (
+            isinstance(spec[key], str) and len(spec[key]) <= 100 and spec[key].isprintable()
+        ):
+            raise UserError(f"{where}: {key} must be a short string")
+    if not spec["name"] or not spec["part"]:
+        raise UserError(f"{where}: name and part must not be empty")
+    for key in ("lut", "ff", "bram36", "uram", "dsp"):
+        v = spec[key]
+        if not (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10**9):
+            raise UserError(f"{where}: {key} must be a whole number of resources, got {str(v)[:40]!r}")
+    if spec["lut"] == 0 or spec["ff"] == 0:
+        raise UserError(f"{where}: a board needs LUTs and FFs")
+    clock = spec["default_clock_mhz"]
+    if not (isinstance(clock, int | float) and not isinstance(clock, bool) and 0 < clock <= 2000):
+        raise UserError(f"{where}: default_clock_mhz must be a clock in MHz, got {str(clock)[:40]!r}")
+    if spec.get("family", "") not in FAMILIES:
+        raise UserError(f"{where}: family must be one of zynq7, zynqmp or empty, got {spec['family'][:40]!r}")
+    return Board(**spec)
+
+
+def choose_board(name: str, file: Path | None) -> Board:
+    """The board of `--board-file` when given, else the table's `--board`."""
+    return board_from_file(file) if file is not None else board(name)

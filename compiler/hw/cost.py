@@ -5,6 +5,9 @@
 - resources per kernel (LUT, FF, BRAM36, URAM, DSP), a FINN-R-style cost model: compute logic
   per lane, memories (weights, thresholds, line buffers, FIFOs) mapped to LUTRAM, BRAM36 or URAM
   by their width and depth.
+
+Each kernel class gives its own cycles, logic and memories (compiler/hw/kernels); this module
+places the memories on a board and adds them up.
 """
 
 from __future__ import annotations
@@ -12,27 +15,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from compiler.hw.dataflow import Dataflow, Kernel, Stream
+from compiler.hw.dataflow import Dataflow, Stream
+from compiler.hw.kernels import Memory, MemoryRole
 
 RESOURCES = ("LUT", "FF", "BRAM36", "URAM", "DSP")
 BRAM_SHAPES = [(512, 72), (1024, 36), (2048, 18), (4096, 9), (8192, 4), (16384, 2), (32768, 1)]
 URAM_SHAPE = (4096, 72)
 SRL_MAX_DEPTH = 32  # FIFOs up to this depth are shift registers (32 x 1 bit per LUT)
-
-
-@dataclass
-class Memory:
-    """A memory of `width` bits x `depth` words and where the model places it."""
-
-    what: str
-    width: int
-    depth: int
-    kind: str = ""  # "LUTRAM" | "BRAM36" | "URAM" | "SRL"
-    count: int = 0  # LUTs, BRAM36s or URAMs
-
-    @property
-    def bits(self) -> int:
-        return self.width * self.depth
 
 
 def bram36_count(width: int, depth: int) -> int:
@@ -75,109 +64,13 @@ class KernelCost:
         return out
 
 
-def clog2(n: int) -> int:
-    return max(1, math.ceil(math.log2(max(n, 2))))
-
-
-# ---- cycles --------------------------------------------------------------------------------------
-
-
-def mvu_folds(k: Kernel) -> tuple[int, int]:
-    """(synapse folds MW/SIMD, neuron folds MH/PE)."""
-    g = k.geometry
-    return math.ceil(g["mw"] / k.simd), math.ceil(g["mh"] / k.pe)
-
-
-def kernel_cycles(k: Kernel, df: Dataflow) -> int:
-    """Cycles per frame with II = 1 and no stalls (docs/hardware.md, "cycles")."""
-    g = k.geometry
-    ins, outs = df.input_streams(k), df.output_streams(k)
-    if k.kind == "mvu":
-        sf, nf = mvu_folds(k)
-        return g["pixels"] * sf * nf
-    if k.kind in ("swu", "max_pool", "sum_pool", "dwc"):
-        return max(ins[0].beats, outs[0].beats)
-    if k.kind in ("input_dma", "fork", "global_sum_pool", "add"):
-        return (outs or ins)[0].beats if k.kind == "input_dma" else ins[0].beats
-    if k.kind == "output_dma":
-        return ins[0].beats
-    raise ValueError(f"no cycle model for {k.kind}")
-
-
-# ---- resources -----------------------------------------------------------------------------------
-
-
-def _logic(k: Kernel, df: Dataflow) -> dict[str, int]:
-    g = k.geometry
-    ins = df.input_streams(k)
-    bits = ins[0].bits if ins else 8
-    if k.kind == "mvu":
-        acc = g["acc_bits"]
-        levels = clog2(len(k.consts["thresholds"][0]) + 1) if "thresholds" in k.consts else 0
-        t_bits = g.get("threshold_bits", acc)
-        threshold_lut = k.pe * levels * (t_bits + 2)
-        if g["binary"]:
-            # XNOR + popcount ~ 2 LUT per lane; an accumulator and adder per PE.
-            lut = k.pe * (2 * k.simd + 3 * acc) + threshold_lut + 200
-            ff = k.pe * (k.simd + acc * (levels + 2)) + 200
-            return {"LUT": lut, "FF": ff, "DSP": 0}
-        # 8-bit: two MACs per DSP48E2 (INT8 packing), the adder tree in the DSP cascade.
-        dsp = math.ceil(k.pe * k.simd / 2)
-        lut = k.pe * 3 * acc + threshold_lut + 200
-        ff = k.pe * acc * (levels + 3) + k.simd * 8 + 200
-        return {"LUT": lut, "FF": ff, "DSP": dsp}
-    if k.kind == "swu":
-        stored = 1 if g["sign_input"] else bits
-        window_regs = max(0, k.simd - g["ifm"][2]) * stored
-        return {"LUT": 150 + 2 * k.simd * stored, "FF": 150 + k.simd * stored + window_regs, "DSP": 0}
-    width = (ins[0].width if ins else k.pe) * bits
-    per_kind = {
-        "add": (2 * width + 60, 2 * width + 60),
-        "fork": (width + 30, 2 * width + 30),
-        "max_pool": (3 * width + 100, 3 * width + 100),
-        "sum_pool": (3 * width + 100, 3 * width + 100),
-        "global_sum_pool": (3 * width + 100, 2 * width + 100),
-        "dwc": (2 * width + 50, 2 * width + 50),
-        "input_dma": (600, 900),
-        "output_dma": (600, 900),
-    }
-    lut, ff = per_kind[k.kind]
-    return {"LUT": lut, "FF": ff, "DSP": 0}
-
-
-def _memories(k: Kernel, df: Dataflow) -> list[Memory]:
-    g = k.geometry
-    mems: list[Memory] = []
-    if k.kind == "mvu":
-        w_bits = 1 if g["binary"] else 8
-        sf, nf = mvu_folds(k)
-        mems.append(Memory("weights", k.pe * k.simd * w_bits, sf * nf))
-        if "thresholds" in k.consts:
-            steps = len(k.consts["thresholds"][0])
-            t_bits = g["threshold_bits"]
-            # pipelined binary search: stage L holds 2**L thresholds per channel
-            for level in range(clog2(steps + 1)):
-                mems.append(Memory(f"thresholds[{level}]", k.pe * t_bits, nf * 2**level))
-        if "bias" in k.consts:
-            mems.append(Memory("bias", k.pe * 32, nf))
-    elif k.kind in ("swu", "max_pool", "sum_pool"):
-        ih, iw, ic = g["ifm"]
-        kh, kw = g["kernel"]
-        stored = 1 if g.get("sign_input") else df.input_streams(k)[0].bits
-        lanes = min(k.simd if k.kind == "swu" else k.pe, ic)
-        # kh rows in use plus the next stride of rows loading (sim/schedule.py, window kernels)
-        depth = (kh + g["stride"][0]) * iw * ic // lanes
-        mems.append(Memory("line buffer", lanes * stored, depth))
-    return mems
-
-
 def fifo_memory(s: Stream) -> Memory:
-    return Memory(f"fifo {s.name}", s.width * s.bits, s.depth)
+    return Memory(MemoryRole.FIFO, s.width * s.bits, s.depth, stream=s.name)
 
 
 def _options(m: Memory, board: dict[str, int]) -> dict[str, int]:
     """Where a memory can live and how many units it takes there."""
-    if m.what.startswith("fifo") and m.depth <= SRL_MAX_DEPTH:
+    if m.role is MemoryRole.FIFO and m.depth <= SRL_MAX_DEPTH:
         return {"SRL": m.width * math.ceil(m.depth / 32)}
     options = {"LUTRAM": lutram_count(m.width, m.depth), "BRAM36": packed(bram36_count, m.width, m.depth)[0]}
     if board.get("URAM", 0):
@@ -248,9 +141,10 @@ class DesignCost:
 def design_cost(df: Dataflow, board: dict[str, int]) -> DesignCost:
     """Cycles and resources of every kernel and FIFO, memories placed for `board` (its resource
     counts: LUT, FF, BRAM36, URAM, DSP)."""
-    kernels = [
-        KernelCost(k.name, k.kind, kernel_cycles(k, df), _logic(k, df), _memories(k, df)) for k in df.order()
-    ]
+    # in the order the kernels were made (the IR's layers, then forks, then width converters): the
+    # report's rows, and the first of equally slow kernels is the bottleneck
+    made = df.kernels.values()
+    kernels = [KernelCost(k.name, k.kind, k.cycles(df), k.logic(df), k.memories(df)) for k in made]
     fifos = [fifo_memory(s) for s in df.streams.values()]
     logic_lut = sum(kc.logic["LUT"] for kc in kernels)
     place_memories([m for kc in kernels for m in kc.memories] + fifos, board, logic_lut)

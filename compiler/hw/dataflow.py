@@ -1,31 +1,23 @@
 """The streaming dataflow design of a lowered IR graph: one hardware kernel per layer, FINN style,
 connected by bounded FIFO streams.
 
-Kernels (`Kernel.kind`):
-  input_dma        pixels from the host (the host applies the input quantizer), one pixel per beat
-  swu              sliding-window unit with line buffers; `sign_input` takes the sign of its
-                   8-bit input on the way in (the Bi-Real sign costs nothing in hardware);
-                   zero padding of a bipolar map emits invalid taps (ternary elements, 2 bits)
-  mvu              matrix-vector unit, PE x SIMD folded: XNOR-popcount (binary) or 8-bit MACs,
-                   with fused thresholds (multi_threshold) or integer output (+ bias)
-  add              integer add of two streams with saturation
-  fork             duplicates a stream (a residual map feeding the block and its shortcut)
-  max_pool, sum_pool, global_sum_pool
-  dwc              width converter between a producer's PE and a consumer's SIMD
-  output_dma       integer logits to the host (the host applies the output dequantizer)
+The kernels are the classes of `compiler.hw.kernels` (input and output DMA, sliding-window unit,
+matrix-vector unit, thresholding, add, fork, pools, width converter); each IR op maps to the class that
+implements it (`IR_OP_KERNELS`), and `sign` and `flatten` map to none (the sliding-window unit
+takes the Bi-Real sign on the way in; a flatten renames a stream).
 
-Every stream carries a tensor in NHWC order (an swu's output: per output pixel, taps (ky, kx)
-then channels, the IR's im2col order); a beat holds `width` consecutive elements.
+Every stream carries a tensor in NHWC order (a sliding window's output: per output pixel, taps
+(ky, kx) then channels, the IR's im2col order); a beat holds `width` consecutive elements.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.ir import BIPOLAR, TERNARY, Graph, IntType, RealType
+from compiler.hw.kernels import IR_OP_KERNELS, Fork, InputDMA, Kernel, OutputDMA
+from compiler.ir import BIPOLAR, Graph, RealType
 
 
 @dataclass
@@ -45,19 +37,6 @@ class Stream:
 
 
 @dataclass
-class Kernel:
-    name: str
-    kind: str
-    inputs: list[str]
-    outputs: list[str]
-    geometry: dict[str, Any]
-    consts: dict[str, np.ndarray] = field(default_factory=dict)
-    pe: int = 1
-    simd: int = 1
-    ir_nodes: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Dataflow:
     name: str
     kernels: dict[str, Kernel]
@@ -66,7 +45,26 @@ class Dataflow:
     output_elements: int
 
     def order(self) -> list[Kernel]:
-        return list(self.kernels.values())
+        """The kernels in topological order (producers first; among kernels that are ready
+        together, the order they were made). A stream from outside the design counts as ready."""
+        done: set[str] = set()
+        order: list[Kernel] = []
+        pending = list(self.kernels.values())
+        while pending:
+            rest = []
+            for k in pending:
+                if all(
+                    self.streams[s].producer in done or self.streams[s].producer not in self.kernels
+                    for s in k.inputs
+                ):
+                    order.append(k)
+                    done.add(k.name)
+                else:
+                    rest.append(k)
+            if len(rest) == len(pending):
+                raise ValueError("the dataflow graph has a cycle")
+            pending = rest
+        return order
 
     def input_streams(self, kernel: Kernel) -> list[Stream]:
         return [self.streams[s] for s in kernel.inputs]
@@ -74,26 +72,13 @@ class Dataflow:
     def output_streams(self, kernel: Kernel) -> list[Stream]:
         return [self.streams[s] for s in kernel.outputs]
 
+    @property
+    def input_kernel(self) -> InputDMA:
+        return next(k for k in self.kernels.values() if isinstance(k, InputDMA))
 
-class Window(NamedTuple):
-    """A window kernel's geometry: input map, output map, kernel, stride, top/left padding."""
-
-    ih: int
-    iw: int
-    c: int
-    oh: int
-    ow: int
-    kh: int
-    kw: int
-    sy: int
-    sx: int
-    top: int
-    left: int
-
-
-def window_of(k: Kernel) -> Window:
-    g = k.geometry
-    return Window(*g["ifm"], *g["ofm"], *g["kernel"], *g["stride"], g["pads"][0], g["pads"][1])
+    @property
+    def output_kernel(self) -> OutputDMA:
+        return next(k for k in self.kernels.values() if isinstance(k, OutputDMA))
 
 
 def _bits(dtype) -> int:
@@ -104,9 +89,13 @@ def _bits(dtype) -> int:
     return dtype.bits
 
 
-class _Builder:
+class DataflowBuilder:
+    """What a kernel class's `from_ir` uses to enter itself and its streams."""
+
     def __init__(self, graph: Graph) -> None:
-        self.g = graph
+        self.graph = graph
+        self.consumers = graph.consumers()
+        self.done: set[str] = set()  # IR nodes already implemented (a multi_threshold fused into its unit)
         self.kernels: dict[str, Kernel] = {}
         self.streams: dict[str, Stream] = {}
         self.source: dict[str, tuple[str, int, int]] = {}  # IR tensor -> (kernel, elements, bits)
@@ -114,13 +103,13 @@ class _Builder:
         self.alias: dict[str, str] = {}  # IR tensor (flatten output) -> tensor it renames
         self.pending: dict[str, list[tuple[str, int]]] = {}  # tensor -> consumers (kernel, port)
 
-    def kernel(self, kind: str, geometry: dict, ir_nodes: list[str], consts=None) -> Kernel:
-        k = Kernel(f"{kind}_{len(self.kernels)}", kind, [], [], geometry, consts or {}, ir_nodes=ir_nodes)
+    def add(self, cls: type[Kernel], geometry, ir_nodes: list[str], consts=None) -> Kernel:
+        k = cls(f"{cls.kind}_{len(self.kernels)}", [], [], geometry, consts or {}, ir_nodes=ir_nodes)
         self.kernels[k.name] = k
         return k
 
     def produce(self, kernel: Kernel, tensor: str) -> None:
-        info = self.g.tensors[tensor]
+        info = self.graph.tensors[tensor]
         self.source[tensor] = (kernel.name, int(np.prod(info.shape[1:])), _bits(info.dtype))
 
     def consume(self, kernel: Kernel, tensor: str) -> None:
@@ -136,7 +125,7 @@ class _Builder:
                 raise ValueError(f"tensor {tensor} has {len(users)} consumers; forks of two only")
             source = producer
             if len(users) == 2:
-                fork = self.kernel("fork", {"elements": elements}, [])
+                fork = self.add(Fork, Fork.Geometry(elements), [])
                 fork.inputs = [self.stream(producer, fork.name, elements, bits, tensor)]
                 source = fork.name
             for kname, port in users:
@@ -151,119 +140,21 @@ class _Builder:
 
 def build_dataflow(graph: Graph) -> Dataflow:
     """The dataflow design of a lowered, width-minimized IR graph (see the module docstring)."""
-    b = _Builder(graph)
-    consumers = graph.consumers()
-    done: set[str] = set()
+    b = DataflowBuilder(graph)
     h, w, c = graph.tensors[graph.inputs[0]].shape[1:]
     for node in graph.nodes:
-        if node.name in done:
+        if node.name in b.done:
             continue
         op = node.op
-        if op == "quantize_input":
-            k = b.kernel("input_dma", {"shape": (h, w, c)}, [node.name])
-            b.produce(k, node.outputs[0])
-        elif op == "sign":
+        if op == "sign":
             b.sign_of[node.outputs[0]] = node.inputs[0]
         elif op == "flatten":
             b.alias[node.outputs[0]] = b.alias.get(node.inputs[0], node.inputs[0])
-        elif op == "sliding_window":
-            src = node.inputs[0]
-            sign = src in b.sign_of
-            base = b.sign_of.get(src, src)
-            ih, iw, ic = graph.tensors[src].shape[1:]
-            oh, ow = graph.tensors[node.outputs[0]].shape[1:3]
-            a = node.attrs
-            geometry = {
-                "ifm": (ih, iw, ic),
-                "ofm": (oh, ow),
-                "kernel": tuple(a.kernel),
-                "stride": tuple(a.stride),
-                "pads": tuple(a.pads),
-                "pad_value": a.pad_value,
-                "sign_input": sign,
-                "ternary": graph.tensors[node.outputs[0]].dtype == TERNARY,
-            }
-            k = b.kernel("swu", geometry, [node.name])
-            b.consume(k, base)
-            b.produce(k, node.outputs[0])
-        elif op in ("matmul", "xnor_popcount_matmul"):
-            k = _matrix_vector(b, graph, node, consumers, done)
-        elif op == "add":
-            k = b.kernel(
-                "add",
-                {
-                    "shape": graph.tensors[node.outputs[0]].shape[1:],
-                    "qmin": node.attrs.qmin,
-                    "qmax": node.attrs.qmax,
-                },
-                [node.name],
-            )
-            for i in node.inputs:
-                b.consume(k, i)
-            b.produce(k, node.outputs[0])
-        elif op in ("max_pool", "sum_pool"):
-            a = node.attrs
-            geometry = {
-                "ifm": graph.tensors[node.inputs[0]].shape[1:],
-                "ofm": graph.tensors[node.outputs[0]].shape[1:3],
-                "kernel": tuple(a.kernel),
-                "stride": tuple(a.stride),
-                "pads": tuple(a.pads),
-            }
-            k = b.kernel(op, geometry, [node.name])
-            b.consume(k, node.inputs[0])
-            b.produce(k, node.outputs[0])
-        elif op == "global_sum_pool":
-            k = b.kernel(op, {"ifm": graph.tensors[node.inputs[0]].shape[1:]}, [node.name])
-            b.consume(k, node.inputs[0])
-            b.produce(k, node.outputs[0])
-        elif op == "dequantize_output":
-            k = b.kernel(
-                "output_dma", {"elements": int(np.prod(graph.tensors[node.inputs[0]].shape[1:]))}, [node.name]
-            )
-            b.consume(k, node.inputs[0])
-        elif op == "multi_threshold":
-            raise ValueError(f"{node.name}: a multi_threshold must follow a matrix-vector product")
+        elif op in IR_OP_KERNELS:
+            IR_OP_KERNELS[op].from_ir(b, node)
         else:
             raise ValueError(f"{node.name}: op {op} has no hardware kernel; lower the graph first")
-        done.add(node.name)
+        b.done.add(node.name)
     b.connect()
-    out = next(k for k in b.kernels.values() if k.kind == "output_dma")
-    return Dataflow(graph.name, b.kernels, b.streams, (h, w, c), out.geometry["elements"])
-
-
-def _matrix_vector(b: _Builder, graph: Graph, node, consumers, done: set[str]) -> Kernel:
-    x, wname = node.inputs[0], node.inputs[1]
-    weights = graph.consts[wname]
-    mh, mw = weights.shape
-    pixels = int(np.prod(graph.tensors[x].shape[1:-1]))
-    binary = node.op == "xnor_popcount_matmul"
-    consts = {"weights": weights}
-    users = consumers.get(node.outputs[0], [])
-    out_tensor = node.outputs[0]
-    nodes = [node.name]
-    geometry: dict[str, Any] = {
-        "mw": mw,
-        "mh": mh,
-        "pixels": pixels,
-        "binary": binary,
-        "acc_bits": graph.tensors[out_tensor].dtype.bits,
-    }
-    if len(users) == 1 and users[0].op == "multi_threshold":
-        thr = users[0]
-        consts["thresholds"] = graph.consts[thr.inputs[1]]
-        consts["direction"] = graph.consts[thr.inputs[2]]
-        geometry["qmin"] = thr.attrs.qmin
-        geometry["threshold_bits"] = graph.tensors[thr.inputs[1]].dtype.bits
-        out_tensor = thr.outputs[0]
-        nodes.append(thr.name)
-        done.add(thr.name)
-    if len(node.inputs) == 3:
-        consts["bias"] = graph.consts[node.inputs[2]]
-    out_type = graph.tensors[out_tensor].dtype
-    geometry["out_bits"] = out_type.bits if isinstance(out_type, IntType) else 64
-    geometry["ternary_input"] = graph.tensors[x].dtype == TERNARY
-    k = b.kernel("mvu", geometry, nodes, consts)
-    b.consume(k, x)
-    b.produce(k, out_tensor)
-    return k
+    out = next(k for k in b.kernels.values() if isinstance(k, OutputDMA))
+    return Dataflow(graph.name, b.kernels, b.streams, (h, w, c), out.geometry.elements)

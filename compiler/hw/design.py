@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bireal_hw.errors import UserError
 from compiler.hw.boards import Board
-from compiler.hw.cost import RESOURCES, DesignCost, design_cost, kernel_cycles
+from compiler.hw.cost import RESOURCES, DesignCost, design_cost
 from compiler.hw.dataflow import Dataflow, build_dataflow
 from compiler.hw.folding import apply_folding_file, connect_widths, fold_to_target, follow_neighbours
 from compiler.ir import Graph
@@ -36,7 +36,7 @@ class Design:
         return ", ".join(f"{r} {totals[r]:,} > {capacity[r]:,}" for r in RESOURCES if totals[r] > capacity[r])
 
 
-def _folded(graph: Graph, target: int, fps: float, clock: float, board: Board) -> Design:
+def folded_for(graph: Graph, target: int, fps: float, clock: float, board: Board) -> Design:
     df = build_dataflow(graph)
     fold_to_target(df, target, fps, clock)
     return Design(df, design_cost(df, board.resources()), board, clock, fps)
@@ -52,13 +52,13 @@ def _fastest_fitting(graph: Graph, board: Board, clock: float) -> Design:
     for k in slowest.order():
         k.pe = k.simd = 1
     connect_widths(slowest)
-    hi = max(kernel_cycles(k, slowest) for k in slowest.order())
+    hi = max(k.cycles(slowest) for k in slowest.order())
     lo = 1
     best = None
     while lo <= hi:
         mid = (lo + hi) // 2
         try:
-            design = _folded(graph, mid, clock * 1e6 / mid, clock, board)
+            design = folded_for(graph, mid, clock * 1e6 / mid, clock, board)
             ok = design.fits(SEARCH_HEADROOM)
         except UserError:
             ok = False
@@ -84,7 +84,7 @@ def make_design(
     elif fps is None:
         design = _fastest_fitting(graph, board, clock_mhz)
     else:
-        design = _folded(graph, int(clock_mhz * 1e6 // fps), fps, clock_mhz, board)
+        design = folded_for(graph, int(clock_mhz * 1e6 // fps), fps, clock_mhz, board)
         if not design.fits():
             try:
                 best = _fastest_fitting(graph, board, clock_mhz).fps
@@ -115,7 +115,7 @@ def dataflow_from_graph(graph: Graph, board: Board, clock_mhz: float) -> Design:
         hw = next((by_node[n] for n in k.ir_nodes if n in by_node), None)
         if hw:
             k.pe, k.simd = int(hw["pe"]), int(hw["simd"])
-        elif k.kind not in ("fork", "dwc", "input_dma", "output_dma", "swu"):
+        elif k.folded:
             raise UserError("the saved IR carries no folding; run the dataflow step first")
     follow_neighbours(df)
     connect_widths(df)

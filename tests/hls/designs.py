@@ -9,11 +9,13 @@ from fractions import Fraction
 import numpy as np
 
 from compiler.hw.dataflow import Dataflow, build_dataflow
-from compiler.hw.folding import channels, connect_widths, divisors, follow_neighbours, mvu_simd_options
+from compiler.hw.folding import connect_widths, follow_neighbours
+from compiler.hw.kernels import MatrixVector, divisors
 from compiler.ir import BIPOLAR, Graph, IntType
 from compiler.ir.builder import GraphBuilder
 from compiler.ir.ops.dequantize_output import DequantizeOutputAttrs
 from compiler.ir.ops.max_pool import PoolAttrs
+from compiler.ir.ops.multi_threshold import MultiThresholdAttrs
 from compiler.ir.ops.quantize_input import QuantizeInputAttrs
 from compiler.ir.ops.requantize import RequantizeAttrs
 from compiler.ir.ops.scaled_add import ScaledAddAttrs
@@ -33,6 +35,7 @@ class Shape:
     stride: int  # the binary conv's stride (2: downsampling block with a pooled 1x1 shortcut)
     pad_value: int  # binary conv padding: 0 (zero, ternary taps) or +-1
     maxpool: bool  # a 3x3/2 max pool with padding 1 after the stem
+    threshold_input: bool = False  # the input thresholded to 2 bits first (a thresholding unit)
 
 
 SHAPES = [
@@ -40,6 +43,7 @@ SHAPES = [
     Shape(8, 3, 13, 7, 2, 0, False),  # downsampling block, 117-bit windows, 3-channel input
     Shape(9, 2, 7, 7, 1, -1, True),  # padded max pool over an odd map, -1 padding
     Shape(12, 1, 9, 11, 2, 1, True),  # max pool then a downsampling block, +1 padding
+    Shape(6, 3, 5, 5, 1, 0, False, True),  # thresholded 3-channel input (directions +1, -1, 0)
 ]
 
 
@@ -50,6 +54,11 @@ def bireal_like(shape: Shape, seed: int, lower: bool = True) -> Graph:
     b = GraphBuilder("hls_test")
     x = b.input((1, s.size, s.size, s.cin))
     q = b.node("quantize_input", [x], QuantizeInputAttrs(1 / 255, 0, 255))
+    if s.threshold_input:  # three ascending thresholds per channel: outputs -1 .. 2
+        t = np.sort(rng.integers(-260, 260, size=(s.cin, 3)), axis=1)
+        d = np.array([1, -1, 0] * s.cin)[: s.cin]
+        tc, dc = b.const(t, IntType(10, True), "t"), b.const(d.astype(np.int8), IntType(2, True), "d")
+        q = b.node("multi_threshold", [q, tc, dc], MultiThresholdAttrs(-1), IntType(2, True))
     w = b.const(rng.integers(-127, 128, size=(s.c1, 3, 3, s.cin)).astype(np.int8), IntType(8, True), "w")
     acc = b.node("conv", [q, w], WindowAttrs((3, 3), (1, 1), (1, 1, 1, 1), 0), ACC)
     r = b.node("requantize", [acc, *bn_consts(b, rng, s.c1, 0.002)], RequantizeAttrs(0.25, -8, 7, 1e-5))
@@ -84,11 +93,11 @@ def random_folding(graph: Graph, seed: int) -> Dataflow:
     rng = np.random.default_rng(seed)
     df = build_dataflow(graph)
     for k in df.order():
-        if k.kind == "mvu":
-            k.simd = int(rng.choice(mvu_simd_options(k, df)))
-            k.pe = int(rng.choice(divisors(k.geometry["mh"])))
-        elif k.kind in ("add", "max_pool", "sum_pool", "global_sum_pool"):
-            k.pe = int(rng.choice(divisors(channels(k))))
+        if isinstance(k, MatrixVector):
+            k.simd = int(rng.choice(k.simd_options(df)))
+            k.pe = int(rng.choice(divisors(k.geometry.mh)))
+        elif k.folded:
+            k.pe = int(rng.choice(divisors(k.channels())))
     follow_neighbours(df)
     connect_widths(df)
     return df

@@ -31,8 +31,7 @@ def small_project(
     project = generate(df, graph, out / "hls", design_cost(df, b.resources()))
     x = images(graph, frames, seed=3)
     q = next(n for n in graph.nodes if n.op == "quantize_input").attrs
-    src = next(k for k in df.order() if k.kind == "input_dma")
-    dst = next(k for k in df.order() if k.kind == "output_dma")
+    src, dst = df.input_kernel, df.output_kernel
     tb_in = host.pack_frames(
         host.quantize(x, q.scale, q.qmin, q.qmax),
         element_bytes(df.output_streams(src)[0].bits),

@@ -13,6 +13,7 @@ from compiler.backends.hls import driver as host
 from compiler.backends.hls.bench import Benches
 from compiler.backends.hls.elements import Element, pack_beats, unpack_beats
 from compiler.backends.hls.kernels import CONTEXTS, element_bytes
+from compiler.hw.kernels import InputDMA, MatrixVector, OutputDMA, SlidingWindow
 from compiler.ir import execute
 from tests.hls.designs import SHAPES, bireal_like, images, random_folding
 
@@ -28,14 +29,14 @@ def _tensor_values(graph, x):
 
 def _stream_values(k, df, graph, values, x):
     """(inputs, expected outputs) of kernel k from the IR's tensors."""
-    if k.kind == "input_dma":
+    if isinstance(k, InputDMA):
         q = next(n for n in graph.nodes if n.op == "quantize_input")
         pixels = values[q.outputs[0]]
         eb = element_bytes(df.output_streams(k)[0].bits)
         words = -(-pixels.shape[1] * eb // 8)
         return [host.pack_frames(pixels, eb, words)], [pixels]
     ins = [values[s.tensor] for s in df.input_streams(k)]
-    if k.kind == "output_dma":
+    if isinstance(k, OutputDMA):
         eb = element_bytes(df.input_streams(k)[0].bits)
         return ins, [host.pack_frames(ins[0], eb, -(-ins[0].shape[1] * eb // 8))]
     return ins, [values[s.tensor] for s in df.output_streams(k)]
@@ -43,12 +44,12 @@ def _stream_values(k, df, graph, values, x):
 
 def _variant(k, df) -> str:
     g = k.geometry
-    if k.kind == "mvu":
-        kind = "binary" if g["binary"] else "integer"
-        inp = "ternary" if g.get("ternary_input") else "plain"
+    if isinstance(k, MatrixVector):
+        kind = "binary" if g.binary else "integer"
+        inp = "ternary" if g.ternary_input else "plain"
         return f"mvu/{kind}/{inp}/{'thresholds' if 'thresholds' in k.consts else 'bias'}"
-    if k.kind == "swu":
-        return f"swu/sign={g['sign_input']}/ternary={g['ternary']}/taps>1={k.simd > g['ifm'][2]}"
+    if isinstance(k, SlidingWindow):
+        return f"swu/sign={g.sign_input}/ternary={g.ternary}/taps>1={k.simd > g.ifm[2]}"
     return k.kind
 
 
@@ -78,7 +79,7 @@ def test_the_designs_cover_every_template_and_variant():
     if len(COVERED) == 0:
         pytest.skip("run together with test_every_kernel_equals_its_ir_op")
     kinds = {v.split("/")[0] for v in COVERED}
-    assert kinds == set(CONTEXTS)
+    assert kinds == {cls.kind for cls in CONTEXTS}
     for needed in [
         "mvu/binary/ternary/thresholds",
         "mvu/binary/plain/thresholds",

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from compiler.backends.hls.csim import CompileError, compile_library
-from compiler.backends.hls.vendor import PROCESSING_SYSTEMS
+from compiler.backends.hls.vendor import processing_system, zynq_boards
 from compiler.hw.boards import board
 from tests.hls.project import small_project
 
@@ -34,7 +34,7 @@ def index_of(lines: list[str], prefix: str) -> int:
     return hits[0]
 
 
-@pytest.mark.parametrize("name", list(PROCESSING_SYSTEMS))
+@pytest.mark.parametrize("name", zynq_boards())
 def test_vitis_hls_and_vivado_scripts_under_stubbed_tools(name, tmp_path):
     clock = board(name).default_clock_mhz
     project = small_project(tmp_path, name, clock)
@@ -57,7 +57,7 @@ def test_vitis_hls_and_vivado_scripts_under_stubbed_tools(name, tmp_path):
     bd = run_stubbed(
         tmp_path / "vivado", tmp_path / "vivado.log", "-mode", "batch", "-source", "bitstream.tcl"
     )
-    ps = PROCESSING_SYSTEMS[name]
+    ps = processing_system(board(name))
     assert f"create_project -force bireal_vivado bireal_vivado -part {board(name).part}" in bd
     assert any(line.startswith("create_bd_cell") and ps.vlnv in line and line.endswith(" ps") for line in bd)
     assert any("xilinx.com:ip:axi_dma:7.1 axi_dma_0" in line for line in bd)

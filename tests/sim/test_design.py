@@ -13,9 +13,10 @@ from bireal_hw.errors import UserError
 from compiler.build import DEFAULT_MODEL
 from compiler.frontend import load_model_graph
 from compiler.hw.boards import BOARDS, board
-from compiler.hw.cost import bram36_count, kernel_cycles, uram_count
+from compiler.hw.cost import bram36_count, uram_count
 from compiler.hw.design import make_design
 from compiler.hw.folding import folding_dict
+from compiler.hw.kernels import MatrixVector
 from compiler.hw.latency import first_frame_latency
 from compiler.passes import PassManager, lowering_passes, streamline_passes
 from compiler.verification import golden_reference, verification_images
@@ -57,11 +58,11 @@ def test_folding_meets_the_target_with_the_least_parallelism(graph):
     d = design(graph, fps=20_000)
     target = int(200e6 // 20_000)
     df = d.dataflow
-    assert all(kernel_cycles(k, df) <= target for k in df.order())
+    assert all(k.cycles(df) <= target for k in df.order())
     for k in df.order():
-        if k.kind == "mvu":  # one step less parallel would miss the target
+        if isinstance(k, MatrixVector):  # one step less parallel would miss the target
             g = k.geometry
-            assert g["pixels"] * (g["mw"] // k.simd) * (g["mh"] // k.pe) <= target
+            assert g.pixels * (g.mw // k.simd) * (g.mh // k.pe) <= target
     assert d.fits() and d.fps >= 20_000
 
 

@@ -7,8 +7,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler.hw.dataflow import Dataflow, Kernel, Stream
-from sim.schedule import build_processes, window_dependencies
+from compiler.hw.dataflow import Dataflow, Stream
+from compiler.hw.kernels import (
+    Add,
+    Fork,
+    GlobalSumPool,
+    Kernel,
+    MatrixVector,
+    MaxPool,
+    SlidingWindow,
+    SumPool,
+    WidthConverter,
+)
+from sim.schedule import build_processes
 from sim.simulate import isolated
 from sim.timing import solve, tick
 
@@ -32,44 +43,44 @@ def bench(kernel: Kernel, inputs: list[tuple[int, int]], outputs: list[tuple[int
 
 def padded_window(size: int, channels: int, simd: int) -> Kernel:
     """A 3x3, stride-1, zero-padded sliding window over a size x size map with the Bi-Real sign."""
-    g = {
-        "ifm": (size, size, channels),
-        "ofm": (size, size),
-        "kernel": (3, 3),
-        "stride": (1, 1),
-        "pads": (1, 1, 1, 1),
-        "pad_value": 0,
-        "sign_input": True,
-        "ternary": True,
-    }
-    return Kernel("swu", "swu", [], [], g, simd=simd)
+    g = SlidingWindow.Geometry(
+        ifm=(size, size, channels),
+        ofm=(size, size),
+        kernel=(3, 3),
+        stride=(1, 1),
+        pads=(1, 1, 1, 1),
+        pad_value=0,
+        sign_input=True,
+        ternary=True,
+    )
+    return SlidingWindow("swu", [], [], g, simd=simd)
 
 
 def test_add_and_fork_pass_a_beat_per_cycle():
-    (out,) = bench(Kernel("add", "add", [], [], {"shape": (2, 2, 4)}, pe=2), [(16, 2), (16, 2)], [(16, 2)])
+    (out,) = bench(Add("add", [], [], Add.Geometry((2, 2, 4), -8, 7), pe=2), [(16, 2), (16, 2)], [(16, 2)])
     assert out == list(range(1, 9))  # source pushes at k, visible at k + 1
-    a, b = bench(Kernel("fork", "fork", [], [], {"elements": 8}, pe=2), [(8, 2)], [(8, 2), (8, 2)])
+    a, b = bench(Fork("fork", [], [], Fork.Geometry(8), pe=2), [(8, 2)], [(8, 2), (8, 2)])
     assert a == b == [1, 2, 3, 4]
 
 
 def test_width_converters():
-    (down,) = bench(Kernel("dwc", "dwc", [], [], {"elements": 8}), [(8, 4)], [(8, 2)])
+    (down,) = bench(WidthConverter("dwc", [], [], WidthConverter.Geometry(4, 2, 8)), [(8, 4)], [(8, 2)])
     assert down == [1, 2, 3, 4]  # one wide beat read, two narrow ones written
-    (up,) = bench(Kernel("dwc", "dwc", [], [], {"elements": 8}), [(8, 2)], [(8, 4)])
+    (up,) = bench(WidthConverter("dwc", [], [], WidthConverter.Geometry(2, 4, 8)), [(8, 2)], [(8, 4)])
     assert up == [2, 4]  # written with the second narrow beat
 
 
 def test_matrix_vector_unit():
     """2 pixels, MW = 6 with SIMD 2 (3 synapse folds), MH = 4 with PE 2 (2 neuron folds): output
     beat (p, n) at op p*6 + n*3 + 2, and op i fires at cycle i + 1 (the unit never starves)."""
-    geometry = {"mw": 6, "mh": 4, "pixels": 2, "binary": True}
-    k = Kernel("mvu", "mvu", [], [], geometry, pe=2, simd=2)
+    geometry = MatrixVector.Geometry(mw=6, mh=4, pixels=2, binary=True)
+    k = MatrixVector("mvu", [], [], geometry, pe=2, simd=2)
     (out,) = bench(k, [(12, 2)], [(8, 2)])
     assert out == [3, 6, 9, 12]
 
 
 def test_global_sum_pool_writes_during_the_last_pixel():
-    k = Kernel("gsp", "global_sum_pool", [], [], {"ifm": (2, 2, 4)}, pe=2)
+    k = GlobalSumPool("gsp", [], [], GlobalSumPool.Geometry((2, 2, 4)), pe=2)
     (out,) = bench(k, [(16, 2)], [(4, 2)])
     assert out == [7, 8]
 
@@ -79,7 +90,7 @@ def test_sliding_window_waits_for_the_bottom_right_pixel():
     at max(previous + 1, cycle the needed input was read + 1); the reader reads input j at j + 1."""
     k = padded_window(4, 1, simd=1)
     (out,) = bench(k, [(16, 1)], [(144, 1)])
-    need, _, capacity = window_dependencies(k, 1, 1)
+    need, _, capacity = k.window_dependencies(1, 1)
     assert capacity >= 16  # the whole map fits: the reader is never held back in frame 0
     expected, last = [], -1
     for b in range(144):
@@ -92,9 +103,9 @@ def test_sliding_window_waits_for_the_bottom_right_pixel():
 def test_pools_wait_for_their_windows():
     """4x4 map, 2x2 window, stride 2, one pixel (2 channels) per beat: output (oy, ox) is written
     the cycle after input pixel (2oy+1, 2ox+1) was read (read at its index + 1)."""
-    for kind in ("max_pool", "sum_pool"):
-        g = {"ifm": (4, 4, 2), "ofm": (2, 2), "kernel": (2, 2), "stride": (2, 2), "pads": (0, 0, 0, 0)}
-        (out,) = bench(Kernel(kind, kind, [], [], g, pe=2), [(32, 2)], [(8, 2)])
+    for cls in (MaxPool, SumPool):
+        g = cls.Geometry(ifm=(4, 4, 2), ofm=(2, 2), kernel=(2, 2), stride=(2, 2), pads=(0, 0, 0, 0))
+        (out,) = bench(cls(cls.kind, [], [], g, pe=2), [(32, 2)], [(8, 2)])
         assert out == [7, 9, 15, 17]
 
 
@@ -114,7 +125,7 @@ def test_window_kernel_under_back_pressure_fast_equals_tick():
     depths = {s: 2 for s in mini.streams}
     fast, ref = solve(procs, depths), tick(procs, depths)
     assert all(np.array_equal(fast.times[n], ref.times[n]) for n in fast.times)
-    need, _, _ = window_dependencies(k, 2, 2)
+    need, _, _ = k.window_dependencies(2, 2)
     assert np.any(np.diff(need) < 0)
     writer = next(p for p in procs if p.name == "swu.write")
     writer.wait = (writer.wait[0], writer.wait[1][::-1].copy())

@@ -13,7 +13,8 @@ from compiler.backends.hls.codegen import STATIC, environment, render_kernel
 from compiler.backends.hls.csim import compile_library, library_name
 from compiler.backends.hls.elements import Element, pack_beats, stream_element, unpack_beats, words_per_beat
 from compiler.backends.hls.kernels import BUS, kernel_spec
-from compiler.hw.dataflow import Dataflow, Kernel
+from compiler.hw.dataflow import Dataflow
+from compiler.hw.kernels import InputDMA, Kernel, OutputDMA
 from compiler.ir import Graph
 
 _u64p = ctypes.POINTER(ctypes.c_uint64)
@@ -64,9 +65,9 @@ class Benches:
                 (src / "params" / f"{k.name}.h").write_text(params)
             units.append(src / f"{k.name}.cpp")
             ins, outs = _ports(k, df, graph)
-            if k.kind == "input_dma":  # the bus side: 64-bit words, `words` per frame
+            if isinstance(k, InputDMA):  # the bus side: 64-bit words, `words` per frame
                 ins = [Port("in0", 0, spec.context["words"], 1, 64, 1, True, None)]
-            if k.kind == "output_dma":
+            if isinstance(k, OutputDMA):
                 outs = [Port("out0", 0, spec.context["words"], 1, 64, 1, True, None)]
             self.ports[k.name] = (ins, outs)
             benches.append(

@@ -24,8 +24,8 @@ import jinja2
 from compiler.backends.hls.kernels import KernelSpec, kernel_spec
 from compiler.hw.cost import DesignCost
 from compiler.hw.dataflow import Dataflow
+from compiler.hw.kernels import InputDMA, OutputDMA
 from compiler.ir import Graph
-from sim.functional import topological
 
 TOP = "bireal_accel"
 HERE = Path(__file__).resolve().parent
@@ -64,8 +64,8 @@ class Project:
 
 
 def _word_counts(specs: list[KernelSpec]) -> tuple[int, int]:
-    src = next(s for s in specs if s.kernel.kind == "input_dma")
-    dst = next(s for s in specs if s.kernel.kind == "output_dma")
+    src = next(s for s in specs if isinstance(s.kernel, InputDMA))
+    dst = next(s for s in specs if isinstance(s.kernel, OutputDMA))
     return src.context["words"], dst.context["words"]
 
 
@@ -75,7 +75,7 @@ def generate(
     """Write the project of `df` (folded, FIFOs sized) under `root`."""
     env = environment()
     costs = {kc.name: kc for kc in cost.kernels} if cost else {}
-    order = topological(df)
+    order = df.order()
     specs = [kernel_spec(k, df, graph, costs.get(k.name)) for k in order]
     src = root / "src"
     (src / "params").mkdir(parents=True, exist_ok=True)
@@ -91,8 +91,8 @@ def generate(
         if params is not None:
             (src / "params" / f"{k.name}.h").write_text(params)
         sources.append(src / f"{k.name}.cpp")
-        ins = ["input_bus"] if k.kind == "input_dma" else list(k.inputs)
-        outs = ["output_bus"] if k.kind == "output_dma" else list(k.outputs)
+        ins = ["input_bus"] if isinstance(k, InputDMA) else list(k.inputs)
+        outs = ["output_bus"] if isinstance(k, OutputDMA) else list(k.outputs)
         kernels_ctx.append(
             {
                 "signature": spec.signature,

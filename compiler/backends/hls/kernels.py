@@ -1,9 +1,9 @@
-"""Per-kernel code: the template context of each kernel kind (one function per kind, one Jinja2
-template per kind in templates/), the constants as bit-packed arrays, and the pragmas that bind
+"""Per-kernel code: the template context of each kernel class (one function per class, one Jinja2
+template per class in templates/), the constants as bit-packed arrays, and the pragmas that bind
 memories where the resource estimate placed them.
 
-To add a kernel kind: write `templates/<kind>.cpp.j2` and a `_<kind>` context function here, and
-list it in CONTEXTS.
+To add a kernel class: write `templates/<kind>.cpp.j2` and a context function here, and enter
+the class in CONTEXTS (docs/extending.md).
 """
 
 from __future__ import annotations
@@ -14,8 +14,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compiler.backends.hls.elements import Element, stream_element
-from compiler.hw.cost import KernelCost, clog2
-from compiler.hw.dataflow import Dataflow, Kernel, window_of
+from compiler.hw.cost import KernelCost
+from compiler.hw.dataflow import Dataflow
+from compiler.hw.kernels import (
+    Add,
+    Fork,
+    GlobalSumPool,
+    InputDMA,
+    Kernel,
+    MatrixVector,
+    MaxPool,
+    MemoryRole,
+    OutputDMA,
+    SlidingWindow,
+    SumPool,
+    Thresholding,
+    WidthConverter,
+    WindowKernel,
+    clog2,
+    lookup,
+)
 from compiler.ir import Graph
 
 BUS = "bireal::bus_t"
@@ -89,11 +107,13 @@ def c_array(values, fmt=str) -> str:
     return "{" + ", ".join(c_array(v, fmt) for v in values) + "}"
 
 
-def _memory_impl(cost: KernelCost | None, what: str, rom: bool) -> str | None:
+def _memory_impl(
+    cost: KernelCost | None, role: MemoryRole, rom: bool, level: int | None = None
+) -> str | None:
     if cost is None:
         return None
     for m in cost.memories:
-        if m.what == what and m.kind:
+        if m.role is role and m.level == level and m.kind:
             return (ROM_IMPL if rom else IMPL)[m.kind]
     return None
 
@@ -102,16 +122,15 @@ def _common(k: Kernel, df: Dataflow, graph: Graph) -> dict:
     ins, outs = df.input_streams(k), df.output_streams(k)
     ctx = {
         "k": k,
-        "kind": k.kind,
         "pe": k.pe,
         "simd": k.simd,
         "inputs": [f"in{i}" for i in range(len(ins))],
         "outputs": [f"out{i}" for i in range(len(outs))],
     }
-    if ins and k.kind != "input_dma":
+    if ins and not isinstance(k, InputDMA):
         ctx["in_elem"] = stream_element(graph, ins[0])
         ctx["in_beat"] = ins[0].width * ins[0].bits
-    if outs and k.kind != "output_dma":
+    if outs and not isinstance(k, OutputDMA):
         ctx["out_elem"] = stream_element(graph, outs[0])
         ctx["out_beat"] = outs[0].width * outs[0].bits
     return ctx
@@ -121,7 +140,7 @@ def _accumulator_bits(k: Kernel, in_elem: Element) -> int:
     """A signed width that holds every partial sum over the synapse folds (a wider accumulator
     than the IR's exact range never changes the result)."""
     w = k.consts["weights"].astype(np.int64)
-    if k.geometry["binary"]:
+    if k.geometry.binary:
         bound = w.shape[1]
     else:
         lo, hi = (
@@ -133,20 +152,62 @@ def _accumulator_bits(k: Kernel, in_elem: Element) -> int:
     return max(2, int(bound).bit_length() + 1)
 
 
+def _threshold_tables(spec: KernelSpec, cost: KernelCost | None, nf: int, pe: int, width: int) -> int:
+    """The thresholds as one array per binary-search stage ([PE][NF][2**s], padded to 2**levels - 1
+    per channel with a value above every input) and the directions ([PE][NF]); channel nf*PE + p
+    in lane p. Returns the number of stages."""
+    k = spec.kernel
+    t = k.consts["thresholds"].astype(np.int64)  # (channels, steps), ascending
+    d = k.consts["direction"].astype(np.int64)
+    levels = clog2(t.shape[1] + 1)
+    pad = (1 << (width - 1)) - 1  # above every d * x: never counted
+    full = np.full((t.shape[0], 2**levels - 1), pad, dtype=np.int64)
+    full[:, : t.shape[1]] = t
+    by_lane = full.reshape(nf, pe, -1).transpose(1, 0, 2)  # [PE][NF][steps]
+    for s in range(levels):
+        b = levels - 1 - s
+        probes = np.arange(2**s) * 2 ** (b + 1) + 2**b - 1
+        name = f"thresholds_{s}"
+        spec.arrays.append(
+            ParamArray(
+                name,
+                const_int(width),
+                f"[{pe}][{nf}][{2**s}]",
+                c_array(by_lane[:, :, probes]),
+                f"binary-search stage {s}: thresholds {probes[0]}, {probes[0] + 2 ** (b + 1)}, ... of each channel (padded with {pad})",
+            )
+        )
+        spec.pragmas.append(f"ARRAY_PARTITION variable={k.name}_{name} complete dim=1")
+        impl = _memory_impl(cost, MemoryRole.THRESHOLDS, rom=True, level=s)
+        if impl:
+            spec.pragmas.append(f"BIND_STORAGE variable={k.name}_{name} type=rom_2p impl={impl}")
+    spec.arrays.append(
+        ParamArray(
+            "direction",
+            const_int(2),
+            f"[{pe}][{nf}]",
+            c_array(d.reshape(nf, pe).T),
+            "comparison direction per channel (the sign of the folded BatchNorm scale)",
+        )
+    )
+    spec.pragmas.append(f"ARRAY_PARTITION variable={k.name}_direction complete dim=1")
+    return levels
+
+
 def _mvu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
     k, ctx = spec.kernel, spec.context
     g = k.geometry
-    sf, nf = math.ceil(g["mw"] / k.simd), math.ceil(g["mh"] / k.pe)
-    if g["mw"] % k.simd or g["mh"] % k.pe:
-        raise ValueError(f"{k.name}: SIMD {k.simd} must divide MW {g['mw']} and PE {k.pe} MH {g['mh']}")
+    sf, nf = math.ceil(g.mw / k.simd), math.ceil(g.mh / k.pe)
+    if g.mw % k.simd or g.mh % k.pe:
+        raise ValueError(f"{k.name}: SIMD {k.simd} must divide MW {g.mw} and PE {k.pe} MH {g.mh}")
     in_elem, out_elem = ctx["in_elem"], ctx["out_elem"]
-    binary = g["binary"]
+    binary = g.binary
     acc = _accumulator_bits(k, in_elem)
     w_bits = 1 if binary else 8
     ctx.update(
-        mw=g["mw"],
-        mh=g["mh"],
-        pixels=g["pixels"],
+        mw=g.mw,
+        mh=g.mh,
+        pixels=g.pixels,
         sf=sf,
         nf=nf,
         binary=binary,
@@ -189,49 +250,16 @@ def _mvu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
     # one memory per PE, its SIMD lanes (words) side by side in one wide word
     spec.pragmas.append(f"ARRAY_PARTITION variable={k.name}_weights complete dim=1")
     spec.pragmas.append(f"ARRAY_RESHAPE variable={k.name}_weights complete dim=3")
-    impl = _memory_impl(cost, "weights", rom=True)
+    impl = _memory_impl(cost, MemoryRole.WEIGHTS, rom=True)
     if impl:
         spec.pragmas.append(f"BIND_STORAGE variable={k.name}_weights type=rom_2p impl={impl}")
     ctx.update(words=words if binary else -(-ctx["in_beat"] // 64), out_words=-(-ctx["out_beat"] // 64))
     out_calc = max(out_elem.bits, acc) + 2
     if ctx["thresholds"]:
-        t = k.consts["thresholds"].astype(np.int64)  # (MH, steps), ascending
-        d = k.consts["direction"].astype(np.int64)
-        levels = clog2(t.shape[1] + 1)
-        width = max(int(g.get("threshold_bits", acc)), acc + 2) + 1
-        pad = (1 << (width - 1)) - 1  # above every d * acc: never counted
-        full = np.full((t.shape[0], 2**levels - 1), pad, dtype=np.int64)
-        full[:, : t.shape[1]] = t
-        by_lane = full.reshape(nf, k.pe, -1).transpose(1, 0, 2)  # [PE][NF][steps]
-        for s in range(levels):
-            b = levels - 1 - s
-            probes = np.arange(2**s) * 2 ** (b + 1) + 2**b - 1
-            name = f"thresholds_{s}"
-            spec.arrays.append(
-                ParamArray(
-                    name,
-                    const_int(width),
-                    f"[{k.pe}][{nf}][{2**s}]",
-                    c_array(by_lane[:, :, probes]),
-                    f"binary-search stage {s}: thresholds {probes[0]}, {probes[0] + 2 ** (b + 1)}, ... of each channel (padded with {pad})",
-                )
-            )
-            spec.pragmas.append(f"ARRAY_PARTITION variable={k.name}_{name} complete dim=1")
-            impl = _memory_impl(cost, f"thresholds[{s}]", rom=True)
-            if impl:
-                spec.pragmas.append(f"BIND_STORAGE variable={k.name}_{name} type=rom_2p impl={impl}")
-        spec.arrays.append(
-            ParamArray(
-                "direction",
-                const_int(2),
-                f"[{k.pe}][{nf}]",
-                c_array(d.reshape(nf, k.pe).T),
-                "comparison direction per channel (the sign of the folded BatchNorm scale)",
-            )
-        )
-        spec.pragmas.append(f"ARRAY_PARTITION variable={k.name}_direction complete dim=1")
-        ctx.update(levels=levels, qmin=g["qmin"])
-        out_calc = max(out_calc, levels + 2, int(abs(g["qmin"])).bit_length() + 2)
+        t_bits = g.threshold_bits if g.threshold_bits is not None else acc
+        levels = _threshold_tables(spec, cost, nf, k.pe, max(int(t_bits), acc + 2) + 1)
+        ctx.update(levels=levels, qmin=g.qmin)
+        out_calc = max(out_calc, levels + 2, int(abs(g.qmin)).bit_length() + 2)
     if ctx["bias"]:
         bias = k.consts["bias"].astype(np.int64)
         bb = max(2, int(np.abs(bias).max(initial=0)).bit_length() + 1)
@@ -250,9 +278,15 @@ def _mvu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
 
 
 def _window_geometry(
-    k: Kernel, df: Dataflow, ctx: dict, inw: int, taps_per_beat: int, out_per_pixel: int, stored_bits: int
+    k: WindowKernel,
+    df: Dataflow,
+    ctx: dict,
+    inw: int,
+    taps_per_beat: int,
+    out_per_pixel: int,
+    stored_bits: int,
 ) -> None:
-    ih, iw, c, oh, ow, kh, kw, sy, sx, top, left = window_of(k)
+    ih, iw, c, oh, ow, kh, kw, sy, sx, top, left = k.window()
     cg = c // inw
     ctx.update(
         ih=ih,
@@ -282,16 +316,16 @@ def _swu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
     k, ctx = spec.kernel, spec.context
     (s_in,), (s_out,) = df.input_streams(k), df.output_streams(k)
     in_elem, out_elem = ctx["in_elem"], ctx["out_elem"]
-    c = k.geometry["ifm"][2]
+    c = k.geometry.ifm[2]
     inw = s_in.width
     if s_out.width != k.simd or k.simd % inw or (k.simd < c and inw != k.simd):
         raise ValueError(f"{k.name}: SIMD {k.simd} with {inw}-element input beats over {c} channels")
-    sign = bool(k.geometry["sign_input"]) and in_elem.kind == "int"
+    sign = bool(k.geometry.sign_input) and in_elem.kind == "int"
     stored = 1 if (sign or in_elem.kind == "bipolar") else in_elem.bits
     taps = k.simd // inw
-    kh, kw = k.geometry["kernel"]
+    kh, kw = k.geometry.kernel
     _window_geometry(k, df, ctx, inw, taps, kh * kw * (c // inw) // taps, stored)
-    pad = k.geometry["pad_value"]
+    pad = k.geometry.pad_value
     if out_elem.kind == "ternary":
         pad_word = 0
     elif out_elem.kind == "bipolar":
@@ -306,18 +340,24 @@ def _swu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
         pad_value=pad,
         pad_word=str(pad_word),
         pad_words=pad_words,
-        buffer_impl=_memory_impl(cost, "line buffer", rom=False),
+        buffer_impl=_memory_impl(cost, MemoryRole.LINE_BUFFER, rom=False),
     )
 
 
 def _pool(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
     k, ctx = spec.kernel, spec.context
     (s_in,) = df.input_streams(k)
-    c = k.geometry["ifm"][2]
+    c = k.geometry.ifm[2]
     in_elem, out_elem = ctx["in_elem"], ctx["out_elem"]
     _window_geometry(k, df, ctx, s_in.width, 1, c // s_in.width, in_elem.bits)
-    red = in_elem.bits + 2 if k.kind == "max_pool" else out_elem.bits + 1
-    ctx.update(sign_input=False, red_bits=red, buffer_impl=_memory_impl(cost, "line buffer", rom=False))
+    is_max = isinstance(k, MaxPool)
+    red = in_elem.bits + 2 if is_max else out_elem.bits + 1
+    ctx.update(
+        sign_input=False,
+        is_max=is_max,
+        red_bits=red,
+        buffer_impl=_memory_impl(cost, MemoryRole.LINE_BUFFER, rom=False),
+    )
 
 
 def _add(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
@@ -333,9 +373,32 @@ def _add(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
         b_beat=b.width * b.bits,
         beats=a.beats,
         elements=a.elements,
-        qmin=k.geometry["qmin"],
-        qmax=k.geometry["qmax"],
+        qmin=k.geometry.qmin,
+        qmax=k.geometry.qmax,
         sum_bits=max(ea.bits, eb.bits, ctx["out_elem"].bits) + 2,
+    )
+
+
+def _thresholding(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
+    k, ctx = spec.kernel, spec.context
+    (s_in,) = df.input_streams(k)
+    c = k.channels()
+    if s_in.width != k.pe or c % k.pe:
+        raise ValueError(f"{k.name}: {s_in.width}-element beats, PE {k.pe}, {c} channels")
+    in_elem = ctx["in_elem"]
+    value_bits = in_elem.bits + 2  # direction * x, signed
+    width = max(k.geometry.threshold_bits, value_bits) + 1
+    levels = _threshold_tables(spec, cost, c // k.pe, k.pe, width)
+    ctx.update(
+        beats=s_in.beats,
+        groups=c // k.pe,
+        elements=s_in.elements,
+        c=c,
+        levels=levels,
+        steps=k.consts["thresholds"].shape[1],
+        qmin=k.geometry.qmin,
+        value_bits=value_bits,
+        out_calc=max(levels + 2, int(abs(k.geometry.qmin)).bit_length() + 2) + 1,
     )
 
 
@@ -359,7 +422,7 @@ def _dwc(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
 def _global_sum_pool(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
     k = spec.kernel
     (s_in,) = df.input_streams(k)
-    h, w, c = k.geometry["ifm"]
+    h, w, c = k.geometry.ifm
     if s_in.width != k.pe or c % k.pe:
         raise ValueError(f"{k.name}: {s_in.width}-element beats, PE {k.pe}, {c} channels")
     spec.context.update(pixels=h * w, c=c, groups=c // k.pe)
@@ -371,7 +434,7 @@ def element_bytes(bits: int) -> int:
 
 def _input_dma(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
     k, ctx = spec.kernel, spec.context
-    h, w, c = k.geometry["shape"]
+    h, w, c = k.geometry.shape
     eb = element_bytes(ctx["out_elem"].bits)
     if c * eb > 8:
         raise ValueError(f"{k.name}: input pixels of {c} x {eb} bytes do not fit one 64-bit bus word")
@@ -382,35 +445,36 @@ def _output_dma(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost |
     k, ctx = spec.kernel, spec.context
     (s_in,) = df.input_streams(k)
     eb = element_bytes(ctx["in_elem"].bits)
-    n = k.geometry["elements"]
+    n = k.geometry.elements
     ctx.update(elements=n, pe=s_in.width, elem_bytes=eb, words=-(-n * eb // 8))
 
 
+# kernel class -> (template, context function)
 CONTEXTS = {
-    "mvu": ("mvu.cpp.j2", _mvu),
-    "swu": ("swu.cpp.j2", _swu),
-    "max_pool": ("pool.cpp.j2", _pool),
-    "sum_pool": ("pool.cpp.j2", _pool),
-    "add": ("add.cpp.j2", _add),
-    "fork": ("fork.cpp.j2", _fork),
-    "dwc": ("dwc.cpp.j2", _dwc),
-    "global_sum_pool": ("global_sum_pool.cpp.j2", _global_sum_pool),
-    "input_dma": ("input_dma.cpp.j2", _input_dma),
-    "output_dma": ("output_dma.cpp.j2", _output_dma),
+    MatrixVector: ("mvu.cpp.j2", _mvu),
+    SlidingWindow: ("swu.cpp.j2", _swu),
+    MaxPool: ("pool.cpp.j2", _pool),
+    SumPool: ("pool.cpp.j2", _pool),
+    Add: ("add.cpp.j2", _add),
+    Thresholding: ("thresholding.cpp.j2", _thresholding),
+    Fork: ("fork.cpp.j2", _fork),
+    WidthConverter: ("dwc.cpp.j2", _dwc),
+    GlobalSumPool: ("global_sum_pool.cpp.j2", _global_sum_pool),
+    InputDMA: ("input_dma.cpp.j2", _input_dma),
+    OutputDMA: ("output_dma.cpp.j2", _output_dma),
 }
 
 
 def kernel_spec(k: Kernel, df: Dataflow, graph: Graph, cost: KernelCost | None = None) -> KernelSpec:
-    if k.kind not in CONTEXTS:
-        raise ValueError(f"{k.name}: no HLS template for kernel kind {k.kind}")
-    template, fill = CONTEXTS[k.kind]
+    template, fill = lookup(CONTEXTS, k, "HLS template")
     ins, outs = df.input_streams(k), df.output_streams(k)
     spec = KernelSpec(k, template, _common(k, df, graph))
-    spec.in_types = [BUS if k.kind == "input_dma" else beat_type(s.width * s.bits) for s in ins] or [BUS]
-    spec.out_types = [BUS if k.kind == "output_dma" else beat_type(s.width * s.bits) for s in outs] or [BUS]
-    if k.kind == "input_dma":
+    from_bus, to_bus = isinstance(k, InputDMA), isinstance(k, OutputDMA)
+    spec.in_types = [BUS if from_bus else beat_type(s.width * s.bits) for s in ins] or [BUS]
+    spec.out_types = [BUS if to_bus else beat_type(s.width * s.bits) for s in outs] or [BUS]
+    if from_bus:
         spec.context["inputs"] = ["in0"]
-    if k.kind == "output_dma":
+    if to_bus:
         spec.context["outputs"] = ["out0"]
     fill(spec, df, graph, cost)
     spec.context.update(params=bool(spec.arrays), pragmas=spec.pragmas, signature=spec.signature)

@@ -12,7 +12,7 @@ import numpy as np
 
 from bireal_hw.errors import UserError
 from compiler.backends.hls.codegen import TOP, Project, environment
-from compiler.hw.boards import Board
+from compiler.hw.boards import BOARDS, Board
 
 
 @dataclass(frozen=True)
@@ -28,44 +28,44 @@ class ProcessingSystem:
     board_part: str
 
 
-_ZYNQ7 = dict(
-    family="zynq7",
-    vlnv="xilinx.com:ip:processing_system7:5.5",
-    rule="xilinx.com:bd_rule:processing_system7",
-    automation='make_external "FIXED_IO, DDR" apply_board_preset "1" Master "Disable" Slave "Disable"',
-    config="CONFIG.PCW_USE_S_AXI_HP0 {{1}} CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ {{{clock}}}",
-    master="M_AXI_GP0",
-    slave="S_AXI_HP0",
-    clock="FCLK_CLK0",
-)
-_ZYNQMP = dict(
-    family="zynqmp",
-    vlnv="xilinx.com:ip:zynq_ultra_ps_e:3.5",
-    rule="xilinx.com:bd_rule:zynq_ultra_ps_e",
-    automation='apply_board_preset "1"',
-    config=(
-        "CONFIG.PSU__USE__M_AXI_GP0 {{1}} CONFIG.PSU__USE__S_AXI_GP2 {{1}} "
-        "CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ {{{clock}}}"
+# the block design of each Zynq family; the board table (compiler/hw/boards.py) names its family
+FAMILY_PS = {
+    "zynq7": dict(
+        vlnv="xilinx.com:ip:processing_system7:5.5",
+        rule="xilinx.com:bd_rule:processing_system7",
+        automation='make_external "FIXED_IO, DDR" apply_board_preset "1" Master "Disable" Slave "Disable"',
+        config="CONFIG.PCW_USE_S_AXI_HP0 {{1}} CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ {{{clock}}}",
+        master="M_AXI_GP0",
+        slave="S_AXI_HP0",
+        clock="FCLK_CLK0",
     ),
-    master="M_AXI_HPM0_FPD",
-    slave="S_AXI_HP0_FPD",
-    clock="pl_clk0",
-)
-PROCESSING_SYSTEMS = {
-    "pynq-z2": ProcessingSystem(**_ZYNQ7, board_part="tul.com.tw:pynq-z2:part0:1.0"),
-    "ultra96": ProcessingSystem(**_ZYNQMP, board_part="avnet.com:ultra96v2:part0:1.2"),
-    "kv260": ProcessingSystem(**_ZYNQMP, board_part="xilinx.com:kv260_som:part0:1.3"),
-    "zcu104": ProcessingSystem(**_ZYNQMP, board_part="xilinx.com:zcu104:part0:1.1"),
+    "zynqmp": dict(
+        vlnv="xilinx.com:ip:zynq_ultra_ps_e:3.5",
+        rule="xilinx.com:bd_rule:zynq_ultra_ps_e",
+        automation='apply_board_preset "1"',
+        config=(
+            "CONFIG.PSU__USE__M_AXI_GP0 {{1}} CONFIG.PSU__USE__S_AXI_GP2 {{1}} "
+            "CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ {{{clock}}}"
+        ),
+        master="M_AXI_HPM0_FPD",
+        slave="S_AXI_HP0_FPD",
+        clock="pl_clk0",
+    ),
 }
 
 
+def zynq_boards() -> list[str]:
+    return [b.name for b in BOARDS.values() if b.family in FAMILY_PS and b.board_part]
+
+
 def processing_system(board: Board) -> ProcessingSystem:
-    if board.name not in PROCESSING_SYSTEMS:
+    if board.family not in FAMILY_PS or not board.board_part:
         raise UserError(
             f"--target fpga --board {board.name}: no Zynq block design for this board (an Alveo card needs the "
-            f"Vitis XRT flow, which is not generated); choose {', '.join(PROCESSING_SYSTEMS)}"
+            f"Vitis XRT flow, which is not generated; a --board-file needs family and board_part); "
+            f"choose {', '.join(zynq_boards())}"
         )
-    return PROCESSING_SYSTEMS[board.name]
+    return ProcessingSystem(family=board.family, board_part=board.board_part, **FAMILY_PS[board.family])
 
 
 def write_vendor_files(

@@ -1,4 +1,5 @@
-"""Per-layer table, plot and the `--target sim` report."""
+"""Per-layer table, plot and the `--target sim` report: the analytical design (compiler/hw) beside
+its simulation."""
 
 from __future__ import annotations
 
@@ -75,11 +76,11 @@ def next_step(graph, design: Design) -> dict:
     """What the next faster design would cost: refold for one cycle less than the current frame
     interval (the bottleneck must speed up) and report its fps and the resource difference."""
     from bireal_hw.errors import UserError
-    from compiler.hw.design import _folded
+    from compiler.hw.design import folded_for
 
     target = design.cost.interval - 1
     try:
-        faster = _folded(graph, target, design.clock_mhz * 1e6 / target, design.clock_mhz, design.board)
+        faster = folded_for(graph, target, design.clock_mhz * 1e6 / target, design.clock_mhz, design.board)
     except UserError as exc:
         return {"possible": False, "why": str(exc)}
     before, after = design.cost.totals(), faster.cost.totals()

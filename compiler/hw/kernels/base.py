@@ -1,0 +1,224 @@
+"""The protocol every hardware kernel class follows, the memories it declares, and the registry
+lookups that the simulator and the backends dispatch through.
+
+A kernel class (one per hardware layer kind, one module per family in this package) owns:
+
+  Geometry         a frozen dataclass of its shape parameters (a wrong field fails at construction)
+  ir_ops           the IR ops it implements (the dataflow builder's registry, `from_ir`)
+  cycles(df)       cycles per frame with II = 1 and no stalls (docs/hardware.md, "cycles")
+  logic(df)        LUT, FF, DSP of its compute logic
+  memories(df)     the memories it needs, by role (MemoryRole), placed later by the cost model
+  folding          its own PE/SIMD choice (`folded`), the legal values, the choice for a target
+  latency(...)     its first and last output beat of frame 0 from its inputs' (compiler/hw/latency.py)
+
+The simulator (`sim/`) and the backends keep their own tables keyed by kernel class (values and
+schedules in sim/, templates in the backends) and look kernels up with `lookup`, so this package
+imports neither of them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+
+class Stream(Protocol):
+    """What a kernel reads of a stream (compiler.hw.dataflow.Stream)."""
+
+    name: str
+    producer: str
+    consumer: str
+    elements: int
+    bits: int
+    width: int
+
+    @property
+    def beats(self) -> int: ...
+
+
+class Dataflow(Protocol):
+    """What a kernel reads of its design (compiler.hw.dataflow.Dataflow; kernels sit below it)."""
+
+    kernels: dict[str, Kernel]
+    streams: dict[str, Stream]
+
+    def input_streams(self, kernel: Kernel) -> list[Stream]: ...
+
+    def output_streams(self, kernel: Kernel) -> list[Stream]: ...
+
+
+class Builder(Protocol):
+    """What `from_ir` uses to enter a kernel and its streams (compiler.hw.dataflow.DataflowBuilder)."""
+
+    graph: Any  # compiler.ir.Graph
+    consumers: dict[str, list]
+    done: set[str]
+    sign_of: dict[str, str]
+
+    def add(
+        self, cls: type[Kernel], geometry: Any, ir_nodes: list[str], consts: dict | None = None
+    ) -> Kernel: ...
+
+    def consume(self, kernel: Kernel, tensor: str) -> None: ...
+
+    def produce(self, kernel: Kernel, tensor: str) -> None: ...
+
+
+class MemoryRole(Enum):
+    WEIGHTS = "weights"
+    THRESHOLDS = "thresholds"
+    BIAS = "bias"
+    LINE_BUFFER = "line buffer"
+    FIFO = "fifo"
+
+
+@dataclass
+class Memory:
+    """A memory of `width` bits x `depth` words, its role, and where the cost model places it
+    (`kind`: "LUTRAM" | "BRAM36" | "URAM" | "SRL", `count` units of it)."""
+
+    role: MemoryRole
+    width: int
+    depth: int
+    level: int | None = None  # the binary-search stage of a threshold memory
+    stream: str = ""  # the FIFO's stream
+    kind: str = ""
+    count: int = 0
+
+    @property
+    def bits(self) -> int:
+        return self.width * self.depth
+
+    @property
+    def what(self) -> str:
+        """Its name in reports: `weights`, `thresholds[2]`, `line buffer`, `fifo s7`."""
+        if self.role is MemoryRole.THRESHOLDS:
+            return f"thresholds[{self.level}]"
+        if self.role is MemoryRole.FIFO:
+            return f"fifo {self.stream}"
+        return self.role.value
+
+
+def clog2(n: int) -> int:
+    return max(1, math.ceil(math.log2(max(n, 2))))
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@dataclass(eq=False)
+class Kernel:
+    """One hardware kernel of the dataflow design (subclasses: one per kind)."""
+
+    name: str
+    inputs: list[str]
+    outputs: list[str]
+    geometry: Any
+    consts: dict[str, np.ndarray] = field(default_factory=dict)
+    pe: int = 1
+    simd: int = 1
+    ir_nodes: list[str] = field(default_factory=list)
+
+    kind: ClassVar[str] = ""  # the name prefix and the report's "kind"
+    Geometry: ClassVar[type]
+    ir_ops: ClassVar[tuple[str, ...]] = ()
+    folded: ClassVar[bool] = False  # has a folding of its own (in folding.json)
+    fold_order: ClassVar[int] = 1  # folded in this round (0: matrix units, 1: what they feed)
+    host_port: ClassVar[bool] = False  # a DMA: the host's side of the design
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.geometry, self.Geometry):
+            raise TypeError(
+                f"{self.name}: a {type(self).__name__} takes a {type(self).__name__}.Geometry, "
+                f"got {type(self.geometry).__name__}"
+            )
+
+    # ---- shape ----------------------------------------------------------------------------------
+    def channels(self) -> int:
+        """The channel count a PE folding divides."""
+        return getattr(self.geometry, "channels", 1)
+
+    def in_width(self) -> int:
+        """Elements per beat it reads."""
+        return self.pe
+
+    def out_width(self) -> int:
+        """Elements per beat it writes."""
+        return self.pe
+
+    # ---- analytical models ------------------------------------------------------------------------
+    def cycles(self, df: Dataflow) -> int:
+        return df.input_streams(self)[0].beats
+
+    def logic(self, df: Dataflow) -> dict[str, int]:
+        lut, ff = self.logic_lut_ff(self._lane_bits(df))
+        return {"LUT": lut, "FF": ff, "DSP": 0}
+
+    def logic_lut_ff(self, width: int) -> tuple[int, int]:
+        raise NotImplementedError(f"{type(self).__name__} has no logic model")
+
+    def _lane_bits(self, df: Dataflow) -> int:
+        ins = df.input_streams(self)
+        bits = ins[0].bits if ins else 8
+        return (ins[0].width if ins else self.pe) * bits
+
+    def memories(self, df: Dataflow) -> list[Memory]:
+        return []
+
+    def latency(
+        self, f_in: float, l_in: float, rate: float, ins: list[Stream], outs: list[Stream], cycles: int
+    ) -> tuple[float, float]:
+        """(first, last) output beat of frame 0 given the first and last input beat (streaming)."""
+        return f_in, max(l_in, f_in + cycles - 1)
+
+    # ---- folding ----------------------------------------------------------------------------------
+    def legal(self, df: Dataflow) -> bool:
+        return self.channels() % self.pe == 0
+
+    def fold(self, df: Dataflow, target: int) -> bool:
+        """Choose the least parallelism meeting `target` cycles (kernels with `folded`); False
+        when none does."""
+        return True
+
+    def fastest_cycles(self) -> int:
+        """Its cycles per frame fully parallel (the message when a target is out of reach)."""
+        return 1
+
+    def describe(self) -> str:
+        return self.kind
+
+    def follow(self, df: Dataflow) -> None:
+        """A kernel without a folding of its own takes its neighbour's (after folding)."""
+
+
+def geometry_fields(cls: type) -> list[str]:
+    return [f.name for f in fields(cls.Geometry)]
+
+
+KERNEL_CLASSES: dict[str, type[Kernel]] = {}  # kind -> class
+IR_OP_KERNELS: dict[str, type[Kernel]] = {}  # IR op -> the class that implements it
+
+
+def register(cls: type[Kernel]) -> type[Kernel]:
+    """Class decorator: enter a kernel class in the registries."""
+    if cls.kind in KERNEL_CLASSES:
+        raise ValueError(f"kernel kind {cls.kind} registered twice")
+    KERNEL_CLASSES[cls.kind] = cls
+    for op in cls.ir_ops:
+        if op in IR_OP_KERNELS:
+            raise ValueError(f"IR op {op} has two kernels: {IR_OP_KERNELS[op].__name__}, {cls.__name__}")
+        IR_OP_KERNELS[op] = cls
+    return cls
+
+
+def lookup(table: dict, kernel: Kernel, what: str):
+    """The entry of `table` (keyed by kernel class) for `kernel`'s class or its nearest base."""
+    for cls in type(kernel).__mro__:
+        if cls in table:
+            return table[cls]
+    raise ValueError(f"{kernel.name}: no {what} for kernel class {type(kernel).__name__}")

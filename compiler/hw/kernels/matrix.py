@@ -1,0 +1,164 @@
+"""The matrix-vector unit, PE x SIMD folded (FINN's MVAU): XNOR-popcount for binary layers or
+8-bit MACs, with fused thresholds (a multi_threshold after it) or integer outputs plus bias."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from compiler.hw.kernels.base import Builder, Dataflow, Kernel, Memory, MemoryRole, clog2, divisors, register
+from compiler.hw.kernels.window import SlidingWindow
+from compiler.ir import TERNARY, IntType
+
+
+@dataclass(frozen=True)
+class MatrixGeometry:
+    mw: int  # inputs per output (the matrix's width)
+    mh: int  # outputs (its height)
+    pixels: int  # matrix-vector products per frame
+    binary: bool  # XNOR-popcount of +-1 inputs and weights
+    acc_bits: int = 32  # the IR's accumulator width
+    out_bits: int = 32
+    ternary_input: bool = False  # padded taps are invalid (a valid plane beside the signs)
+    qmin: int | None = None  # with thresholds: the output of "no threshold passed"
+    threshold_bits: int | None = None
+
+    @property
+    def channels(self) -> int:
+        return self.mh
+
+
+@register
+class MatrixVector(Kernel):
+    kind = "mvu"
+    Geometry = MatrixGeometry
+    ir_ops = ("matmul", "xnor_popcount_matmul")
+    folded = True
+    fold_order = 0  # before the element-wise kernels, which may take its beat
+
+    @classmethod
+    def from_ir(cls, b: Builder, node) -> Kernel:
+        graph = b.graph
+        x, wname = node.inputs[0], node.inputs[1]
+        weights = graph.consts[wname]
+        mh, mw = weights.shape
+        pixels = int(np.prod(graph.tensors[x].shape[1:-1]))
+        consts = {"weights": weights}
+        users = b.consumers.get(node.outputs[0], [])
+        out_tensor = node.outputs[0]
+        nodes = [node.name]
+        qmin = threshold_bits = None
+        if len(users) == 1 and users[0].op == "multi_threshold":
+            thr = users[0]
+            consts["thresholds"] = graph.consts[thr.inputs[1]]
+            consts["direction"] = graph.consts[thr.inputs[2]]
+            qmin = thr.attrs.qmin
+            threshold_bits = graph.tensors[thr.inputs[1]].dtype.bits
+            out_tensor = thr.outputs[0]
+            nodes.append(thr.name)
+            b.done.add(thr.name)
+        if len(node.inputs) == 3:
+            consts["bias"] = graph.consts[node.inputs[2]]
+        out_type = graph.tensors[out_tensor].dtype
+        geometry = cls.Geometry(
+            mw=mw,
+            mh=mh,
+            pixels=pixels,
+            binary=node.op == "xnor_popcount_matmul",
+            acc_bits=graph.tensors[node.outputs[0]].dtype.bits,
+            out_bits=out_type.bits if isinstance(out_type, IntType) else 64,
+            ternary_input=graph.tensors[x].dtype == TERNARY,
+            qmin=qmin,
+            threshold_bits=threshold_bits,
+        )
+        k = b.add(cls, geometry, nodes, consts)
+        b.consume(k, x)
+        b.produce(k, out_tensor)
+        return k
+
+    def folds(self) -> tuple[int, int]:
+        """(synapse folds MW/SIMD, neuron folds MH/PE)."""
+        return math.ceil(self.geometry.mw / self.simd), math.ceil(self.geometry.mh / self.pe)
+
+    def in_width(self) -> int:
+        return self.simd
+
+    def cycles(self, df: Dataflow) -> int:
+        sf, nf = self.folds()
+        return self.geometry.pixels * sf * nf
+
+    def logic(self, df: Dataflow) -> dict[str, int]:
+        g = self.geometry
+        acc = g.acc_bits
+        levels = clog2(len(self.consts["thresholds"][0]) + 1) if "thresholds" in self.consts else 0
+        t_bits = g.threshold_bits if g.threshold_bits is not None else acc
+        threshold_lut = self.pe * levels * (t_bits + 2)
+        if g.binary:
+            # XNOR + popcount ~ 2 LUT per lane; an accumulator and adder per PE.
+            lut = self.pe * (2 * self.simd + 3 * acc) + threshold_lut + 200
+            ff = self.pe * (self.simd + acc * (levels + 2)) + 200
+            return {"LUT": lut, "FF": ff, "DSP": 0}
+        # 8-bit: two MACs per DSP48E2 (INT8 packing), the adder tree in the DSP cascade.
+        dsp = math.ceil(self.pe * self.simd / 2)
+        lut = self.pe * 3 * acc + threshold_lut + 200
+        ff = self.pe * acc * (levels + 3) + self.simd * 8 + 200
+        return {"LUT": lut, "FF": ff, "DSP": dsp}
+
+    def memories(self, df: Dataflow) -> list[Memory]:
+        g = self.geometry
+        w_bits = 1 if g.binary else 8
+        sf, nf = self.folds()
+        mems = [Memory(MemoryRole.WEIGHTS, self.pe * self.simd * w_bits, sf * nf)]
+        if "thresholds" in self.consts:
+            steps = len(self.consts["thresholds"][0])
+            # pipelined binary search: stage L holds 2**L thresholds per channel
+            for level in range(clog2(steps + 1)):
+                mems.append(
+                    Memory(MemoryRole.THRESHOLDS, self.pe * g.threshold_bits, nf * 2**level, level=level)
+                )
+        if "bias" in self.consts:
+            mems.append(Memory(MemoryRole.BIAS, self.pe * 32, nf))
+        return mems
+
+    def latency(self, f_in, l_in, rate, ins, outs, cycles):
+        sf, nf = self.folds()
+        return f_in + (sf - 1) * max(1.0, rate), max(l_in + (nf - 1) * sf, f_in + cycles - 1)
+
+    # ---- folding ----------------------------------------------------------------------------------
+    def simd_options(self, df: Dataflow) -> list[int]:
+        """SIMD must divide MW; behind a sliding window it is a divisor of the input channels or
+        a whole number of taps (C x m with m dividing kh*kw: a wider window per beat)."""
+        producer = df.kernels[df.streams[self.inputs[0]].producer]
+        if isinstance(producer, SlidingWindow):
+            c = producer.geometry.ifm[2]
+            kh, kw = producer.geometry.kernel
+            return sorted(set(divisors(c)) | {c * m for m in divisors(kh * kw)})
+        return divisors(self.geometry.mw)
+
+    def legal(self, df: Dataflow) -> bool:
+        return self.simd in self.simd_options(df) and self.geometry.mh % self.pe == 0
+
+    def fold(self, df: Dataflow, target: int) -> bool:
+        """The least PE x SIMD (ties: the larger SIMD) that meets `target` cycles."""
+        g = self.geometry
+        best = None
+        for simd in self.simd_options(df):
+            for pe in divisors(g.mh):
+                cycles = g.pixels * math.ceil(g.mw / simd) * math.ceil(g.mh / pe)
+                if cycles <= target:
+                    key = (pe * simd, -simd)
+                    if best is None or key < best[0]:
+                        best = (key, pe, simd)
+        if best is None:
+            return False
+        self.pe, self.simd = best[1], best[2]
+        return True
+
+    def fastest_cycles(self) -> int:
+        return self.geometry.pixels
+
+    def describe(self) -> str:
+        g = self.geometry
+        return f"{g.mh}x{g.mw} over {g.pixels} pixels"

@@ -1,0 +1,66 @@
+"""The thresholding unit (FINN's `Thresholding`): a multi_threshold that no matrix-vector unit
+absorbs, e.g. on a network's input; per channel, the count of thresholds the input reaches
+(direction -1 flips the comparison), plus qmin. PE channels per beat, a binary search of the
+ascending thresholds in clog2(steps + 1) pipelined stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compiler.hw.kernels.base import Builder, Dataflow, Kernel, Memory, MemoryRole, clog2, register
+from compiler.hw.kernels.elementwise import fold_elementwise
+
+
+@dataclass(frozen=True)
+class ThresholdGeometry:
+    shape: tuple[int, ...]  # the tensor's shape without the batch (channels last)
+    qmin: int
+    threshold_bits: int
+
+    @property
+    def channels(self) -> int:
+        return self.shape[-1]
+
+
+@register
+class Thresholding(Kernel):
+    kind = "thresholding"
+    Geometry = ThresholdGeometry
+    ir_ops = ("multi_threshold",)
+    folded = True
+
+    @classmethod
+    def from_ir(cls, b: Builder, node) -> Kernel:
+        graph = b.graph
+        geometry = cls.Geometry(
+            tuple(graph.tensors[node.outputs[0]].shape[1:]),
+            node.attrs.qmin,
+            graph.tensors[node.inputs[1]].dtype.bits,
+        )
+        consts = {"thresholds": graph.consts[node.inputs[1]], "direction": graph.consts[node.inputs[2]]}
+        k = b.add(cls, geometry, [node.name], consts)
+        b.consume(k, node.inputs[0])
+        b.produce(k, node.outputs[0])
+        return k
+
+    def levels(self) -> int:
+        return clog2(self.consts["thresholds"].shape[1] + 1)
+
+    def logic(self, df: Dataflow) -> dict[str, int]:
+        # per lane and stage a comparator of the threshold's width, plus the count register
+        t_bits = self.geometry.threshold_bits
+        lut = self.pe * self.levels() * (t_bits + 2) + 60
+        ff = self.pe * self.levels() * (t_bits + 2) + 60
+        return {"LUT": lut, "FF": ff, "DSP": 0}
+
+    def memories(self, df: Dataflow) -> list[Memory]:
+        groups = self.channels() // self.pe
+        return [
+            Memory(
+                MemoryRole.THRESHOLDS, self.pe * self.geometry.threshold_bits, groups * 2**level, level=level
+            )
+            for level in range(self.levels())
+        ]
+
+    def fold(self, df: Dataflow, target: int) -> bool:
+        return fold_elementwise(self, df, target)

@@ -1,0 +1,47 @@
+"""The steps every target shares: import, streamline, lower, and the dataflow design."""
+
+from __future__ import annotations
+
+from bireal_hw.errors import UserError
+from compiler.ir import Graph
+from compiler.passes import DumpIRAfterEachPass, PassManager, PassTiming, lowering_passes, streamline_passes
+
+
+def _run_passes(graph: Graph, state, step: str, passes) -> Graph:
+    timing = PassTiming()
+    dump = DumpIRAfterEachPass(state.stage / "passes" / step)
+    out = PassManager(passes, [timing, dump]).run(graph)
+    state.report.setdefault("passes", {})[step] = timing.records
+    return out
+
+
+def step_import(graph: Graph | None, state) -> Graph:
+    from compiler.frontend import load_model_graph
+
+    result = load_model_graph(state.cfg.model)
+    state.names = result.names
+    return result.graph
+
+
+def step_streamline(graph: Graph, state) -> Graph:
+    out = _run_passes(graph, state, "streamline", streamline_passes())
+    left = sorted({n.op for n in out.nodes if n.op in ("requantize", "scaled_add")})
+    if left:
+        raise UserError(
+            f"{state.cfg.model}: {', '.join(left)} could not be streamlined to integers "
+            "(an add of tensors on different grids); train with one shared residual quantizer"
+        )
+    return out
+
+
+def step_lower(graph: Graph, state) -> Graph:
+    return _run_passes(graph, state, "lower", lowering_passes())
+
+
+def step_dataflow(graph: Graph, state) -> Graph:
+    from compiler.hw.design import make_design
+
+    cfg = state.cfg
+    graph = graph.copy()
+    state.design = make_design(graph, cfg.chosen_board(), cfg.clock_mhz, cfg.fps, cfg.folding)
+    return graph

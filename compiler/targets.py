@@ -1,0 +1,80 @@
+"""The build's targets as data: each one's steps, the checks run on its flags before any work,
+what it generates, and what the CLI's summary line shows. A new target (a backend) is one entry
+here, its steps in compiler/steps.py and its package (docs/extending.md); compiler/build.py has
+no table of its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from enum import Enum
+
+IR_STEPS = ("import", "streamline", "lower", "verify")
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    name: str
+    steps: tuple[str, ...]
+    preflight: tuple[str, ...] = ()  # "module:function" checks of the config, run before any work
+    folders: tuple[str, ...] = ()  # generated project folders (replaced whole; removed on failure)
+    files: tuple[str, ...] = ()  # other generated artifacts a user would run
+    summary: tuple[str, ...] = ()  # report sections with images and mismatches for the summary line
+    default_verify_images: int = 1000
+
+
+TARGETS: dict[str, TargetSpec] = {
+    t.name: t
+    for t in [
+        TargetSpec("ir", IR_STEPS),
+        TargetSpec(
+            "sim", (*IR_STEPS, "dataflow", "simulate"), preflight=("compiler.preflight:hardware_flags",)
+        ),
+        TargetSpec(
+            "fpga",
+            (*IR_STEPS, "dataflow", "simulate", "codegen", "csim", "package"),
+            preflight=(
+                "compiler.preflight:hardware_flags",
+                "compiler.preflight:zynq_block_design",
+                "compiler.preflight:hls_toolchain",
+            ),
+            folders=("hls", "vivado", "deploy"),
+            files=("deploy.zip", "Makefile"),
+            summary=("csim",),
+        ),
+        TargetSpec(
+            "hls4ml",
+            ("import", "streamline", "hls4ml"),
+            preflight=(
+                "compiler.preflight:hls4ml_installed",
+                "compiler.preflight:hardware_flags",
+                "compiler.preflight:hls_toolchain",
+            ),
+            folders=("hls4ml",),
+            summary=("hls4ml",),
+            default_verify_images=20,  # its C-simulation runs about one image per second
+        ),
+        TargetSpec("cpu", ("import", "streamline", "cpu"), folders=("cpu",)),
+    ]
+}
+
+Target = Enum("Target", {name.upper(): name for name in TARGETS}, type=str)
+Target.__doc__ = "The build targets (compiler/targets.py), by name."
+Target.spec = property(lambda self: TARGETS[self.value])
+
+# generated project folders, replaced whole: no stale kernel left behind
+GENERATED_FOLDERS = tuple(dict.fromkeys(f for t in TARGETS.values() for f in t.folders))
+# what a user would run: a failed build leaves none of them
+ARTIFACTS = (
+    *GENERATED_FOLDERS,
+    *dict.fromkeys(f for t in TARGETS.values() for f in t.files),
+    "model.ir",
+    "model.ir.npz",
+)
+
+
+def run_preflight(spec: TargetSpec, cfg) -> None:
+    for ref in spec.preflight:
+        module, function = ref.split(":")
+        getattr(importlib.import_module(module), function)(cfg)

@@ -1,0 +1,113 @@
+"""The architecture as the imports show it, and the kernel registries complete.
+
+- no import cycle between modules, nor between subsystems (compiler.hw, compiler.ir,
+  compiler.backends, ..., sim, bireal_hw; compiler's own top-level files are one);
+- compiler/hw imports neither the simulator nor a backend (they sit above it);
+- no kernel kind is compared as a string outside the kernel registries;
+- every kernel class has its simulator values, its schedule and its HLS template.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from compiler.backends.hls.kernels import CONTEXTS
+from compiler.hw.kernels import KERNEL_CLASSES, InputDMA, Kernel, MatrixVector, lookup
+from sim.functional import VALUES
+from sim.schedule import BUILDERS
+from tests.structure.imports import ROOT, cycles, import_graph, modules
+
+
+def subsystem(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] == "compiler" and len(parts) > 2:
+        return ".".join(parts[:2])
+    if parts[0] == "compiler" and len(parts) == 2 and modules()[module].name == "__init__.py":
+        return module
+    return parts[0]
+
+
+def test_no_import_cycle_between_modules():
+    assert cycles(import_graph()) == []
+
+
+def test_no_import_cycle_between_subsystems():
+    graph: dict[str, set[str]] = {}
+    for m, deps in import_graph().items():
+        graph.setdefault(subsystem(m), set()).update(
+            subsystem(d) for d in deps if subsystem(d) != subsystem(m)
+        )
+    assert cycles(graph) == []
+    assert "sim" not in graph["compiler.hw"] and "compiler.backends" not in graph["compiler.hw"]
+
+
+def test_the_hardware_model_imports_neither_simulator_nor_backends():
+    bad = [
+        (m, d)
+        for m, deps in import_graph().items()
+        if m.startswith("compiler.hw")
+        for d in deps
+        if d.startswith(("sim", "compiler.backends"))
+    ]
+    assert bad == []
+
+
+def test_the_analyzer_sees_lazy_imports():
+    """A function-level import counts (the check would pass vacuously otherwise)."""
+    deps = import_graph()["compiler.build"]
+    assert "compiler.steps" in deps and "compiler.targets" in deps
+    assert "compiler.frontend" in import_graph()["compiler.ir_steps"]  # imported inside step_import
+
+
+def _kind_compares(path) -> list[str]:
+    """`x.kind == "mvu"`, `x.kind in ("add", ...)`, `x.kind != ...` with a kernel kind."""
+    kinds = set(KERNEL_CLASSES)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        if not any(isinstance(s, ast.Attribute) and s.attr == "kind" for s in sides):
+            continue
+        for s in sides:
+            consts = [s] if isinstance(s, ast.Constant) else list(getattr(s, "elts", []))
+            if any(isinstance(c, ast.Constant) and c.value in kinds for c in consts):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_no_kernel_kind_string_is_compared_outside_the_registries():
+    paths = [p for p in modules().values() if "compiler/hw/kernels" not in str(p)]
+    paths += sorted((ROOT / "tests").rglob("*.py")) + sorted((ROOT / "benchmarks").rglob("*.py"))
+    found = [hit for p in paths for hit in _kind_compares(p)]
+    assert found == []
+
+
+def test_the_kind_scan_finds_a_comparison(tmp_path):
+    probe = ROOT / "tests" / "structure" / "_probe_tmp.py"
+    try:
+        probe.write_text('def f(k):\n    return k.kind == "mvu" or k.kind in ("add", "x")\n')
+        assert len(_kind_compares(probe)) == 2
+    finally:
+        probe.unlink()
+
+
+@pytest.mark.parametrize("cls", list(KERNEL_CLASSES.values()), ids=list(KERNEL_CLASSES))
+def test_every_kernel_class_has_values_schedule_and_template(cls):
+    k = object.__new__(cls)
+    k.name = cls.kind
+    lookup(BUILDERS, k, "schedule")
+    lookup(CONTEXTS, k, "HLS template")
+    if cls is not InputDMA:  # the input's values are the pixels
+        lookup(VALUES, k, "functional model")
+
+
+def test_a_wrong_geometry_fails_at_construction():
+    with pytest.raises(TypeError):
+        MatrixVector.Geometry(mw=4, mh=2, pixels=1, binary=True, simd_bits=3)  # no such field
+    with pytest.raises(TypeError, match="MatrixVector.Geometry"):
+        MatrixVector("mvu_0", [], [], {"mw": 4})
+    with pytest.raises(ValueError, match="no schedule for kernel class"):
+        lookup(BUILDERS, type("Unknown", (Kernel,), {"Geometry": dict})("u", [], [], {}), "schedule")
