@@ -25,7 +25,10 @@ DIR/steps/NN_<step>.ir + .npz):
               as a simulated board, checked by running the driver) and deploy.zip
   hls4ml      (hls4ml) the streamlined IR as an hls4ml project (Vitis backend, io_stream, exact
               integer layers), compiled and C-simulated by hls4ml, compared with `==` on N images
-  cpu         (cpu) the streamlined IR compiled by TVM for this host's CPU, compared with `==`
+  fuse        (cpu) the CPU kernels' fusion groups (conv + thresholds + add + sign packing; the
+              threshold + max pool), recorded on the IR's nodes (compiler/passes/cpu_fusion.py)
+  cpu         (cpu) the fused IR compiled by TVM for this host's CPU, one kernel per group,
+              compared with `==`
 
 DIR gets model.ir (+ .npz), steps/, passes/<step>/ (IR text after every pass), names.json (IR
 tensor -> ONNX tensor), timings.json and report.json. Everything is written to a staging folder

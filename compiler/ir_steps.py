@@ -1,4 +1,5 @@
-"""The steps every target shares: import, streamline, lower, and the dataflow design."""
+"""The IR-changing steps: import, streamline, lower (every target), the dataflow design (sim,
+fpga) and the CPU fusion groups (cpu)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,10 @@ def step_dataflow(graph: Graph, state) -> Graph:
     graph = graph.copy()
     state.design = make_design(graph, cfg.chosen_board(), cfg.clock_mhz, cfg.fps, cfg.folding)
     return graph
+
+
+def step_fuse(graph: Graph, state) -> Graph:
+    """The CPU target's fusion groups, recorded on the nodes (compiler.passes.cpu_fusion)."""
+    from compiler.passes.cpu_fusion import GroupCPUKernels
+
+    return _run_passes(graph.copy(), state, "fuse", [GroupCPUKernels()])

@@ -34,6 +34,7 @@ STEPS: dict[str, StepInfo] = {
         StepInfo("package", "compiler.fpga_steps", "run_package", False),
         StepInfo("hls4ml", "compiler.hls4ml_step", "run_hls4ml", False),
         StepInfo("cpu", "compiler.cpu_step", "run_cpu", False),
+        StepInfo("fuse", "compiler.ir_steps", "step_fuse", True),
     ]
 }
 

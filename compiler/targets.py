@@ -55,7 +55,7 @@ TARGETS: dict[str, TargetSpec] = {
             summary=("hls4ml",),
             default_verify_images=20,  # its C-simulation runs about one image per second
         ),
-        TargetSpec("cpu", ("import", "streamline", "cpu"), folders=("cpu",)),
+        TargetSpec("cpu", ("import", "streamline", "fuse", "cpu"), folders=("cpu",)),
     ]
 }
 

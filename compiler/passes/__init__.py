@@ -2,6 +2,7 @@
 write one)."""
 
 from compiler.passes.base import Pass, RewritePass
+from compiler.passes.cpu_fusion import GroupCPUKernels
 from compiler.passes.fold_thresholds import FoldRequantizeIntoThresholds
 from compiler.passes.lower_conv import LowerConvToSlidingWindowMatMul
 from compiler.passes.manager import DumpIRAfterEachPass, Instrument, PassManager, PassTiming
@@ -23,6 +24,7 @@ def lowering_passes() -> list[Pass]:
 __all__ = [
     "DumpIRAfterEachPass",
     "FoldRequantizeIntoThresholds",
+    "GroupCPUKernels",
     "Instrument",
     "LowerBipolarMatMulToXnorPopcount",
     "LowerConvToSlidingWindowMatMul",

@@ -114,3 +114,31 @@ def test_verify_each_catches_a_broken_pass():
     with pytest.raises(IRError, match="declared"):
         PassManager([BreaksShapes()], verify_each=True).run(tiny_bireal_graph())
     verify(tiny_bireal_graph())  # the original is untouched and valid
+
+
+def test_group_cpu_kernels_records_the_fusion_groups_and_changes_no_value(tmp_path):
+    from compiler.ir import load_graph, save_graph
+    from compiler.passes import GroupCPUKernels
+
+    before = run(streamline_passes(), tiny_bireal_graph(0))
+    after = run([GroupCPUKernels()], before.copy())
+    assert ops(after) == ops(before)
+    x = tiny_images()
+    assert np.array_equal(logits(after, x), logits(before, x))
+    records = {n.name: n.hw.get("cpu", {}) for n in after.nodes}
+    groups: dict[str, list[str]] = {}
+    for n in after.nodes:
+        if "group" in records[n.name]:
+            groups.setdefault(records[n.name]["group"], []).append(records[n.name]["role"])
+    assert all(records[n.name].get("role") == "conv" for n in after.nodes if n.op == "conv")
+    assert any(roles[:2] == ["conv", "threshold"] for roles in groups.values())
+    binary = [n for n in after.nodes if n.op == "conv" and after.tensors[n.inputs[1]].dtype == BIPOLAR]
+    signs = [n for n in after.nodes if n.op == "sign"]
+    assert binary and all(records[s.name].get("packed") for s in signs)  # every sign feeds binary convs
+    assert any(role == "pack" for roles in groups.values() for role in roles)
+    save_graph(after, tmp_path / "fused.ir")  # the records are part of the IR text (and its dumps)
+    assert 'hw={"cpu"' in (tmp_path / "fused.ir").read_text()
+    again = load_graph(tmp_path / "fused.ir")
+    assert [n.hw for n in again.nodes] == [n.hw for n in after.nodes]
+    rerun = run([GroupCPUKernels()], again)
+    assert [n.hw for n in rerun.nodes] == [n.hw for n in after.nodes]  # idempotent

@@ -325,15 +325,29 @@ def pack_macro(epi: Epilogue, o_total: int):
     return pack
 
 
-def conv_epilogue_plan(epi: Epilogue, o: int, ob: int, rows: int) -> tuple:
-    """What every conv kernel derives from its epilogue: the threshold table's shape and type, the
-    packed map's height, width and words, the epilogue and per-pixel pack macros, whether the
-    pack runs per pixel (when ob does not divide 64; else chunk by chunk in the epilogue), and
-    the channel groups G of GB blocks each (see channel_groups)."""
+@dataclass(frozen=True)
+class EpiloguePlan:
+    """What every conv kernel derives from its epilogue (conv_epilogue_plan)."""
+
+    threshold_shape: tuple[int, int]  # the threshold table's shape
+    threshold_dtype: str  # its type: int32, or the affine form's float type
+    packed_h: int  # the packed output map's height and width (with its halo) and words per pixel
+    packed_w: int
+    packed_words: int
+    apply: object  # the epilogue macro
+    pack: object  # the per-pixel pack macro
+    packs_per_pixel: bool  # the pack runs per pixel (ob does not divide 64), else chunk by chunk
+    groups: int  # channel groups G (see channel_groups)
+    blocks_per_group: int  # GB blocks of ob channels each
+
+
+def conv_epilogue_plan(epi: Epilogue, o: int, ob: int, rows: int) -> EpiloguePlan:
+    """The epilogue's plan for a conv kernel of `o` output channels in blocks of `ob` over `rows`
+    output rows."""
     packs = epi.pack is not None and WORD % ob != 0
     g = channel_groups(rows, o // ob, not packs, WORD // ob if epi.pack else 1)
     ph, pw = epi.packed_hw
-    return (
+    return EpiloguePlan(
         threshold_shape(epi, o),
         epi.affine or "int32",
         ph,
@@ -484,7 +498,20 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     R, CC = s.classes
     OB = channel_tile(O, OB_BINARY)
     XB = tile(OW, max(1, XB_BINARY * 16 // OB))
-    TS, TD, PH, PW, PK, apply, pack, packs, G, GB = conv_epilogue_plan(epi, O, OB, N * OH)
+    plan = conv_epilogue_plan(epi, O, OB, N * OH)
+    TS, TD, PH, PW, PK = (
+        plan.threshold_shape,
+        plan.threshold_dtype,
+        plan.packed_h,
+        plan.packed_w,
+        plan.packed_words,
+    )
+    pack, packs, G, GB = (
+        plan.pack,
+        plan.packs_per_pixel,
+        plan.groups,
+        plan.blocks_per_group,
+    )  # the binary conv widens its own epilogue
     EB = WORD if (GB * OB) % WORD == 0 else OB  # epilogue lanes
     apply_wide = epilogue_macro(epi, EB)
     TERMS = KH * KW * K  # XOR words summed per output: (ky, kx, k) flattened
@@ -937,7 +964,21 @@ def int_conv_kernel(s: IntConv | VnniConv, epi: Epilogue, name: str):
         ACC, XS, XD, WD = s.acc, (N, s.h, s.w, C), s.x_dtype, s.weights
         WS = (O // OB, KH, KW, C // 2, OB) if s.pairs16 else (O // OB, KH, KW, C, OB)
     pairs = not vnni and s.pairs16
-    TS, TD, PH, PW, PK, apply, pack, packs, G, GB = conv_epilogue_plan(epi, O, OB, N * OH)
+    plan = conv_epilogue_plan(epi, O, OB, N * OH)
+    TS, TD, PH, PW, PK = (
+        plan.threshold_shape,
+        plan.threshold_dtype,
+        plan.packed_h,
+        plan.packed_w,
+        plan.packed_words,
+    )
+    apply, pack, packs, G, GB = (
+        plan.apply,
+        plan.pack,
+        plan.packs_per_pixel,
+        plan.groups,
+        plan.blocks_per_group,
+    )
     HP = s.hpool is not None  # see HPOOL
     OWP = OW // 2 if HP else OW  # out's width (pooled, or not)
     assert not HP or (XB % 2 == 0 and not epilogue_params(epi)[:-1]), s

@@ -1,6 +1,7 @@
 """The streamlined IR as a sequence of TVM kernels in one shared library.
 
-Fusion groups (fused.py), found on the IR by `_groups`:
+Fusion groups (fused.py), found on the IR by the `fuse` step (compiler/passes/cpu_fusion.py,
+recorded on the nodes and shown in the IR dumps) and lowered here one group to one kernel:
   conv [-> multi_threshold [-> add]] [-> sign packed]   one kernel: a binary conv (XOR-popcount on
                                                         a packed map) or an integer conv, with its
                                                         thresholds, residual add and re-packing
@@ -123,46 +124,25 @@ class _Compiler:
         b = self.bounds[tensor]
         return int(max(abs(int(np.min(b.lo))), abs(int(np.max(b.hi)))))
 
-    # ---- fusion groups ----
-    def only_consumer(self, tensor: str, op: str):
-        users = self.consumers.get(tensor, [])
-        return users[0] if len(users) == 1 and users[0].op == op else None
-
-    def packs_for_binary(self, node) -> bool:
-        users = self.consumers.get(node.outputs[0], [])
-        return (
-            node.op == "sign"
-            and bool(users)
-            and all(u.op == "conv" and self.g.tensors[u.inputs[1]].dtype == BIPOLAR for u in users)
-        )
-
-    def packing_sign(self, tensor: str):
-        return next((u for u in self.consumers.get(tensor, []) if self.packs_for_binary(u)), None)
-
+    # ---- fusion groups: recorded on the IR by compiler.passes.cpu_fusion ----
     def groups(self) -> dict[int, Group]:
-        """Node id -> its group, for every node that runs inside a fused kernel."""
+        """Node id -> its group, for every node that runs inside a fused kernel, from the nodes'
+        "cpu" records (GroupCPUKernels)."""
+        by_name = {n.name: n for n in self.g.nodes}
+        groups: dict[str, Group] = {}
         member: dict[int, Group] = {}
         for node in self.g.nodes:
-            if id(node) in member:
+            rec = node.hw.get("cpu", {})
+            if "group" not in rec:
                 continue
-            if node.op == "conv":
-                grp = Group("conv", [node])
-                thr = self.only_consumer(node.outputs[0], "multi_threshold")
-                pooled = thr is not None and self.only_consumer(thr.outputs[0], "max_pool")
-                if thr is not None and not pooled:
-                    grp.nodes.append(thr)
-                    add = self.only_consumer(thr.outputs[0], "add")
-                    if add is not None and id(add) not in member:
-                        grp.nodes.append(add)
-                elif pooled and node.inputs[0] not in self.halo:  # the stem: see fused.HPOOL
-                    grp.pooled = (thr, pooled)
-            elif node.op == "multi_threshold" and self.only_consumer(node.outputs[0], "max_pool"):
-                grp = Group("pool", [node, self.only_consumer(node.outputs[0], "max_pool")])
+            grp = groups.setdefault(rec["group"], Group(rec["kind"]))
+            if rec["role"] == "pack":
+                grp.pack = node
             else:
-                continue
-            grp.pack = self.packing_sign(grp.last.outputs[0])
-            for n in [*grp.nodes, *([grp.pack] if grp.pack else [])]:
-                member[id(n)] = grp
+                grp.nodes.append(node)
+            if "pooled" in rec:
+                grp.pooled = tuple(by_name[n] for n in rec["pooled"])
+            member[id(node)] = grp
         return member
 
     # ---- the program ----
@@ -173,8 +153,12 @@ class _Compiler:
                 raise UserError(
                     f"--target cpu: tensor {tensor} needs more than 31 bits; its kernels compute in int32"
                 )
+        if any(n.op == "conv" for n in g.nodes) and not any("cpu" in n.hw for n in g.nodes):
+            raise ValueError(
+                "the IR carries no CPU fusion records: run compiler.passes.GroupCPUKernels first"
+            )
         for node in g.nodes:
-            if self.packs_for_binary(node):
+            if node.hw.get("cpu", {}).get("packed"):
                 self.halo[node.outputs[0]] = self.halo_of(node.outputs[0])
         member = self.groups()
         for i, node in enumerate(g.nodes):
