@@ -103,9 +103,22 @@ class DataflowBuilder:
         self.alias: dict[str, str] = {}  # IR tensor (flatten output) -> tensor it renames
         self.pending: dict[str, list[tuple[str, int]]] = {}  # tensor -> consumers (kernel, port)
 
-    def add(self, cls: type[Kernel], geometry, ir_nodes: list[str], consts=None) -> Kernel:
+    def add(
+        self,
+        cls: type[Kernel],
+        geometry,
+        ir_nodes: list[str],
+        consts=None,
+        inputs=(),
+        output: str | None = None,
+    ) -> Kernel:
+        """A new kernel of `cls` reading the IR tensors `inputs` and producing `output`."""
         k = cls(f"{cls.kind}_{len(self.kernels)}", [], [], geometry, consts or {}, ir_nodes=ir_nodes)
         self.kernels[k.name] = k
+        for tensor in inputs:
+            self.consume(k, tensor)
+        if output is not None:
+            self.produce(k, output)
         return k
 
     def produce(self, kernel: Kernel, tensor: str) -> None:

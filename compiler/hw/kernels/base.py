@@ -19,6 +19,7 @@ imports neither of them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, ClassVar, Protocol
@@ -60,12 +61,14 @@ class Builder(Protocol):
     sign_of: dict[str, str]
 
     def add(
-        self, cls: type[Kernel], geometry: Any, ir_nodes: list[str], consts: dict | None = None
+        self,
+        cls: type[Kernel],
+        geometry: Any,
+        ir_nodes: list[str],
+        consts: dict | None = None,
+        inputs: Sequence[str] = (),
+        output: str | None = None,
     ) -> Kernel: ...
-
-    def consume(self, kernel: Kernel, tensor: str) -> None: ...
-
-    def produce(self, kernel: Kernel, tensor: str) -> None: ...
 
 
 class MemoryRole(Enum):

@@ -36,9 +36,8 @@ class InputDMA(DMA):
 
     @classmethod
     def from_ir(cls, b: Builder, node) -> Kernel:
-        k = b.add(cls, cls.Geometry(tuple(b.graph.tensors[b.graph.inputs[0]].shape[1:])), [node.name])
-        b.produce(k, node.outputs[0])
-        return k
+        shape = tuple(b.graph.tensors[b.graph.inputs[0]].shape[1:])
+        return b.add(cls, cls.Geometry(shape), [node.name], output=node.outputs[0])
 
     def out_width(self) -> int:
         return self.geometry.shape[2]
@@ -56,9 +55,7 @@ class OutputDMA(DMA):
     @classmethod
     def from_ir(cls, b: Builder, node) -> Kernel:
         elements = int(np.prod(b.graph.tensors[node.inputs[0]].shape[1:]))
-        k = b.add(cls, cls.Geometry(elements), [node.name])
-        b.consume(k, node.inputs[0])
-        return k
+        return b.add(cls, cls.Geometry(elements), [node.name], inputs=node.inputs[:1])
 
     def follow(self, df: Dataflow) -> None:
         """It reads its producer's beat."""

@@ -52,11 +52,7 @@ class Add(Kernel):
         geometry = cls.Geometry(
             tuple(b.graph.tensors[node.outputs[0]].shape[1:]), node.attrs.qmin, node.attrs.qmax
         )
-        k = b.add(cls, geometry, [node.name])
-        for i in node.inputs:
-            b.consume(k, i)
-        b.produce(k, node.outputs[0])
-        return k
+        return b.add(cls, geometry, [node.name], inputs=node.inputs, output=node.outputs[0])
 
     def logic_lut_ff(self, width: int) -> tuple[int, int]:
         return 2 * width + 60, 2 * width + 60
@@ -109,10 +105,8 @@ class GlobalSumPool(Kernel):
 
     @classmethod
     def from_ir(cls, b: Builder, node) -> Kernel:
-        k = b.add(cls, cls.Geometry(tuple(b.graph.tensors[node.inputs[0]].shape[1:])), [node.name])
-        b.consume(k, node.inputs[0])
-        b.produce(k, node.outputs[0])
-        return k
+        geometry = cls.Geometry(tuple(b.graph.tensors[node.inputs[0]].shape[1:]))
+        return b.add(cls, geometry, [node.name], inputs=node.inputs[:1], output=node.outputs[0])
 
     def logic_lut_ff(self, width: int) -> tuple[int, int]:
         return 3 * width + 100, 2 * width + 100

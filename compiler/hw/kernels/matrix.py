@@ -73,10 +73,7 @@ class MatrixVector(Kernel):
             qmin=qmin,
             threshold_bits=threshold_bits,
         )
-        k = b.add(cls, geometry, nodes, consts)
-        b.consume(k, x)
-        b.produce(k, out_tensor)
-        return k
+        return b.add(cls, geometry, nodes, consts, inputs=[x], output=out_tensor)
 
     def folds(self) -> tuple[int, int]:
         """(synapse folds MW/SIMD, neuron folds MH/PE)."""

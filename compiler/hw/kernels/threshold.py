@@ -38,10 +38,7 @@ class Thresholding(Kernel):
             graph.tensors[node.inputs[1]].dtype.bits,
         )
         consts = {"thresholds": graph.consts[node.inputs[1]], "direction": graph.consts[node.inputs[2]]}
-        k = b.add(cls, geometry, [node.name], consts)
-        b.consume(k, node.inputs[0])
-        b.produce(k, node.outputs[0])
-        return k
+        return b.add(cls, geometry, [node.name], consts, inputs=node.inputs[:1], output=node.outputs[0])
 
     def levels(self) -> int:
         return clog2(self.consts["thresholds"].shape[1] + 1)

@@ -151,10 +151,7 @@ class SlidingWindow(WindowKernel):
             sign_input=sign,
             ternary=b.graph.tensors[node.outputs[0]].dtype == TERNARY,
         )
-        k = b.add(cls, geometry, [node.name])
-        b.consume(k, b.sign_of.get(src, src))
-        b.produce(k, node.outputs[0])
-        return k
+        return b.add(cls, geometry, [node.name], inputs=[b.sign_of.get(src, src)], output=node.outputs[0])
 
     def out_elements_per_pixel(self) -> int:
         kh, kw = self.geometry.kernel
@@ -194,10 +191,8 @@ class Pool(WindowKernel):
 
     @classmethod
     def from_ir(cls, b: Builder, node) -> Kernel:
-        k = b.add(cls, cls.Geometry(**cls.window_attrs(b.graph, node)), [node.name])
-        b.consume(k, node.inputs[0])
-        b.produce(k, node.outputs[0])
-        return k
+        geometry = cls.Geometry(**cls.window_attrs(b.graph, node))
+        return b.add(cls, geometry, [node.name], inputs=node.inputs[:1], output=node.outputs[0])
 
     def logic_lut_ff(self, width: int) -> tuple[int, int]:
         return 3 * width + 100, 3 * width + 100
