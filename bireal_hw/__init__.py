@@ -10,3 +10,10 @@ import warnings as _warnings
 
 # Brevitas warns at import about an optional CUDA kernel package that nothing here uses.
 _warnings.filterwarnings("ignore", message="fast_hadamard_transform package not found")
+
+import sys as _sys
+
+if _sys.argv[:1] == ["-m"]:  # `python -m ...` is importing its module: signals end it in one line
+    from bireal_hw.errors import exit_early_on_signals as _early
+
+    _early()

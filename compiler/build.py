@@ -37,7 +37,7 @@ beside DIR and moved in at the end: a failed build leaves DIR as it was.
 
 from __future__ import annotations
 
-import argparse
+import errno
 import json
 import os
 import shutil
@@ -48,21 +48,30 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bireal_hw import validate as v
 from bireal_hw.errors import CheckFailed, UserError, cli_main
 from compiler import fingerprint as fp
+from compiler.build_log import NORMAL, QUIET, VERBOSE, BuildLog
 from compiler.hw.boards import BOARDS, Board, choose_board
 from compiler.ir import Graph, IRError, load_graph, save_graph
 from compiler.steps import STEPS, run_step, step_file
 from compiler.targets import ARTIFACTS, GENERATED_FOLDERS, TARGETS, Target, run_preflight
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "examples" / "fashion_mnist" / "checkpoint.pt"
+MAX_IMAGES = 1_000_000  # check images per build (their memory is checked against the budget too)
+MAX_SIM_FRAMES = 1000  # the timing simulation's frames (its run time grows linearly)
+MIN_CLOCK_MHZ, MAX_CLOCK_MHZ = 1.0, 1000.0  # an FPGA fabric clock
 
 
 @dataclass
 class BuildConfig:
-    """Everything a build needs; no environment variables."""
+    """Everything a build needs; no environment variables. `validate()` (run by `build`) checks
+    every value with the rules of bireal_hw.validate, so the Python API refuses what the CLI
+    refuses."""
 
-    model: Path  # .onnx (QONNX, untrusted) or a bireal_hw checkpoint (.pt)
+    # a QONNX .onnx (untrusted), a bireal_hw checkpoint .pt, a model name (bireal18, bireal34,
+    # bireal_small: random weights), or through the API an nn.Module, ModelProto or ModelWrapper
+    model: object
     out: Path  # output folder
     target: Target = Target.IR
     start_step: str | None = None  # resume: run from this step on, reading the IR saved before it
@@ -78,10 +87,52 @@ class BuildConfig:
     clock_mhz: float = 200.0
     folding: Path | None = None  # a folding JSON instead of --fps
     sim_frames: int = 2  # frames the timing simulation runs (the interval is between the last two)
+    residual_bits: int | None = None  # a named model's residual grid (default: the model's, 8)
+    input_shape: tuple[int, ...] | None = None  # (1, C, H, W) to export a Brevitas nn.Module
+
+    def __post_init__(self) -> None:
+        if isinstance(self.out, str) and not self.out.strip():
+            raise UserError("--out is empty; give the output folder")
+        self.out = Path(self.out)
+        for name in ("reference", "board_file", "folding"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                setattr(self, name, Path(value))
+        if isinstance(self.target, str):
+            if self.target not in TARGETS:
+                raise UserError(f"unknown target {self.target!r}; choose one of: {', '.join(TARGETS)}")
+            self.target = Target(self.target)
+
+    def validate(self) -> None:
+        """One line (UserError) for any value out of its range, before any work."""
+        v.check_integer("--verify-images", self.verify_images, 0, MAX_IMAGES)
+        v.check_integer("step_images", self.step_images, 0, MAX_IMAGES)
+        v.check_integer("--seed", self.seed, 0, 2**32 - 1)
+        v.check_integer("batch", self.batch, 1, 100_000)
+        v.check_integer("--sim-frames", self.sim_frames, 2, MAX_SIM_FRAMES)
+        v.check_number("--clock-mhz", self.clock_mhz, MIN_CLOCK_MHZ, MAX_CLOCK_MHZ)
+        if self.fps is not None:
+            v.check_number("--fps", self.fps, 0, None, lo_open=True)
+            if self.fps > self.clock_mhz * 1e6:
+                raise UserError(
+                    f"--fps {self.fps:g} at {self.clock_mhz:g} MHz would need less than one clock cycle per "
+                    "frame; lower --fps or raise --clock-mhz"
+                )
+        if self.fps is not None and self.folding is not None:
+            raise UserError("give either --fps or --folding, not both")
+        if self.residual_bits is not None:
+            v.check_integer("--residual-bits", self.residual_bits, 2, 16)
 
     @property
-    def is_checkpoint(self) -> bool:
-        return self.model.suffix.lower() in (".pt", ".pth", ".ckpt")
+    def source(self):
+        """The model as a compiler.model_source.ModelSource (resolved once)."""
+        if "_source" not in self.__dict__:
+            from compiler.model_source import resolve_model
+
+            self.__dict__["_source"] = resolve_model(
+                self.model, self.residual_bits, self.seed, self.input_shape
+            )
+        return self.__dict__["_source"]
 
     def chosen_board(self) -> Board:
         return choose_board(self.board, self.board_file)
@@ -150,73 +201,155 @@ def _layer_table(graph: Graph) -> list[dict]:
     ]
 
 
-def build(cfg: BuildConfig, progress=print) -> dict:
+def build(cfg: BuildConfig, progress=print, verbosity: int = NORMAL) -> dict:
     """Run the selected steps; returns the report (also written to cfg.out/report.json)."""
+    return run_build(cfg, progress, verbosity).report
+
+
+def _previous_report(path: Path) -> dict:
+    """The report of the build this run resumes (a damaged one is refused in one line)."""
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as exc:
+        raise UserError(
+            f"cannot resume: {path} is not readable JSON ({type(exc).__name__}); run from the first step"
+        ) from None
+    if not isinstance(report, dict) or not all(
+        isinstance(s, dict) and "name" in s for s in report.get("steps", [])
+    ):
+        raise UserError(f"cannot resume: {path} is not a report of this tool; run from the first step")
+    return report
+
+
+def _check_out(out: Path) -> None:
+    """The output folder can be made and written, before any work."""
+    for folder in (out, *out.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                where = "exists and is not a folder" if folder == out else f"lies under {folder}, a file"
+                raise UserError(f"--out {out} {where}; choose another --out")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise UserError(
+                    f"--out {out}: {folder} is not writable (read-only or no permission); choose another --out"
+                )
+            return
+
+
+_DISK_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+                errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied"}  # fmt: skip
+
+
+def _disk_error(exc: OSError, where: str, out: Path) -> UserError | None:
+    why = _DISK_ERRORS.get(exc.errno)
+    return (
+        UserError(f"{where}: {why} under {out.parent}; free some space or choose another --out")
+        if why
+        else None
+    )
+
+
+def run_build(cfg: BuildConfig, progress=print, verbosity: int = NORMAL) -> BuildState:
+    """`build`, returning the whole BuildState (the design and the reference in memory, for
+    compiler.api); the files are in cfg.out."""
+    cfg.validate()
     steps = _selected_steps(cfg)
     run_preflight(cfg.target.spec, cfg)  # flags checked before any work
-    if cfg.out.exists() and not cfg.out.is_dir():
-        raise UserError(f"--out {cfg.out} exists and is not a folder")
-    if steps[0] == "import" and not cfg.model.is_file():
-        raise UserError(f"model {cfg.model} not found; give --model FILE.onnx or a checkpoint .pt")
+    _check_out(cfg.out)
+    source = cfg.source  # the model resolved (and a named one made) before any file is written
     own_fingerprint = fp.fingerprint(cfg)
     resumed = steps[0] != cfg.target.spec.steps[0]
     if resumed:
         fp.check_resumable(cfg, own_fingerprint)
     graph = _resume_graph(cfg, steps[0])
-    cfg.out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{cfg.out.name}.staging-", dir=cfg.out.parent))
     try:
+        cfg.out.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{cfg.out.name}.staging-", dir=cfg.out.parent))
+    except OSError as exc:
+        raise UserError(
+            f"--out {cfg.out}: cannot write there ({exc.strerror}); choose another --out"
+        ) from None
+    log = None
+    try:
+        log = BuildLog(stage / "build.log", progress, verbosity)
         state = BuildState(cfg, stage, resumed=resumed)
         previous = cfg.out / "report.json"
         if resumed and previous.is_file():
-            state.report = json.loads(previous.read_text())
-        state.report.update({"target": cfg.target.value, "model": str(cfg.model)})
+            state.report = _previous_report(previous)
+        state.report.update({"target": cfg.target.value, "model": source.label})
+        if source.random_weights:
+            state.report["random_weights"] = True
         state.report.pop("failed_check", None)
         records = [s for s in state.report.get("steps", []) if s["name"] not in steps]
         (stage / fp.FILE).write_text(json.dumps(own_fingerprint, indent=1))
+        log.detail(f"build of {source.label} for --target {cfg.target.value} into {cfg.out}")
+        name = steps[0]
         try:
-            for name in steps:
-                start = time.perf_counter()
-                graph = run_step(name, graph, state)
-                seconds = time.perf_counter() - start
-                if STEPS[name].changes_ir:
-                    save_graph(graph, stage / step_file(name))
-                records.append({"name": name, "seconds": round(seconds, 3), "nodes": len(graph.nodes)})
-                own = cfg.target.spec.steps
-                progress(
-                    f"[{own.index(name) + 1}/{len(own)}] {name} done in {seconds:.2f} s ({len(graph.nodes)} nodes)"
-                )
+            with log.capturing_stderr():
+                for name in steps:
+                    start = time.perf_counter()
+                    graph = run_step(name, graph, state)
+                    seconds = time.perf_counter() - start
+                    if STEPS[name].changes_ir:
+                        save_graph(graph, stage / step_file(name))
+                    records.append({"name": name, "seconds": round(seconds, 3), "nodes": len(graph.nodes)})
+                    for p in state.report.get("passes", {}).get(name, []):
+                        log.detail(f"  pass {p.get('pass', p.get('name', '?'))}: " + ", ".join(
+                            f"{k} {val}" for k, val in p.items() if k not in ("pass", "name")))  # fmt: skip
+                    own = cfg.target.spec.steps
+                    log.step(
+                        f"[{own.index(name) + 1}/{len(own)}] {name} done in {seconds:.2f} s ({len(graph.nodes)} nodes)"
+                    )
         except UserError:
             raise
+        except OSError as exc:
+            if (disk := _disk_error(exc, f"step {name}", cfg.out)) is not None:
+                raise disk from None
+            raise _fail(exc, name, state, records, log, resumed) from None
         except Exception as exc:
-            failure = exc
-            # a bug on a model the build accepted: one line, the traceback on file
-            if not isinstance(exc, CheckFailed):
-                (stage / "traceback.txt").write_text("".join(traceback.format_exception(exc)))
-                first = (str(exc).strip().splitlines() or [""])[0][:200]
-                failure = CheckFailed(
-                    f"{name}: internal error ({type(exc).__name__}: {first}); this is a bug: "
-                    f"the traceback is in {cfg.out / 'traceback.txt'}"
-                )
-            # the figures so far and the failed check, but no artifact that looks usable
-            state.report.update({"ok": False, "failed_check": str(failure), "steps": records})
-            _remove_artifacts(stage)
+            raise _fail(exc, name, state, records, log, resumed) from None
+        try:
+            save_graph(graph, stage / "model.ir")
+            state.report["ok"] = True
+            state.report["steps"] = records
+            state.report.setdefault("layers", _layer_table(graph))
+            state.report["graph"] = graph.name
+            if state.names:
+                (stage / "names.json").write_text(json.dumps(state.names, indent=1))
+            (stage / "timings.json").write_text(json.dumps(records, indent=1))
             (stage / "report.json").write_text(json.dumps(state.report, indent=1))
-            _move_into(stage, cfg.out, fresh=not resumed, failed=True)
-            raise failure from None
-        save_graph(graph, stage / "model.ir")
-        state.report["ok"] = True
-        state.report["steps"] = records
-        state.report.setdefault("layers", _layer_table(graph))
-        state.report["graph"] = graph.name
-        if state.names:
-            (stage / "names.json").write_text(json.dumps(state.names, indent=1))
-        (stage / "timings.json").write_text(json.dumps(records, indent=1))
-        (stage / "report.json").write_text(json.dumps(state.report, indent=1))
-        _move_into(stage, cfg.out, fresh=not resumed)
-        return state.report
+            log.step(f"done in {time.perf_counter() - log.start:.2f} s: {cfg.out}")
+            log.close()
+            _move_into(stage, cfg.out, fresh=not resumed)
+        except OSError as exc:
+            raise (_disk_error(exc, "writing the results", cfg.out) or exc) from None
+        return state
     finally:
+        if log is not None:
+            log.close()
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _fail(
+    exc: Exception, name: str, state: BuildState, records: list, log: BuildLog, resumed: bool
+) -> CheckFailed:
+    """A failed check (or a bug on a model the build accepted): the report with the figures so
+    far and the failed check, the log and the traceback on file, no artifact that looks usable."""
+    cfg, stage = state.cfg, state.stage
+    failure = exc
+    if not isinstance(exc, CheckFailed):
+        (stage / "traceback.txt").write_text("".join(traceback.format_exception(exc)))
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        failure = CheckFailed(
+            f"{name}: internal error ({type(exc).__name__}: {first}); this is a bug: "
+            f"the traceback is in {cfg.out / 'traceback.txt'}"
+        )
+    state.report.update({"ok": False, "failed_check": str(failure), "steps": records})
+    log.note(f"FAILED: {failure}")
+    log.close()
+    _remove_artifacts(stage)
+    (stage / "report.json").write_text(json.dumps(state.report, indent=1))
+    _move_into(stage, cfg.out, fresh=not resumed, failed=True)
+    return failure
 
 
 RUN_FOLDERS = ("steps", "passes")  # a run's own step files: a fresh run replaces the old ones whole
@@ -249,17 +382,23 @@ def _move_into(stage: Path, out: Path, fresh: bool, failed: bool = False) -> Non
         os.replace(src, dst)
 
 
-@cli_main
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m compiler.build", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default=str(DEFAULT_MODEL), help="QONNX .onnx file or bireal_hw checkpoint .pt")
+def build_parser() -> v.Parser:
+    from compiler.model_source import named_models
+
+    p = v.Parser(prog="python -m compiler.build", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--model",
+        default=str(DEFAULT_MODEL),
+        help="QONNX .onnx file, bireal_hw checkpoint .pt, or a model name with random weights: "
+        + ", ".join(named_models()),
+    )
     p.add_argument("--target", default="ir", choices=list(TARGETS))
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--start-step", choices=list(STEPS))
-    p.add_argument("--stop-step", choices=list(STEPS))
+    p.add_argument("--start-step", choices=list(STEPS), help="resume: run from this step on")
+    p.add_argument("--stop-step", choices=list(STEPS), help="run up to and including this step")
     p.add_argument(
         "--verify-images",
-        type=int,
+        type=v.integer(0, MAX_IMAGES),
         help="images for the bit-exact checks (0: skip; default 1000, "
         + ", ".join(
             f"{t.default_verify_images} for --target {t.name}"
@@ -269,57 +408,73 @@ def main(argv: list[str] | None = None) -> None:
         + ")",
     )
     p.add_argument("--reference", help="checkpoint whose integer golden is the reference for an .onnx model")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=v.integer(0, 2**32 - 1), default=0, help="random check images; a named model's weights"
+    )
+    p.add_argument(
+        "--residual-bits", type=v.integer(2, 16), help="a named model's residual grid (default: 8)"
+    )
+    talk = p.add_mutually_exclusive_group()
+    talk.add_argument("--quiet", action="store_true", help="print only the summary line and errors")
+    talk.add_argument(
+        "--verbose", action="store_true", help="also print every pass (build.log has them always)"
+    )
     hw = p.add_argument_group("--target sim and fpga")
     hw.add_argument("--board", default="zcu104", help=", ".join(BOARDS))
     hw.add_argument(
         "--board-file", help="a board of your own: JSON with its part and resources (docs/hardware.md)"
     )
-    hw.add_argument("--fps", type=float, help="frames/s to reach (default: the fastest folding that fits)")
-    hw.add_argument("--clock-mhz", type=float, default=200.0)
+    hw.add_argument(
+        "--fps",
+        type=v.number(0, None, lo_open=True),
+        help="frames/s to reach (default: the fastest folding that fits)",
+    )
+    hw.add_argument(
+        "--clock-mhz", type=v.number(MIN_CLOCK_MHZ, MAX_CLOCK_MHZ), default=200.0, help="the design's clock"
+    )
     hw.add_argument("--folding", help="folding JSON {kernel: {pe, simd}} instead of --fps")
-    hw.add_argument("--sim-frames", type=int, default=2, help="frames the timing simulation runs (>= 2)")
-    args = p.parse_args(argv)
-    if args.sim_frames < 2:
-        raise UserError("--sim-frames must be at least 2 (the interval is measured between frames)")
-    if args.verify_images is None:
-        args.verify_images = TARGETS[args.target].default_verify_images
-    if args.verify_images < 0:
-        raise UserError("--verify-images must be >= 0")
-    cfg = BuildConfig(
-        model=Path(args.model),
-        out=Path(args.out),
-        target=Target(args.target),
-        start_step=args.start_step,
-        stop_step=args.stop_step,
-        verify_images=args.verify_images,
-        reference=Path(args.reference) if args.reference else None,
-        seed=args.seed,
-        board=args.board,
-        board_file=Path(args.board_file) if args.board_file else None,
-        fps=args.fps,
-        clock_mhz=args.clock_mhz,
-        folding=Path(args.folding) if args.folding else None,
-        sim_frames=args.sim_frames,
+    hw.add_argument(
+        "--sim-frames", type=v.integer(2, MAX_SIM_FRAMES), default=2, help="frames the timing simulation runs"
     )
-    report = build(cfg, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
-    keys = (
-        "ok",
-        "target",
-        "model",
-        "bit_exact",
-        "fps",
-        "cycles_per_frame",
-        "latency_cycles",
-        "resources",
-        "fits",
-    )
+    return p
+
+
+def summary_line(report: dict, cfg: BuildConfig) -> dict:
+    keys = ("ok", "target", "model", "random_weights", "bit_exact", "fps", "cycles_per_frame",
+            "latency_cycles", "resources", "fits")  # fmt: skip
     summary = {k: report[k] for k in keys if k in report}
     for k in cfg.target.spec.summary:
         if k in report:
             summary[k] = {"images": report[k]["images"], "mismatches": report[k]["mismatches"]}
     summary["steps"] = {s["name"]: s["seconds"] for s in report.get("steps", [])}
-    print(json.dumps(summary))
+    return summary
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.verify_images is None:
+        args.verify_images = TARGETS[args.target].default_verify_images
+    cfg = BuildConfig(
+        model=args.model,
+        out=args.out,
+        target=Target(args.target),
+        start_step=args.start_step,
+        stop_step=args.stop_step,
+        verify_images=args.verify_images,
+        reference=args.reference,
+        seed=args.seed,
+        board=args.board,
+        board_file=args.board_file,
+        fps=args.fps,
+        clock_mhz=args.clock_mhz,
+        folding=args.folding,
+        sim_frames=args.sim_frames,
+        residual_bits=args.residual_bits,
+    )
+    verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
+    report = build(cfg, progress=lambda msg: print(msg, file=sys.stderr, flush=True), verbosity=verbosity)
+    print(json.dumps(summary_line(report, cfg)))
 
 
 if __name__ == "__main__":

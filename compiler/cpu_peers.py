@@ -27,12 +27,14 @@ def median_ms(fn, rounds: int, warmup: int = 2) -> float:
     return 1000 * statistics.median(times)
 
 
-def float_twin(checkpoint: Path):
-    """The float twin (eval mode) of the model in a bireal-hw checkpoint."""
+def float_twin(checkpoint_or_config):
+    """The float twin (eval mode) of the model in a bireal-hw checkpoint (or of a BiRealConfig)."""
     from bireal_hw.checkpoint import read_checkpoint
     from bireal_hw.models import BiRealConfig, build_model
 
-    cfg = BiRealConfig.from_dict(read_checkpoint(checkpoint)["config"])
+    cfg = checkpoint_or_config
+    if not isinstance(cfg, BiRealConfig):
+        cfg = BiRealConfig.from_dict(read_checkpoint(cfg)["config"])
     return build_model(cfg.replace(quantized=False)).eval()
 
 
@@ -111,7 +113,7 @@ def onnxruntime_runner(model, x, threads: int):
     return lambda: session.run(None, feed)
 
 
-def peer_latencies(checkpoint: Path, shape: tuple[int, ...], threads: int, rounds: int) -> dict[str, float]:
+def peer_latencies(checkpoint, shape: tuple[int, ...], threads: int, rounds: int) -> dict[str, float]:
     """{"pytorch_fp32": ms, "onnxruntime_fp32": ms (when onnxruntime is installed)} for the float
     twin at batch 1 and input `shape` (C, H, W)."""
     import importlib.util

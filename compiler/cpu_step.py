@@ -57,10 +57,10 @@ def run_cpu(graph: Graph, state) -> None:
     mismatches = check.mismatches
     one = images[:1] if len(images) else images_for(graph, 1, cfg.seed)[0]
     latency = {"ours": median_ms(lambda: model.run(one), 20)}
-    if cfg.is_checkpoint:  # the float twin of the same architecture, on this machine
+    if cfg.source.has_golden:  # the float twin of the same architecture, on this machine
         progress = f"cpu: timing the float twin ({'PyTorch, onnxruntime' if _has_ort() else 'PyTorch'})"
         print(progress, file=sys.stderr)
-        latency.update(peer_latencies(cfg.model, tuple(one.shape[1:]), os.cpu_count() or 1, 20))
+        latency.update(peer_latencies(cfg.source.bireal_model().cfg, tuple(one.shape[1:]), os.cpu_count() or 1, 20))
     state.report["cpu"] = {
         "target": str(target),
         "kernels": len(program.funcs),

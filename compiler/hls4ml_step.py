@@ -15,6 +15,21 @@ from compiler.ir import Graph
 from compiler.verify_build import compare, images_for, reference_for, require
 
 
+def model_runner(graph: Graph, model):
+    """NCHW images in [0, 1] -> the integer logits of an hls4ml model's C-simulation."""
+    quantizer = next(n for n in graph.nodes if n.op == "quantize_input").attrs
+
+    def run(x: np.ndarray) -> np.ndarray:
+        pixels = np.clip(np.round(x.astype(np.float64) / quantizer.scale), quantizer.qmin, quantizer.qmax)
+        y = model.predict(np.ascontiguousarray(pixels.transpose(0, 2, 3, 1)))  # float64: exact integers
+        got = np.asarray(y, dtype=np.float64).reshape(len(x), -1)
+        if not np.array_equal(got, np.round(got)):
+            raise CheckFailed("hls4ml: its C-simulation returned non-integer logits")
+        return got.astype(np.int64)
+
+    return run
+
+
 def run_hls4ml(graph: Graph, state) -> None:
     cfg = state.cfg
     chosen = cfg.chosen_board()
@@ -25,17 +40,8 @@ def run_hls4ml(graph: Graph, state) -> None:
     compile_seconds = time.perf_counter() - start
     images, source = images_for(graph, cfg.verify_images, cfg.seed)
     ref = reference_for(graph, state)
-    quantizer = next(n for n in graph.nodes if n.op == "quantize_input").attrs
     start = time.perf_counter()
-
-    def run(x: np.ndarray) -> np.ndarray:
-        pixels = np.clip(np.round(x.astype(np.float64) / quantizer.scale), quantizer.qmin, quantizer.qmax)
-        y = model.predict(np.ascontiguousarray(pixels.transpose(0, 2, 3, 1)))  # float64: exact integers
-        got = np.asarray(y, dtype=np.float64).reshape(len(x), -1)
-        if not np.array_equal(got, np.round(got)):
-            raise CheckFailed("hls4ml: its C-simulation returned non-integer logits")
-        return got.astype(np.int64)
-
+    run = model_runner(graph, model)
     check = compare("hls4ml: its C-simulation", run, ref, images, cfg.batch, source)
     mismatches = check.mismatches
     run_seconds = time.perf_counter() - start

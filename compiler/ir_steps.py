@@ -17,10 +17,18 @@ def _run_passes(graph: Graph, state, step: str, passes) -> Graph:
 
 
 def step_import(graph: Graph | None, state) -> Graph:
-    from compiler.frontend import load_model_graph
+    from compiler.frontend.importer import UnsupportedModel, import_qonnx
+    from compiler.ir import IRError
 
-    result = load_model_graph(state.cfg.model)
+    source = state.cfg.source
+    proto = source.onnx_proto(state.stage)
+    name = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in source.graph_name)[:64] or "model"
+    try:
+        result = import_qonnx(proto, name)
+    except (UnsupportedModel, IRError) as exc:
+        raise UserError(f"{source.label}: {exc}") from None
     state.names = result.names
+    state.report["source"] = source.describe()
     return result.graph
 
 
@@ -29,7 +37,7 @@ def step_streamline(graph: Graph, state) -> Graph:
     left = sorted({n.op for n in out.nodes if n.op in ("requantize", "scaled_add")})
     if left:
         raise UserError(
-            f"{state.cfg.model}: {', '.join(left)} could not be streamlined to integers "
+            f"{state.cfg.source.label}: {', '.join(left)} could not be streamlined to integers "
             "(an add of tensors on different grids); train with one shared residual quantizer"
         )
     return out

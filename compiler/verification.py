@@ -15,6 +15,7 @@ cannot see a wrong kernel).
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -55,13 +56,16 @@ def graph_runner(graph: Graph) -> IntegerModel:
     return run
 
 
-def golden_reference(checkpoint) -> Reference:
+def golden_reference(checkpoint_or_model) -> Reference:
+    """The integer golden of a bireal_hw checkpoint (a path) or of a BiRealNet."""
     import torch
 
     from bireal_hw.checkpoint import load_model
     from bireal_hw.integer import integer_model
 
-    model, _ = load_model(checkpoint)
+    model = checkpoint_or_model
+    if isinstance(model, str | os.PathLike):
+        model, _ = load_model(model)
     golden = integer_model(model)
 
     def run(images: np.ndarray) -> np.ndarray:

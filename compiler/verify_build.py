@@ -72,8 +72,8 @@ def reference_for(graph: Graph, state) -> Reference:
     cfg = state.cfg
     if state.reference is not None:
         return state.reference
-    if cfg.reference is not None or cfg.is_checkpoint:
-        state.reference = golden_reference(cfg.reference or cfg.model)
+    if cfg.reference is not None or cfg.source.has_golden:
+        state.reference = golden_reference(cfg.reference or cfg.source.bireal_model())
         return state.reference
     imported = state.own_file(step_file("import"))
     if imported is None:

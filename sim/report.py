@@ -90,5 +90,5 @@ def next_step(graph, design: Design) -> dict:
         "bottleneck": faster.cost.bottleneck,
         "resources": after,
         "extra": {r: after[r] - before[r] for r in RESOURCES},
-        "fits": faster.fits(),
+        "fits": faster.fits(),  # within SEARCH_HEADROOM (85%), like the report's "fits"
     }

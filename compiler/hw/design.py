@@ -3,6 +3,7 @@ board, or from a file), costs, and the folding recorded on the IR nodes' `hw` re
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from compiler.hw.cost import RESOURCES, DesignCost, design_cost
 from compiler.hw.dataflow import Dataflow, build_dataflow
 from compiler.hw.folding import apply_folding_file, connect_widths, fold_to_target, follow_neighbours
 from compiler.ir import Graph
+
+
+SEARCH_HEADROOM = 0.85  # a design "fits" with 15% of every resource left for routing
 
 
 @dataclass
@@ -26,23 +30,26 @@ class Design:
     def fps(self) -> float:
         return self.clock_mhz * 1e6 / self.cost.interval
 
-    def fits(self, headroom: float = 1.0) -> bool:
-        """Every resource within `headroom` of the board (1.0: the whole board)."""
+    def fits(self, headroom: float | None = None) -> bool:
+        """Every resource within `headroom` of the board (default SEARCH_HEADROOM, 85%: the rule
+        of the folding search, the report's `fits` and `next_step`; 1.0: the whole board)."""
+        headroom = SEARCH_HEADROOM if headroom is None else headroom
         totals, capacity = self.cost.totals(), self.board.resources()
         return all(totals[r] <= headroom * capacity[r] for r in RESOURCES)
 
-    def over_budget(self) -> str:
+    def over_budget(self, headroom: float = 1.0) -> str:
         totals, capacity = self.cost.totals(), self.board.resources()
-        return ", ".join(f"{r} {totals[r]:,} > {capacity[r]:,}" for r in RESOURCES if totals[r] > capacity[r])
+        return ", ".join(
+            f"{r} {totals[r]:,} > {headroom * capacity[r]:,.0f}"
+            for r in RESOURCES
+            if totals[r] > headroom * capacity[r]
+        )
 
 
 def folded_for(graph: Graph, target: int, fps: float, clock: float, board: Board) -> Design:
     df = build_dataflow(graph)
     fold_to_target(df, target, fps, clock)
     return Design(df, design_cost(df, board.resources()), board, clock, fps)
-
-
-SEARCH_HEADROOM = 0.85  # the automatic search leaves 15% of every resource for routing
 
 
 def _fastest_fitting(graph: Graph, board: Board, clock: float) -> Design:
@@ -59,7 +66,7 @@ def _fastest_fitting(graph: Graph, board: Board, clock: float) -> Design:
         mid = (lo + hi) // 2
         try:
             design = folded_for(graph, mid, clock * 1e6 / mid, clock, board)
-            ok = design.fits(SEARCH_HEADROOM)
+            ok = design.fits()
         except UserError:
             ok = False
         if ok:
@@ -81,11 +88,16 @@ def make_design(
         df = build_dataflow(graph)
         apply_folding_file(df, folding)
         design = Design(df, design_cost(df, board.resources()), board, clock_mhz, None)
+        if not design.fits(1.0):
+            raise UserError(
+                f"--folding {folding.name} does not fit {board.name} ({design.over_budget()}); fold more "
+                "(smaller pe/simd), choose a larger board, or leave --folding out for the fastest that fits"
+            )
     elif fps is None:
         design = _fastest_fitting(graph, board, clock_mhz)
     else:
         design = folded_for(graph, int(clock_mhz * 1e6 // fps), fps, clock_mhz, board)
-        if not design.fits():
+        if not design.fits(1.0):
             try:
                 best = _fastest_fitting(graph, board, clock_mhz).fps
                 hint = f"at most {best:.0f} fps fit"
@@ -94,6 +106,12 @@ def make_design(
             raise UserError(
                 f"--fps {fps:g} at {clock_mhz:g} MHz does not fit {board.name} ({design.over_budget()}); "
                 f"{hint}: lower --fps or choose a larger board"
+            )
+        if not design.fits():
+            print(
+                f"warning: --fps {fps:g} uses more than {SEARCH_HEADROOM:.0%} of {board.name}'s "
+                f"{design.over_budget(SEARCH_HEADROOM)}: place and route may fail",
+                file=sys.stderr,
             )
     record_folding(graph, design.dataflow)
     return design

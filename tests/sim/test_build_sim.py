@@ -49,12 +49,13 @@ def test_sim_target_report_resume_and_folding_file(tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, expect",
     [
-        (["--fps", "1e9"], "even fully parallel"),
+        (["--fps", "1e9"], "less than one clock cycle per frame"),
+        (["--fps", "1e7"], "even fully parallel"),
         (["--board", "pynq-z2", "--fps", "100000"], "does not fit pynq-z2"),
         (["--board", "vc707"], "unknown board 'vc707'"),
         (["--folding", "/nonexistent.json"], "not found"),
-        (["--sim-frames", "1"], "--sim-frames must be at least 2"),
-        (["--fps", "-5"], "must be positive"),
+        (["--sim-frames", "1"], "--sim-frames: must be an integer in [2, 1000]"),
+        (["--fps", "-5"], "must be > 0"),
     ],
 )
 def test_impossible_targets(args, expect, tmp_path, capsys):
