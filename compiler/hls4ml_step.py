@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -60,3 +61,25 @@ def run_hls4ml(graph: Graph, state) -> None:
         file=sys.stderr,
     )
     require(check)
+    point_project_at(out, cfg.out.resolve() / "hls4ml")
+
+
+def point_project_at(project: Path, final: Path) -> None:
+    """hls4ml writes the staging folder's absolute path into the project (its OutputDir, which
+    `link_existing_project(...).compile()` builds in): point it at the folder the project is
+    moved to, so the project left behind works where it is."""
+    for path in project.iterdir():
+        if path.is_file() and path.suffix in (".yml", ".yaml", ".sh", ".tcl"):
+            text = path.read_text()
+            if str(project) in text:
+                path.write_text(text.replace(str(project), str(final)))
+
+
+def project_runner(graph: Graph, project: Path):
+    """The integer logits of the hls4ml project in `project` (a build's hls4ml/ folder), as a
+    user would run it: linked by hls4ml, compiled in place, C-simulated."""
+    import hls4ml
+
+    model = hls4ml.converters.link_existing_project(str(project))
+    model.compile()
+    return model_runner(graph, model)

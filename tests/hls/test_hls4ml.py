@@ -34,6 +34,16 @@ def test_default_model_hls4ml_project_equals_the_golden(tmp_path, capsys):
         assert (project / name).is_file(), name
     source = (project / "firmware" / "bireal_hls4ml.cpp").read_text()
     assert "nnet::bireal_threshold<" in source and "io_stream" in (project / "hls4ml_config.yml").read_text()
+    # the project left behind works where it is: linked by hls4ml, compiled in place, C-simulated
+    assert ".staging-" not in (project / "hls4ml_config.yml").read_text()
+    from compiler.build import DEFAULT_MODEL
+    from compiler.hls4ml_step import project_runner
+    from compiler.ir import load_graph
+    from compiler.verification import golden_reference
+
+    x = np.random.default_rng(5).integers(0, 256, size=(3, 1, 28, 28)).astype(np.float32) / 255
+    got = project_runner(load_graph(out / "model.ir"), project)(x)
+    assert np.array_equal(got, golden_reference(DEFAULT_MODEL).run(x))
 
 
 def test_odd_channel_design_through_hls4ml(tmp_path):
