@@ -32,7 +32,7 @@ def file_digest(path: Path | None) -> str | None:
 def fingerprint(cfg) -> dict:
     """The inputs a build's step files depend on (not the target: the IR steps are shared)."""
     out = {
-        "model_sha256": file_digest(cfg.model),
+        "model_sha256": cfg.source.digest,
         "reference_sha256": file_digest(cfg.reference),
         "folding_sha256": file_digest(cfg.folding),
         "board": cfg.board,

@@ -8,9 +8,7 @@ from bireal_hw.errors import UserError
 
 def hardware_flags(cfg) -> None:
     """The board (table row or --board-file), the clock and fps, the folding file."""
-    cfg.chosen_board()
-    if cfg.clock_mhz <= 0 or (cfg.fps is not None and cfg.fps <= 0):
-        raise UserError("--fps and --clock-mhz must be positive")
+    cfg.chosen_board()  # the numbers were checked by BuildConfig.validate
     if cfg.folding is not None and not cfg.folding.is_file():
         raise UserError(f"--folding {cfg.folding} not found")
 
@@ -30,8 +28,19 @@ def hls_toolchain(cfg) -> None:
         raise UserError(f"--target {cfg.target.value}: {exc}") from None
 
 
+def _extra(module: str, target: str, extra: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise UserError(
+            f"--target {target} needs {module}, an optional part of bireal-hw: "
+            f'pip install -e ".[{extra}]" torch==2.13.0'
+        )
+
+
 def hls4ml_installed(cfg) -> None:
-    try:
-        import hls4ml  # noqa: F401
-    except ImportError:
-        raise UserError("--target hls4ml needs hls4ml: pip install hls4ml") from None
+    _extra("hls4ml", cfg.target.value, "hls4ml")
+
+
+def tvm_installed(cfg) -> None:
+    _extra("tvm", cfg.target.value, "cpu")

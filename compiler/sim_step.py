@@ -92,7 +92,10 @@ def run_simulation(graph: Graph, state) -> None:
     (stage / "folding.json").write_text(json.dumps(folding_dict(design.dataflow), indent=1))
     (stage / "layers.md").write_text(markdown_table(rows))
     plot_layers(
-        rows, stage / "layers.png", f"{graph.name} on {design.board.name} at {design.clock_mhz:g} MHz"
+        rows,
+        stage / "layers.png",
+        f"{graph.name} on {design.board.name} at {design.clock_mhz:g} MHz",
+        design,
     )
     fps = report["fps"]
     print(

@@ -39,6 +39,7 @@ TARGETS: dict[str, TargetSpec] = {
             "fpga",
             (*HW_STEPS, "codegen", "csim", "package"),
             preflight=(
+                "compiler.preflight:hls4ml_installed",  # its ap_types headers for the C-simulation
                 "compiler.preflight:hardware_flags",
                 "compiler.preflight:zynq_block_design",
                 "compiler.preflight:hls_toolchain",
@@ -59,7 +60,12 @@ TARGETS: dict[str, TargetSpec] = {
             summary=("hls4ml",),
             default_verify_images=20,  # its C-simulation runs about one image per second
         ),
-        TargetSpec("cpu", ("import", "streamline", "fuse", "cpu"), folders=("cpu",)),
+        TargetSpec(
+            "cpu",
+            ("import", "streamline", "fuse", "cpu"),
+            preflight=("compiler.preflight:tvm_installed",),
+            folders=("cpu",),
+        ),
     ]
 }
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from bireal_hw.errors import CheckFailed
+from bireal_hw.errors import CheckFailed, UserError
+from bireal_hw.validate import check_allocation
 from compiler.ir import Graph, load_graph
 from compiler.steps import STEPS, step_file
 from compiler.verification import (
@@ -72,8 +73,12 @@ def reference_for(graph: Graph, state) -> Reference:
     cfg = state.cfg
     if state.reference is not None:
         return state.reference
-    if cfg.reference is not None or cfg.source.has_golden:
-        state.reference = golden_reference(cfg.reference or cfg.source.bireal_model())
+    if cfg.reference is not None:
+        state.reference = golden_reference(cfg.reference)
+        _check_reference_is_the_model(graph, state)
+        return state.reference
+    if cfg.source.has_golden:
+        state.reference = golden_reference(cfg.source.bireal_model())
         return state.reference
     imported = state.own_file(step_file("import"))
     if imported is None:
@@ -82,6 +87,36 @@ def reference_for(graph: Graph, state) -> Reference:
         )
     state.reference = Reference("imported-ir", graph_runner(load_graph(imported)))
     return state.reference
+
+
+PROBE_IMAGES = 8
+
+
+def _check_reference_is_the_model(graph: Graph, state) -> None:
+    """--reference must be the checkpoint the model was exported from: its golden and the model
+    as imported (exact semantics of the file) agree on a few probe images and in shape, else the
+    reference is refused as bad input, before any check uses it."""
+    cfg = state.cfg
+    imported = state.own_file(step_file("import"))
+    if imported is None:
+        return
+    probe, _ = images_for(graph, PROBE_IMAGES, cfg.seed)
+    try:
+        want = state.reference.run(probe)
+    except (RuntimeError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        raise UserError(
+            f"--reference {cfg.reference} cannot run on this model's {probe.shape[1:]} inputs ({first}); "
+            "give the checkpoint the model was exported from"
+        ) from None
+    got = graph_runner(load_graph(imported))(probe)
+    if got.shape != want.shape or (got != want).any():
+        differ = "in output shape" if got.shape != want.shape else (
+            f"on {int((got != want).reshape(len(got), -1).any(axis=1).sum())} of {len(probe)} probe images")  # fmt: skip
+        raise UserError(
+            f"--reference {cfg.reference} is not the model in {cfg.source.label}: its golden and the file "
+            f"differ {differ}; give the checkpoint the file was exported from"
+        )
 
 
 def first_difference(got: np.ndarray, want: np.ndarray, offset: int) -> dict | None:
@@ -127,6 +162,10 @@ def images_for(graph: Graph, count: int, seed: int) -> tuple[np.ndarray, str]:
     """The check images for the graph's input grid (docs: compiler.verification.check_images);
     Fashion-MNIST test images among them for 1x28x28 models on the 1/255 grid."""
     n, h, w, c = graph.tensors[graph.inputs[0]].shape
+    # int64 pixels, float32 images and the mixed copy of them
+    check_allocation(
+        f"{count:,} check images of {c}x{h}x{w}", count * c * h * w * 24, "give fewer --verify-images"
+    )
     grid = InputGrid.of(graph)
     on_pixels = (grid.qmin, grid.qmax) == (0, 255) and abs(grid.scale * 255 - 1) < 1e-6
     dataset = "fashion-mnist" if (c, h, w) == (1, 28, 28) and on_pixels else None

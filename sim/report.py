@@ -45,28 +45,51 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_layers(rows: list[dict], path: Path, title: str) -> None:
+def _budget_text(design: Design, names: tuple[str, ...]) -> str:
+    totals, capacity = design.cost.totals(), design.board.resources()
+    return ", ".join(
+        f"{r} {totals[r]:,} of {capacity[r]:,} ({totals[r] / max(1, capacity[r]):.0%})" for r in names
+    )
+
+
+def plot_layers(rows: list[dict], path: Path, title: str, design: Design | None = None) -> None:
+    """Per layer: cycles per frame (analytical and simulated alone) against the design's frame
+    interval and the interval --fps asks for; LUT and FF; BRAM36, URAM and DSP; each resource
+    panel titled with the design's totals against the board's budget."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = [r["name"] for r in rows]
-    fig, axes = plt.subplots(2, 1, figsize=(max(8, len(rows) * 0.22), 7), sharex=True)
+    fig, axes = plt.subplots(3, 1, figsize=(max(8, len(rows) * 0.22), 10), sharex=True)
     axes[0].bar(names, [r["cycles"] for r in rows], color="#4477aa", label="analytical")
     sims = [r.get("simulated_cycles", 0) for r in rows]
     axes[0].plot(names, sims, "k.", label="simulated alone")
+    if design is not None:
+        axes[0].axhline(
+            design.cost.interval, color="#ee6677", lw=1, label=f"interval {design.cost.interval:,}"
+        )
+        if design.target_fps:
+            target = design.clock_mhz * 1e6 / design.target_fps
+            axes[0].axhline(target, color="#aa3377", ls="--", lw=1, label=f"--fps target {target:,.0f}")
     axes[0].set_ylabel("cycles / frame")
-    axes[0].legend()
+    axes[0].legend(fontsize=7)
     axes[0].set_title(title)
-    bottom = [0.0] * len(rows)
-    for res, color in (("LUT", "#66ccee"), ("FF", "#228833")):
-        values = [r["resources"][res] for r in rows]
-        axes[1].bar(names, values, bottom=bottom, color=color, label=res)
-        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    axes[1].set_ylabel("LUT + FF")
-    axes[1].legend()
-    axes[1].tick_params(axis="x", rotation=90, labelsize=6)
+    panels = ((axes[1], ("LUT", "FF"), ("#66ccee", "#228833")),
+              (axes[2], ("BRAM36", "URAM", "DSP"), ("#ccbb44", "#ee7733", "#bbbbbb")))  # fmt: skip
+    for ax, resources, colors in panels:
+        bottom = [0.0] * len(rows)
+        for res, color in zip(resources, colors, strict=True):
+            values = [r["resources"][res] for r in rows]
+            ax.bar(names, values, bottom=bottom, color=color, label=res)
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        ax.set_ylabel(" + ".join(resources))
+        ax.legend(fontsize=7)
+        if design is not None:
+            budget = _budget_text(design, resources)
+            ax.set_title(f"{budget} on {design.board.name}", fontsize=8)
+    axes[2].tick_params(axis="x", rotation=90, labelsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

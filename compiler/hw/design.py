@@ -14,7 +14,6 @@ from compiler.hw.dataflow import Dataflow, build_dataflow
 from compiler.hw.folding import apply_folding_file, connect_widths, fold_to_target, follow_neighbours
 from compiler.ir import Graph
 
-
 SEARCH_HEADROOM = 0.85  # a design "fits" with 15% of every resource left for routing
 
 

@@ -198,3 +198,57 @@ def test_signal_during_build_cleans_up(tmp_path, signum):
     assert stderr.strip().splitlines()[-1] == "interrupted"
     assert "Traceback" not in stderr
     _nothing_left(tmp_path, out)
+
+
+def _compilers_under(folder: Path) -> list[int]:
+    """PIDs of the processes whose command line names a path under `folder` (g++ of the build)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(folder) in cmdline and "compiler.build" not in cmdline:
+                pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.hls
+def test_sigterm_stops_the_fpga_targets_compilers(tmp_path):
+    """SIGTERM while g++ compiles the C-simulation: every g++ is killed with the build, and the
+    staging folder is removed."""
+    out = tmp_path / "out"
+    proc = _cli("--target", "fpga", "--out", str(out), "--verify-images", "2", "--fps", "20000")
+    deadline = time.time() + 300
+    while time.time() < deadline and not _compilers_under(tmp_path) and proc.poll() is None:
+        time.sleep(0.05)
+    assert _compilers_under(tmp_path), "no compiler was seen running"
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in stderr
+    time.sleep(0.2)
+    assert _compilers_under(tmp_path) == []
+    _nothing_left(tmp_path, out)
+
+
+def test_reference_of_another_model_is_refused(tmp_path, capsys):
+    """--reference names a checkpoint of the same architecture and output shape but other weights:
+    refused as bad input (its golden and the file differ on the probe images); the right one works."""
+    from bireal_hw.checkpoint import load_model, save_checkpoint
+    from bireal_hw.export import export_qonnx_model, write_onnx
+    from bireal_hw.random_models import ModelSpec, make_model
+
+    model, _ = load_model(DEFAULT_MODEL)
+    onnx_path = tmp_path / "model.onnx"
+    write_onnx(export_qonnx_model(model), onnx_path)
+    other = tmp_path / "other.pt"
+    save_checkpoint(other, make_model(ModelSpec(3, model.cfg, 0)))
+    out = tmp_path / "out"
+    argv = ["--model", str(onnx_path), "--out", str(out), "--verify-images", "4"]
+    code, _, err = run_cli(main, capsys, *argv, "--reference", str(other))
+    _one_line_refusal(code, err, "is not the model in", progress=True)
+    assert not out.exists()
+    code, _, err = run_cli(main, capsys, *argv, "--reference", str(DEFAULT_MODEL))
+    assert code == 0, err

@@ -58,7 +58,7 @@ def test_the_analyzer_sees_lazy_imports():
     """A function-level import counts (the check would pass vacuously otherwise)."""
     deps = import_graph()["compiler.build"]
     assert "compiler.steps" in deps and "compiler.targets" in deps
-    assert "compiler.frontend" in import_graph()["compiler.ir_steps"]  # imported inside step_import
+    assert "compiler.frontend.importer" in import_graph()["compiler.ir_steps"]  # imported inside step_import
 
 
 def _kind_compares(path) -> list[str]:
@@ -111,3 +111,36 @@ def test_a_wrong_geometry_fails_at_construction():
         MatrixVector("mvu_0", [], [], {"mw": 4})
     with pytest.raises(ValueError, match="no schedule for kernel class"):
         lookup(BUILDERS, type("Unknown", (Kernel,), {"Geometry": dict})("u", [], [], {}), "schedule")
+
+
+def test_the_core_imports_no_optional_backend():
+    """`pip install -e .` without extras: the build, the API and the simulator import neither TVM
+    nor hls4ml (they load only when their target runs)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, compiler.build, compiler.api, compiler.sim_step, compiler.fpga_steps, sim.functional; "
+        "print(sorted(m for m in ('tvm', 'hls4ml', 'onnxruntime') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_missing_extra_is_one_line(monkeypatch):
+    import importlib.util
+
+    import pytest
+
+    from bireal_hw.errors import UserError
+    from compiler import preflight
+    from compiler.build import BuildConfig
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in ("tvm", "hls4ml") else real(name, *a)
+    )
+    for target, extra in (("cpu", "cpu"), ("hls4ml", "hls4ml"), ("fpga", "hls4ml")):
+        cfg = BuildConfig(model="bireal_small", out="/tmp/unused", target=target)
+        with pytest.raises(UserError, match=rf'pip install -e "\.\[{extra}\]" torch==2\.13\.0'):
+            preflight.tvm_installed(cfg) if extra == "cpu" else preflight.hls4ml_installed(cfg)

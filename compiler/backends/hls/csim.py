@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def hls_include_dir() -> Path:
         import hls4ml
     except ImportError:
         raise CompileError(
-            "hls4ml is not installed: pip install hls4ml (its ap_types headers are needed)"
+            "hls4ml is not installed: pip install -e \".[hls4ml]\" torch==2.13.0 (its ap_types headers are needed)"
         ) from None
     path = Path(hls4ml.__file__).resolve().parent / "templates" / "vivado" / "ap_types"
     if not (path / "ap_int.h").is_file() or not (path / "hls_stream.h").is_file():
@@ -64,11 +65,27 @@ def max_width(files: list[Path]) -> int:
     return max(1024, -(-widest // 1024) * 1024)
 
 
+_RUNNING: set[subprocess.Popen] = set()  # the compilers running now (killed on an interrupt)
+_RUNNING_LOCK = threading.Lock()
+
+
 def _run(cmd: list[str], timeout: float) -> None:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
         raise CompileError(f"{Path(cmd[0]).name} timed out after {timeout:.0f} s") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
+    proc = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
         errors = [ln for ln in lines if "error" in ln]
@@ -98,8 +115,14 @@ def compile_library(
             objects.append(obj)
             cmds.append([cxx, *flags, "-c", str(unity), "-o", str(obj)])
         with ThreadPoolExecutor(jobs) as pool:
-            for f in [pool.submit(_run, c, timeout) for c in cmds]:
-                f.result()
+            try:
+                for f in [pool.submit(_run, c, timeout) for c in cmds]:
+                    f.result()
+            except BaseException:  # an interrupt (SIGINT/SIGTERM) or a failed unit: stop every g++
+                with _RUNNING_LOCK:
+                    for proc in _RUNNING:
+                        proc.kill()
+                raise
         partial = Path(tmp) / out.name
         _run([cxx, "-shared", "-o", str(partial), *map(str, objects)], timeout)
         os.replace(partial, out)
