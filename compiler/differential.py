@@ -16,7 +16,6 @@ case prints the command that rebuilds it.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bireal_hw import validate as v
 from bireal_hw.errors import CheckFailed, UserError, cli_main
 
 TARGETS = ("ir", "sim", "fpga", "cpu", "hls4ml")
@@ -211,19 +211,24 @@ def _seeds(text: str) -> list[int]:
     out: list[int] = []
     for part in text.split(","):
         lo, _, hi = part.partition("-")
-        out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+        first, last = int(lo), int(hi) if hi else int(lo)
+        if first < 0 or last - first + len(out) >= 100_000:
+            raise ValueError(text)
+        out += list(range(first, last + 1))
     return out
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m compiler.differential", description=__doc__.split("\n\n")[0])
-    p.add_argument("--seed", type=int, help="one case")
+    p = v.Parser(prog="python -m compiler.differential", description=__doc__.split("\n\n")[0])
+    p.add_argument("--seed", type=v.integer(0, 2**32 - 1), help="one case")
     p.add_argument("--seeds", help="cases, e.g. 0-49 or 3,7,11")
     p.add_argument("--narrow", help="a narrow CNN: input and activation types, e.g. i2,u3; 'all' for the 16")
     p.add_argument("--targets", default=",".join(TARGETS), help=f"comma-separated, of {', '.join(TARGETS)}")
-    p.add_argument("--images", type=int, default=40, help="check images per target (default 40)")
-    p.add_argument("--hls4ml-images", type=int, default=6, help="hls4ml's (about one image per second)")
+    p.add_argument("--images", type=v.integer(1, 100_000), default=40, help="check images per target")
+    p.add_argument(
+        "--hls4ml-images", type=v.integer(0, 100_000), default=6, help="hls4ml's (about one image per second)"
+    )
     p.add_argument("--work", help="folder for the models and builds (default: a temporary one)")
     p.add_argument("--json", help="write every outcome to this JSON file")
     args = p.parse_args(argv)
@@ -232,16 +237,16 @@ def main(argv: list[str] | None = None) -> None:
     try:
         seeds = ([args.seed] if args.seed is not None else []) + (_seeds(args.seeds) if args.seeds else [])
     except ValueError:
-        raise UserError(f"--seeds {args.seeds!r}: give ranges and numbers such as 0-49 or 3,7,11") from None
+        raise UserError(f"--seeds {args.seeds!r}: give ranges and numbers >= 0 such as 0-49 or 3,7,11 (at most 100,000 cases)") from None
     narrow = [(a, b) for a in NARROW for b in NARROW] if args.narrow == "all" else []
     if args.narrow and args.narrow != "all":
         narrow = [parse_narrow(args.narrow)]
+    if not seeds and not narrow:
+        raise UserError(f"--seeds {args.seeds!r} selects no case; give a range such as 0-49")
     targets = tuple(t for t in args.targets.split(",") if t)
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         raise UserError(f"unknown target {unknown[0]!r}; the targets are {', '.join(TARGETS)}")
-    if args.images < 1:
-        raise UserError("--images must be at least 1")
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="differential-") as tmp:
         work = Path(args.work) if args.work else Path(tmp)

@@ -100,6 +100,6 @@ def run_simulation(graph: Graph, state) -> None:
     fps = report["fps"]
     print(
         f"simulated {cfg.sim_frames} frames: {sim.interval} cycles/frame ({fps:g} fps at {design.clock_mhz:g} MHz), "
-        f"latency {sim.latency} cycles, bottleneck {design.cost.bottleneck}, fits {design.board.name} with {1 - SEARCH_HEADROOM:.0%} headroom: {design.fits()}",
+        f"latency {sim.latency} cycles, bottleneck {design.cost.bottleneck}, fits {design.board.name} ({SEARCH_HEADROOM:.0%} of every resource): {design.fits()}",
         file=sys.stderr,
     )

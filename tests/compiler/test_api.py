@@ -114,3 +114,23 @@ def test_named_models_from_the_cli(tmp_path, capsys):
     assert net.cfg.residual_bits == 4
     bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert any((m.weight < 0).any() for m in bns)  # randomized BN: negative gamma present
+
+
+def test_the_api_example_runs(tmp_path):
+    """examples/python_api.py, as the README shows it (the IR target, for time)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    args = [
+        sys.executable,
+        str(root / "examples" / "python_api.py"),
+        "--out",
+        str(tmp_path / "o"),
+        "--target",
+        "ir",
+    ]
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "0 mismatches" in proc.stdout and "correct: " in proc.stdout
