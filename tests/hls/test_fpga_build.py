@@ -135,7 +135,7 @@ def test_a_new_build_replaces_the_generated_project(tmp_path):
     [
         (["--board", "u250"], "no Zynq block design"),
         (["--board", "vc707"], "unknown board 'vc707'"),
-        (["--fps", "1e9"], "even fully parallel"),
+        (["--fps", "1e7"], "even fully parallel"),
     ],
 )
 def test_bad_flags_are_one_line_and_leave_nothing(args, expect, tmp_path, capsys):
