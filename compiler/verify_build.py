@@ -132,7 +132,12 @@ def compare(check: str, run, ref: Reference, images: np.ndarray, batch: int, sou
     """Run `run` on `images` batch by batch (with a progress bar) against the reference."""
     mismatches, first, seen, done = 0, None, set(), 0
     bar = tqdm(
-        total=len(images), desc=check, unit="img", file=sys.stderr, leave=False, disable=len(images) <= batch
+        total=len(images),
+        desc=check,
+        unit="img",
+        file=sys.stderr,
+        leave=False,
+        disable=len(images) <= batch or not sys.stderr.isatty(),  # bars only on a terminal
     )
     for x in batches(images, batch):
         got, want = np.asarray(run(x)), ref.run(x)
