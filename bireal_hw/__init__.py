@@ -6,12 +6,11 @@ golden reference (`bireal_hw.integer`) that every other executable form must mat
 
 __version__ = "0.1.0"
 
+import sys as _sys
 import warnings as _warnings
 
 # Brevitas warns at import about an optional CUDA kernel package that nothing here uses.
 _warnings.filterwarnings("ignore", message="fast_hadamard_transform package not found")
-
-import sys as _sys
 
 if _sys.argv[:1] == ["-m"]:  # `python -m ...` is importing its module: signals end it in one line
     from bireal_hw.errors import exit_early_on_signals as _early

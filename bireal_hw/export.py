@@ -9,7 +9,6 @@ temp file in the output folder and renamed, so a failed export leaves nothing be
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -24,6 +23,7 @@ import torch
 from bireal_hw.checkpoint import atomic_write, load_model
 from bireal_hw.errors import UserError, cli_main
 from bireal_hw.models import BiRealNet
+from bireal_hw.validate import Parser, check_output_path
 
 METADATA_KEY = "bireal_hw.config"
 
@@ -69,12 +69,13 @@ def write_onnx(proto: onnx.ModelProto, out: str | Path) -> None:
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m bireal_hw.export", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="python -m bireal_hw.export", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", required=True, help="output .onnx path")
     args = p.parse_args(argv)
     if Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a folder; give a file path such as {args.out}/model.onnx")
+    check_output_path("--out", args.out, folder=False)
     model, _ = load_model(args.checkpoint)
     proto = export_qonnx_model(model)
     write_onnx(proto, args.out)

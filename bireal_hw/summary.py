@@ -11,14 +11,15 @@ learned parameter (real weights, biases, BN gamma/beta) at 32 bits; Mbit = 10**6
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from bireal_hw.errors import UserError, cli_main
-from bireal_hw.models import MODEL_CONFIGS, BiRealBlock, BiRealNet, build_model
+from bireal_hw.models import MODEL_CONFIGS, BiRealBlock, BiRealConfig, BiRealNet, build_model, model_config
+from bireal_hw.models.config import MAX_IMAGE_SIZE
+from bireal_hw.validate import Parser, integer
 
 PAPER = {  # (OPs, Mbit) reported by the paper at 224x224
     "bireal18": (1.63e8, 33.6),
@@ -117,10 +118,12 @@ def paper_table() -> list[tuple[ModelSummary, tuple[float, float | None]]]:
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m bireal_hw.summary", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="python -m bireal_hw.summary", description=__doc__.split("\n\n")[0])
     p.add_argument("model", nargs="?", help=f"one of {', '.join(sorted(MODEL_CONFIGS))}")
     p.add_argument("--float", dest="float_twin", action="store_true", help="summarize the float twin")
-    p.add_argument("--image-size", type=int, help="default: 224 for ImageNet models")
+    p.add_argument(
+        "--image-size", type=integer(1, MAX_IMAGE_SIZE), help="default: the model's (224 for ImageNet models)"
+    )
     p.add_argument("--table", action="store_true", help="the paper's table: bireal18, bireal34, ResNet-18")
     args = p.parse_args(argv)
     if args.table or not args.model:
@@ -128,8 +131,15 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.model not in MODEL_CONFIGS:
         raise UserError(f"unknown model {args.model!r}; choose one of {', '.join(sorted(MODEL_CONFIGS))}")
-    model = build_model(args.model, quantized=not args.float_twin)
-    s = summarize(model, args.image_size)
+    overrides = {"quantized": not args.float_twin}
+    if args.image_size is not None:
+        overrides["image_size"] = args.image_size
+    try:
+        cfg = model_config(args.model, **overrides)
+    except ValueError as exc:
+        raise UserError(f"--image-size {args.image_size}: {exc}") from None
+    model = build_model(BiRealConfig.from_dict(cfg.to_dict()))  # the size budget
+    s = summarize(model)
     paper = PAPER.get(args.model) if not args.float_twin and (args.image_size in (None, 224)) else None
     print(format_table([(s, paper)]))
 

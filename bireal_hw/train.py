@@ -25,50 +25,89 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from bireal_hw.checkpoint import atomic_write, read_checkpoint, save_checkpoint
+from bireal_hw.checkpoint import (
+    atomic_write,
+    load_optimizer_state,
+    load_weights,
+    read_checkpoint,
+    save_checkpoint,
+)
 from bireal_hw.data import DATASETS, Dataset, load_dataset
 from bireal_hw.errors import UserError, cli_main
 from bireal_hw.models import MODEL_CONFIGS, BiRealBlock, BiRealConfig, BiRealNet, build_model, model_config
+from bireal_hw.models.config import MAX_BLOCKS, MAX_IMAGE_SIZE, MAX_STAGES, MAX_WIDTH, memory_estimate
 from bireal_hw.quantizers import set_binary_weights
+from bireal_hw.validate import (
+    Parser,
+    check_allocation,
+    check_integer,
+    check_output_path,
+    integer,
+    integer_list,
+    number,
+)
 
 DEFAULT_EPOCHS = {"imagenet": 256}
 
 
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    return values
+MAX_BATCH = 1 << 20
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bireal_hw.train", description=__doc__.split("\n\n")[0])
+def build_parser() -> Parser:
+    p = Parser(prog="python -m bireal_hw.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="bireal_small", choices=sorted(MODEL_CONFIGS))
-    p.add_argument("--widths", type=_int_list, help="channels per stage, e.g. 32,64,128")
-    p.add_argument("--blocks", type=_int_list, help="Bi-Real blocks per stage, e.g. 2,2,2")
-    p.add_argument("--residual-bits", type=int, help="bit width of the residual stream's grid")
+    widths, blocks = integer_list(1, MAX_WIDTH, MAX_STAGES), integer_list(1, MAX_BLOCKS, MAX_STAGES)
+    p.add_argument("--widths", type=widths, help="channels per stage, e.g. 32,64,128")
+    p.add_argument("--blocks", type=blocks, help="Bi-Real blocks per stage, e.g. 2,2,2")
+    p.add_argument("--residual-bits", type=integer(2, 16), help="bit width of the residual stream's grid")
     p.add_argument("--padding", choices=["zero", "plus_one", "minus_one"], help="binary conv padding")
     p.add_argument("--float", dest="float_twin", action="store_true", help="train the float twin")
     p.add_argument("--dataset", default="fashion-mnist", choices=DATASETS)
     p.add_argument("--data-dir", help="dataset folder (default: the dataset's standard location)")
-    p.add_argument("--image-size", type=int, help="input size for imagenet (default 224)")
-    p.add_argument("--epochs", type=int, help="default: 256 for imagenet, 8 otherwise")
-    p.add_argument("--batch-size", type=int, default=512, help="global batch size (all processes)")
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate at batch 512 (scaled linearly)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="on real-valued weights only")
-    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument(
+        "--image-size", type=integer(1, MAX_IMAGE_SIZE), help="input size for imagenet (default 224)"
+    )
+    p.add_argument("--epochs", type=integer(1, 10**6), help="default: 256 for imagenet, 8 otherwise")
+    p.add_argument(
+        "--batch-size", type=integer(1, MAX_BATCH), default=512, help="global batch size (all processes)"
+    )
+    p.add_argument(
+        "--lr",
+        type=number(0, lo_open=True),
+        default=1e-3,
+        help="learning rate at batch 512 (scaled linearly)",
+    )
+    p.add_argument(
+        "--weight-decay",
+        type=number(0),
+        default=0.0,
+        help="on real-valued weights only (default: %(default)s)",
+    )
+    p.add_argument(
+        "--label-smoothing",
+        type=number(0, 1, hi_open=True),
+        default=0.1,
+        help="of the cross-entropy, in [0, 1)",
+    )
     p.add_argument("--two-step", action="store_true", help="real weights first, then binary")
     p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--train-samples", type=int, help="use only the first N training samples")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, help="torch intra-op threads per process")
-    p.add_argument("--workers", type=int, default=4, help="data loader workers (image folders)")
+    p.add_argument("--train-samples", type=integer(1), help="use only the first N training samples")
+    p.add_argument(
+        "--seed",
+        type=integer(0, 2**32 - 1),
+        default=0,
+        help="of the initialization, shuffling and augmentation (default: %(default)s)",
+    )
+    p.add_argument("--threads", type=integer(1, 4096), help="torch intra-op threads per process")
+    p.add_argument("--workers", type=integer(0, 256), default=4, help="data loader workers (image folders)")
     p.add_argument("--out", required=True, help="output folder: checkpoint.pt, metrics.jsonl/csv")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--stop-after", type=int, help="stop after this many epochs (resume later)")
+    p.add_argument("--stop-after", type=integer(1), help="stop after this many epochs (resume later)")
     p.add_argument(
-        "--eval-every", type=int, default=1, help="test accuracy every N epochs; 0: after the last epoch only"
+        "--eval-every",
+        type=integer(0),
+        default=1,
+        help="test accuracy every N epochs; 0: after the last epoch only",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the training forward (2x on CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -92,9 +131,23 @@ def model_config_from_args(args: argparse.Namespace, data: Dataset) -> BiRealCon
     if args.float_twin:
         overrides["quantized"] = False
     try:
-        return model_config(args.model, **overrides)
+        cfg = model_config(args.model, **overrides)
     except ValueError as exc:
         raise UserError(f"invalid model options: {exc}") from None
+    return BiRealConfig.from_dict(cfg.to_dict())  # the rules and size budget of every config
+
+
+def check_training_memory(cfg: BiRealConfig, images: int, batch: int) -> None:
+    """Refuse (before allocating) a batch whose forward and backward exceed the size budget: the
+    weights with their gradient and Adam's two moments, the activations kept for the backward and
+    their gradients."""
+    weights = memory_estimate(cfg, images=0)
+    activations = memory_estimate(cfg, images=min(batch, images)) - weights
+    check_allocation(
+        f"training {cfg.name} on batches of {min(batch, images)} images",
+        4 * weights + 2 * activations,
+        "use a smaller --batch-size, narrower --widths or a smaller --image-size",
+    )
 
 
 def parameter_groups(model: BiRealNet, weight_decay: float) -> list[dict]:
@@ -172,21 +225,30 @@ def _write_metrics(out: Path, history: list[dict]) -> None:
 def train(args: argparse.Namespace) -> dict:
     """Run training; returns the final metrics dict (also written to OUT/metrics.jsonl)."""
     ddp = Distributed()
-    if args.threads:
+    if args.threads is not None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    out = Path(args.out)
-    epochs = args.epochs or DEFAULT_EPOCHS.get(args.dataset, 8)
-    if epochs < 1 or args.batch_size < ddp.world:
-        raise UserError("--epochs must be >= 1 and --batch-size at least the number of processes")
-    train_data = load_dataset(args.dataset, "train", args.data_dir, image_size=args.image_size or 224)
-    test_data = load_dataset(args.dataset, "test", args.data_dir, image_size=args.image_size or 224)
-    if args.train_samples:
+    out = check_output_path("--out", args.out, folder=True)
+    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS.get(args.dataset, 8)
+    epochs = check_integer("--epochs", epochs, 1)  # (also when `args` does not come from the parser)
+    if args.batch_size < ddp.world:
+        raise UserError(f"--batch-size {args.batch_size} is less than the {ddp.world} processes")
+    image_size = args.image_size if args.image_size is not None else 224
+    train_data = load_dataset(args.dataset, "train", args.data_dir, image_size=image_size)
+    test_data = load_dataset(args.dataset, "test", args.data_dir, image_size=image_size)
+    if args.train_samples is not None:
         train_data.images = train_data.images[: args.train_samples] if train_data.images is not None else None
         train_data.labels = train_data.labels[: args.train_samples]
         if train_data.files is not None:
             train_data.files = train_data.files[: args.train_samples]
+    shapes = [(d.num_classes, d.in_channels, d.image_size) for d in (train_data, test_data)]
+    if shapes[0] != shapes[1]:
+        raise UserError(
+            f"{args.dataset}: the train split has (classes, channels, size) {shapes[0]} but the test split "
+            f"{shapes[1]}; both splits must agree"
+        )
     cfg = model_config_from_args(args, train_data)
+    check_training_memory(cfg, len(train_data), args.batch_size // ddp.world)
     model = build_model(cfg)
     start_epoch, history, optimizer_state = 0, [], None
     ckpt_path = out / "checkpoint.pt"
@@ -198,15 +260,14 @@ def train(args: argparse.Namespace) -> dict:
             )
         # Brevitas re-creates quantizer modules (and their parameters) when loading a state dict:
         # load the model first, then build the optimizer over the parameters that now exist.
-        model.load_state_dict(state["model"])
+        load_weights(model, state["model"], ckpt_path)
         optimizer_state = state.get("optimizer")
-        start_epoch, history = int(state["epoch"]), list(state["history"])
+        start_epoch, history = state["epoch"], list(state.get("history") or [])
     elif ckpt_path.exists():
         raise UserError(f"{ckpt_path} exists; pass --resume to continue it or choose another --out")
     model = model.to(ddp.device)
     optimizer = torch.optim.Adam(parameter_groups(model, args.weight_decay), lr=args.lr)
-    if optimizer_state:
-        optimizer.load_state_dict(optimizer_state)
+    load_optimizer_state(optimizer, optimizer_state, ckpt_path)
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
     if args.compile:
         net = torch.compile(net, dynamic=False)
@@ -216,7 +277,7 @@ def train(args: argparse.Namespace) -> dict:
     phase_epochs = [epochs // 2, epochs - epochs // 2] if args.two_step and cfg.quantized else [epochs]
 
     metrics: dict = history[-1] if history else {}
-    last_epoch = min(epochs, args.stop_after) if args.stop_after else epochs
+    last_epoch = min(epochs, args.stop_after) if args.stop_after is not None else epochs
     for epoch in range(start_epoch, last_epoch):
         phase = 0 if len(phase_epochs) == 1 or epoch < phase_epochs[0] else 1
         phase_start = 0 if phase == 0 else phase_epochs[0]
@@ -242,7 +303,7 @@ def train(args: argparse.Namespace) -> dict:
             batches,
             total=steps_per_epoch,
             desc=f"epoch {epoch + 1}/{epochs}",
-            disable=args.quiet or not ddp.main,
+            disable=args.quiet or not ddp.main or not sys.stderr.isatty(),
             leave=False,
             file=sys.stderr,
         )

@@ -2,9 +2,9 @@
 
 - `Parser`: the argparse parser of every command: `--help` shows each flag's default, and a bad
   flag is one line (`error: ... (see --help)`) with exit status 2, not the whole usage block.
-- `integer(lo, hi)` and `number(lo, hi)`: argument types that refuse what is out of range,
-  non-finite (nan, inf) or not a number; `check_integer`/`check_number` apply the same rules to
-  values given through the Python API or read from a file (`UserError`).
+- `integer(lo, hi)`, `number(lo, hi)` and `integer_list(lo, hi)`: argument types that refuse
+  what is out of range, non-finite (nan, inf) or not a number; `check_integer`/`check_number`
+  apply the same rules to values given through the Python API or read from a file (`UserError`).
 - `require_finite`: every float array read from a file (weights, scales, BatchNorm) is finite.
 - The size budget: `check_allocation` refuses, before allocating, anything larger than half of
   this machine's available memory; `read_gzip` decompresses with a bound (no gzip bomb).
@@ -71,9 +71,15 @@ def check_integer(name: str, value, lo: int | None = None, hi: int | None = None
 
 
 def check_number(
-    name: str, value, lo: float | None = None, hi: float | None = None, lo_open: bool = False
+    name: str,
+    value,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    *,
+    hi_open: bool = False,
 ) -> float:
-    """`value` as a finite float within [lo, hi] (or (lo, hi] with lo_open)."""
+    """`value` as a finite float within [lo, hi] (or (lo, hi] with lo_open, [lo, hi) with hi_open)."""
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -81,9 +87,10 @@ def check_number(
     if isinstance(value, bool) or not math.isfinite(x):
         raise UserError(f"{name} must be a finite number, got {value!r}")
     below = lo is not None and (x <= lo if lo_open else x < lo)
-    if below or (hi is not None and x > hi):
+    above = hi is not None and (x >= hi if hi_open else x > hi)
+    if below or above:
         lower = f"> {lo:g}" if lo_open else (f">= {lo:g}" if lo is not None else "")
-        upper = f"<= {hi:g}" if hi is not None else ""
+        upper = (f"< {hi:g}" if hi_open else f"<= {hi:g}") if hi is not None else ""
         raise UserError(f"{name} must be {' and '.join(t for t in (lower, upper) if t)}, got {value!r}")
     return x
 
@@ -109,11 +116,30 @@ def integer(lo: int | None = None, hi: int | None = None):
     return f
 
 
-def number(lo: float | None = None, hi: float | None = None, lo_open: bool = False):
-    """An argparse type: a finite number within [lo, hi] (or (lo, hi])."""
-    f = _as_type(lambda v: check_number("value", v, lo, hi, lo_open), float)
+def number(lo: float | None = None, hi: float | None = None, lo_open: bool = False, *, hi_open: bool = False):
+    """An argparse type: a finite number within [lo, hi] (or (lo, hi], [lo, hi))."""
+    f = _as_type(lambda v: check_number("value", v, lo, hi, lo_open, hi_open=hi_open), float)
     f.__name__ = "number"
     return f
+
+
+def integer_list(lo: int | None = None, hi: int | None = None, max_items: int | None = None):
+    """An argparse type: comma-separated integers, each within [lo, hi], at most `max_items`."""
+
+    def convert(text: str) -> tuple[int, ...]:
+        try:
+            values = tuple(int(v) for v in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        if max_items is not None and len(values) > max_items:
+            raise argparse.ArgumentTypeError(f"at most {max_items} values, got {len(values)}")
+        try:
+            return tuple(check_integer("every value", v, lo, hi) for v in values)
+        except UserError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = "integer list"
+    return convert
 
 
 def require_finite(what: str, values) -> None:
@@ -124,6 +150,23 @@ def require_finite(what: str, values) -> None:
     if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).sum())
         raise UserError(f"{what} holds {bad} non-finite value(s) (NaN or inf); fix or retrain the model")
+
+
+def check_output_path(flag: str, path: str | Path, folder: bool) -> Path:
+    """UserError (before anything is written) unless `path` can be made: a folder (`folder`) or
+    a file, not an existing entry of the other kind, under a writable folder."""
+    if not str(path):
+        raise UserError(f"{flag} is empty; give a path")
+    path = Path(path)
+    if path.exists() and path.is_dir() != folder:
+        is_a, want = ("file", "folder") if folder else ("folder", "file path")
+        raise UserError(f"{flag} {path} is a {is_a}; give a {want}")
+    parent = next((q for q in path.absolute().parents if q.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise UserError(f"{flag} {path}: {parent} is a file, not a folder")
+    if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: the folder {parent} is not writable")
+    return path
 
 
 # ---------------------------------------------------------------------------------- size budget

@@ -173,6 +173,10 @@ def _selected_steps(cfg: BuildConfig) -> list[str]:
 
 
 def _resume_graph(cfg: BuildConfig, first: str) -> Graph | None:
+    """The IR a resumed run starts from: the step file of the target's last IR-changing step
+    before `first`. It is read only once every step file this run may read from cfg.out (all but
+    those it writes itself: the verify step reads the earlier ones too) still has the SHA-256 the
+    build that wrote it recorded (compiler/fingerprint.py)."""
     own = list(cfg.target.spec.steps)
     if own.index(first) == 0:
         return None
@@ -183,10 +187,16 @@ def _resume_graph(cfg: BuildConfig, first: str) -> Graph | None:
         raise UserError(
             f"cannot start at {first}: {path} is missing; run the earlier steps into {cfg.out} first"
         )
+    writes = {s for s in _selected_steps(cfg) if STEPS[s].changes_ir}
+    fp.check_step_files(cfg.out, [step_file(s) for s in STEPS if s not in writes])
     try:
-        return load_graph(path)
-    except (IRError, ValueError, OSError) as exc:
-        raise UserError(f"{path}: not a readable IR checkpoint ({str(exc).splitlines()[0][:160]})") from None
+        graph = load_graph(path)
+    except IRError as exc:
+        first_line = (str(exc).splitlines() or [""])[0][:160]
+        raise UserError(
+            f"{path}: not a readable IR checkpoint ({first_line}); run the build from its first step"
+        ) from None
+    return graph
 
 
 def _layer_table(graph: Graph) -> list[dict]:
@@ -291,6 +301,7 @@ def run_build(cfg: BuildConfig, progress=print, verbosity: int = NORMAL) -> Buil
                     seconds = time.perf_counter() - start
                     if STEPS[name].changes_ir:
                         save_graph(graph, stage / step_file(name))
+                        fp.record_step_file(stage, step_file(name))
                     records.append({"name": name, "seconds": round(seconds, 3), "nodes": len(graph.nodes)})
                     for p in state.report.get("passes", {}).get(name, []):
                         log.detail(f"  pass {p.get('pass', p.get('name', '?'))}: " + ", ".join(

@@ -60,7 +60,9 @@ def run_cpu(graph: Graph, state) -> None:
     if cfg.source.has_golden:  # the float twin of the same architecture, on this machine
         progress = f"cpu: timing the float twin ({'PyTorch, onnxruntime' if _has_ort() else 'PyTorch'})"
         print(progress, file=sys.stderr)
-        latency.update(peer_latencies(cfg.source.bireal_model().cfg, tuple(one.shape[1:]), os.cpu_count() or 1, 20))
+        latency.update(
+            peer_latencies(cfg.source.bireal_model().cfg, tuple(one.shape[1:]), os.cpu_count() or 1, 20)
+        )
     state.report["cpu"] = {
         "target": str(target),
         "kernels": len(program.funcs),

@@ -237,7 +237,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         seeds = ([args.seed] if args.seed is not None else []) + (_seeds(args.seeds) if args.seeds else [])
     except ValueError:
-        raise UserError(f"--seeds {args.seeds!r}: give ranges and numbers >= 0 such as 0-49 or 3,7,11 (at most 100,000 cases)") from None
+        raise UserError(
+            f"--seeds {args.seeds!r}: give ranges and numbers >= 0 such as 0-49 or 3,7,11 (at most 100,000 cases)"
+        ) from None
     narrow = [(a, b) for a in NARROW for b in NARROW] if args.narrow == "all" else []
     if args.narrow and args.narrow != "all":
         narrow = [parse_narrow(args.narrow)]

@@ -32,9 +32,7 @@ TARGETS: dict[str, TargetSpec] = {
     t.name: t
     for t in [
         TargetSpec("ir", IR_STEPS),
-        TargetSpec(
-            "sim", HW_STEPS, preflight=("compiler.preflight:hardware_flags",)
-        ),
+        TargetSpec("sim", HW_STEPS, preflight=("compiler.preflight:hardware_flags",)),
         TargetSpec(
             "fpga",
             (*HW_STEPS, "codegen", "csim", "package"),

@@ -19,6 +19,8 @@ from bireal_hw.data.idx import read_idx
 from bireal_hw.data.imagenet import ImageFolderSamples, scan_image_folder
 from bireal_hw.data.transforms import random_crop_flip
 from bireal_hw.errors import UserError
+from bireal_hw.models.config import MAX_IMAGE_SIZE
+from bireal_hw.validate import check_integer
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 DATASETS = ("fashion-mnist", "cifar10", "imagenet", "synthetic")
@@ -86,13 +88,19 @@ class Dataset:
         loader = torch.utils.data.DataLoader(
             subset, batch_size=batch_size, shuffle=False, num_workers=workers
         )
-        for x, y in loader:
-            yield x, torch.as_tensor(y, dtype=torch.int64)
+        try:
+            for x, y in loader:
+                yield x, torch.as_tensor(y, dtype=torch.int64)
+        except UserError as exc:  # from a worker process: the message holds the worker's traceback
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            raise UserError(lines[-1].removeprefix(f"{UserError.__module__}.UserError: ")) from None
 
 
 def _in_memory(
-    name: str, images: np.ndarray, labels: np.ndarray, classes: int, pad: int, flip: bool
+    name: str, images: np.ndarray, labels: np.ndarray, classes: int, pad: int, flip: bool, where: str = ""
 ) -> Dataset:
+    where = where or name
+    check_images_and_labels(where, images, labels, classes)
     if images.ndim == 3:
         images = images[:, None]
     return Dataset(
@@ -105,6 +113,31 @@ def _in_memory(
         crop_pad=pad,
         flip=flip,
     )
+
+
+def check_images_and_labels(where: str, images: np.ndarray, labels: np.ndarray, classes: int) -> None:
+    """UserError unless `images` are N uint8 square images (N, H, W) or (N, C, H, W) and `labels`
+    are N integers (N,) in [0, classes)."""
+    if images.dtype != np.uint8:
+        raise UserError(f"{where}: images are {images.dtype}, not 8-bit pixels (uint8)")
+    if images.ndim not in (3, 4) or images.shape[-1] != images.shape[-2] or images.shape[-1] < 1:
+        raise UserError(
+            f"{where}: images have shape {images.shape}; want N square images (N, H, W) or (N, C, H, W)"
+        )
+    if images.ndim == 4 and not 1 <= images.shape[1] <= 4:
+        raise UserError(f"{where}: images have {images.shape[1]} channels; want 1 to 4")
+    if labels.ndim != 1:
+        raise UserError(f"{where}: labels have shape {labels.shape}; want one label per image, shape (N,)")
+    if labels.dtype.kind not in "iu":
+        raise UserError(f"{where}: labels are {labels.dtype}, not integers")
+    if len(images) != len(labels):
+        raise UserError(f"{where}: {len(images)} images but {len(labels)} labels; the counts must match")
+    if len(labels) == 0:
+        raise UserError(f"{where}: the dataset holds no images")
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0 or hi >= classes:
+        bad = lo if lo < 0 else hi
+        raise UserError(f"{where}: label {bad} is outside the {classes} classes 0-{classes - 1}")
 
 
 def synthetic_arrays(
@@ -142,19 +175,20 @@ def load_dataset(
                     "or pass --data-dir"
                 )
         images, labels = read_idx(img_path), read_idx(lbl_path)
-        if images.ndim != 3 or len(images) != len(labels):
-            raise UserError(f"{root}: images and labels do not match")
-        return _in_memory(name, images, labels, 10, pad=2, flip=True)
+        if images.ndim != 3:
+            raise UserError(f"{img_path}: images have shape {images.shape}; want (N, H, W)")
+        return _in_memory(name, images, labels, 10, pad=2, flip=True, where=f"{root} ({prefix} files)")
     if name == "cifar10":
         if not data_dir:
             raise UserError("cifar10 needs --data-dir pointing at cifar-10-batches-py")
         images, labels = load_cifar10(data_dir, train)
-        return _in_memory(name, images, labels, 10, pad=4, flip=True)
+        return _in_memory(name, images, labels, 10, pad=4, flip=True, where=f"CIFAR-10 in {data_dir}")
     if name == "imagenet":
         if not data_dir:
             raise UserError("imagenet needs --data-dir with train/ and val/ image folders")
         folder = Path(data_dir) / ("train" if train else "val")
         files, labels, classes = scan_image_folder(folder)
+        check_integer("--image-size", image_size, 1, MAX_IMAGE_SIZE)
         return Dataset(
             name=name,
             num_classes=len(classes),

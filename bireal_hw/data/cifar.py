@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from bireal_hw.errors import UserError
+from bireal_hw.validate import check_allocation
 
 _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"),
@@ -29,15 +30,29 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 def _load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    check_allocation(f"CIFAR-10 batch {path}", 2 * path.stat().st_size, "use the standard batch files")
     try:
         with path.open("rb") as f:
             d = _RestrictedUnpickler(f, encoding="bytes").load()
-        data = np.asarray(d[b"data"], dtype=np.uint8)
-        labels = np.asarray(d[b"labels"], dtype=np.int64)
-    except (OSError, pickle.UnpicklingError, KeyError, TypeError, ValueError, EOFError) as exc:
+    except pickle.UnpicklingError as exc:
         raise UserError(f"{path} is not a CIFAR-10 python batch file: {exc}") from None
-    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-        raise UserError(f"{path}: expected data of shape (N, 3072) and N labels")
+    except Exception as exc:  # a damaged pickle raises arbitrary types
+        raise UserError(f"{path} is not a CIFAR-10 python batch file ({type(exc).__name__})") from None
+    if not isinstance(d, dict) or b"data" not in d or b"labels" not in d:
+        raise UserError(f"{path} is not a CIFAR-10 python batch file (no b'data' and b'labels' entries)")
+    data, labels = d[b"data"], d[b"labels"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise UserError(f"{path}: expected data of shape (N, 3072) uint8")
+    if not isinstance(labels, list | np.ndarray) or not all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in labels
+    ):
+        raise UserError(f"{path}: expected a list of N integer labels")
+    try:
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    except (OverflowError, ValueError):
+        raise UserError(f"{path}: a label is outside the 10 classes 0-9") from None
+    if len(labels) != len(data):
+        raise UserError(f"{path}: {len(data)} images but {len(labels)} labels; the counts must match")
     return data.reshape(-1, 3, 32, 32), labels
 
 

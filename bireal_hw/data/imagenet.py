@@ -18,15 +18,18 @@ def scan_image_folder(root: str | Path) -> tuple[list[Path], list[int], list[str
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"image folder {root} does not exist; pass --data-dir with train/ and val/")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink())
-    if not classes:
-        raise UserError(f"image folder {root} has no class sub-folders")
-    files, labels = [], []
-    for label, name in enumerate(classes):
-        for f in sorted((root / name).iterdir()):
-            if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file() and not f.is_symlink():
-                files.append(f)
-                labels.append(label)
+    try:
+        classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink())
+        if not classes:
+            raise UserError(f"image folder {root} has no class sub-folders")
+        files, labels = [], []
+        for label, name in enumerate(classes):
+            for f in sorted((root / name).iterdir()):
+                if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file() and not f.is_symlink():
+                    files.append(f)
+                    labels.append(label)
+    except OSError as exc:
+        raise UserError(f"cannot read image folder {root}: {exc.strerror or exc}") from None
     if not files:
         raise UserError(f"image folder {root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return files, labels, classes
@@ -51,6 +54,13 @@ class ImageFolderSamples(torch.utils.data.Dataset):
                     x = imagenet_train_transform(img, self.size, gen)
                 else:
                     x = imagenet_eval_transform(img, self.size)
-        except (OSError, UnidentifiedImageError) as exc:
-            raise UserError(f"cannot decode image {self.files[i]}: {exc}") from None
+        except (
+            OSError,
+            UnidentifiedImageError,
+            Image.DecompressionBombError,
+            ValueError,
+            SyntaxError,
+        ) as exc:
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise UserError(f"cannot decode image {self.files[i]}: {first}") from None
         return x, self.labels[i]

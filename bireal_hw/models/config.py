@@ -6,6 +6,9 @@ import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bireal_hw.errors import UserError
+from bireal_hw.validate import check_allocation, check_integer
+
 
 class Padding(StrEnum):
     """How a binary 3x3 conv pads its bipolar input.
@@ -101,11 +104,93 @@ class BiRealConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> BiRealConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown model config fields: {sorted(unknown)}")
-        return cls(**d)
+        """The config a dict read from a file describes; every field is checked (type, range) and
+        the model must fit the size budget (`memory_estimate` for one image). Bad input raises
+        UserError (one line naming the field)."""
+        cfg = _checked_config(cls, d)
+        check_allocation(
+            f"model config {cfg.name!r} (its weights and one image's activations)",
+            memory_estimate(cfg),
+            "use fewer or narrower stages, or a smaller image_size",
+        )
+        return cfg
 
     def replace(self, **changes) -> BiRealConfig:
         return dataclasses.replace(self, **changes)
+
+
+# ------------------------------------------------------------------- from_dict's field rules
+
+MAX_STAGES = 8
+MAX_BLOCKS = 64  # per stage
+MAX_WIDTH = 16384
+MAX_CHANNELS = 4096  # input channels
+MAX_CLASSES = 1_000_000
+MAX_IMAGE_SIZE = 4096
+_INT_FIELDS = {  # field: (lo, hi)
+    "in_channels": (1, MAX_CHANNELS),
+    "num_classes": (1, MAX_CLASSES),
+    "image_size": (1, MAX_IMAGE_SIZE),
+    "residual_bits": (2, 16),
+    "stem_width": (0, MAX_WIDTH),
+}
+_LIST_FIELDS = {"stage_blocks": (1, MAX_BLOCKS), "widths": (1, MAX_WIDTH)}
+
+
+def _checked_config(cls, d) -> BiRealConfig:
+    """The config of a dict, every field type- and range-checked (UserError naming the field)."""
+    if not isinstance(d, dict):
+        raise UserError(f"model config must be a dict of fields, got {type(d).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(str(k) for k in d if k not in fields)
+    if unknown:
+        raise UserError(f"unknown model config fields: {unknown}; known: {', '.join(fields)}")
+    required = [n for n, f in fields.items() if f.default is dataclasses.MISSING]
+    missing = [n for n in required if n not in d]
+    if missing:
+        raise UserError(f"model config lacks the fields {missing}")
+    out = dict(d)
+    if not isinstance(d["name"], str) or not 0 < len(d["name"]) <= 100:
+        raise UserError(f"model config 'name' must be a string of 1-100 characters, got {d['name']!r:.60}")
+    for name, (lo, hi) in _LIST_FIELDS.items():
+        value = d[name]
+        if not isinstance(value, list | tuple) or not 1 <= len(value) <= MAX_STAGES:
+            raise UserError(
+                f"model config {name!r} must be a list of 1-{MAX_STAGES} integers, got {value!r:.60}"
+            )
+        out[name] = tuple(check_integer(f"model config {name}[{i}]", v, lo, hi) for i, v in enumerate(value))
+    if len(out["widths"]) != len(out["stage_blocks"]):
+        raise UserError("model config 'widths' and 'stage_blocks' must have one entry per stage each")
+    for name, (lo, hi) in _INT_FIELDS.items():
+        if name in d:
+            out[name] = check_integer(f"model config {name}", d[name], lo, hi)
+    for name, enum in (("stem", Stem), ("padding", Padding)):
+        if name in d and (not isinstance(d[name], str) or d[name] not in {e.value for e in enum}):
+            choices = ", ".join(e.value for e in enum)
+            raise UserError(f"model config {name!r} must be one of {choices}, got {d[name]!r:.60}")
+    if "quantized" in d and not isinstance(d["quantized"], bool):
+        raise UserError(f"model config 'quantized' must be true or false, got {d['quantized']!r:.60}")
+    try:
+        return cls(**out)  # and the rules between fields (stage sizes)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"invalid model config: {exc}") from None
+
+
+def memory_estimate(cfg: BiRealConfig, images: int = 1) -> int:
+    """Bytes (float32) of a model's parameters plus the activations `images` images make in one
+    forward: a generous bound, used to refuse a config before anything is allocated."""
+    imagenet = cfg.stem is Stem.IMAGENET
+    k, s, c = (7 if imagenet else 3), cfg.image_size, cfg.stem_channels
+    stem_out = (s + 2 * 3 - 7) // 2 + 1 if imagenet else s
+    params = cfg.in_channels * c * k * k + 4 * c
+    acts = 2 * cfg.in_channels * s * s + 4 * c * stem_out * stem_out
+    cin = c
+    for n, width, size in zip(cfg.stage_blocks, cfg.widths, cfg.feature_sizes(), strict=True):
+        for i in range(n):
+            params += cin * width * 9 + 4 * width
+            if cin != width or i == 0:
+                params += cin * width + 4 * width
+            acts += 8 * width * size * size  # sign, conv, BN, quantize, shortcut, add, requantize
+            cin = width
+    params += cin * cfg.num_classes + cfg.num_classes
+    return 4 * (params + images * acts)

@@ -11,6 +11,11 @@ Scales are exact `Fraction`s of the float32 parameters; they leave the IR only a
 the edge ops and of `requantize` (which a pass folds into thresholds). Activations become NHWC.
 IR names are generated (`t<k>`, `w<k>`): names from the file never reach the IR; the mapping
 is kept in `ImportResult.names`. Anything the IR cannot express is one `UnsupportedModel` line.
+
+Every number read from the file is checked where it enters (`Importer.array`: every initializer
+and Constant is finite; the Quant bit widths, BatchNorm epsilon and variance, the one input's
+N x C x H x W dims), and one image's largest tensor must fit the memory budget
+(`check_image_memory`), before anything the size of an activation is allocated.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from bireal_hw import validate
+from bireal_hw.errors import UserError
 from compiler.ir import BIPOLAR, REAL, Graph, IntType, value_bounds
 from compiler.ir.builder import GraphBuilder
 from compiler.ir.ops.dequantize_output import DequantizeOutputAttrs
@@ -34,6 +41,10 @@ from compiler.ir.ops.sliding_window import WindowAttrs
 
 QONNX_DOMAINS = {"qonnx.custom_op.general", "finn.custom_op.general"}
 ACCUMULATOR = IntType(32, True)
+MAX_BITS = 32  # a Quant's bit width: an integer in [1, MAX_BITS]
+BYTES_PER_ELEMENT = 8  # the interpreter holds every tensor as int64 or float64
+INPUT_AXES = ("batch (N)", "channel (C)", "height (H)", "width (W)")
+_REDO = "re-export the model"
 
 
 class UnsupportedModel(ValueError):
@@ -95,6 +106,14 @@ def _attrs(node: onnx.NodeProto) -> dict:
 
 def _describe(node: onnx.NodeProto) -> str:
     return f"{node.op_type} node {node.name[:60]!r}"
+
+
+def _checked(node: onnx.NodeProto, check, *args, **kwargs):
+    """A bireal_hw.validate check whose UserError becomes this node's UnsupportedModel."""
+    try:
+        return check(*args, **kwargs)
+    except UserError as exc:
+        raise UnsupportedModel(f"{_describe(node)}: {exc}; {_REDO}") from None
 
 
 @dataclass
@@ -178,11 +197,12 @@ class Importer:
             raise UnsupportedModel(
                 f"{_describe(node)} rounds with {a['rounding_mode']!r}; only ROUND (half to even)"
             )
-        if bits.size != 1 or float(bits) != int(bits) or not 1 <= int(bits) <= 32:
-            raise UnsupportedModel(f"{_describe(node)} has bit width {bits.ravel()[:4]}; integers 1..32 only")
+        if bits.size != 1:
+            raise UnsupportedModel(f"{_describe(node)} has {bits.size} bit widths; one integer 1..{MAX_BITS}")
+        n = _checked(node, validate.check_integer, "its bit width", float(bits.reshape(-1)[0]), 1, MAX_BITS)
         if np.any(scale <= 0):
             raise UnsupportedModel(f"{_describe(node)} has a non-positive scale")
-        n, signed, narrow = int(bits), bool(a.get("signed", 1)), bool(a.get("narrow", 0))
+        signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 0))
         qmin = (-(2 ** (n - 1)) + (1 if narrow else 0)) if signed else 0
         qmax = 2 ** (n - 1) - 1 if signed else 2**n - 1 - (1 if narrow else 0)
         x = self.get(node.input[0], node)
@@ -257,8 +277,13 @@ class Importer:
         a = _attrs(node)
         if a.get("mode", b"constant") not in (b"constant", "constant"):
             raise UnsupportedModel(f"{_describe(node)}: only constant padding is supported")
-        pads = [int(p) for p in self.const(node.input[1], node)]
-        value = float(self.const(node.input[2], node)) if len(node.input) > 2 and node.input[2] else 0.0
+        pads = [int(p) for p in self.const(node.input[1], node).reshape(-1)]
+        value = 0.0
+        if len(node.input) > 2 and node.input[2]:
+            fill = self.const(node.input[2], node)
+            if fill.size != 1:
+                raise UnsupportedModel(f"{_describe(node)}: the pad value must be one number")
+            value = float(fill.reshape(-1)[0])
         if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0:
             raise UnsupportedModel(
                 f"{_describe(node)}: only non-negative spatial padding of NCHW maps is supported"
@@ -304,8 +329,26 @@ class Importer:
 
     def batchnorm(self, node: onnx.NodeProto) -> Value:
         src = self.scaled(node.input[0], node)
+        if len(node.input) != 5:
+            raise UnsupportedModel(f"{_describe(node)} needs scale, bias, mean and variance inputs")
         params = [self.const(i, node).astype(np.float64) for i in node.input[1:5]]
-        eps = float(_attrs(node).get("epsilon", 1e-5))
+        eps = _checked(node, validate.check_number, "its epsilon", _attrs(node).get("epsilon", 1e-5), 0)
+        channels = self.graph.tensors[src.name].shape[-1]
+        for what, p in zip(("scale", "bias", "mean", "variance"), params, strict=True):
+            if p.size != channels:
+                raise UnsupportedModel(
+                    f"{_describe(node)}: its {what} has {p.size} values for {channels} channels; {_REDO}"
+                )
+        params = [p.reshape(channels) for p in params]
+        var = params[3]
+        if np.any(var < 0):
+            raise UnsupportedModel(
+                f"{_describe(node)} has a negative variance ({float(var.min()):g}); a variance is >= 0, {_REDO}"
+            )
+        if np.any(var + eps <= 0):
+            raise UnsupportedModel(
+                f"{_describe(node)} has variance + epsilon = 0 (a division by zero); give it epsilon > 0, {_REDO}"
+            )
         return Pending("batchnorm", [src], params, eps)
 
     def relu(self, node: onnx.NodeProto) -> Value:
@@ -406,7 +449,14 @@ class Importer:
         inputs = [x.name, self.add_const("w", np.ascontiguousarray(values).astype(np.int8), w.dtype)]
         if len(node.input) > 2 and node.input[2]:
             bias = self.const(node.input[2], node).reshape(-1)
+            if bias.size != len(units):
+                raise UnsupportedModel(f"{_describe(node)}: {bias.size} biases for {len(units)} outputs")
             ints = np.array([round(_fraction(b) / u) for b, u in zip(bias, units, strict=True)], dtype=object)
+            if np.any(np.abs(ints) >= 2 ** (ACCUMULATOR.bits - 1)):
+                raise UnsupportedModel(
+                    f"{_describe(node)}: a bias is over 2**{ACCUMULATOR.bits - 1} steps of its "
+                    f"accumulator's grid; it cannot be exact in {ACCUMULATOR}, {_REDO}"
+                )
             bias_type = IntType.covering(int(ints.min()), int(ints.max()))
             inputs.append(self.add_const("b", ints.astype(np.int64), bias_type))
         out = self.emit("matmul", inputs, None, ACCUMULATOR, node.output[0])
@@ -414,13 +464,38 @@ class Importer:
 
     # ---- driver --------------------------------------------------------------------------------
 
+    def array(self, tensor: onnx.TensorProto, node: onnx.NodeProto | None) -> np.ndarray:
+        """The values of an initializer or Constant `tensor` (read by `node`), checked finite."""
+        where = f"tensor {tensor.name[:60]!r}" + (f" (read by {_describe(node)})" if node is not None else "")
+        try:
+            value = numpy_helper.to_array(tensor)
+        except Exception as exc:  # an unusual data type onnx cannot convert
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+            raise UnsupportedModel(f"{where}: cannot read its values ({first}); {_REDO}") from None
+        try:
+            validate.require_finite(where, value)
+        except UserError as exc:
+            raise UnsupportedModel(str(exc)) from None
+        return value
+
     def run(self) -> ImportResult:
         g = self.model.graph
+        if len(g.output) != 1:
+            raise UnsupportedModel(f"the model has {len(g.output)} outputs; the IR takes exactly one")
+        reader: dict[str, onnx.NodeProto] = {}
+        for node in g.node:
+            for name in node.input:
+                reader.setdefault(name, node)
         for init in g.initializer:
-            self.values[init.name] = numpy_helper.to_array(init)
+            self.values[init.name] = self.array(init, reader.get(init.name))
         for node in g.node:
             if node.op_type == "Constant":
-                self.values[node.output[0]] = numpy_helper.to_array(_attrs(node)["value"])
+                attrs = _attrs(node)
+                if "value" not in attrs or len(node.output) != 1:
+                    raise UnsupportedModel(
+                        f"{_describe(node)}: only a Constant with a tensor value is supported"
+                    )
+                self.values[node.output[0]] = self.array(attrs["value"], reader.get(node.output[0], node))
         real_inputs = [i for i in g.input if i.name not in self.values]
         if len(real_inputs) != 1:
             raise UnsupportedModel(f"the model has {len(real_inputs)} data inputs; the IR takes exactly one")
@@ -439,8 +514,6 @@ class Importer:
                     f"{_describe(node)} is not supported by the IR (supported: {supported})"
                 )
             self.values[node.output[0]] = handler(node)
-        if len(g.output) != 1:
-            raise UnsupportedModel(f"the model has {len(g.output)} outputs; the IR takes exactly one")
         result = self.values.get(g.output[0].name)
         if not isinstance(result, Scaled):
             raise UnsupportedModel("the model's output is not an integer tensor with a known scale")
@@ -450,17 +523,87 @@ class Importer:
             "dequantize_output", [result.name], DequantizeOutputAttrs(result.scale), None, g.output[0].name
         )
         self.builder.finish([out])
+        check_image_memory(self.graph)
         value_bounds(self.graph, check=True)
         return ImportResult(self.graph, self.names)
 
     def add_input(self, vi: onnx.ValueInfoProto) -> None:
-        dims = [d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim]
-        if len(dims) != 4 or min(dims[1:]) < 1:
-            raise UnsupportedModel(f"the model input has shape {dims}; the IR takes N x C x H x W images")
+        """The one data input: 1 x C x H x W with fixed positive C, H, W (the batch may be symbolic);
+        its size is checked against the memory budget before anything else is built."""
+        label = f"the model input {vi.name[:60]!r}"
+        if not vi.type.HasField("tensor_type") or not vi.type.tensor_type.HasField("shape"):
+            raise UnsupportedModel(f"{label} declares no shape; {_REDO} with a fixed 1 x C x H x W input")
+        shape = vi.type.tensor_type.shape.dim
+        if len(shape) != 4:
+            raise UnsupportedModel(
+                f"{label} has {len(shape)} dimensions; the IR takes N x C x H x W images (N = 1)"
+            )
+        dims = []
+        for axis, d in zip(INPUT_AXES, shape, strict=True):
+            if not d.HasField("dim_value"):
+                if axis == INPUT_AXES[0]:  # a dynamic batch: the IR compiles one image
+                    dims.append(1)
+                    continue
+                raise UnsupportedModel(
+                    f"{label} has a symbolic {axis} dimension {d.dim_param[:40]!r}; {_REDO} with a fixed "
+                    "1 x C x H x W input shape"
+                )
+            if d.dim_value < 1:
+                raise UnsupportedModel(
+                    f"{label} has {axis} dimension {d.dim_value}; every size must be >= 1, {_REDO}"
+                )
+            dims.append(d.dim_value)
         n, c, h, w = dims
+        if n != 1:
+            raise UnsupportedModel(
+                f"{label} has batch size {n}; the build compiles one image at a time: {_REDO} with batch "
+                "size 1 (or a symbolic batch)"
+            )
+        _check_memory(
+            f"{label} ({c} x {h} x {w}) at {BYTES_PER_ELEMENT} bytes per value",
+            c * h * w * BYTES_PER_ELEMENT,
+            f"{_REDO} with smaller images",
+        )
         name = self.builder.input((1, h, w, c), REAL)
         self.names[name] = vi.name
         self.values[vi.name] = RealInput(name)
+
+
+def largest_image_tensor(graph: Graph) -> tuple[str, int]:
+    """The largest tensor one image makes, as a phrase, and its bytes: every activation, and the
+    window a conv's lowering makes of its input (kernel area x channels per output pixel)."""
+    best, nbytes = "", 0
+    for name, info in graph.tensors.items():
+        if name not in graph.consts:
+            size = int(np.prod(info.shape, dtype=object)) * BYTES_PER_ELEMENT
+            if size > nbytes:
+                best, nbytes = f"tensor of shape {'x'.join(map(str, info.shape))}", size
+    for node in graph.nodes:
+        if node.op == "conv":
+            c_in = graph.tensors[node.inputs[0]].shape[-1]
+            out = graph.tensors[node.outputs[0]].shape
+            kh, kw = node.attrs.kernel
+            size = int(np.prod(out[:-1], dtype=object)) * kh * kw * c_in * BYTES_PER_ELEMENT
+            if size > nbytes:
+                best, nbytes = f"{kh}x{kw} window of a conv over {c_in} channels", size
+    return best, nbytes
+
+
+def _check_memory(what: str, nbytes: int, hint: str) -> None:
+    try:
+        validate.check_allocation(what, nbytes, hint)
+    except UserError as exc:
+        raise UnsupportedModel(str(exc)) from None
+
+
+def check_image_memory(graph: Graph) -> None:
+    """UnsupportedModel when one image's largest tensor does not fit the memory budget."""
+    what, nbytes = largest_image_tensor(graph)
+    _check_memory(
+        f"one image's largest tensor (the {what}, at {BYTES_PER_ELEMENT} bytes per value)",
+        nbytes,
+        f"{_REDO} with smaller images or fewer channels",
+    )
 
 
 def _divide(scale: Scale, k: int) -> Scale:
@@ -472,4 +615,4 @@ def import_qonnx(model: onnx.ModelProto, name: str = "model") -> ImportResult:
     return Importer(model, name).run()
 
 
-__all__ = ["ImportResult", "UnsupportedModel", "import_qonnx"]
+__all__ = ["ImportResult", "UnsupportedModel", "check_image_memory", "import_qonnx", "largest_image_tensor"]

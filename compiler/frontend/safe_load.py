@@ -5,7 +5,8 @@
 
 1. Path: exists, a regular file (a symlink only into its own folder), not empty, at most `max_bytes`.
 2. Parse: a ModelProto holding a graph; onnx is never asked to follow external data.
-3. Opsets and domains: ai.onnx opset >= 11; every node (subgraphs and functions too) in "", "ai.onnx"
+3. Opsets and domains: ai.onnx opset from 11 to the newest this onnx knows
+   (`onnx.defs.onnx_opset_version()`), a qonnx opset from 1 to `MAX_QONNX_OPSET`; every node (subgraphs and functions too) in "", "ai.onnx"
    (renamed "") or qonnx ("qonnx.custom_op.general", alias "finn.custom_op.general"; a missing opset
    import for it is added). Names must be valid UTF-8 and are otherwise arbitrary: none is used as a path.
 4. Every TensorProto (initializers, sparse ones, node attributes, subgraphs): a known, supported data
@@ -37,6 +38,7 @@ from bireal_hw.errors import UserError
 
 MAX_ELEMENTS = 2**31
 MIN_OPSET = 11
+MAX_QONNX_OPSET = 2  # the qonnx.custom_op.general versions whose Quant/BipolarQuant the importer implements
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general")
 KNOWN_DOMAINS = ("", "ai.onnx", *QONNX_DOMAINS)
 _QONNX_WORDS = re.compile(r"qonnx\.custom_op|finn\.custom_op|\b(Quant|BipolarQuant|Trunc|MultiThreshold)\b")
@@ -213,6 +215,18 @@ def _check_opsets_and_domains(model: ModelProto, nodes: list[NodeProto]) -> None
         _fail(f"imports no ai.onnx opset; {_REDO} with opset {MIN_OPSET} or newer")
     if versions[""] < MIN_OPSET:
         _fail(f"uses ai.onnx opset {versions['']}; {_REDO} with opset {MIN_OPSET} or newer")
+    newest = onnx.defs.onnx_opset_version()
+    if versions[""] > newest:
+        _fail(
+            f"uses ai.onnx opset {versions['']}, newer than {newest}, the newest that onnx {onnx.__version__} "
+            f"knows; {_REDO} with an opset from {MIN_OPSET} to {newest} (or update onnx)"
+        )
+    for domain in QONNX_DOMAINS:
+        if domain in versions and not 1 <= versions[domain] <= MAX_QONNX_OPSET:
+            _fail(
+                f"imports version {versions[domain]} of domain {_q(domain)}; only versions 1 to "
+                f"{MAX_QONNX_OPSET} are supported, {_REDO} with qonnx opset {MAX_QONNX_OPSET} or older"
+            )
     for node in nodes:
         if node.domain not in KNOWN_DOMAINS:
             _fail(

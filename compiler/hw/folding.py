@@ -4,7 +4,10 @@
 (the slowest kernel sets the frame interval, so every kernel must meet it); each kernel class
 chooses its own (`Kernel.fold`: matrix-vector units minimize PE x SIMD, ties to the larger SIMD;
 element-wise kernels take the smallest PE dividing their channels). A folding can also be given
-as JSON: {"kernel name": {"pe": P, "simd": S}}.
+as JSON: {"kernel name": {"pe": P, "simd": S}} (or that object under "kernels", as the build's
+folding.json has it); `read_folding_file` checks its form before any work (at most
+MAX_FOLDING_BYTES, nesting refused in one line, pe and simd integers in [1, MAX_PARALLELISM]),
+`apply_folding_file` its kernel names and legality against the design.
 """
 
 from __future__ import annotations
@@ -12,9 +15,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bireal_hw import validate
 from bireal_hw.errors import UserError
 from compiler.hw.dataflow import Dataflow, Stream
 from compiler.hw.kernels import OutputDMA, WidthConverter
+
+MAX_FOLDING_BYTES = 4 << 20  # a folding of thousands of kernels is a few hundred KB
+MAX_PARALLELISM = 1 << 16  # no kernel has more channels than this
+FOLDING_KEYS = ("pe", "simd")
 
 
 def follow_neighbours(df: Dataflow) -> None:
@@ -90,29 +98,65 @@ def folding_dict(df: Dataflow) -> dict:
     return {k.name: {"pe": k.pe, "simd": k.simd} for k in df.kernels.values() if k.folded}
 
 
+def _not_json(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def read_folding_file(path: Path) -> dict[str, dict[str, int]]:
+    """The folding JSON at `path` as {kernel: {"pe"?: P, "simd"?: S}}, its form checked (one-line
+    UserError): a regular file of at most MAX_FOLDING_BYTES, JSON without NaN or Infinity and not
+    nested too deeply, an object of objects whose only keys are pe and simd, each an integer in
+    [1, MAX_PARALLELISM]. Kernel names are checked against the design by `apply_folding_file`."""
+    shape = "expected an object of kernel name -> {pe, simd}"
+    try:
+        if not Path(path).is_file():  # a folder, a FIFO or a device would block or fail the read
+            raise FileNotFoundError(f"{path} is not a regular file")
+        size = Path(path).stat().st_size
+        if size > MAX_FOLDING_BYTES:
+            raise UserError(
+                f"--folding {path}: the file is {size} bytes, over the {MAX_FOLDING_BYTES} a folding file "
+                "needs; give the folding JSON of this model ({kernel: {pe, simd}})"
+            )
+        spec = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_not_json)
+    except (OSError, ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())[:120]
+        raise UserError(f"--folding {path}: not a readable JSON file ({why}); {shape}") from None
+    entries = spec.get("kernels", spec) if isinstance(spec, dict) else spec
+    if not isinstance(entries, dict):
+        raise UserError(f"--folding {path}: {shape}, got a JSON {type(entries).__name__}")
+    for name, f in entries.items():
+        if not isinstance(f, dict):
+            raise UserError(
+                f"--folding {path}: kernel {name[:60]!r} maps to a JSON {type(f).__name__}, not an object "
+                "{pe, simd}; needs positive integer pe and simd"
+            )
+        unknown = sorted(set(f) - set(FOLDING_KEYS))
+        if unknown:
+            raise UserError(f"--folding {path}: kernel {name[:60]!r} has unknown key {unknown[0][:40]!r}; "
+                            "only pe and simd")  # fmt: skip
+        for key, value in f.items():
+            try:
+                validate.check_integer(key, value, 1, MAX_PARALLELISM)
+            except UserError as exc:
+                raise UserError(
+                    f"--folding {path}: {name[:60]!r} needs positive integer pe and simd: {exc}"
+                ) from None
+            if not isinstance(value, int):  # a whole float (4.0) is not an integer in JSON either
+                raise UserError(f"--folding {path}: {name[:60]!r} needs positive integer pe and simd, "
+                                f"got {key} {value!r}")  # fmt: skip
+    return entries
+
+
 def apply_folding_file(df: Dataflow, path: Path) -> None:
     """Apply a folding JSON ({kernel: {"pe", "simd"}}); UserError on unknown kernels or illegal values."""
-    try:
-        spec = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"--folding {path}: not a readable JSON file ({str(exc)[:120]})") from None
-    if not isinstance(spec, dict):
-        raise UserError(f"--folding {path}: expected an object of kernel name -> {{pe, simd}}")
-    entries = spec.get("kernels", spec)
-    if not isinstance(entries, dict):
-        raise UserError(f"--folding {path}: expected an object of kernel name -> {{pe, simd}}")
+    entries = read_folding_file(path)
     for name, f in entries.items():
         k = df.kernels.get(name)
-        if k is None or not isinstance(f, dict):
+        if k is None:
             raise UserError(
                 f"--folding {path}: unknown kernel {name[:60]!r}; kernels: {', '.join(folding_dict(df))}"
             )
-        pe, simd = f.get("pe", k.pe), f.get("simd", k.simd)
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (pe, simd)):
-            raise UserError(
-                f"--folding {path}: {name[:60]!r} needs positive integer pe and simd, got {pe!r}, {simd!r}"
-            )
-        k.pe, k.simd = pe, simd
+        k.pe, k.simd = f.get("pe", k.pe), f.get("simd", k.simd)
         if not k.legal(df):
             raise UserError(f"--folding {path}: pe={k.pe} simd={k.simd} is not legal for {k.name}")
     follow_neighbours(df)

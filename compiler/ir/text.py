@@ -10,6 +10,11 @@
 Constant values are not in the text; `save_graph` writes them beside it in an .npz file.
 Attribute values print by their declared type: ints, floats (repr, exact), booleans, exact
 rationals `p/q`, integer tuples `(3,3)`. Node names are not printed: they are `<op>_<index>`.
+
+`load_graph` reads files a user may have damaged: anything unreadable (a truncated or garbage
+text, an .npz that is not one, a constant whose shape differs from its declaration) raises
+`IRError` naming the file and line, never another exception; an .npz too large for the memory
+budget is refused (`UserError`) before it is read.
 """
 
 from __future__ import annotations
@@ -18,17 +23,29 @@ import dataclasses
 import json
 import re
 import typing
+import zipfile
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+from bireal_hw import validate
 from bireal_hw.atomic import atomic_write
 from compiler.ir.graph import Graph, Node, TensorInfo
 from compiler.ir.ops import OPS
 from compiler.ir.types import IRError, parse_dtype
 
 NAME = r"[A-Za-z_][A-Za-z0-9_.]*"
+# what a damaged line makes the parsers raise (int("x"), {..}[key], Fraction("1/0"), json, ...)
+_PARSE_ERRORS = (
+    ValueError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    OverflowError,
+    IndexError,
+    RecursionError,
+)
 _DECL = re.compile(rf"^%({NAME}): (\w+)\[([0-9,]*)\]$")
 _NODE = re.compile(r"^(.+?) = (\w+)\(([^)]*)\)(?: \{(.*?)\})?(?: hw=(\{.*\}))?$")
 
@@ -118,42 +135,65 @@ def _parse_attrs(op_name: str, text: str | None, lineno: int):
         raise IRError(f"line {lineno}: {op_name} attributes: {exc}") from None
 
 
+def _parse_line(graph: Graph, line: str, lineno: int, consts: dict[str, np.ndarray]) -> None:
+    head, _, rest = line.partition(" ")
+    if head == "graph":
+        graph.name = json.loads(rest)
+        if not isinstance(graph.name, str):
+            raise IRError(f"line {lineno}: the graph name is not a string")
+    elif head == "meta":
+        key, end = json.JSONDecoder().raw_decode(rest)
+        value = json.loads(rest[end:])
+        if not isinstance(key, str):
+            raise IRError(f"line {lineno}: a metadata key is not a string")
+        graph.metadata[key] = value
+    elif head == "input":
+        name, info = _parse_decl(rest, lineno)
+        graph.inputs.append(name)
+        graph.tensors[name] = info
+    elif head == "const":
+        name, info = _parse_decl(rest, lineno)
+        if name not in consts:
+            raise IRError(f"line {lineno}: no value for constant {name}")
+        value = consts[name]
+        if value.dtype.kind not in "biuf" or tuple(value.shape) != info.shape:
+            raise IRError(
+                f"line {lineno}: constant {name} is declared {info.dtype}{list(info.shape)}, but its "
+                f"value is {value.dtype}{list(value.shape)}"
+            )
+        graph.consts[name] = value
+        graph.tensors[name] = info
+    elif head == "output":
+        graph.outputs.append(rest.strip().lstrip("%"))
+    else:
+        m = _NODE.match(line)
+        if not m:
+            raise IRError(f"line {lineno}: cannot parse {line[:80]!r}")
+        outs = [_parse_decl(d, lineno) for d in m.group(1).split(", ")]
+        for name, info in outs:
+            graph.tensors[name] = info
+        ins = [i.strip().lstrip("%") for i in m.group(3).split(",") if i.strip()]
+        hw = json.loads(m.group(5)) if m.group(5) else {}
+        if not isinstance(hw, dict):
+            raise IRError(f"line {lineno}: the hw record is not an object")
+        attrs = _parse_attrs(m.group(2), m.group(4), lineno)
+        graph.nodes.append(Node(m.group(2), ins, [n for n, _ in outs], attrs, hw=hw))
+
+
 def parse_graph(text: str, consts: dict[str, np.ndarray]) -> Graph:
-    """Parse the text form; `consts` supplies the values of the declared constants."""
+    """Parse the text form; `consts` supplies the values of the declared constants. Any
+    malformed line raises IRError naming it."""
     graph = Graph("", [], [], [], {}, {})
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        head, _, rest = line.partition(" ")
-        if head == "graph":
-            graph.name = json.loads(rest)
-        elif head == "meta":
-            key, end = json.JSONDecoder().raw_decode(rest)
-            value = json.loads(rest[end:])
-            graph.metadata[key] = value
-        elif head == "input":
-            name, info = _parse_decl(rest, lineno)
-            graph.inputs.append(name)
-            graph.tensors[name] = info
-        elif head == "const":
-            name, info = _parse_decl(rest, lineno)
-            if name not in consts:
-                raise IRError(f"line {lineno}: no value for constant {name}")
-            graph.consts[name] = consts[name]
-            graph.tensors[name] = info
-        elif head == "output":
-            graph.outputs.append(rest.strip().lstrip("%"))
-        else:
-            m = _NODE.match(line)
-            if not m:
-                raise IRError(f"line {lineno}: cannot parse {line[:80]!r}")
-            outs = [_parse_decl(d, lineno) for d in m.group(1).split(", ")]
-            for name, info in outs:
-                graph.tensors[name] = info
-            ins = [i.strip().lstrip("%") for i in m.group(3).split(",") if i.strip()]
-            hw = json.loads(m.group(5)) if m.group(5) else {}
-            attrs = _parse_attrs(m.group(2), m.group(4), lineno)
-            graph.nodes.append(Node(m.group(2), ins, [n for n, _ in outs], attrs, hw=hw))
+        try:
+            _parse_line(graph, line, lineno, consts)
+        except _PARSE_ERRORS as exc:
+            why = (str(exc).strip().splitlines() or [""])[0][:80]
+            raise IRError(
+                f"line {lineno}: cannot parse {line[:80]!r} ({type(exc).__name__}: {why})"
+            ) from None
     graph.rename_nodes()
     return graph
 
@@ -170,8 +210,37 @@ def save_graph(graph: Graph, path: str | Path) -> None:
     atomic_write(str(path) + ".npz", write_npz)
 
 
+def _load_consts(npz: str) -> dict[str, np.ndarray]:
+    try:
+        with zipfile.ZipFile(npz) as archive:
+            size = sum(info.file_size for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise IRError(f"{npz}: not a readable .npz file ({_why(exc)})") from None
+    validate.check_allocation(f"{npz} (the IR's constants)", size, "it is not a file this tool wrote")
+    try:
+        with np.load(npz, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except Exception as exc:  # numpy and zipfile raise many types on damaged archives
+        raise IRError(f"{npz}: not a readable .npz file ({_why(exc)})") from None
+
+
+def _why(exc: BaseException) -> str:
+    first = (str(exc).strip().splitlines() or [""])[0][:120]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 def load_graph(path: str | Path) -> Graph:
+    """The graph saved by `save_graph` at `path` (+ .npz); IRError (or UserError, for an .npz
+    over the memory budget) on a damaged file, never another exception."""
     path = Path(path)
-    with np.load(str(path) + ".npz", allow_pickle=False) as data:
-        consts = {k: data[k] for k in data.files}
-    return parse_graph(path.read_text(), consts)
+    consts = _load_consts(str(path) + ".npz")
+    try:
+        size = path.stat().st_size
+        validate.check_allocation(f"{path} (the IR's text)", size, "it is not a file this tool wrote")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IRError(f"{path}: not a readable IR text file ({_why(exc)})") from None
+    try:
+        return parse_graph(text, consts)
+    except IRError as exc:
+        raise IRError(f"{path}: {exc}") from None

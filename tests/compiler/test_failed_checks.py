@@ -14,6 +14,7 @@ import compiler.cpu_step
 import compiler.fpga_steps
 from bireal_hw.random_models import narrow_onnx
 from compiler.build import main
+from compiler.fingerprint import record_step_file
 from tests.conftest import run_cli
 
 
@@ -60,13 +61,16 @@ def assert_failed(code: int, err: str, out, check: str, gone: tuple[str, ...]) -
 
 
 def corrupt_weights(path) -> None:
-    """Add 1 to every integer weight tensor of a saved IR (its .npz)."""
+    """Add 1 to every integer weight tensor of a saved IR (its .npz), as a bug of the step that
+    wrote it would: the build's record of the file's digest is updated too, so the resume accepts
+    the file and the verify check must find the difference."""
     npz = str(path) + ".npz"
     consts = dict(np.load(npz))
     for name, value in consts.items():
         if name.startswith("w"):
             consts[name] = value + 1 if value.min() > -2 else value - 1
     np.savez(npz, **consts)
+    record_step_file(path.parent.parent, f"steps/{path.name}")
 
 
 def test_ir_check_fails_on_a_corrupted_step(tmp_path, capsys, model):

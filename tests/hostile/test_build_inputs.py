@@ -42,7 +42,11 @@ FLAG_CASES = [
     ("unknown-target", ["--target", "asic"], "invalid choice"),
     ("unknown-board", ["--target", "sim", "--board", "zcu9999"], "zcu9999"),
     ("quiet-and-verbose", ["--quiet", "--verbose"], "not allowed"),
-    ("fps-and-folding", ["--target", "sim", "--fps", "100", "--folding", "{folding}"], "either --fps or --folding"),
+    (
+        "fps-and-folding",
+        ["--target", "sim", "--fps", "100", "--folding", "{folding}"],
+        "either --fps or --folding",
+    ),
     ("residual-bits-file", ["--residual-bits", "4"], "named model"),
     ("residual-bits-range", ["--model", "bireal_small", "--residual-bits", "1"], "[2, 16]"),
     ("model-unknown", ["--model", "bireal99"], "not found"),
@@ -127,7 +131,18 @@ def test_impossible_fps_is_refused_before_verification(fps, words, tmp_path, cap
     """The design is made before the verify step: an --fps no folding reaches, or one the board
     cannot hold, is refused right after the import, naming the fastest rate that is possible."""
     out = tmp_path / "out"
-    argv = ["--out", str(out), "--target", "sim", "--board", "pynq-z2", "--fps", fps, "--verify-images", "1000"]
+    argv = [
+        "--out",
+        str(out),
+        "--target",
+        "sim",
+        "--board",
+        "pynq-z2",
+        "--fps",
+        fps,
+        "--verify-images",
+        "1000",
+    ]
     start = time.perf_counter()
     code, _, err = run_cli(main, capsys, *argv)
     _one_line_refusal(code, err, words, progress=True)

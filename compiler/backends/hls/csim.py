@@ -41,7 +41,7 @@ def hls_include_dir() -> Path:
         import hls4ml
     except ImportError:
         raise CompileError(
-            "hls4ml is not installed: pip install -e \".[hls4ml]\" torch==2.13.0 (its ap_types headers are needed)"
+            'hls4ml is not installed: pip install -e ".[hls4ml]" torch==2.13.0 (its ap_types headers are needed)'
         ) from None
     path = Path(hls4ml.__file__).resolve().parent / "templates" / "vivado" / "ap_types"
     if not (path / "ap_int.h").is_file() or not (path / "hls_stream.h").is_file():
