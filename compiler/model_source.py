@@ -173,6 +173,11 @@ def resolve_model(model, residual_bits: int | None = None, seed: int = 0, input_
         from bireal_hw.models import BiRealNet
 
         if isinstance(model, BiRealNet):
+            from bireal_hw.validate import require_finite
+
+            for name, value in model.state_dict().items():
+                if isinstance(value, torch.Tensor) and value.is_floating_point():
+                    require_finite(f"the model's tensor {name!r}", value)
             model.eval()
             return ModelSource("module", model.cfg.name, _module_digest(model), _bireal=model)
         return _brevitas_source(model, input_shape)

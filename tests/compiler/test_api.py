@@ -95,6 +95,15 @@ def test_compile_refuses_bad_input_with_one_line(model, kwargs, words, tmp_path)
     assert not (tmp_path / "out").exists()
 
 
+def test_compile_refuses_a_module_with_non_finite_weights(tmp_path):
+    net = make_model(ModelSpec(2, TINY, 0))
+    with torch.no_grad():
+        net.stem_bn.running_var[0] = float("inf")
+    with pytest.raises(UserError, match="stem_bn.running_var.*non-finite"):
+        compiler.compile(net, out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_named_models_from_the_cli(tmp_path, capsys):
     """`--model bireal_small --seed N`: random weights with randomized BN, marked in the report,
     a pure function of the seed, checked against its own golden."""
