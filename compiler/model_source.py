@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bireal_hw.errors import UserError
+from compiler.fingerprint import file_digest
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 
@@ -89,14 +90,6 @@ class ModelSource:
         return out
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _module_digest(module) -> str:
     import torch
 
@@ -146,7 +139,7 @@ def _file_source(path: Path) -> ModelSource:
     if not os.access(path, os.R_OK):
         raise UserError(f"model {shown} is not readable; check its permissions")
     kind = "checkpoint" if path.suffix.lower() in CHECKPOINT_SUFFIXES else "onnx"
-    return ModelSource(kind, shown, _sha256_file(path), path=path)
+    return ModelSource(kind, shown, file_digest(path), path=path)
 
 
 def resolve_model(model, residual_bits: int | None = None, seed: int = 0, input_shape=None) -> ModelSource:
