@@ -18,13 +18,13 @@ def _run_passes(graph: Graph, state, step: str, passes) -> Graph:
 
 def step_import(graph: Graph | None, state) -> Graph:
     from compiler.frontend.importer import UnsupportedModel, import_qonnx
+    from compiler.frontend.load import safe_graph_name
     from compiler.ir import IRError
 
     source = state.cfg.source
     proto = source.onnx_proto(state.stage)
-    name = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in source.graph_name)[:64] or "model"
     try:
-        result = import_qonnx(proto, name)
+        result = import_qonnx(proto, safe_graph_name(source.graph_name))
     except (UnsupportedModel, IRError) as exc:
         raise UserError(f"{source.label}: {exc}") from None
     state.names = result.names

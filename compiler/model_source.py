@@ -20,8 +20,6 @@ from pathlib import Path
 from bireal_hw.errors import UserError
 from compiler.fingerprint import file_digest
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
-
 
 def named_models() -> tuple[str, ...]:
     from bireal_hw.models import MODEL_CONFIGS
@@ -138,6 +136,8 @@ def _file_source(path: Path) -> ModelSource:
         raise UserError(f"model {shown} is not a regular file (a FIFO or device?); give an .onnx or .pt file")
     if not os.access(path, os.R_OK):
         raise UserError(f"model {shown} is not readable; check its permissions")
+    from compiler.frontend.load import CHECKPOINT_SUFFIXES
+
     kind = "checkpoint" if path.suffix.lower() in CHECKPOINT_SUFFIXES else "onnx"
     return ModelSource(kind, shown, file_digest(path), path=path)
 

@@ -27,11 +27,12 @@ def load_model_graph(path: str | Path) -> ImportResult:
         proto = load_untrusted_onnx(path)
         name = path.stem
     try:
-        return import_qonnx(proto, _safe_name(name))
+        return import_qonnx(proto, safe_graph_name(name))
     except (UnsupportedModel, IRError) as exc:
         raise UserError(f"{path}: {exc}") from None
 
 
-def _safe_name(name: str) -> str:
+def safe_graph_name(name: str) -> str:
+    """A model name usable as the IR graph's name (and in generated file names)."""
     cleaned = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in name)[:64]
     return cleaned or "model"
