@@ -142,6 +142,33 @@ def fold_requantization(
     return requantization_from_affine(coefficients, qmin, qmax, acc_min, acc_max)
 
 
+def sign_from_affine(coefficients: list[tuple[Fraction, Fraction]], acc_min, acc_max) -> Requantization:
+    """Thresholds for q = +1 if a_c * acc + b_c >= 0 else -1, acc in [acc_min[c], acc_max[c]]:
+    qmin -1 and the one threshold twice (q = -1 + 2 * [d * acc >= T]), so that it is an
+    ordinary multi_threshold whose outputs are exactly {-1, +1}."""
+    directions, rows = [], []
+    for c, (a, b) in enumerate(coefficients):
+        lo, hi = int(acc_min[c]), int(acc_max[c])
+        if a == 0:
+            directions.append(0)
+            rows.append([0, 0] if b >= 0 else [1, 1])
+            continue
+        d = 1 if a > 0 else -1
+        if d < 0:
+            lo, hi = -hi, -lo
+        # d * acc = m >= -b / |a|: the least integer m there, clipped to [lo, hi + 1]
+        t = math.ceil(-b / abs(a))
+        t = min(max(t, lo), hi + 1)
+        directions.append(d)
+        rows.append([t, t])
+    return Requantization(
+        direction=np.array(directions, dtype=np.int64),
+        thresholds=np.array(rows, dtype=np.int64).reshape(len(coefficients), 2),
+        qmin=-1,
+        qmax=1,
+    )
+
+
 def requantization_from_affine(
     coefficients: list[tuple[Fraction, Fraction]], qmin: int, qmax: int, acc_min, acc_max
 ) -> Requantization:

@@ -65,20 +65,22 @@ def design_info(graph: Graph, state) -> dict:
         "in_scale": float(quantizer.scale),
         "in_qmin": int(quantizer.qmin),
         "in_qmax": int(quantizer.qmax),
+        "in_offset": int(quantizer.offset),
+        "in_cut": float(quantizer.cut) if quantizer.bipolar else None,
         "in_bytes": element_bytes(df.output_streams(src)[0].bits),
         "in_words": project.in_words,
         "classes": dst.geometry.elements,
         "out_bytes": element_bytes(df.input_streams(dst)[0].bits),
         "out_words": project.out_words,
         "out_scale": float(dequantizer.scale),
+        "out_offset": float(dequantizer.offset),
         "frames_offset": 0x10,  # the `frames` argument's AXI-Lite register (Vitis HLS s_axilite map)
     }
 
 
 def _bus_words(info: dict, images: np.ndarray) -> np.ndarray:
     """Images -> the input bus words the host sends (the driver's own packing)."""
-    pixels = host.quantize(images, info["in_scale"], info["in_qmin"], info["in_qmax"])
-    return host.pack_frames(pixels, info["in_bytes"], info["in_words"])
+    return host.input_words(info, images)
 
 
 def _expected_words(info: dict, logits: np.ndarray) -> np.ndarray:

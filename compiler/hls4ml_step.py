@@ -13,6 +13,7 @@ import numpy as np
 from bireal_hw.errors import CheckFailed
 from compiler.backends.hls4ml.convert import PROJECT, hls4ml_model
 from compiler.ir import Graph
+from compiler.ir.ops.quantize_input import quantize
 from compiler.verify_build import compare, images_for, reference_for, require
 
 
@@ -21,7 +22,7 @@ def model_runner(graph: Graph, model):
     quantizer = next(n for n in graph.nodes if n.op == "quantize_input").attrs
 
     def run(x: np.ndarray) -> np.ndarray:
-        pixels = np.clip(np.round(x.astype(np.float64) / quantizer.scale), quantizer.qmin, quantizer.qmax)
+        pixels = quantize(quantizer, x).astype(np.float64)
         y = model.predict(np.ascontiguousarray(pixels.transpose(0, 2, 3, 1)))  # float64: exact integers
         got = np.asarray(y, dtype=np.float64).reshape(len(x), -1)
         if not np.array_equal(got, np.round(got)):

@@ -26,7 +26,7 @@ def design_runner(graph: Graph, design: Design):
     quantizer = next(n for n in graph.nodes if n.op == "quantize_input").attrs
 
     def run(x: np.ndarray) -> np.ndarray:
-        pixels = host_pixels(x, quantizer.scale, quantizer.qmin, quantizer.qmax)
+        pixels = host_pixels(x, quantizer)
         return run_functional(design.dataflow, pixels)["output"]
 
     return run

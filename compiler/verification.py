@@ -105,7 +105,10 @@ class InputGrid:
     @staticmethod
     def of(graph: Graph) -> InputGrid:
         q = next(n for n in graph.nodes if n.op == "quantize_input").attrs
-        return InputGrid(float(q.scale), int(q.qmin), int(q.qmax))
+        if q.bipolar:  # a sign of the image: 8-bit pixels over [0, 1] on both sides of the cut
+            return InputGrid(1 / 255, 0, 255)
+        # pixel q is the image value (q - offset) * scale
+        return InputGrid(float(q.scale), int(q.qmin) - int(q.offset), int(q.qmax) - int(q.offset))
 
     def images(self, pixels: np.ndarray) -> np.ndarray:
         """Integer pixels -> the float32 images the models take (they quantize back exactly)."""

@@ -120,7 +120,9 @@ def cycle_errors(df: Dataflow, result: SimResult) -> dict[str, float]:
     return out
 
 
-def host_pixels(images: np.ndarray, scale: float, qmin: int, qmax: int) -> np.ndarray:
-    """The host side of the input DMA: images (N, C, H, W) in [0, 1] -> NHWC integers on the grid."""
-    q = np.clip(np.round(images.astype(np.float64) / scale), qmin, qmax).astype(np.int64)
-    return q.transpose(0, 2, 3, 1)
+def host_pixels(images: np.ndarray, quantizer) -> np.ndarray:
+    """The host side of the input DMA: images (N, C, H, W) in [0, 1] -> NHWC integers on the
+    grid of the IR's `quantize_input` attributes (offset and bipolar cut included)."""
+    from compiler.ir.ops.quantize_input import quantize
+
+    return quantize(quantizer, images).transpose(0, 2, 3, 1)

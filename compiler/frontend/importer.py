@@ -5,7 +5,15 @@ is on the integer side:
 - `Scaled`: an IR integer tensor and its real scale (a Fraction, or one per channel);
 - `Pending`: a real value not on any grid yet (BatchNorm output, Add output) that the next
   `Quant` puts on one (as `requantize` / `scaled_add`);
-- `Padded`: a bipolar tensor with an explicit constant pad (plus_one / minus_one models).
+- `Padded`: a bipolar tensor with an explicit constant pad (plus_one / minus_one models);
+- `RealInput`: the float image, with the pre-processing seen so far (`a * x + b` by scalar
+  constants, a flatten), absorbed exactly into the input quantizer when the first Quant or
+  BipolarQuant reads it (FINN's `2x - 1`);
+- `OutputAffine`: an affine map of the logits by scalar constants (Brevitas' TensorNorm: Sub,
+  Div, Mul, Add), folded into the output dequantizer; nothing else may read it.
+
+A signed 1-bit Quant is read as qonnx reads it (+-1, the sign), never as {-1, 0}; a BatchNorm
+before a BipolarQuant is the sign of an affine map of the accumulator (one threshold per channel).
 
 Scales are exact `Fraction`s of the float32 parameters; they leave the IR only as attributes of
 the edge ops and of `requantize` (which a pass folds into thresholds). Activations become NHWC.
@@ -20,6 +28,7 @@ N x C x H x W dims), and one image's largest tensor must fit the memory budget
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -87,9 +96,20 @@ class Padded:
 @dataclass
 class RealInput:
     name: str
+    a: Fraction = Fraction(1)  # the image value the first quantizer sees: a * x + b
+    b: Fraction = Fraction(0)
+    flattened: bool = False  # a Reshape/Flatten to (N, C*H*W) came first (it commutes with the quantizer)
 
 
-Value = Weights | Scaled | Pending | Padded | RealInput | np.ndarray
+@dataclass
+class OutputAffine:
+    source: Scaled
+    mul: Fraction  # the logits' real value is source * mul + add
+    add: Fraction
+
+
+Value = Weights | Scaled | Pending | Padded | RealInput | OutputAffine | np.ndarray
+ARITHMETIC = ("Add", "Sub", "Mul", "Div")
 
 
 def _fraction(x) -> Fraction:
@@ -137,6 +157,9 @@ class Importer:
             "Conv": self.conv,
             "BatchNormalization": self.batchnorm,
             "Add": self.add,
+            "Sub": self.arithmetic,
+            "Mul": self.arithmetic,
+            "Div": self.arithmetic,
             "AveragePool": self.average_pool,
             "MaxPool": self.max_pool,
             "GlobalAveragePool": self.global_average_pool,
@@ -156,6 +179,10 @@ class Importer:
         if name not in self.values:
             raise UnsupportedModel(f"{_describe(node)} reads tensor {name[:60]!r}, which is not defined")
         return self.values[name]
+
+    def const_or_none(self, name: str) -> np.ndarray | None:
+        v = self.values.get(name)
+        return v if isinstance(v, np.ndarray) else None
 
     def const(self, name: str, node: onnx.NodeProto) -> np.ndarray:
         v = self.get(name, node)
@@ -203,9 +230,12 @@ class Importer:
         if np.any(scale <= 0):
             raise UnsupportedModel(f"{_describe(node)} has a non-positive scale")
         signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 0))
+        x = self.get(node.input[0], node)
+        if n == 1 and signed:
+            # qonnx (and FINN) read a signed 1-bit Quant as bipolar: +-1 by the sign
+            return self.bipolar(node, x, scale)
         qmin = (-(2 ** (n - 1)) + (1 if narrow else 0)) if signed else 0
         qmax = 2 ** (n - 1) - 1 if signed else 2**n - 1 - (1 if narrow else 0)
-        x = self.get(node.input[0], node)
         if isinstance(x, Pending) and x.relu:
             # clip(round(max(y, 0) / s), qmin, qmax) == clip(round(y / s), max(qmin, 0), qmax)
             qmin = max(qmin, 0)
@@ -216,10 +246,7 @@ class Importer:
         s = float(scale.reshape(()))
         out_type = IntType.covering(qmin, qmax)
         if isinstance(x, RealInput):
-            attrs = QuantizeInputAttrs(scale=s, qmin=qmin, qmax=qmax)
-            return Scaled(
-                self.emit("quantize_input", [x.name], attrs, out_type, node.output[0]), _fraction(s)
-            )
+            return self.quantize_input(node, x, s, qmin, qmax)
         if isinstance(x, Pending) and x.source == "add":
             a_, b_ = x.inputs
             s_out = _fraction(s)
@@ -229,7 +256,12 @@ class Importer:
                 )
             attrs = ScaledAddAttrs(a_.scale / s_out, b_.scale / s_out, qmin, qmax)
             return Scaled(self.emit("scaled_add", [a_.name, b_.name], attrs, out_type, node.output[0]), s_out)
-        if isinstance(x, Pending):
+        attrs = RequantizeAttrs(out_scale=s, qmin=qmin, qmax=qmax)
+        return self.requantize(node, x, attrs, out_type, _fraction(s))
+
+    def requantize(self, node, x: Value, attrs: RequantizeAttrs, out_type: IntType, scale: Fraction) -> Scaled:
+        """A requantize of an accumulator (with the BatchNorm between them, if any)."""
+        if isinstance(x, Pending) and x.source == "batchnorm" and not (attrs.bipolar and x.relu):
             acc, params, eps = x.inputs[0], x.params, x.eps
         elif isinstance(x, Scaled):
             acc, params, eps = x, [], 0.0
@@ -239,8 +271,70 @@ class Importer:
         acc_scale = np.array([float(s_) for s_ in _per_channel(acc.scale, channels)], dtype=np.float64)
         inputs = [acc.name, self.add_const("p", acc_scale, REAL)]
         inputs += [self.add_const("p", p.astype(np.float64), REAL) for p in params]
-        attrs = RequantizeAttrs(out_scale=s, qmin=qmin, qmax=qmax, eps=eps)
-        return Scaled(self.emit("requantize", inputs, attrs, out_type, node.output[0]), _fraction(s))
+        attrs = RequantizeAttrs(attrs.out_scale, attrs.qmin, attrs.qmax, eps, attrs.bipolar)
+        return Scaled(self.emit("requantize", inputs, attrs, out_type, node.output[0]), scale)
+
+    def quantize_input(self, node, x: RealInput, s: float, qmin: int, qmax: int) -> Scaled:
+        """The first quantizer, with the float pre-processing a * x + b absorbed:
+        round((a x + b) / s) = round(x / (s / a) + b / s) with b / s a whole number of steps."""
+        if x.a <= 0:
+            raise UnsupportedModel(
+                f"{_describe(node)}: the input's pre-processing multiplies it by {float(x.a):g}; only a "
+                "positive factor can be absorbed into the input quantizer"
+            )
+        step = _fraction(s)
+        offset = x.b / step
+        if offset.denominator != 1:
+            raise UnsupportedModel(
+                f"{_describe(node)}: the input's pre-processing adds {float(x.b):g}, which is not a whole "
+                f"number of the quantizer's steps ({s:g}); the input grid cannot absorb it"
+            )
+        scale = float(step / x.a)
+        if not (scale > 0 and np.isfinite(scale)):
+            raise UnsupportedModel(f"{_describe(node)}: the input's grid step {scale:g} is not a positive float")
+        attrs = QuantizeInputAttrs(scale=scale, qmin=qmin, qmax=qmax, offset=int(offset))
+        out = self.emit("quantize_input", [x.name], attrs, IntType.covering(qmin, qmax), node.output[0])
+        return self.after_input(x, Scaled(out, step))
+
+    def after_input(self, x: RealInput, q: Scaled) -> Scaled:
+        """The quantized input, flattened where the model flattened the float image first."""
+        if not x.flattened:
+            return q
+        _, h, w, c = self.graph.tensors[q.name].shape
+        out = self.emit("flatten", [q.name], None, self.graph.tensors[q.name].dtype)
+        return Scaled(out, q.scale, (c, h, w) if (h, w) != (1, 1) else None)
+
+    def bipolar(self, node, x: Value, scale: np.ndarray) -> Value:
+        """A BipolarQuant (or a signed 1-bit Quant) of weights, the input, a BatchNorm or a
+        tensor on a grid: +-1 by the sign (sign(0) = +1), times `scale`."""
+        if np.any(scale <= 0):
+            raise UnsupportedModel(f"{_describe(node)} has a non-positive scale")
+        if isinstance(x, np.ndarray):
+            per = scale.reshape(-1) if scale.size != 1 else np.repeat(scale.reshape(-1), x.shape[0])
+            if scale.size != 1 and scale.size != x.shape[0]:
+                raise UnsupportedModel(
+                    f"{_describe(node)}: weight scales must be per tensor or per output channel"
+                )
+            values = np.where(x >= 0, 1, -1).astype(np.int64)
+            return Weights(values, tuple(_fraction(v) for v in per), BIPOLAR)
+        if scale.size != 1:
+            raise UnsupportedModel(
+                f"{_describe(node)}: per-channel bipolar activation scales are not supported"
+            )
+        step = _fraction(scale.reshape(()))
+        if isinstance(x, RealInput):
+            if x.a <= 0:
+                raise UnsupportedModel(
+                    f"{_describe(node)}: the input's pre-processing multiplies it by {float(x.a):g}; only "
+                    "a positive factor can be absorbed into the input's sign"
+                )
+            attrs = QuantizeInputAttrs(scale=1.0, qmin=-1, qmax=1, cut=_float_at_least(-x.b / x.a))
+            return self.after_input(x, Scaled(self.emit("quantize_input", [x.name], attrs, BIPOLAR, node.output[0]), step))
+        if isinstance(x, Pending):
+            attrs = RequantizeAttrs(out_scale=1.0, qmin=-1, qmax=1, bipolar=True)
+            return self.requantize(node, x, attrs, BIPOLAR, step)
+        src = self.scaled(node.input[0], node)
+        return Scaled(self.emit("sign", [src.name], None, BIPOLAR, node.output[0]), step)
 
     def quant_weights(self, node, w: np.ndarray, scale: np.ndarray, qmin: int, qmax: int) -> Weights:
         w32 = w.astype(np.float32)
@@ -255,22 +349,7 @@ class Importer:
         return Weights(q, tuple(_fraction(v) for v in per), IntType.covering(qmin, qmax))
 
     def bipolar_quant(self, node: onnx.NodeProto) -> Value:
-        x = self.get(node.input[0], node)
-        scale = self.const(node.input[1], node)
-        if np.any(scale <= 0):
-            raise UnsupportedModel(f"{_describe(node)} has a non-positive scale")
-        if isinstance(x, np.ndarray):
-            per = scale.reshape(-1) if scale.size != 1 else np.repeat(scale.reshape(-1), x.shape[0])
-            values = np.where(x >= 0, 1, -1).astype(np.int64)
-            return Weights(values, tuple(_fraction(v) for v in per), BIPOLAR)
-        if scale.size != 1:
-            raise UnsupportedModel(
-                f"{_describe(node)}: per-channel bipolar activation scales are not supported"
-            )
-        src = self.scaled(node.input[0], node)
-        return Scaled(
-            self.emit("sign", [src.name], None, BIPOLAR, node.output[0]), _fraction(scale.reshape(()))
-        )
+        return self.bipolar(node, self.get(node.input[0], node), self.const(node.input[1], node))
 
     def pad(self, node: onnx.NodeProto) -> Value:
         src = self.scaled(node.input[0], node)
@@ -360,7 +439,64 @@ class Importer:
         return Pending(x.source, x.inputs, x.params, x.eps, relu=True)
 
     def add(self, node: onnx.NodeProto) -> Value:
-        return Pending("add", [self.scaled(node.input[0], node), self.scaled(node.input[1], node)])
+        if self.const_or_none(node.input[0]) is None and self.const_or_none(node.input[1]) is None:
+            return Pending("add", [self.scaled(node.input[0], node), self.scaled(node.input[1], node)])
+        return self.arithmetic(node)
+
+    def arithmetic(self, node: onnx.NodeProto) -> Value:
+        """Add, Sub, Mul, Div with a constant: folded when both are constants (float32, as the
+        exporter computes), absorbed into the input quantizer on the float image, kept as a
+        rescale of a grid (a positive factor), or an affine map of the logits."""
+        op = node.op_type
+        if len(node.input) != 2:
+            raise UnsupportedModel(f"{_describe(node)} has {len(node.input)} inputs; {op} takes two")
+        cx, cy = self.const_or_none(node.input[0]), self.const_or_none(node.input[1])
+        if cx is not None and cy is not None:
+            with np.errstate(all="ignore"):
+                fn = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op]
+                folded = fn(cx, cy)
+            try:
+                validate.require_finite(f"{_describe(node)} of two constants", folded)
+            except UserError as exc:
+                raise UnsupportedModel(f"{exc}; {_REDO}") from None
+            return folded
+        if cx is None and cy is None:
+            raise UnsupportedModel(
+                f"{_describe(node)} combines two tensors; only an Add of two tensors is supported"
+            )
+        const_first = cx is not None
+        const = cx if const_first else cy
+        if const.size != 1:
+            raise UnsupportedModel(
+                f"{_describe(node)}: an {op} by a constant of {const.size} values; only scalar constants "
+                "(pre-processing of the input, an affine map of the logits) are supported"
+            )
+        c = _fraction(const.reshape(-1)[0])
+        if op == "Div" and (const_first or c == 0):
+            raise UnsupportedModel(
+                f"{_describe(node)}: " + ("a division by a tensor" if const_first else "a division by zero")
+                + " is not supported"
+            )
+        m, k = {
+            "Add": (Fraction(1), c),
+            "Sub": (Fraction(-1), c) if const_first else (Fraction(1), -c),
+            "Mul": (c, Fraction(0)),
+            "Div": (1 / c if c else Fraction(0), Fraction(0)),
+        }[op]
+        v = self.get(node.input[1] if const_first else node.input[0], node)
+        if isinstance(v, RealInput):
+            return RealInput(v.name, v.a * m, v.b * m + k, v.flattened)
+        if isinstance(v, Scaled) and m > 0 and k == 0:
+            scale = tuple(s_ * m for s_ in v.scale) if isinstance(v.scale, tuple) else v.scale * m
+            return Scaled(v.name, scale, v.flattened_from)
+        if isinstance(v, Scaled):
+            return OutputAffine(v, m, k)
+        if isinstance(v, OutputAffine):
+            return OutputAffine(v.source, v.mul * m, v.add * m + k)
+        raise UnsupportedModel(
+            f"{_describe(node)}: an {op} by a constant is supported on the float input (pre-processing) "
+            "and on the logits (an affine tail), not here"
+        )
 
     def _pool_attrs(self, node: onnx.NodeProto) -> PoolAttrs:
         a = _attrs(node)
@@ -403,17 +539,17 @@ class Importer:
         return self.global_average_pool(node)
 
     def flatten(self, node: onnx.NodeProto) -> Value:
+        v = self.get(node.input[0], node)
+        if isinstance(v, RealInput):  # the float image, flattened before its quantizer
+            _, h, w, c = self.graph.tensors[v.name].shape
+            self.check_flatten_target(node, h * w * c)
+            return RealInput(v.name, v.a, v.b, True)
         src = self.scaled(node.input[0], node)
         shape = self.graph.tensors[src.name].shape
         if len(shape) == 2:
             return src
         n, h, w, c = shape
-        if node.op_type == "Reshape":
-            target = [int(v) for v in self.const(node.input[1], node)]
-            if len(target) != 2 or target[1] not in (-1, h * w * c):
-                raise UnsupportedModel(f"{_describe(node)}: only a reshape to (N, C*H*W) is supported")
-        elif int(_attrs(node).get("axis", 1)) != 1:
-            raise UnsupportedModel(f"{_describe(node)}: only Flatten with axis 1 is supported")
+        self.check_flatten_target(node, h * w * c)
         if isinstance(src.scale, tuple) and (h, w) != (1, 1):
             raise UnsupportedModel(f"{_describe(node)}: a flattened map needs one scale, not one per channel")
         dtype = self.graph.tensors[src.name].dtype
@@ -421,6 +557,14 @@ class Importer:
         # NHWC flattening orders the features (h, w, c); ONNX's NCHW order is (c, h, w). The next
         # matmul's weight columns are permuted to match (exact: a reordering of the same sum).
         return Scaled(out, src.scale, (c, h, w) if (h, w) != (1, 1) else None)
+
+    def check_flatten_target(self, node: onnx.NodeProto, features: int) -> None:
+        if node.op_type == "Reshape":
+            target = [int(v) for v in self.const(node.input[1], node).reshape(-1)]
+            if len(target) != 2 or target[0] not in (-1, 1) or target[1] not in (-1, features) or target == [-1, -1]:
+                raise UnsupportedModel(f"{_describe(node)}: only a reshape to (N, C*H*W) is supported")
+        elif int(_attrs(node).get("axis", 1)) != 1:
+            raise UnsupportedModel(f"{_describe(node)}: only Flatten with axis 1 is supported")
 
     def gemm(self, node: onnx.NodeProto) -> Value:
         a = _attrs(node)
@@ -515,12 +659,23 @@ class Importer:
                 )
             self.values[node.output[0]] = handler(node)
         result = self.values.get(g.output[0].name)
+        offset = Fraction(0)
+        if isinstance(result, OutputAffine):
+            if isinstance(result.source.scale, tuple):
+                raise UnsupportedModel("the model's output has per-channel scales; one output scale only")
+            if result.mul <= 0:
+                raise UnsupportedModel(
+                    f"the model's output is multiplied by {float(result.mul):g} after its last layer; a "
+                    "factor <= 0 reverses or erases the class order, only a positive one is supported"
+                )
+            offset = result.add
+            result = Scaled(result.source.name, result.source.scale * result.mul)
         if not isinstance(result, Scaled):
             raise UnsupportedModel("the model's output is not an integer tensor with a known scale")
         if isinstance(result.scale, tuple):
             raise UnsupportedModel("the model's output has per-channel scales; one output scale only")
         out = self.emit(
-            "dequantize_output", [result.name], DequantizeOutputAttrs(result.scale), None, g.output[0].name
+            "dequantize_output", [result.name], DequantizeOutputAttrs(result.scale, offset), None, g.output[0].name
         )
         self.builder.finish([out])
         check_image_memory(self.graph)
@@ -604,6 +759,12 @@ def check_image_memory(graph: Graph) -> None:
         nbytes,
         f"{_REDO} with smaller images or fewer channels",
     )
+
+
+def _float_at_least(value: Fraction) -> float:
+    """The least float64 >= value (a float64 x satisfies x >= value exactly when x >= it)."""
+    f = float(value)
+    return math.nextafter(f, math.inf) if Fraction(f) < value else f
 
 
 def _divide(scale: Scale, k: int) -> Scale:

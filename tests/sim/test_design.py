@@ -135,7 +135,7 @@ def test_design_outputs_equal_the_golden(graph):
     d = design(graph, fps=5_000)
     images, _ = verification_images("fashion-mnist", (1, 28, 28), 100, seed=0)
     quantizer = graph.nodes[0].attrs
-    got = run_functional(d.dataflow, host_pixels(images, quantizer.scale, quantizer.qmin, quantizer.qmax))
+    got = run_functional(d.dataflow, host_pixels(images, quantizer))
     want = golden_reference(DEFAULT_MODEL).run(images)
     assert np.array_equal(got["output"], want)
 
@@ -148,7 +148,7 @@ def test_design_outputs_equal_the_golden_on_all_test_images(graph):
     reference = golden_reference(DEFAULT_MODEL)
     for s in range(0, len(images), 500):
         x = images[s : s + 500]
-        got = run_functional(d.dataflow, host_pixels(x, quantizer.scale, quantizer.qmin, quantizer.qmax))
+        got = run_functional(d.dataflow, host_pixels(x, quantizer))
         assert np.array_equal(got["output"], reference.run(x)), s
 
 
@@ -177,5 +177,5 @@ def test_bireal18_on_zcu104_at_2000_fps(tmp_path):
     assert max(abs(e) for e in cycle_errors(d.dataflow, result).values()) <= 0.02
     images, _ = verification_images(None, (3, 224, 224), 2, seed=0)
     quantizer = graph.nodes[0].attrs
-    got = run_functional(d.dataflow, host_pixels(images, quantizer.scale, quantizer.qmin, quantizer.qmax))
+    got = run_functional(d.dataflow, host_pixels(images, quantizer))
     assert np.array_equal(got["output"], golden_reference(ckpt).run(images))

@@ -13,7 +13,7 @@ Stream format (design.json): the host quantizes pixels onto the input grid
 q = clip(round_half_even(x / scale), qmin, qmax), NHWC; each value takes `in_bytes` bytes
 (little-endian two's complement) and every frame starts on a new 64-bit word. The accelerator
 returns `out_bytes`-byte integers, `classes` per frame, each frame on new words; class scores are
-those integers times `out_scale`.
+those integers times `out_scale` plus `out_offset`.
 """
 
 from __future__ import annotations
@@ -28,9 +28,16 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
-def quantize(images: np.ndarray, scale: float, qmin: int, qmax: int) -> np.ndarray:
-    """(N, C, H, W) reals -> (N, H, W, C) integers on the input grid (round half to even)."""
-    q = np.clip(np.round(np.asarray(images, dtype=np.float64) / scale), qmin, qmax).astype(np.int64)
+def quantize(
+    images: np.ndarray, scale: float, qmin: int, qmax: int, offset: int = 0, cut: float | None = None
+) -> np.ndarray:
+    """(N, C, H, W) reals -> (N, H, W, C) integers on the input grid: round half to even of
+    x / scale + offset, clipped; or, with `cut`, bipolar pixels (+1 where x >= cut, else -1)."""
+    x = np.asarray(images, dtype=np.float64)
+    if cut is not None:
+        q = np.where(x >= cut, 1, -1).astype(np.int64)
+    else:
+        q = np.clip(np.round(x / scale + offset), qmin, qmax).astype(np.int64)
     return q.transpose(0, 2, 3, 1)
 
 
@@ -41,6 +48,17 @@ def pack_frames(values: np.ndarray, nbytes: int, words: int) -> np.ndarray:
     raw = np.zeros((n, words * 8), dtype=np.uint8)
     raw[:, : flat.shape[1] * nbytes] = flat.view(np.uint8).reshape(n, -1)
     return raw.view("<u8")
+
+
+def input_words(design: dict, images: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) images -> the (N, in_words) bus words the accelerator reads: pixels on the
+    input grid, a bipolar pixel as its stream bit (1 for +1, 0 for -1)."""
+    d = design
+    cut = d.get("in_cut")
+    pixels = quantize(images, d["in_scale"], d["in_qmin"], d["in_qmax"], d.get("in_offset", 0), cut)
+    if cut is not None:
+        pixels = (pixels > 0).astype(np.int64)
+    return pack_frames(pixels, d["in_bytes"], d["in_words"])
 
 
 def unpack_frames(words: np.ndarray, out_bytes: int, classes: int) -> np.ndarray:
@@ -128,9 +146,7 @@ class BirealAccelerator:
         self.simulated = simulated
 
     def pack(self, images: np.ndarray) -> np.ndarray:
-        d = self.design
-        pixels = quantize(images, d["in_scale"], d["in_qmin"], d["in_qmax"])
-        return pack_frames(pixels, d["in_bytes"], d["in_words"])
+        return input_words(self.design, images)
 
     def execute_integer(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """(N, C, H, W) images in [0, 1] -> (N, classes) integer logits, `batch_size` frames per transfer."""
@@ -144,7 +160,8 @@ class BirealAccelerator:
 
     def execute(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """(N, C, H, W) images in [0, 1] -> (N, classes) class scores (the model's logits)."""
-        return self.execute_integer(images, batch_size) * self.design["out_scale"]
+        d = self.design
+        return self.execute_integer(images, batch_size) * d["out_scale"] + d.get("out_offset", 0.0)
 
     def throughput_test(self, frames: int = 1000, batch_size: int = 1000) -> dict:
         """Frames per second through the accelerator, including packing and DMA."""

@@ -1,5 +1,7 @@
-"""dequantize_output: the output edge. Integers -> real values, y = x * scale, where `scale` is
-kept as an exact rational and applied as its nearest float64."""
+"""dequantize_output: the output edge. Integers -> real values, y = x * scale + offset, with
+`scale` and `offset` exact rationals (an affine tail such as Brevitas' TensorNorm folded in by
+the frontend; scale > 0, so the class order of the integers is the real logits' order); each
+value is the float64 nearest to its exact rational."""
 
 from __future__ import annotations
 
@@ -14,6 +16,15 @@ from compiler.ir.ops.base import Op, register, require, require_int
 @dataclass(frozen=True)
 class DequantizeOutputAttrs:
     scale: Fraction
+    offset: Fraction = Fraction(0)
+
+
+def dequantize(a: DequantizeOutputAttrs, x: np.ndarray) -> np.ndarray:
+    """Integer logits -> the real values, each the nearest float64 of x * scale + offset."""
+    x = np.asarray(x)
+    values, inverse = np.unique(x, return_inverse=True)
+    exact = [float(int(v) * a.scale + a.offset) for v in values]
+    return np.asarray(exact, dtype=np.float64)[inverse].reshape(x.shape)
 
 
 @register
@@ -33,4 +44,4 @@ class DequantizeOutput(Op):
         return [None]
 
     def reference(self, a, xs):
-        return [xs[0].astype(np.float64) * float(a.scale)]
+        return [dequantize(a, xs[0])]
