@@ -404,7 +404,7 @@ class Importer:
         attrs = WindowAttrs(kernel=kernel, stride=strides, pads=pads, pad_value=pad_value)
         weights = self.add_const("w", w.values.transpose(0, 2, 3, 1).astype(np.int8), w.dtype)
         out = self.emit("conv", [x.name, weights], attrs, ACCUMULATOR, node.output[0])
-        return Scaled(out, tuple(x.scale * s for s in w.scale))
+        return Scaled(out, _uniform(tuple(x.scale * s for s in w.scale)))
 
     def batchnorm(self, node: onnx.NodeProto) -> Value:
         src = self.scaled(node.input[0], node)
@@ -604,7 +604,7 @@ class Importer:
             bias_type = IntType.covering(int(ints.min()), int(ints.max()))
             inputs.append(self.add_const("b", ints.astype(np.int64), bias_type))
         out = self.emit("matmul", inputs, None, ACCUMULATOR, node.output[0])
-        return Scaled(out, units if len(set(units)) > 1 else units[0])
+        return Scaled(out, _uniform(units))
 
     # ---- driver --------------------------------------------------------------------------------
 
@@ -759,6 +759,11 @@ def check_image_memory(graph: Graph) -> None:
         nbytes,
         f"{_REDO} with smaller images or fewer channels",
     )
+
+
+def _uniform(scales: tuple[Fraction, ...]) -> Scale:
+    """One scale where every channel's is the same (a model may end in such a layer)."""
+    return scales[0] if len(set(scales)) == 1 else scales
 
 
 def _float_at_least(value: Fraction) -> float:

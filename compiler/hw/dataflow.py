@@ -3,8 +3,9 @@ connected by bounded FIFO streams.
 
 The kernels are the classes of `compiler.hw.kernels` (input and output DMA, sliding-window unit,
 matrix-vector unit, thresholding, add, fork, pools, width converter); each IR op maps to the class that
-implements it (`IR_OP_KERNELS`), and `sign` and `flatten` map to none (the sliding-window unit
-takes the Bi-Real sign on the way in; a flatten renames a stream).
+implements it (`IR_OP_KERNELS`); a `sign` maps to none where sliding-window units take it on the
+way in (Bi-Real), else to a thresholding unit (thresholds 0, 0: -1 or +1); a `flatten` renames a
+stream.
 
 Every stream carries a tensor in NHWC order (a sliding window's output: per output pixel, taps
 (ky, kx) then channels, the IR's im2col order); a beat holds `width` consecutive elements.
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.hw.kernels import IR_OP_KERNELS, Fork, InputDMA, Kernel, OutputDMA
+from compiler.hw.kernels import IR_OP_KERNELS, Fork, InputDMA, Kernel, OutputDMA, Thresholding
 from compiler.ir import BIPOLAR, Graph, RealType
 
 
@@ -160,7 +161,11 @@ def build_dataflow(graph: Graph) -> Dataflow:
             continue
         op = node.op
         if op == "sign":
-            b.sign_of[node.outputs[0]] = node.inputs[0]
+            users = b.consumers.get(node.outputs[0], [])
+            if users and all(u.op == "sliding_window" for u in users):
+                b.sign_of[node.outputs[0]] = node.inputs[0]  # taken on the way in
+            else:
+                Thresholding.from_sign(b, node)
         elif op == "flatten":
             b.alias[node.outputs[0]] = b.alias.get(node.inputs[0], node.inputs[0])
         elif op in IR_OP_KERNELS:

@@ -1211,9 +1211,19 @@ QUANT_DELTA = 2.0**-30  # see quantize_kernel
 QUANT_LIMIT = 2.0**20
 
 
-def quantize_kernel(shape_nchw: tuple[int, int, int, int], scale: float, qmin: int, qmax: int, name: str):
+def quantize_kernel(
+    shape_nchw: tuple[int, int, int, int],
+    scale: float,
+    qmin: int,
+    qmax: int,
+    name: str,
+    offset: int = 0,
+    cut: float | None = None,
+):
     """PrimFunc (images, pixels): float64 NCHW images -> int32 NHWC pixels
-    clip(round-half-even(x / scale), qmin, qmax), the golden's float64 arithmetic. The images
+    clip(round-half-even(x / scale + offset), qmin, qmax), the golden's float64 arithmetic (or,
+    with `cut`, bipolar pixels: 1 where x >= cut, else -1). An integer offset moves y and the
+    half-integers alike, so the fast path's argument below holds for y + offset. The images
     buffer assumes only 8-byte alignment, so the runtime can hand it the caller's numpy array
     (64-byte alignment, TVM's default assumption, numpy does not give).
 
@@ -1229,8 +1239,11 @@ def quantize_kernel(shape_nchw: tuple[int, int, int, int], scale: float, qmin: i
     from tvm.script import tirx as T
 
     N, C, H, W = shape_nchw  # noqa: N806
+    if cut is not None:
+        return _sign_input_kernel(shape_nchw, cut, name)
     L = QUANT_LANES
     recip = 1.0 / scale
+    off = float(offset)
     fast = max(-qmin, qmax) <= QUANT_LIMIT - 2  # else every vector is divided
 
     def near_half(y, r):
@@ -1254,21 +1267,38 @@ def quantize_kernel(shape_nchw: tuple[int, int, int, int], scale: float, qmin: i
             for c in range(C):
                 for xo in range(W // L):
                     x = T.meta_var(images[row // H, c, row % H, T.ramp(xo * L, 1, L)])
-                    y = T.meta_var(x * T.broadcast(T.float64(recip), L))
+                    y = T.meta_var(x * T.broadcast(T.float64(recip), L) + T.broadcast(T.float64(off), L))
                     r = T.meta_var(T.nearbyint(y))
                     if T.call_llvm_pure_intrin("int32", "llvm.vector.reduce.or", near_half(y, r)) == 0:
                         plane[c, T.ramp(xo * L, 1, L)] = clip(r, L)
                     else:
                         plane[c, T.ramp(xo * L, 1, L)] = clip(
-                            T.nearbyint(x / T.broadcast(T.float64(scale), L)), L
+                            T.nearbyint(x / T.broadcast(T.float64(scale), L) + T.broadcast(T.float64(off), L)), L
                         )
                 if W % L > 0:  # the row's last W % L values
                     for xt in T.vectorized(W % L):
                         plane[c, W // L * L + xt] = clip(
-                            T.nearbyint(images[row // H, c, row % H, W // L * L + xt] / T.float64(scale))
+                            T.nearbyint(images[row // H, c, row % H, W // L * L + xt] / T.float64(scale) + T.float64(off))
                         )
             for x, c in T.grid(W, C):
                 pixels[row // H, row % H, x, c] = plane[c, x]
+
+    return f.with_attr("global_symbol", name)
+
+
+def _sign_input_kernel(shape_nchw: tuple[int, int, int, int], cut: float, name: str):
+    """PrimFunc (images, pixels): bipolar NHWC pixels, 1 where the image value >= cut, else -1."""
+    from tvm.script import tirx as T
+
+    N, C, H, W = shape_nchw  # noqa: N806
+
+    @T.prim_func
+    def f(images: T.Buffer((N, C, H, W), "float64", align=8), pixels: T.Buffer((N, H, W, C), "int32")):
+        for row in T.parallel(N * H):
+            for x, c in T.grid(W, C):
+                pixels[row // H, row % H, x, c] = T.Select(
+                    images[row // H, c, row % H, x] >= T.float64(cut), T.int32(1), T.int32(-1)
+                )
 
     return f.with_attr("global_symbol", name)
 

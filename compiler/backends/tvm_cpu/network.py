@@ -465,7 +465,15 @@ class _Compiler:
         n, h, w, c = self.shape(out)
         self.p.input = self.buffer("images", (n, c, h, w), "float64")
         self.p.quantizer = {"scale": float(a.scale), "qmin": int(a.qmin), "qmax": int(a.qmax), "pixels": out}
-        func = fused.quantize_kernel((n, c, h, w), float(a.scale), int(a.qmin), int(a.qmax), name)
+        func = fused.quantize_kernel(
+            (n, c, h, w),
+            float(a.scale),
+            int(a.qmin),
+            int(a.qmax),
+            name,
+            int(a.offset),
+            float(a.cut) if a.bipolar else None,
+        )
         self.add_func(name, func, {"images": "images", "pixels": self.buffer(out, (n, h, w, c))})
 
     def flatten(self, node) -> None:

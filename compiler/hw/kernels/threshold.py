@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from compiler.hw.kernels.base import Builder, Dataflow, Kernel, Memory, MemoryRole, clog2, register
 from compiler.hw.kernels.elementwise import fold_elementwise
 
@@ -38,6 +40,17 @@ class Thresholding(Kernel):
             graph.tensors[node.inputs[1]].dtype.bits,
         )
         consts = {"thresholds": graph.consts[node.inputs[1]], "direction": graph.consts[node.inputs[2]]}
+        return b.add(cls, geometry, [node.name], consts, inputs=node.inputs[:1], output=node.outputs[0])
+
+    @classmethod
+    def from_sign(cls, b: Builder, node) -> Kernel:
+        """A `sign` that no sliding-window unit takes on the way in (one feeding a matrix unit,
+        a pool or the output): the multi_threshold -1 + 2 * [x >= 0], thresholds (0, 0)."""
+        graph = b.graph
+        shape = tuple(graph.tensors[node.outputs[0]].shape[1:])
+        c = shape[-1]
+        consts = {"thresholds": np.zeros((c, 2), dtype=np.int64), "direction": np.ones(c, dtype=np.int64)}
+        geometry = cls.Geometry(shape, -1, 2)
         return b.add(cls, geometry, [node.name], consts, inputs=node.inputs[:1], output=node.outputs[0])
 
     def levels(self) -> int:
