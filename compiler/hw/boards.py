@@ -42,6 +42,7 @@ class Board:
 BOARDS: dict[str, Board] = {
     b.name: b
     for b in [
+        Board("pynq-z1", "xc7z020clg400-1", 53_200, 106_400, 140, 0, 220, 100.0, "zynq7", "www.digilentinc.com:pynq-z1:part0:1.0"),
         Board("pynq-z2", "xc7z020clg400-1", 53_200, 106_400, 140, 0, 220, 100.0, "zynq7", "tul.com.tw:pynq-z2:part0:1.0"),
         Board("ultra96", "xczu3eg-sbva484-1-i", 70_560, 141_120, 216, 0, 360, 200.0, "zynqmp", "avnet.com:ultra96v2:part0:1.2"),
         Board("kv260", "xck26-sfvc784-2LV-c", 117_120, 234_240, 144, 64, 1_248, 200.0, "zynqmp", "xilinx.com:kv260_som:part0:1.3"),

@@ -59,7 +59,7 @@ class KernelCost:
         out = {r: 0 for r in RESOURCES}
         out.update({k: v for k, v in self.logic.items()})
         for m in self.memories:
-            key = "LUT" if m.kind in ("LUTRAM", "SRL") else m.kind
+            key = "LUT" if m.kind in ("LUTRAM", "SRL", "CONST") else m.kind
             out[key] += m.count
         return out
 
@@ -72,6 +72,8 @@ def _options(m: Memory, board: dict[str, int]) -> dict[str, int]:
     """Where a memory can live and how many units it takes there."""
     if m.role is MemoryRole.FIFO and m.depth <= SRL_MAX_DEPTH:
         return {"SRL": m.width * math.ceil(m.depth / 32)}
+    if m.role in PARAMETERS and m.depth <= 1:
+        return {"CONST": 0}  # one word per lane: constants folded into the lanes' logic
     options = {"LUTRAM": lutram_count(m.width, m.depth), "BRAM36": packed(bram36_count, m.width, m.depth)[0]}
     if board.get("URAM", 0):
         options["URAM"] = packed(uram_count, m.width, m.depth)[0]
@@ -79,21 +81,39 @@ def _options(m: Memory, board: dict[str, int]) -> dict[str, int]:
 
 
 def _unit(kind: str) -> str:
-    return "LUT" if kind in ("LUTRAM", "SRL") else kind
+    return "LUT" if kind in ("LUTRAM", "SRL", "CONST") else kind
 
 
 PLACEMENT_HEADROOM = 0.85  # memory placement aims to keep each resource under 85% (routable designs)
 
 
+LUTRAM_MAX_DEPTH = 128  # parameter memories up to this depth are distributed RAM (FINN's rule)
+PARAMETERS = (MemoryRole.WEIGHTS, MemoryRole.THRESHOLDS, MemoryRole.BIAS)
+
+
+def first_choice(m: Memory, opts: dict[str, int], capacity: dict[str, int]) -> str:
+    """Where a memory goes before balancing: weights, thresholds and biases deeper than 128 words
+    in block RAM, shallower ones in LUTRAM, as FINN places them (a block RAM mostly empty is
+    waste, a deep LUTRAM costs LUTs the logic needs); line buffers and FIFOs where they take the
+    smallest fraction of the board."""
+    if "CONST" in opts:
+        return "CONST"
+    if m.role in PARAMETERS:
+        block = "BRAM36" if capacity.get("BRAM36", 0) > 1 or "URAM" not in opts else "URAM"
+        if m.depth > LUTRAM_MAX_DEPTH and block in opts:
+            return block
+        return "LUTRAM"
+    return min(opts, key=lambda k: opts[k] / capacity[_unit(k)])
+
+
 def place_memories(memories: list[Memory], board: dict[str, int], logic_lut: int) -> None:
-    """Board-aware placement: each memory goes where it takes the smallest fraction of the board's
-    resource (LUTRAM, BRAM36 or URAM); then, while a memory resource is above 85% of the board,
-    the move that relieves it at the smallest fractional cost elsewhere (staying under 85% there)
-    is made."""
+    """Board-aware placement: each memory goes to its `first_choice`; then, while a resource is
+    above 85% of the board, the move that relieves it at the smallest fractional cost elsewhere
+    (staying under 85% there) is made: LUTRAM or URAM only where block RAM is what runs out."""
     capacity = {k: max(1, v) for k, v in board.items()}
     choices = [_options(m, board) for m in memories]
     for m, opts in zip(memories, choices, strict=True):
-        m.kind = min(opts, key=lambda k: opts[k] / capacity[_unit(k)])
+        m.kind = first_choice(m, opts, {k: board.get(k, 0) for k in board} | {"LUT": capacity["LUT"]})
         m.count = opts[m.kind]
     for _ in range(4 * len(memories)):
         used = {"LUT": logic_lut, "BRAM36": 0, "URAM": 0}

@@ -114,7 +114,7 @@ def _memory_impl(
         return None
     for m in cost.memories:
         if m.role is role and m.level == level and m.kind:
-            return (ROM_IMPL if rom else IMPL)[m.kind]
+            return (ROM_IMPL if rom else IMPL).get(m.kind)  # CONST: no storage binding
     return None
 
 
@@ -203,7 +203,7 @@ def _mvu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
     in_elem, out_elem = ctx["in_elem"], ctx["out_elem"]
     binary = g.binary
     acc = _accumulator_bits(k, in_elem)
-    w_bits = 1 if binary else 8
+    w_bits = 1 if binary else g.weight_bits
     ctx.update(
         mw=g.mw,
         mh=g.mh,
@@ -212,6 +212,8 @@ def _mvu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
         nf=nf,
         binary=binary,
         w_bits=w_bits,
+        sign_weights=not binary and g.weight_bits == 1,
+        lut_macs=g.lut_macs,
         acc=acc,
         ternary=in_elem.kind == "ternary",
         thresholds="thresholds" in k.consts,
@@ -235,16 +237,31 @@ def _mvu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
                 "binary weights, bit 1: +1; [PE][neuron fold * synapse folds + synapse fold][64-bit word]",
             )
         )
-    else:
-        if weights.min(initial=0) < -128 or weights.max(initial=0) > 127:
-            raise ValueError(f"{k.name}: weights outside int8")
+    elif g.weight_bits == 1:
+        # bipolar weights as their sign bit (ap_int<1>: -1 for a weight of -1, 0 for +1); the
+        # MACs add or subtract the inputs (no multipliers, no DSPs)
+        if not np.isin(weights, (-1, 1)).all():
+            raise ValueError(f"{k.name}: bipolar weights must be -1 or +1")
         spec.arrays.append(
             ParamArray(
                 "weights",
-                const_int(8),
+                const_int(1),
+                f"[{k.pe}][{nf * sf}][{k.simd}]",
+                c_array(np.where(tiles < 0, -1, 0)),
+                "bipolar weights as sign bits (-1: weight -1, 0: weight +1), [PE][tile][SIMD lane]",
+            )
+        )
+    else:
+        lo, hi = -(1 << (g.weight_bits - 1)), (1 << (g.weight_bits - 1)) - 1
+        if weights.min(initial=0) < lo or weights.max(initial=0) > hi:
+            raise ValueError(f"{k.name}: weights outside int{g.weight_bits}")
+        spec.arrays.append(
+            ParamArray(
+                "weights",
+                const_int(g.weight_bits),
                 f"[{k.pe}][{nf * sf}][{k.simd}]",
                 c_array(tiles),
-                "int8 weights, [PE][neuron fold * synapse folds + synapse fold][SIMD lane]",
+                f"int{g.weight_bits} weights, [PE][neuron fold * synapse folds + synapse fold][SIMD lane]",
             )
         )
     # one memory per PE, its SIMD lanes (words) side by side in one wide word
@@ -258,7 +275,7 @@ def _mvu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
     if ctx["thresholds"]:
         t_bits = g.threshold_bits if g.threshold_bits is not None else acc
         levels = _threshold_tables(spec, cost, nf, k.pe, max(int(t_bits), acc + 2) + 1)
-        ctx.update(levels=levels, qmin=g.qmin)
+        ctx.update(levels=levels, qmin=g.qmin, step=g.step)
         out_calc = max(out_calc, levels + 2, int(abs(g.qmin)).bit_length() + 2)
     if ctx["bias"]:
         bias = k.consts["bias"].astype(np.int64)
@@ -397,6 +414,7 @@ def _thresholding(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost
         levels=levels,
         steps=k.consts["thresholds"].shape[1],
         qmin=k.geometry.qmin,
+        step=k.geometry.step,
         value_bits=value_bits,
         out_calc=max(levels + 2, int(abs(k.geometry.qmin)).bit_length() + 2) + 1,
     )

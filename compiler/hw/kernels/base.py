@@ -82,7 +82,8 @@ class MemoryRole(Enum):
 @dataclass
 class Memory:
     """A memory of `width` bits x `depth` words, its role, and where the cost model places it
-    (`kind`: "LUTRAM" | "BRAM36" | "URAM" | "SRL", `count` units of it)."""
+    (`kind`: "LUTRAM" | "BRAM36" | "URAM" | "SRL" | "CONST" (one word per lane: constants in
+    the logic), `count` units of it)."""
 
     role: MemoryRole
     width: int

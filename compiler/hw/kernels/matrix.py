@@ -1,5 +1,7 @@
 """The matrix-vector unit, PE x SIMD folded (FINN's MVAU): XNOR-popcount for binary layers or
-8-bit MACs, with fused thresholds (a multi_threshold after it) or integer outputs plus bias."""
+integer MACs (in LUTs for narrow products such as an 8-bit input with bipolar weights, in DSPs
+otherwise), with fused thresholds (a multi_threshold after it) or integer outputs plus bias;
+weights stored at their own width."""
 
 from __future__ import annotations
 
@@ -9,8 +11,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.hw.kernels.base import Builder, Dataflow, Kernel, Memory, MemoryRole, clog2, divisors, register
+from compiler.hw.kernels.threshold import stored_thresholds
 from compiler.hw.kernels.window import SlidingWindow
-from compiler.ir import TERNARY, IntType
+from compiler.ir import BIPOLAR, TERNARY, IntType
+
+
+LUT_MAC_BITS = 16  # partial-product bits up to which a MAC is cheaper in LUTs than in a DSP slice
+
+
+def stored_bits(dtype) -> int:
+    """Bits a weight of this IR type takes in the weight memory (bipolar: one)."""
+    return 1 if dtype == BIPOLAR else dtype.bits
 
 
 @dataclass(frozen=True)
@@ -24,6 +35,16 @@ class MatrixGeometry:
     ternary_input: bool = False  # padded taps are invalid (a valid plane beside the signs)
     qmin: int | None = None  # with thresholds: the output of "no threshold passed"
     threshold_bits: int | None = None
+    weight_bits: int = 8  # stored bits per weight (1: bipolar)
+    step: int = 1  # with thresholds: output = qmin + step * count (2: bipolar from one threshold)
+    in_bits: int = 8  # bits per input element
+
+    @property
+    def lut_macs(self) -> bool:
+        """Integer MACs in LUTs (add/subtract of the inputs for bipolar weights, small LUT
+        multipliers otherwise) rather than DSPs: where a product has at most LUT_MAC_BITS
+        partial-product bits (8-bit x bipolar, 2-bit x 2-bit, 4-bit x 4-bit), as FINN does."""
+        return not self.binary and self.in_bits * self.weight_bits <= LUT_MAC_BITS
 
     @property
     def channels(self) -> int:
@@ -50,9 +71,12 @@ class MatrixVector(Kernel):
         out_tensor = node.outputs[0]
         nodes = [node.name]
         qmin = threshold_bits = None
+        step = 1
         if len(users) == 1 and users[0].op == "multi_threshold":
             thr = users[0]
-            consts["thresholds"] = graph.consts[thr.inputs[1]]
+            consts["thresholds"], step = stored_thresholds(
+                graph.consts[thr.inputs[1]], thr.attrs.qmin, graph.tensors[thr.outputs[0]].dtype
+            )
             consts["direction"] = graph.consts[thr.inputs[2]]
             qmin = thr.attrs.qmin
             threshold_bits = graph.tensors[thr.inputs[1]].dtype.bits
@@ -72,6 +96,9 @@ class MatrixVector(Kernel):
             ternary_input=graph.tensors[x].dtype == TERNARY,
             qmin=qmin,
             threshold_bits=threshold_bits,
+            weight_bits=stored_bits(graph.tensors[wname].dtype),
+            step=step,
+            in_bits=2 if graph.tensors[x].dtype == TERNARY else stored_bits(graph.tensors[x].dtype),
         )
         return b.add(cls, geometry, nodes, consts, inputs=[x], output=out_tensor)
 
@@ -97,7 +124,15 @@ class MatrixVector(Kernel):
             lut = self.pe * (2 * self.simd + 3 * acc) + threshold_lut + 200
             ff = self.pe * (self.simd + acc * (levels + 2)) + 200
             return {"LUT": lut, "FF": ff, "DSP": 0}
-        # 8-bit: two MACs per DSP48E2 (INT8 packing), the adder tree in the DSP cascade.
+        if g.lut_macs:
+            # per lane the partial products (bipolar weights: a conditional negate of the input)
+            # and its share of the adder tree; an accumulator and adder per PE
+            product = g.in_bits * g.weight_bits if g.weight_bits > 1 else g.in_bits
+            tree = g.in_bits + g.weight_bits + clog2(self.simd)
+            lut = self.pe * (self.simd * (product + tree) + 3 * acc) + threshold_lut + 200
+            ff = self.pe * (self.simd * g.in_bits // 2 + acc * (levels + 2)) + self.simd * g.in_bits + 200
+            return {"LUT": lut, "FF": ff, "DSP": 0}
+        # wider MACs: two per DSP48E2 (INT8 packing), the adder tree in the DSP cascade.
         dsp = math.ceil(self.pe * self.simd / 2)
         lut = self.pe * 3 * acc + threshold_lut + 200
         ff = self.pe * acc * (levels + 3) + self.simd * 8 + 200
@@ -105,7 +140,7 @@ class MatrixVector(Kernel):
 
     def memories(self, df: Dataflow) -> list[Memory]:
         g = self.geometry
-        w_bits = 1 if g.binary else 8
+        w_bits = 1 if g.binary else g.weight_bits
         sf, nf = self.folds()
         mems = [Memory(MemoryRole.WEIGHTS, self.pe * self.simd * w_bits, sf * nf)]
         if "thresholds" in self.consts:

@@ -11,6 +11,17 @@ import numpy as np
 
 from compiler.hw.kernels.base import Builder, Dataflow, Kernel, Memory, MemoryRole, clog2, register
 from compiler.hw.kernels.elementwise import fold_elementwise
+from compiler.ir import BIPOLAR
+
+
+def stored_thresholds(thresholds: np.ndarray, qmin: int, out_dtype) -> tuple[np.ndarray, int]:
+    """The thresholds a unit stores and its output step (output = qmin + step * count): a bipolar
+    output (the IR's qmin -1 with each channel's threshold twice) keeps one threshold per
+    channel with step 2, as FINN's single-threshold sign units do."""
+    t = np.asarray(thresholds)
+    if out_dtype == BIPOLAR and qmin == -1 and t.ndim == 2 and t.shape[1] == 2 and (t[:, 0] == t[:, 1]).all():
+        return t[:, :1], 2
+    return t, 1
 
 
 @dataclass(frozen=True)
@@ -18,6 +29,7 @@ class ThresholdGeometry:
     shape: tuple[int, ...]  # the tensor's shape without the batch (channels last)
     qmin: int
     threshold_bits: int
+    step: int = 1  # output = qmin + step * count (2: a bipolar output from one threshold)
 
     @property
     def channels(self) -> int:
@@ -34,23 +46,27 @@ class Thresholding(Kernel):
     @classmethod
     def from_ir(cls, b: Builder, node) -> Kernel:
         graph = b.graph
+        thresholds, step = stored_thresholds(
+            graph.consts[node.inputs[1]], node.attrs.qmin, graph.tensors[node.outputs[0]].dtype
+        )
         geometry = cls.Geometry(
             tuple(graph.tensors[node.outputs[0]].shape[1:]),
             node.attrs.qmin,
             graph.tensors[node.inputs[1]].dtype.bits,
+            step,
         )
-        consts = {"thresholds": graph.consts[node.inputs[1]], "direction": graph.consts[node.inputs[2]]}
+        consts = {"thresholds": thresholds, "direction": graph.consts[node.inputs[2]]}
         return b.add(cls, geometry, [node.name], consts, inputs=node.inputs[:1], output=node.outputs[0])
 
     @classmethod
     def from_sign(cls, b: Builder, node) -> Kernel:
         """A `sign` that no sliding-window unit takes on the way in (one feeding a matrix unit,
-        a pool or the output): the multi_threshold -1 + 2 * [x >= 0], thresholds (0, 0)."""
+        a pool or the output): -1 + 2 * [x >= 0], one threshold 0 with step 2."""
         graph = b.graph
         shape = tuple(graph.tensors[node.outputs[0]].shape[1:])
         c = shape[-1]
-        consts = {"thresholds": np.zeros((c, 2), dtype=np.int64), "direction": np.ones(c, dtype=np.int64)}
-        geometry = cls.Geometry(shape, -1, 2)
+        consts = {"thresholds": np.zeros((c, 1), dtype=np.int64), "direction": np.ones(c, dtype=np.int64)}
+        geometry = cls.Geometry(shape, -1, 2, 2)
         return b.add(cls, geometry, [node.name], consts, inputs=node.inputs[:1], output=node.outputs[0])
 
     def levels(self) -> int:
