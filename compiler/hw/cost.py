@@ -125,7 +125,7 @@ def place_memories(memories: list[Memory], board: dict[str, int], logic_lut: int
             return
         best = None
         for m, opts in zip(memories, choices, strict=True):
-            if _unit(m.kind) != over[0]:
+            if _unit(m.kind) != over[0] or m.count == 0:
                 continue
             for kind, n in opts.items():
                 r = _unit(kind)
