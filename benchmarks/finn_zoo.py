@@ -122,7 +122,9 @@ def ours(graph, board: str, fps: float, clock: float, simulate_it: bool) -> dict
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default="cnv,lfc,sfc,tfc", help="architectures (W1A1), comma-separated")
-    p.add_argument("--no-sim", action="store_true", help="analytical figures only (no cycle-level simulation)")
+    p.add_argument(
+        "--no-sim", action="store_true", help="analytical figures only (no cycle-level simulation)"
+    )
     p.add_argument("--json", type=Path, help="write the rows here")
     args = p.parse_args()
     archs = args.models.split(",")
@@ -143,7 +145,15 @@ def main() -> None:
             fps = o.get("sim_fps", o["fps"])
             row = {
                 "build": build,
-                "finn": {"fps": f_fps, "cycles": f_cycles, "LUT": f_lut, "BRAM18": f_bram18, "DSP": f_dsp},
+                "finn": {
+                    "fps": f_fps,
+                    "cycles": f_cycles,
+                    "latency_cycles": f_lat,
+                    "LUT": f_lut,
+                    "BRAM18": f_bram18,
+                    "URAM": f_uram,
+                    "DSP": f_dsp,
+                },
                 "ours": o,
                 "fps_per_klut": {"finn": f_fps / (f_lut / 1000), "ours": fps / (c["LUT"] / 1000)},
             }

@@ -111,6 +111,16 @@ def _mvu(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
     return [p]
 
 
+def _input_dma(k: InputDMA, df: Dataflow, frames: int) -> list[Process]:
+    """One op per cycle of the DMA (a pixel, or a bus word where pixels are wider than one); each
+    pixel is written once its last word has arrived."""
+    per_frame = k.cycles(df)
+    p = Process(k.name, k.name, per_frame * frames)
+    (s_out,) = df.output_streams(k)
+    p.writes[s_out.name] = _tile(k.pixel_ready_ops(df), frames, per_frame)
+    return [p]
+
+
 def _global_sum_pool(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
     (s_in,), (s_out,) = df.input_streams(k), df.output_streams(k)
     groups = s_out.beats
@@ -144,7 +154,7 @@ def _window(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
 
 # kernel class -> its processes: f(kernel, dataflow, frames) -> [Process]
 BUILDERS = {
-    InputDMA: _simple,
+    InputDMA: _input_dma,
     OutputDMA: _simple,
     Fork: _simple,
     Add: _simple,

@@ -59,7 +59,9 @@ def size_fifos(df: Dataflow, frames: int = 2) -> tuple[dict[str, int], dict[str,
         depths[s] = max(2, occ)
     for s, depth in input_vector_buffers(df).items():
         depths[s] = max(depths[s], depth)
-    timing = solve(procs, depths, start_from=unbounded)  # more constraints: the unbounded times are lower bounds
+    timing = solve(
+        procs, depths, start_from=unbounded
+    )  # more constraints: the unbounded times are lower bounds
     return depths, occupancy, timing
 
 

@@ -259,7 +259,9 @@ class Importer:
         attrs = RequantizeAttrs(out_scale=s, qmin=qmin, qmax=qmax)
         return self.requantize(node, x, attrs, out_type, _fraction(s))
 
-    def requantize(self, node, x: Value, attrs: RequantizeAttrs, out_type: IntType, scale: Fraction) -> Scaled:
+    def requantize(
+        self, node, x: Value, attrs: RequantizeAttrs, out_type: IntType, scale: Fraction
+    ) -> Scaled:
         """A requantize of an accumulator (with the BatchNorm between them, if any)."""
         if isinstance(x, Pending) and x.source == "batchnorm" and not (attrs.bipolar and x.relu):
             acc, params, eps = x.inputs[0], x.params, x.eps
@@ -291,7 +293,9 @@ class Importer:
             )
         scale = float(step / x.a)
         if not (scale > 0 and np.isfinite(scale)):
-            raise UnsupportedModel(f"{_describe(node)}: the input's grid step {scale:g} is not a positive float")
+            raise UnsupportedModel(
+                f"{_describe(node)}: the input's grid step {scale:g} is not a positive float"
+            )
         attrs = QuantizeInputAttrs(scale=scale, qmin=qmin, qmax=qmax, offset=int(offset))
         out = self.emit("quantize_input", [x.name], attrs, IntType.covering(qmin, qmax), node.output[0])
         return self.after_input(x, Scaled(out, step))
@@ -329,7 +333,9 @@ class Importer:
                     "a positive factor can be absorbed into the input's sign"
                 )
             attrs = QuantizeInputAttrs(scale=1.0, qmin=-1, qmax=1, cut=_float_at_least(-x.b / x.a))
-            return self.after_input(x, Scaled(self.emit("quantize_input", [x.name], attrs, BIPOLAR, node.output[0]), step))
+            return self.after_input(
+                x, Scaled(self.emit("quantize_input", [x.name], attrs, BIPOLAR, node.output[0]), step)
+            )
         if isinstance(x, Pending):
             attrs = RequantizeAttrs(out_scale=1.0, qmin=-1, qmax=1, bipolar=True)
             return self.requantize(node, x, attrs, BIPOLAR, step)
@@ -474,7 +480,8 @@ class Importer:
         c = _fraction(const.reshape(-1)[0])
         if op == "Div" and (const_first or c == 0):
             raise UnsupportedModel(
-                f"{_describe(node)}: " + ("a division by a tensor" if const_first else "a division by zero")
+                f"{_describe(node)}: "
+                + ("a division by a tensor" if const_first else "a division by zero")
                 + " is not supported"
             )
         m, k = {
@@ -561,7 +568,12 @@ class Importer:
     def check_flatten_target(self, node: onnx.NodeProto, features: int) -> None:
         if node.op_type == "Reshape":
             target = [int(v) for v in self.const(node.input[1], node).reshape(-1)]
-            if len(target) != 2 or target[0] not in (-1, 1) or target[1] not in (-1, features) or target == [-1, -1]:
+            if (
+                len(target) != 2
+                or target[0] not in (-1, 1)
+                or target[1] not in (-1, features)
+                or target == [-1, -1]
+            ):
                 raise UnsupportedModel(f"{_describe(node)}: only a reshape to (N, C*H*W) is supported")
         elif int(_attrs(node).get("axis", 1)) != 1:
             raise UnsupportedModel(f"{_describe(node)}: only Flatten with axis 1 is supported")
@@ -675,7 +687,11 @@ class Importer:
         if isinstance(result.scale, tuple):
             raise UnsupportedModel("the model's output has per-channel scales; one output scale only")
         out = self.emit(
-            "dequantize_output", [result.name], DequantizeOutputAttrs(result.scale, offset), None, g.output[0].name
+            "dequantize_output",
+            [result.name],
+            DequantizeOutputAttrs(result.scale, offset),
+            None,
+            g.output[0].name,
         )
         self.builder.finish([out])
         check_image_memory(self.graph)

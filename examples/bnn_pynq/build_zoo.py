@@ -53,7 +53,9 @@ def agreement(model, onnx_path: Path, images: np.ndarray) -> dict:
 
     graph = load_model_graph(onnx_path).graph
     name = logits_tensor(graph)
-    ints = execute(graph, np.ascontiguousarray(images.transpose(0, 2, 3, 1), dtype=np.float64), outputs=[name])[name]
+    ints = execute(
+        graph, np.ascontiguousarray(images.transpose(0, 2, 3, 1), dtype=np.float64), outputs=[name]
+    )[name]
     dq = next(n for n in graph.nodes if n.op == "dequantize_output").attrs
     exact = dequantize(dq, ints).reshape(len(images), -1)
     ref = bnn_pynq.float_forward(model, images).reshape(len(images), -1)
@@ -111,7 +113,10 @@ def main() -> int:
                 row[target] = {"refused": str(exc)[:300]}
             print(f"{model:9s} {target:6s} {json.dumps(row[target])}", flush=True)
         a = row["agreement"]
-        print(f"{model:9s} top-1 agreement with Brevitas' float forward: {a['top1_agree']}/{a['images']}", flush=True)
+        print(
+            f"{model:9s} top-1 agreement with Brevitas' float forward: {a['top1_agree']}/{a['images']}",
+            flush=True,
+        )
         rows.append(row)
     print_table(rows, args.targets.split(","))
     if args.json:

@@ -44,6 +44,7 @@ SHAPES = [
     Shape(9, 2, 7, 7, 1, -1, True),  # padded max pool over an odd map, -1 padding
     Shape(12, 1, 9, 11, 2, 1, True),  # max pool then a downsampling block, +1 padding
     Shape(6, 3, 5, 5, 1, 0, False, True),  # thresholded 3-channel input (directions +1, -1, 0)
+    Shape(5, 11, 5, 5, 1, 0, False),  # 11-byte pixels: wider than a bus word, gathered by the DMA
 ]
 
 

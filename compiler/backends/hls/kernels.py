@@ -34,6 +34,7 @@ from compiler.hw.kernels import (
     clog2,
     lookup,
 )
+from compiler.hw.kernels.dma import element_bytes
 from compiler.ir import Graph
 
 BUS = "bireal::bus_t"
@@ -446,17 +447,14 @@ def _global_sum_pool(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelC
     spec.context.update(pixels=h * w, c=c, groups=c // k.pe)
 
 
-def element_bytes(bits: int) -> int:
-    return next(n for n in (1, 2, 4, 8) if bits <= 8 * n)
-
-
 def _input_dma(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
     k, ctx = spec.kernel, spec.context
     h, w, c = k.geometry.shape
     eb = element_bytes(ctx["out_elem"].bits)
-    if c * eb > 8:
-        raise ValueError(f"{k.name}: input pixels of {c} x {eb} bytes do not fit one 64-bit bus word")
-    ctx.update(pixels=h * w, c=c, elem_bytes=eb, words=-(-h * w * c * eb // 8))
+    pops = -(-c * eb // 8)  # bus words a pixel may need (a pixel wider than a word is gathered)
+    ctx.update(
+        pixels=h * w, c=c, elem_bytes=eb, words=-(-h * w * c * eb // 8), pops=pops, acc_bits=64 * (pops + 1)
+    )
 
 
 def _output_dma(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:

@@ -1273,12 +1273,18 @@ def quantize_kernel(
                         plane[c, T.ramp(xo * L, 1, L)] = clip(r, L)
                     else:
                         plane[c, T.ramp(xo * L, 1, L)] = clip(
-                            T.nearbyint(x / T.broadcast(T.float64(scale), L) + T.broadcast(T.float64(off), L)), L
+                            T.nearbyint(
+                                x / T.broadcast(T.float64(scale), L) + T.broadcast(T.float64(off), L)
+                            ),
+                            L,
                         )
                 if W % L > 0:  # the row's last W % L values
                     for xt in T.vectorized(W % L):
                         plane[c, W // L * L + xt] = clip(
-                            T.nearbyint(images[row // H, c, row % H, W // L * L + xt] / T.float64(scale) + T.float64(off))
+                            T.nearbyint(
+                                images[row // H, c, row % H, W // L * L + xt] / T.float64(scale)
+                                + T.float64(off)
+                            )
                         )
             for x, c in T.grid(W, C):
                 pixels[row // H, row % H, x, c] = plane[c, x]

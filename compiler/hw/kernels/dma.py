@@ -1,5 +1,6 @@
 """The host's side of the design: the input DMA (pixels from the host, which applies the input
-quantizer; one pixel per beat) and the output DMA (integer logits to the host, which applies the
+quantizer; one pixel per beat, gathered from several 64-bit bus words where it is wider than one)
+and the output DMA (integer logits to the host, which applies the
 output dequantizer)."""
 
 from __future__ import annotations
@@ -10,6 +11,13 @@ import numpy as np
 
 from compiler.hw.kernels.base import Builder, Dataflow, Kernel, register
 from compiler.hw.kernels.elementwise import ElementsGeometry
+
+BUS_BYTES = 8  # the AXI-Stream data bus: one 64-bit word per cycle
+
+
+def element_bytes(bits: int) -> int:
+    """Bytes an input element of `bits` takes on the bus."""
+    return next(n for n in (1, 2, 4, 8) if bits <= 8 * n)
 
 
 @dataclass(frozen=True)
@@ -42,8 +50,26 @@ class InputDMA(DMA):
     def out_width(self) -> int:
         return self.geometry.shape[2]
 
+    def pixel_bytes(self, df: Dataflow) -> int:
+        """Bytes of one pixel (one output beat) on the bus, each element in 1, 2, 4 or 8 bytes."""
+        s = df.output_streams(self)[0]
+        return s.width * element_bytes(s.bits)
+
+    def bus_words(self, df: Dataflow) -> int:
+        """64-bit bus words per frame (every frame starts on a new word)."""
+        return -(-df.output_streams(self)[0].beats * self.pixel_bytes(df) // BUS_BYTES)
+
     def cycles(self, df: Dataflow) -> int:
-        return df.output_streams(self)[0].beats
+        """One pixel per cycle, or one bus word per cycle where a pixel is wider than a word
+        (the DMA's width converter gathers it)."""
+        return max(df.output_streams(self)[0].beats, self.bus_words(df))
+
+    def pixel_ready_ops(self, df: Dataflow) -> np.ndarray:
+        """Per pixel of a frame, the cycle (op) at which it is written: after its last byte's word
+        has arrived, and at most one pixel per cycle."""
+        i = np.arange(df.output_streams(self)[0].beats)
+        last_word = ((i + 1) * self.pixel_bytes(df) - 1) // BUS_BYTES
+        return np.maximum(i, last_word)
 
 
 @register

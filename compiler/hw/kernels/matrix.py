@@ -15,7 +15,6 @@ from compiler.hw.kernels.threshold import stored_thresholds
 from compiler.hw.kernels.window import SlidingWindow
 from compiler.ir import BIPOLAR, TERNARY, IntType
 
-
 LUT_MAC_BITS = 16  # partial-product bits up to which a MAC is cheaper in LUTs than in a DSP slice
 
 
