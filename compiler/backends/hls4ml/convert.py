@@ -1,8 +1,18 @@
 """--target hls4ml: the streamlined integer IR as an hls4ml project (Vitis backend, io_stream),
 for users who want hls4ml's flows. Every layer is expressed exactly in hls4ml's integer types:
 
+  quantize_input           the input layer: the host quantizes with the IR's own `quantize` (offset,
+                           bipolar cut); a bipolar map is ap_int<2> holding -1 / +1, like every
+                           bipolar tensor here
   conv                     Conv2D, integer weights (bipolar as ap_int<2> +-1), integer accumulator;
                            zero padding only (hls4ml pads with zeros)
+  matmul                   Dense, integer weights and accumulator (+ integer bias)
+  flatten                  Reshape to 1-D, which hls4ml io_stream makes an in-place flatten: the
+                           stream keeps its (h, w, c) order, the IR's NHWC flatten order; exact
+                           when Dense layers read it (they gather the whole vector) or the map is
+                           1x1
+  max_pool (unpadded,      MaxPooling2D (line buffer), accumulator and result the input's type:
+    stride = pool)         the maximum of integers, bipolar ones included (-1 < +1)
   sum_pool -> 1x1 conv     one Conv2D with the pool's kernel and stride, the weights repeated per tap
   global_sum_pool -> flatten -> matmul
                            one Conv2D over the whole map, the weights repeated per pixel, + bias
@@ -36,6 +46,13 @@ def _bits(lo: int, hi: int) -> int:
 
 def _int_type(bits: int, signed: bool = True) -> str:
     return f"ap_{'' if signed else 'u'}int<{bits}>"
+
+
+def _storage(dtype: IntType) -> str:
+    """The hls4ml type of an IR integer tensor: a bipolar value is ap_int<2> holding -1 / +1."""
+    if dtype.bipolar:
+        return _int_type(2)
+    return _int_type(dtype.bits, dtype.signed)
 
 
 @dataclass
@@ -144,6 +161,29 @@ class _Converter:
         }
         self.add(layer, out, {"result": _int_type(bits, signed)})
 
+    def dense_layer(self, x: str, weights: np.ndarray, bias, out: str) -> None:
+        """weights (O, K): out = x @ weights.T + bias."""
+        o, k = weights.shape
+        wbits = _bits(int(weights.min(initial=0)), int(weights.max(initial=0)))
+        acc = self.tensor_bits(out) + 1
+        bias_data = np.zeros(o) if bias is None else bias.astype(np.float64)
+        bbits = _bits(int(bias_data.min(initial=0)), int(bias_data.max(initial=0)))
+        layer = {
+            "class_name": "Dense",
+            "inputs": [self.producer[x]],
+            "n_in": k,
+            "n_out": o,
+            "weight_data": np.ascontiguousarray(weights.T).astype(np.float64),
+            "bias_data": bias_data,
+        }
+        precision = {
+            "weight": _int_type(wbits),
+            "bias": _int_type(bbits),
+            "accum": _int_type(acc),
+            "result": _int_type(acc),
+        }
+        self.add(layer, out, precision)
+
     def convert(self) -> Converted:
         g = self.g
         for node in g.nodes:
@@ -154,7 +194,7 @@ class _Converter:
                 h, w, c = g.tensors[node.inputs[0]].shape[1:]
                 t = g.tensors[node.outputs[0]].dtype
                 layer = {"class_name": "InputLayer", "input_shape": [h, w, c]}
-                self.add(layer, node.outputs[0], {"result": _int_type(t.bits, t.signed)})
+                self.add(layer, node.outputs[0], {"result": _storage(t)})
             elif op == "conv":
                 if a.pad_value != 0:
                     self.refuse(node, f"padding with {a.pad_value} (hls4ml pads convolutions with zeros)")
@@ -199,9 +239,12 @@ class _Converter:
             elif op == "multi_threshold":
                 t, d = g.consts[node.inputs[1]], g.consts[node.inputs[2]]
                 out_type = g.tensors[node.outputs[0]].dtype  # unsigned maps (qmin >= 0) stay unsigned
-                self.threshold_layer(
-                    node.inputs[0], node.outputs[0], t, d, a.qmin, 1, out_type.bits, out_type.signed
-                )
+                if out_type.bipolar and a.qmin == -1 and t.shape[1] == 2 and np.array_equal(t[:, 0], t[:, 1]):
+                    # each threshold twice: -1 + 2 * #{T <= d x}, one comparison per channel
+                    self.threshold_layer(node.inputs[0], node.outputs[0], t[:, :1], d, -1, 2, 2)
+                else:
+                    bits, signed = (2, True) if out_type.bipolar else (out_type.bits, out_type.signed)
+                    self.threshold_layer(node.inputs[0], node.outputs[0], t, d, a.qmin, 1, bits, signed)
             elif op == "sign":
                 c = g.tensors[node.inputs[0]].shape[-1]
                 self.threshold_layer(node.inputs[0], node.outputs[0], np.zeros((c, 1)), np.ones(c), -1, 2, 2)
@@ -228,9 +271,55 @@ class _Converter:
                         node,
                         "a padded max pool (hls4ml pads pools with zeros, which would beat negative maxima)",
                     )
-                self.refuse(node, "unpadded max pools are not mapped to hls4ml's MaxPooling2D yet")
+                if tuple(a.kernel) != tuple(a.stride):
+                    self.refuse(
+                        node,
+                        f"a {a.kernel[0]}x{a.kernel[1]} max pool with stride {a.stride[0]}x{a.stride[1]} "
+                        "(hls4ml's io_stream MaxPooling2D takes only a stride equal to the pool size)",
+                    )
+                x = node.inputs[0]
+                _, ih, iw, c = g.tensors[x].shape
+                _, oh, ow, _ = g.tensors[node.outputs[0]].shape
+                layer = {
+                    "class_name": "MaxPooling2D",
+                    "inputs": [self.producer[x]],
+                    "data_format": "channels_last",
+                    "in_height": ih,
+                    "in_width": iw,
+                    "n_filt": c,
+                    "out_height": oh,
+                    "out_width": ow,
+                    "pool_height": a.kernel[0],
+                    "pool_width": a.kernel[1],
+                    "stride_height": a.stride[0],
+                    "stride_width": a.stride[1],
+                    "pad_top": 0,
+                    "pad_bottom": 0,
+                    "pad_left": 0,
+                    "pad_right": 0,
+                }
+                kind = _storage(g.tensors[x].dtype)  # the maximum of integers of this type is one of them
+                self.add(layer, node.outputs[0], {"accum": kind, "result": kind})
+            elif op == "flatten":
+                x = node.inputs[0]
+                _, h, w, c = g.tensors[x].shape
+                users = self.consumers.get(node.outputs[0], [])
+                if h * w != 1 and (not users or any(u.op != "matmul" for u in users)):
+                    self.refuse(
+                        node,
+                        "hls4ml io_stream flattens a map in place (packs of its channels), which only "
+                        "dense layers read whole",
+                    )
+                layer = {"class_name": "Reshape", "inputs": [self.producer[x]], "target_shape": [h * w * c]}
+                self.add(layer, node.outputs[0], {"result": self.precision[self.producer[x]]["result"]})
+            elif op == "matmul":
+                if len(g.tensors[node.inputs[0]].shape) != 2:
+                    self.refuse(node, "a matmul over a map (hls4ml's Dense takes a vector)")
+                w = g.consts[node.inputs[1]].astype(np.int64)
+                bias = g.consts[node.inputs[2]].astype(np.int64) if len(node.inputs) > 2 else None
+                self.dense_layer(node.inputs[0], w, bias, node.outputs[0])
             elif op == "dequantize_output":
-                pass  # the host applies the output scale; hls4ml outputs the integer logits
+                pass  # the host applies the output scale and offset; hls4ml outputs the integer logits
             else:
                 self.refuse(node, "no exact hls4ml layer for this op")
         last = self.producer[g.producers()[g.outputs[0]].inputs[0]]
