@@ -22,14 +22,29 @@ from compiler.fingerprint import file_digest
 
 
 def named_models() -> tuple[str, ...]:
+    """The Bi-Real models by name, then the Brevitas bnn_pynq zoo (cnv_w1a1, ..., tfc_w2a2)."""
+    from bireal_hw.bnn_pynq import MODELS
     from bireal_hw.models import MODEL_CONFIGS
 
-    return tuple(sorted(MODEL_CONFIGS))
+    return tuple(sorted(MODEL_CONFIGS)) + MODELS
+
+
+def _zoo_source(name: str, seed: int) -> ModelSource:
+    """A bnn_pynq zoo model: seeded random weights and randomized BatchNorm, exported with
+    Brevitas' own QONNX export and built as a file of another author (its reference: the IR as
+    imported)."""
+    from bireal_hw import bnn_pynq
+
+    z = bnn_pynq.zoo_model(name)
+    source = _brevitas_source(bnn_pynq.build(name, seed), z.input_shape)
+    source.kind, source.random_weights = "zoo", True
+    source.label = f"{name} (Brevitas bnn_pynq {z.arch.upper()} W{z.weight_bits}A{z.act_bits}, random weights, seed {seed})"
+    return source
 
 
 @dataclass
 class ModelSource:
-    kind: str  # "onnx" | "checkpoint" | "named" | "module" | "brevitas" | "proto"
+    kind: str  # "onnx" | "checkpoint" | "named" | "zoo" | "module" | "brevitas" | "proto"
     label: str  # how the report names it
     digest: str  # SHA-256 of what defines it (file bytes, or name + options + seed, or the weights)
     path: Path | None = None  # the file, for "onnx" and "checkpoint"
@@ -150,6 +165,12 @@ def resolve_model(model, residual_bits: int | None = None, seed: int = 0, input_
         text = os.fspath(model)
         if not text.strip():
             raise UserError("--model is empty; give FILE.onnx, a checkpoint .pt or a model name")
+        from bireal_hw.bnn_pynq import MODELS
+
+        if text in MODELS and not os.path.exists(text):
+            if residual_bits is not None:
+                raise UserError(f"--residual-bits applies to the Bi-Real models, not to {text}")
+            return _zoo_source(text, seed)
         if text in named_models() and not os.path.exists(text):
             net = named_model(text, residual_bits, seed)
             bits = net.cfg.residual_bits

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 
 import brevitas.nn as qnn
 import numpy as np
@@ -174,3 +175,27 @@ def test_what_the_ir_cannot_take_is_one_line(module, message, tmp_path, capsys):
     lines = [ln for ln in err.strip().splitlines() if ln.startswith("error")]
     assert code == 2 and len(lines) == 1 and message in lines[0], err
     assert "Traceback" not in err and not (tmp_path / "o").exists()
+
+
+def test_zoo_models_by_name_on_the_cli(tmp_path, capsys):
+    code, out, err = run_cli(
+        main, capsys, "--model", "tfc_w2a2", "--target", "ir", "--out", str(tmp_path / "o")
+    )
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert code == 0 and report["bit_exact"]["mismatches"] == 0 and report["random_weights"]
+    assert report["source"]["kind"] == "zoo" and "TFC W2A2" in report["source"]["name"]
+    code, _, err = run_cli(
+        main,
+        capsys,
+        "--model",
+        "cnv_w1a1",
+        "--residual-bits",
+        "4",
+        "--target",
+        "ir",
+        "--out",
+        str(tmp_path / "p"),
+    )
+    assert (
+        code == 2 and err.strip().count("\n") == 0 and "--residual-bits applies to the Bi-Real models" in err
+    )
