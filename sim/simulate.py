@@ -79,13 +79,23 @@ def input_vector_buffers(df: Dataflow) -> dict[str, int]:
     return out
 
 
+class BeatSource(InputDMA):
+    """The test bench's source: a beat every cycle, whatever its width (no bus to gather from)."""
+
+    def cycles(self, df: Dataflow) -> int:
+        return df.output_streams(self)[0].beats
+
+    def pixel_ready_ops(self, df: Dataflow) -> np.ndarray:
+        return np.arange(df.output_streams(self)[0].beats)
+
+
 def isolated(df: Dataflow, kernel: Kernel) -> Dataflow:
     """`kernel` alone between sources that offer a beat every cycle and sinks that take one every
     cycle (the hardware-queue test bench)."""
     kernels = {kernel.name: kernel}
     streams: dict[str, Stream] = {}
     for i, s in enumerate(df.input_streams(kernel)):
-        src = InputDMA(f"source{i}", [], [s.name], InputDMA.Geometry((1, 1, s.width)))
+        src = BeatSource(f"source{i}", [], [s.name], InputDMA.Geometry((1, 1, s.width)))
         kernels[src.name] = src
         streams[s.name] = Stream(s.name, src.name, kernel.name, s.elements, s.bits, s.width)
     for i, s in enumerate(df.output_streams(kernel)):

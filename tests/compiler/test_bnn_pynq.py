@@ -122,6 +122,7 @@ def test_full_size_tfc_matches_finn_folding_and_memory_placement(tmp_path):
     ).report
     assert r["analytical_cycles_per_frame"] == 7168 and r["cycles_per_frame"] == 7168
     assert r["resources"]["DSP"] == 0
+    assert all(layer.get("cycle_error", 0) == 0 for layer in r["layers"])  # each kernel alone, as modelled
     for layer in r["layers"]:
         for m in layer["memories"]:
             what, shape, kind = m.split(": ")[0], m.split(": ")[1].split()[0], m.split()[-2]
