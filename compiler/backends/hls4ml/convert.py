@@ -100,9 +100,7 @@ class _Converter:
         ow = (iw + pads[1] + pads[3] - kernel[1]) // stride[1] + 1
         wtype = self.g.tensors[node.inputs[1]].dtype
         wbits = 2 if wtype == BIPOLAR else max(2, _bits(int(weights.min()), int(weights.max())))
-        acc = self.tensor_bits(out) + 1
         bias_data = np.zeros(o) if bias is None else bias.astype(np.float64)
-        bbits = _bits(int(bias_data.min(initial=0)), int(bias_data.max(initial=0)))
         layer = {
             "class_name": "Conv2D",
             "inputs": [self.producer[x]],
@@ -124,9 +122,16 @@ class _Converter:
             "weight_data": weights.transpose(1, 2, 3, 0).astype(np.float64),
             "bias_data": bias_data,
         }
+        self.add_weighted(layer, out, wbits)
+
+    def add_weighted(self, layer: dict, out: str, wbits: int) -> None:
+        """A Conv2D or Dense layer in integer types: its weights', its bias', and an accumulator
+        (and result) one bit wider than the exact range of `out`."""
+        bias = layer["bias_data"]
+        acc = self.tensor_bits(out) + 1
         precision = {
             "weight": _int_type(wbits),
-            "bias": _int_type(bbits),
+            "bias": _int_type(_bits(int(bias.min(initial=0)), int(bias.max(initial=0)))),
             "accum": _int_type(acc),
             "result": _int_type(acc),
         }
@@ -165,9 +170,7 @@ class _Converter:
         """weights (O, K): out = x @ weights.T + bias."""
         o, k = weights.shape
         wbits = _bits(int(weights.min(initial=0)), int(weights.max(initial=0)))
-        acc = self.tensor_bits(out) + 1
         bias_data = np.zeros(o) if bias is None else bias.astype(np.float64)
-        bbits = _bits(int(bias_data.min(initial=0)), int(bias_data.max(initial=0)))
         layer = {
             "class_name": "Dense",
             "inputs": [self.producer[x]],
@@ -176,13 +179,7 @@ class _Converter:
             "weight_data": np.ascontiguousarray(weights.T).astype(np.float64),
             "bias_data": bias_data,
         }
-        precision = {
-            "weight": _int_type(wbits),
-            "bias": _int_type(bbits),
-            "accum": _int_type(acc),
-            "result": _int_type(acc),
-        }
-        self.add(layer, out, precision)
+        self.add_weighted(layer, out, wbits)
 
     def convert(self) -> Converted:
         g = self.g
