@@ -41,3 +41,46 @@ def test_random_designs_compute_the_ir_and_meet_their_cycles(index):
     assert first_frame_latency(df) > 0
     if SHAPES[index].threshold_input:
         assert any(isinstance(k, Thresholding) for k in df.order())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_sign_feeding_a_pool_and_a_matrix_unit_is_a_thresholding_unit(seed):
+    """sign -> max_pool -> flatten -> binary FC (no sliding window to take the sign on the way in;
+    once a KeyError): the sign is a thresholding unit (threshold 0, step 2), its bipolar map is
+    pooled and read by the matrix unit; values == the IR on every stream, cycles as modelled.
+    The input has 11 channels of 8 bits with the offset of a `2x - 1` pre-processing: 11-byte
+    pixels, gathered by the DMA from the packed bus words."""
+    from fractions import Fraction
+
+    from compiler.ir import BIPOLAR, IntType
+    from compiler.ir.builder import GraphBuilder
+    from compiler.ir.ops.dequantize_output import DequantizeOutputAttrs
+    from compiler.ir.ops.max_pool import PoolAttrs
+    from compiler.ir.ops.quantize_input import QuantizeInputAttrs, quantize
+    from compiler.passes import PassManager, lowering_passes, streamline_passes
+
+    rng = np.random.default_rng(seed)
+    b = GraphBuilder("sign_pool_fc")
+    x = b.input((1, 6, 6, 11))
+    q = b.node("quantize_input", [x], QuantizeInputAttrs(1 / 256, -128, 127, offset=-128), IntType(8, True))
+    s = b.node("sign", [q], None, BIPOLAR)
+    p = b.node("max_pool", [s], PoolAttrs((2, 2), (2, 2)), BIPOLAR)
+    f = b.node("flatten", [p], None, BIPOLAR)
+    w = b.const(rng.choice([-1, 1], size=(5, 99)).astype(np.int8), BIPOLAR, "w")
+    m = b.node("matmul", [f, w], None, IntType(32, True))
+    out = b.node("dequantize_output", [m], DequantizeOutputAttrs(Fraction(1, 7), Fraction(3, 2)))
+    graph = PassManager(streamline_passes() + lowering_passes()).run(b.finish([out]))
+    df = random_folding(graph, seed=seed)
+    assert any(isinstance(k, Thresholding) for k in df.order())
+    # 36 pixels of 11 bytes, packed: 50 words, one per cycle (more cycles than pixels)
+    assert df.input_kernel.cycles(df) == df.input_kernel.bus_words(df) == -(-36 * 11 // 8) == 50
+    x = images(graph, 6, seed)
+    qa = graph.nodes[0].attrs
+    names = [t for n in graph.nodes for t in n.outputs]
+    ir = execute(graph, x.transpose(0, 2, 3, 1), outputs=names)
+    values = run_functional(df, quantize(qa, x).transpose(0, 2, 3, 1))
+    for st in df.streams.values():
+        assert np.array_equal(values[st.name], ir[st.tensor].reshape(len(x), -1)), st.name
+    assert len({row.tobytes() for row in values["output"]}) > 1
+    result = simulate(df, frames=2)
+    assert all(e == 0 for e in cycle_errors(df, result).values())
