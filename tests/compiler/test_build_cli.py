@@ -143,8 +143,12 @@ def test_importer_rejects_what_the_ir_cannot_express(file, tmp_path, capsys):
 def test_unsupported_op_is_named(tmp_path, capsys, default_onnx):
     model = onnx.load(str(default_onnx))
     node = next(n for n in model.graph.node if n.op_type == "Add")
-    node.op_type = "Sub"  # a real ONNX op the IR does not have
-    path = tmp_path / "sub.onnx"
+    node.op_type = "Max"  # a real ONNX op the IR does not have
+    path = tmp_path / "max.onnx"
     onnx.save(model, str(path))
     code, _, err = build(capsys, "--model", str(path), "--out", str(tmp_path / "o"))
-    assert code == 2 and err.count("\n") == 1 and "Sub node" in err and "is not supported by the IR" in err
+    assert code == 2 and err.count("\n") == 1 and "Max node" in err and "is not supported by the IR" in err
+    node.op_type = "Sub"  # supported by scalar constants only (pre-processing, the logits' affine tail)
+    onnx.save(model, str(path))
+    code, _, err = build(capsys, "--model", str(path), "--out", str(tmp_path / "p"))
+    assert code == 2 and err.count("\n") == 1 and "Sub node" in err and "only an Add of two tensors" in err
