@@ -109,7 +109,6 @@ class OutputAffine:
 
 
 Value = Weights | Scaled | Pending | Padded | RealInput | OutputAffine | np.ndarray
-ARITHMETIC = ("Add", "Sub", "Mul", "Div")
 
 
 def _fraction(x) -> Fraction:
