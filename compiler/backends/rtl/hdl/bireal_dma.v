@@ -1,0 +1,134 @@
+// The host's side: AXI-Stream ports of 64-bit words.
+
+// Input DMA: bus words -> pixels of C elements (each EB bytes on the bus, little-endian; the
+// stream takes its low BITS bits). Every frame starts on a new word. Per op it takes a word
+// when it holds fewer than a pixel's bytes and writes a pixel when it has one (a pixel wider
+// than a word is gathered over several ops): sim's pixel_ready_ops when the bus never waits.
+module bireal_input_dma #(
+    parameter C = 1,
+    parameter EB = 1,
+    parameter BITS = 8,
+    parameter PIXELS = 1,
+    parameter WORDS = 1  // bus words per frame
+) (
+    input  wire clk,
+    input  wire rst,
+    input  wire [63:0] s_axis_tdata,
+    input  wire s_axis_tvalid,
+    output wire s_axis_tready,
+    output wire [C*BITS-1:0] out_data,
+    output wire out_valid,
+    input  wire out_ready
+);
+    localparam PB = C * EB;  // bytes per pixel
+    localparam CAP = PB + 8;
+    localparam NW = $clog2(CAP + 1);
+    reg [8*CAP-1:0] held;
+    reg [NW-1:0] n;  // bytes held
+    reg [31:0] words_left, pixels_left;
+    wire rd = n < PB && words_left != 0;
+    wire [NW-1:0] total = n + (rd ? 4'd8 : 4'd0);
+    wire wr = total >= PB;
+    wire fire = (!rd || s_axis_tvalid) && (!wr || out_ready);
+    wire [8*CAP-1:0] merged = rd ? (held | ({{8*(CAP-8){1'b0}}, s_axis_tdata} << (8 * n))) : held;
+    assign s_axis_tready = fire && rd;
+    assign out_valid = fire && wr;
+    genvar i;
+    generate
+        for (i = 0; i < C; i = i + 1) begin : element
+            assign out_data[i*BITS +: BITS] = merged[8*EB*i +: BITS];
+        end
+    endgenerate
+    wire frame_end = fire && wr && pixels_left == 1;
+    always @(posedge clk) begin
+        if (rst) begin
+            held <= 0;
+            n <= 0;
+            words_left <= WORDS;
+            pixels_left <= PIXELS;
+        end else if (frame_end) begin  // the last word's padding bytes are dropped
+            held <= 0;
+            n <= 0;
+            words_left <= WORDS;
+            pixels_left <= PIXELS;
+        end else if (fire) begin
+            held <= wr ? merged >> (8 * PB) : merged;
+            n <= wr ? total - PB[NW-1:0] : total;
+            if (rd) words_left <= words_left - 1;
+            if (wr) pixels_left <= pixels_left - 1;
+        end
+    end
+endmodule
+
+// Output DMA: beats of PE integers (BITS each, signed when SIGNED) -> 64-bit words, each value
+// EB bytes little-endian; every frame starts on a new word (its last word zero-padded), TLAST
+// on each frame's last word. It takes a beat in any op where it has room for one.
+module bireal_output_dma #(
+    parameter PE = 1,
+    parameter BITS = 8,
+    parameter SIGNED = 1,
+    parameter KIND = 0,
+    parameter EB = 1,
+    parameter BEATS = 1,  // per frame
+    parameter WORDS = 1   // per frame
+) (
+    input  wire clk,
+    input  wire rst,
+    input  wire [(KIND == 1 ? PE : PE * BITS)-1:0] in_data,
+    input  wire in_valid,
+    output wire in_ready,
+    output wire [63:0] m_axis_tdata,
+    output wire m_axis_tvalid,
+    input  wire m_axis_tready,
+    output wire m_axis_tlast
+);
+    localparam PB = PE * EB;
+    localparam PAD = WORDS * 8 - BEATS * PB;  // bytes after a frame's last value
+    localparam CAP = PB + PAD + 8;
+    localparam NW = $clog2(CAP + 1);
+    localparam VW = 8 * EB;
+    reg [8*CAP-1:0] held;
+    reg [NW-1:0] n;
+    reg [31:0] beat, word;
+    wire [PE*VW-1:0] v;
+    bireal_unpack #(.N(PE), .BITS(BITS), .SIGNED(SIGNED), .KIND(KIND), .VW(VW)) ux (.beat(in_data), .values(v));
+    wire last_beat = beat == BEATS - 1;
+    wire [NW-1:0] add = last_beat ? PB + PAD : PB;
+    wire send = n >= 8 && m_axis_tready;
+    wire [NW-1:0] after_send = send ? n - 4'd8 : n;
+    wire take = in_valid && after_send + add <= CAP;
+    assign in_ready = take;
+    assign m_axis_tvalid = n >= 8;
+    assign m_axis_tdata = held[63:0];
+    assign m_axis_tlast = word == WORDS - 1;
+    wire [8*CAP-1:0] shifted = send ? held >> 64 : held;
+    always @(posedge clk) begin
+        if (rst) begin
+            held <= 0;
+            n <= 0;
+            beat <= 0;
+            word <= 0;
+        end else begin
+            held <= take ? (shifted | ({{8*(CAP-PB){1'b0}}, v} << (8 * after_send))) : shifted;
+            n <= after_send + (take ? add : {NW{1'b0}});
+            if (take) beat <= last_beat ? 32'd0 : beat + 1;
+            if (send) word <= (word == WORDS - 1) ? 32'd0 : word + 1;
+        end
+    end
+`ifndef SYNTHESIS
+    reg [63:0] cycle;
+    reg [31:0] frames;
+    always @(posedge clk) begin
+        if (rst) begin
+            cycle <= 0;
+            frames <= 0;
+        end else begin
+            cycle <= cycle + 1;
+            if (take && last_beat) begin
+                $display("BIREAL_DONE %0d %0d", frames, cycle);
+                frames <= frames + 1;
+            end
+        end
+    end
+`endif
+endmodule

@@ -1,0 +1,71 @@
+// A synchronous FIFO of DEPTH beats of W bits: the stream between two kernels.
+// Write side: wr_valid is the writer's push and wr_ready (not full, from registered state) its
+// room; read side: rd_valid (not empty) and rd_ready (the reader's pop) are a valid/ready
+// handshake. An item written in cycle c is readable from cycle c+1; a slot freed in cycle c is
+// writable from cycle c+1 (no same-cycle bypass): the semantics of sim/schedule.py.
+// Simulation only (not SYNTHESIS): the largest occupancy (an item counts from the cycle it is
+// pushed through the cycle before it is popped, as sim/ counts it), the cycle of every frame's
+// last push (+log), and at the end its fill level (a deadlock's report) and largest occupancy.
+module bireal_fifo #(
+    parameter W = 8,
+    parameter DEPTH = 2,
+    parameter ITEMS = 1  // beats per frame (simulation log)
+) (
+    input  wire         clk,
+    input  wire         rst,
+    input  wire [W-1:0] wr_data,
+    input  wire         wr_valid,
+    output wire         wr_ready,
+    output wire [W-1:0] rd_data,
+    output wire         rd_valid,
+    input  wire         rd_ready
+);
+    localparam AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
+    localparam CW = $clog2(DEPTH + 1);
+    reg [W-1:0] mem [0:DEPTH-1];
+    reg [AW-1:0] wp, rp;
+    reg [CW-1:0] count;
+    wire push = wr_valid && wr_ready;
+    wire pop = rd_valid && rd_ready;
+    assign wr_ready = count != DEPTH[CW-1:0];
+    assign rd_valid = count != 0;
+    assign rd_data = mem[rp];
+    always @(posedge clk) begin
+        if (rst) begin
+            wp <= 0;
+            rp <= 0;
+            count <= 0;
+        end else begin
+            if (push) begin
+                mem[wp] <= wr_data;
+                wp <= (wp == DEPTH - 1) ? {AW{1'b0}} : wp + 1'b1;
+            end
+            if (pop) rp <= (rp == DEPTH - 1) ? {AW{1'b0}} : rp + 1'b1;
+            count <= count + {{(CW-1){1'b0}}, push} - {{(CW-1){1'b0}}, pop};
+        end
+    end
+`ifndef SYNTHESIS
+    reg [63:0] cycle;
+    reg [31:0] occupancy_max, pushed, frames;
+    always @(posedge clk) begin
+        if (rst) begin
+            cycle <= 0;
+            occupancy_max <= 0;
+            pushed <= 0;
+            frames <= 0;
+        end else begin
+            cycle <= cycle + 1;
+            if ({{(32-CW){1'b0}}, count} + {31'd0, push} > occupancy_max)
+                occupancy_max <= {{(32-CW){1'b0}}, count} + {31'd0, push};
+            if (push) begin
+                if (pushed == ITEMS - 1) begin
+                    if ($test$plusargs("log")) $display("BIREAL_FRAME %m %0d %0d", frames, cycle);
+                    pushed <= 0;
+                    frames <= frames + 1;
+                end else pushed <= pushed + 1;
+            end
+        end
+    end
+    final $display("BIREAL_FIFO %m %0d %0d %0d", count, DEPTH, occupancy_max);
+`endif
+endmodule

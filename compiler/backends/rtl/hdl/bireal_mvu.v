@@ -1,0 +1,144 @@
+// Matrix-vector unit (FINN's MVAU), PE x SIMD folded: MH = NF*PE outputs of MW = SF*SIMD inputs
+// for each of PIXELS input vectors. Ops (pixel, neuron fold, synapse fold) in that loop order,
+// one per cycle: the input beat is read on neuron fold 0 and kept for the other folds; the output
+// beat (PE channels) is written on the last synapse fold.
+//   BINARY   XNOR-popcount of bipolar inputs (IKIND 1) or ternary ones (IKIND 2: padded taps
+//            count 0) with 1-bit weights (1: +1)
+//   else     integer MACs: WBITS-bit two's complement weights, or with WBITS 1 sign bits
+//            (1: +1), the input added or subtracted (no multiplier)
+//   THRESH   QMIN + STEP * (thresholds reached by direction * acc); else acc (+ bias if BIAS)
+// Weights: a ROM of NF*SF words (word nf*SF + sf, lane p at [p*SIMD*WBITS +: SIMD*WBITS]);
+// thresholds, directions and biases: ROMs of NF words, lane p's field p.
+module bireal_mvu #(
+    parameter PE = 1,
+    parameter SIMD = 1,
+    parameter SF = 1,
+    parameter NF = 1,
+    parameter PIXELS = 1,
+    parameter BINARY = 1,
+    parameter IKIND = 1, parameter IBITS = 1, parameter ISIGNED = 1,
+    parameter WBITS = 1,
+    parameter ACC = 16,   // accumulator bits (signed, holds every partial sum)
+    parameter THRESH = 1,
+    parameter LEVELS = 1,
+    parameter TB = 18,
+    parameter QMIN = -1,
+    parameter STEP = 2,
+    parameter BIAS = 0,
+    parameter BB = 8,
+    parameter OKIND = 1, parameter OBITS = 1,
+    parameter OW = 18,    // bits of an output value before packing (signed)
+    parameter WEIGHTS = "weights.mem",
+    parameter THRESHOLDS = "thresholds.mem",
+    parameter DIRECTIONS = "directions.mem",
+    parameter BIASES = "bias.mem"
+) (
+    input  wire clk,
+    input  wire rst,
+    input  wire [(IKIND == 2 ? 2 * SIMD : (IKIND == 1 ? SIMD : SIMD * IBITS))-1:0] in_data,
+    input  wire in_valid,
+    output wire in_ready,
+    output wire [(OKIND == 1 ? PE : PE * OBITS)-1:0] out_data,
+    output wire out_valid,
+    input  wire out_ready
+);
+    localparam IW = IKIND == 2 ? 2 * SIMD : (IKIND == 1 ? SIMD : SIMD * IBITS);
+    localparam LW = SIMD * WBITS;          // weight bits per lane per tile
+    localparam TILES = NF * SF;
+    localparam TW = ((1 << LEVELS) - 1) * TB;
+    localparam XW = IBITS + 1;             // a decoded input (signed)
+    localparam SW = SF > 1 ? $clog2(SF) : 1;
+    localparam NFW = NF > 1 ? $clog2(NF) : 1;
+    localparam TLW = TILES > 1 ? $clog2(TILES) : 1;
+
+    reg [PE*LW-1:0] weight_rom [0:TILES-1];
+    reg [PE*TW-1:0] thr_rom [0:NF-1];
+    reg [PE*2-1:0] dir_rom [0:NF-1];
+    reg [PE*BB-1:0] bias_rom [0:NF-1];
+    initial begin
+        $readmemh(WEIGHTS, weight_rom);
+        if (THRESH) begin
+            $readmemh(THRESHOLDS, thr_rom);
+            $readmemh(DIRECTIONS, dir_rom);
+        end
+        if (BIAS) $readmemh(BIASES, bias_rom);
+    end
+
+    reg [SW-1:0] sf;
+    reg [NFW-1:0] nf;
+    reg [TLW-1:0] tile;
+    reg [31:0] px;
+    reg [IW-1:0] inbuf [0:SF-1];
+    reg [PE*ACC-1:0] acc;
+    wire first_fold = nf == 0;
+    wire last_synapse = sf == SF - 1;
+    wire fire = (!first_fold || in_valid) && (!last_synapse || out_ready);
+    assign in_ready = fire && first_fold;
+    assign out_valid = fire && last_synapse;
+
+    wire [IW-1:0] x = first_fold ? in_data : inbuf[sf];
+    wire [PE*LW-1:0] w = weight_rom[tile];
+    wire [PE*TW-1:0] thr = thr_rom[nf];
+    wire [PE*2-1:0] dir = dir_rom[nf];
+    wire [PE*BB-1:0] bias = bias_rom[nf];
+    wire [PE*ACC-1:0] acc_next;
+    wire [PE*OW-1:0] y;
+
+    // the inputs as signed values (integer MACs)
+    wire [SIMD*XW-1:0] xv;
+    bireal_unpack #(.N(SIMD), .BITS(IBITS), .SIGNED(ISIGNED), .KIND(IKIND), .VW(XW)) ux (.beat(x), .values(xv));
+    wire [SIMD-1:0] valid = IKIND == 2 ? x[IW-1 -: SIMD] : {SIMD{1'b1}};
+
+    genvar p;
+    generate
+        for (p = 0; p < PE; p = p + 1) begin : lane
+            reg signed [ACC-1:0] partial;
+            integer i;
+            always @* begin
+                partial = 0;
+                for (i = 0; i < SIMD; i = i + 1) begin
+                    if (BINARY) begin
+                        // x * w = +1 where they agree, -1 where not, 0 for a padded tap
+                        if (valid[i]) partial = partial + ((x[i] == w[p*LW + i]) ? 1 : -1);
+                    end else if (WBITS == 1) begin
+                        partial = w[p*LW + i] ? partial + $signed(xv[i*XW +: XW]) : partial - $signed(xv[i*XW +: XW]);
+                    end else begin
+                        partial = partial + $signed(xv[i*XW +: XW]) * $signed(w[p*LW + i*WBITS +: WBITS]);
+                    end
+                end
+            end
+            wire signed [ACC-1:0] sum = (sf == 0 ? {ACC{1'b0}} : $signed(acc[p*ACC +: ACC])) + partial;
+            assign acc_next[p*ACC +: ACC] = sum;
+            if (THRESH) begin : thresholds
+                bireal_threshold_search #(.LEVELS(LEVELS), .TB(TB), .VW(ACC), .OW(OW), .QMIN(QMIN), .STEP(STEP)) search (
+                    .thresholds(thr[p*TW +: TW]), .direction(dir[p*2 +: 2]), .x(sum), .y(y[p*OW +: OW]));
+            end else if (BIAS) begin : biased
+                assign y[p*OW +: OW] = {{(OW-ACC){sum[ACC-1]}}, sum} + {{(OW-BB){bias[p*BB+BB-1]}}, bias[p*BB +: BB]};
+            end else begin : plain
+                assign y[p*OW +: OW] = {{(OW-ACC){sum[ACC-1]}}, sum};
+            end
+        end
+    endgenerate
+    bireal_pack #(.N(PE), .BITS(OBITS), .KIND(OKIND), .VW(OW)) po (.values(y), .beat(out_data));
+
+    always @(posedge clk) begin
+        if (rst) begin
+            sf <= 0;
+            nf <= 0;
+            tile <= 0;
+            px <= 0;
+            acc <= 0;
+        end else if (fire) begin
+            if (first_fold) inbuf[sf] <= in_data;
+            acc <= acc_next;
+            tile <= (tile == TILES - 1) ? {TLW{1'b0}} : tile + 1'b1;
+            if (last_synapse) begin
+                sf <= 0;
+                if (nf == NF - 1) begin
+                    nf <= 0;
+                    px <= (px == PIXELS - 1) ? 32'd0 : px + 1;
+                end else nf <= nf + 1'b1;
+            end else sf <= sf + 1'b1;
+        end
+    end
+endmodule

@@ -1,0 +1,229 @@
+// Window kernels: the sliding-window unit (MODE 0) and the max (1) and sum (2) pools.
+// A reader (one input beat of INW elements per op into a line buffer of ROWS = KH + SY rows,
+// a ring that runs on across frames) and a writer (one output beat per op), as two processes:
+//   the writer's output beat waits until the bottom-right real pixel of its window has been read;
+//   the reader's beat J overwrites beat J - ROWS*IW*CG, and waits until the writer has written
+//   the last output that uses it (sim/schedule.py's _window and window_dependencies).
+// SWU: per output pixel the taps (ky, kx) then channels, TPB buffer words per beat; the sign of
+// an integer input taken on the way in (SIGN_IN); padded taps hold PAD (OKIND 0, 1) or are
+// invalid (OKIND 2: ternary beats, sign plane then valid plane).
+// Pools: per output pixel CG beats of INW channels, each the max or sum over its window's taps
+// inside the map.
+module bireal_window #(
+    parameter MODE = 0,
+    parameter IH = 1, parameter IW = 1, parameter CG = 1, parameter INW = 1,
+    parameter OH = 1, parameter OW = 1,
+    parameter KH = 1, parameter KW = 1, parameter SY = 1, parameter SX = 1,
+    parameter TOP = 0, parameter LEFT = 0,
+    parameter TPB = 1,                  // SWU: buffer words per output beat
+    parameter IKIND = 0, parameter IBITS = 8, parameter ISIGNED = 1,
+    parameter SIGN_IN = 0,
+    parameter SB = 8,                   // stored bits per element
+    parameter OKIND = 0, parameter OBITS = 8,
+    parameter PAD = 0,                  // SWU: the padding value (OKIND 0: an integer; 1: +1 or -1)
+    parameter VW = 10                   // pools: bits of a reduced value (signed)
+) (
+    input  wire clk,
+    input  wire rst,
+    input  wire [(IKIND == 1 ? INW : INW * IBITS)-1:0] in_data,
+    input  wire in_valid,
+    output wire in_ready,
+    output wire [(MODE == 0 ? (OKIND == 2 ? 2 * TPB * INW : TPB * INW * SB) : (OKIND == 1 ? INW : INW * OBITS))-1:0] out_data,
+    output wire out_valid,
+    input  wire out_ready
+);
+    localparam ROWS = KH + SY;
+    localparam EW = INW * SB;                       // a buffer word
+    localparam DEPTH = ROWS * IW * CG;
+    localparam OPP = MODE == 0 ? KH * KW * CG / TPB : CG;  // output beats per pixel
+    localparam N_IN = IH * IW * CG;                 // beats per frame
+    localparam N_OUT = OH * OW * OPP;
+    localparam NT = KH * KW * CG;
+
+    reg [EW-1:0] lb [0:DEPTH-1];
+    // tables (constants): per output row/column the last input row/column of its window; per
+    // input row/column the last output row/column whose window holds it (-1: none); per SWU
+    // buffer word of a pixel its tap row, column and channel group
+    reg [31:0] need_y [0:OH-1];
+    reg [31:0] need_x [0:OW-1];
+    reg signed [31:0] use_y [0:IH-1];
+    reg signed [31:0] use_x [0:IW-1];
+    reg [31:0] tap_y [0:NT-1];
+    reg [31:0] tap_x [0:NT-1];
+    reg [31:0] tap_g [0:NT-1];
+    integer t, u, lo, hi;
+    initial begin
+        for (t = 0; t < OH; t = t + 1) need_y[t] = (t * SY - TOP + KH - 1 < IH - 1) ? t * SY - TOP + KH - 1 : IH - 1;
+        for (t = 0; t < OW; t = t + 1) need_x[t] = (t * SX - LEFT + KW - 1 < IW - 1) ? t * SX - LEFT + KW - 1 : IW - 1;
+        for (t = 0; t < IH; t = t + 1) begin
+            u = (t + TOP) / SY;
+            if (u > OH - 1) u = OH - 1;
+            lo = u * SY - TOP;
+            hi = lo + KH - 1;
+            use_y[t] = (lo <= t && t <= hi) ? u : -1;
+        end
+        for (t = 0; t < IW; t = t + 1) begin
+            u = (t + LEFT) / SX;
+            if (u > OW - 1) u = OW - 1;
+            lo = u * SX - LEFT;
+            hi = lo + KW - 1;
+            use_x[t] = (lo <= t && t <= hi) ? u : -1;
+        end
+        for (t = 0; t < NT; t = t + 1) begin
+            tap_y[t] = (t / CG) / KW;
+            tap_x[t] = (t / CG) % KW;
+            tap_g[t] = t % CG;
+        end
+    end
+
+    // ---- reader ---------------------------------------------------------------------------
+    reg [31:0] rx, ry, rg, rslot, rd_count;
+    reg [31:0] fx, fy, fg, fbase;  // the beat it overwrites: position, writer ops before its frame
+    reg freeing;                   // reader beat >= ROWS*IW*CG: it overwrites one
+    reg [31:0] wr_count;           // writer ops so far
+    wire signed [31:0] fuy = use_y[fy], fux = use_x[fx];
+    wire [31:0] last_use = fbase + ((fuy * OW + fux) + 1) * OPP - 1;
+    wire room = !freeing || fuy < 0 || fux < 0 || $signed(wr_count - last_use) > 0;
+    wire rfire = in_valid && room;
+    assign in_ready = rfire;
+
+    // stored elements: the sign (bit 1: x >= 0) of an integer input, else the element bits
+    wire [EW-1:0] stored;
+    genvar i;
+    generate
+        for (i = 0; i < INW; i = i + 1) begin : store
+            if (SIGN_IN) begin : sign
+                assign stored[i] = ISIGNED ? !in_data[i*IBITS+IBITS-1] : 1'b1;
+            end else if (IKIND == 1) begin : bipolar
+                assign stored[i] = in_data[i];
+            end else begin : integer_element
+                assign stored[i*SB +: SB] = in_data[i*IBITS +: IBITS];
+            end
+        end
+    endgenerate
+
+    always @(posedge clk) begin
+        if (rst) begin
+            rx <= 0; ry <= 0; rg <= 0; rslot <= 0; rd_count <= 0;
+            fx <= 0; fy <= 0; fg <= 0; fbase <= 0; freeing <= 0;
+        end else if (rfire) begin
+            lb[(rslot * IW + rx) * CG + rg] <= stored;
+            rd_count <= rd_count + 1;
+            if (rd_count == DEPTH - 1) freeing <= 1;
+            if (rg == CG - 1) begin
+                rg <= 0;
+                if (rx == IW - 1) begin
+                    rx <= 0;
+                    rslot <= (rslot == ROWS - 1) ? 0 : rslot + 1;
+                    ry <= (ry == IH - 1) ? 0 : ry + 1;
+                end else rx <= rx + 1;
+            end else rg <= rg + 1;
+            if (freeing) begin
+                if (fg == CG - 1) begin
+                    fg <= 0;
+                    if (fx == IW - 1) begin
+                        fx <= 0;
+                        if (fy == IH - 1) begin
+                            fy <= 0;
+                            fbase <= fbase + N_OUT;
+                        end else fy <= fy + 1;
+                    end else fx <= fx + 1;
+                end else fg <= fg + 1;
+            end
+        end
+    end
+
+    // ---- writer ---------------------------------------------------------------------------
+    reg [31:0] oy, ox, ob, nbase, base_slot, y0slot;
+    reg signed [31:0] y0, x0;
+    wire [31:0] need = nbase + (need_y[oy] * IW + need_x[ox] + 1) * CG - 1;
+    wire wfire = out_ready && $signed(rd_count - need) > 0;
+    assign out_valid = wfire;
+    localparam IH_SLOTS = IH % ROWS;
+    localparam TOP_SLOTS = (ROWS - TOP % ROWS) % ROWS;  // -TOP mod ROWS
+
+    function [31:0] slot_plus;  // (a + b) mod ROWS for a, b < ROWS
+        input [31:0] a, b;
+        slot_plus = (a + b >= ROWS) ? a + b - ROWS : a + b;
+    endfunction
+
+    generate
+        if (MODE == 0) begin : swu
+            genvar m;
+            for (m = 0; m < TPB; m = m + 1) begin : tap
+                wire [31:0] word = ob * TPB + m;
+                wire signed [31:0] iy = y0 + $signed(tap_y[word]), ix = x0 + $signed(tap_x[word]);
+                wire in_map = iy >= 0 && iy < IH && ix >= 0 && ix < IW;
+                wire [EW-1:0] got = lb[(slot_plus(y0slot, tap_y[word]) * IW + ix) * CG + tap_g[word]];
+                if (OKIND == 2) begin : ternary
+                    assign out_data[m*INW +: INW] = in_map ? got : {INW{1'b0}};
+                    assign out_data[TPB*INW + m*INW +: INW] = {INW{in_map}};
+                end else if (OKIND == 1) begin : bipolar
+                    assign out_data[m*INW +: INW] = in_map ? got : {INW{PAD > 0 ? 1'b1 : 1'b0}};
+                end else begin : integer_element
+                    wire [SB-1:0] pad = PAD;
+                    assign out_data[m*EW +: EW] = in_map ? got : {INW{pad}};
+                end
+            end
+        end else begin : pool
+            reg [INW*VW-1:0] result;
+            wire [KH*KW*INW*VW-1:0] taps;
+            wire [KH*KW-1:0] in_map;
+            genvar k;
+            for (k = 0; k < KH * KW; k = k + 1) begin : tap
+                wire signed [31:0] iy = y0 + k / KW, ix = x0 + k % KW;
+                assign in_map[k] = iy >= 0 && iy < IH && ix >= 0 && ix < IW;
+                wire [EW-1:0] got = lb[(slot_plus(y0slot, k / KW) * IW + ix) * CG + ob];
+                bireal_unpack #(.N(INW), .BITS(SB), .SIGNED(ISIGNED), .KIND(IKIND), .VW(VW)) ux (
+                    .beat(got), .values(taps[k*INW*VW +: INW*VW]));
+            end
+            integer e, j;
+            reg seen;
+            always @* begin
+                result = 0;
+                for (e = 0; e < INW; e = e + 1) begin
+                    seen = 0;
+                    for (j = 0; j < KH * KW; j = j + 1)
+                        if (in_map[j]) begin
+                            if (MODE == 2)
+                                result[e*VW +: VW] = result[e*VW +: VW] + taps[(j*INW + e)*VW +: VW];
+                            else if (!seen || $signed(taps[(j*INW + e)*VW +: VW]) > $signed(result[e*VW +: VW]))
+                                result[e*VW +: VW] = taps[(j*INW + e)*VW +: VW];
+                            seen = 1;
+                        end
+                end
+            end
+            bireal_pack #(.N(INW), .BITS(OBITS), .KIND(OKIND), .VW(VW)) po (.values(result), .beat(out_data));
+        end
+    endgenerate
+
+    always @(posedge clk) begin
+        if (rst) begin
+            oy <= 0; ox <= 0; ob <= 0; nbase <= 0; wr_count <= 0;
+            y0 <= -TOP; x0 <= -LEFT; base_slot <= 0; y0slot <= TOP_SLOTS;
+        end else if (wfire) begin
+            wr_count <= wr_count + 1;
+            if (ob == OPP - 1) begin
+                ob <= 0;
+                if (ox == OW - 1) begin
+                    ox <= 0;
+                    x0 <= -LEFT;
+                    if (oy == OH - 1) begin  // the frame's last beat
+                        oy <= 0;
+                        y0 <= -TOP;
+                        nbase <= nbase + N_IN;
+                        base_slot <= slot_plus(base_slot, IH_SLOTS);
+                        y0slot <= slot_plus(slot_plus(base_slot, IH_SLOTS), TOP_SLOTS);
+                    end else begin
+                        oy <= oy + 1;
+                        y0 <= y0 + SY;
+                        y0slot <= slot_plus(y0slot, SY);
+                    end
+                end else begin
+                    ox <= ox + 1;
+                    x0 <= x0 + SX;
+                end
+            end else ob <= ob + 1;
+        end
+    end
+endmodule
