@@ -148,6 +148,7 @@ class BuildState:
     reference: object = None  # compiler.verification.Reference, made on first use
     project: object = None  # compiler.backends.hls.codegen.Project once codegen ran
     csim_library: Path | None = None
+    rtl_project: object = None  # compiler.backends.rtl.codegen.RtlProject once rtlgen ran
     resumed: bool = False  # the run continues one in cfg.out whose fingerprint equals this one's
 
     def own_file(self, relative: str) -> Path | None:

@@ -28,6 +28,17 @@ def hls_toolchain(cfg) -> None:
         raise UserError(f"--target {cfg.target.value}: {exc}") from None
 
 
+def rtl_toolchain(cfg) -> None:
+    """Verilator and a C++ compiler for the RTL simulation."""
+    from compiler.backends.hls.csim import compiler
+    from compiler.backends.rtl.verilator import verilator
+
+    try:
+        verilator(), compiler()
+    except RuntimeError as exc:
+        raise UserError(f"--target {cfg.target.value}: {exc}") from None
+
+
 def _extra(module: str, target: str, extra: str) -> None:
     import importlib.util
 

@@ -35,6 +35,8 @@ STEPS: dict[str, StepInfo] = {
         StepInfo("hls4ml", "compiler.hls4ml_step", "run_hls4ml", False),
         StepInfo("cpu", "compiler.cpu_step", "run_cpu", False),
         StepInfo("fuse", "compiler.ir_steps", "step_fuse", True),
+        StepInfo("rtlgen", "compiler.rtl_steps", "run_rtlgen", False),
+        StepInfo("rtlsim", "compiler.rtl_steps", "run_rtlsim", False),
     ]
 }
 

@@ -47,6 +47,17 @@ TARGETS: dict[str, TargetSpec] = {
             summary=("csim",),
         ),
         TargetSpec(
+            "rtl",
+            (*HW_STEPS, "rtlgen", "rtlsim"),
+            preflight=(
+                "compiler.preflight:hardware_flags",
+                "compiler.preflight:zynq_block_design",
+                "compiler.preflight:rtl_toolchain",
+            ),
+            folders=("rtl",),
+            summary=("rtl_sim",),
+        ),
+        TargetSpec(
             "hls4ml",
             ("import", "streamline", "hls4ml"),
             preflight=(

@@ -111,3 +111,20 @@ def images(graph: Graph, n: int, seed: int) -> np.ndarray:
     x[0] = 0
     x[1 % n] = 255
     return x / 255
+
+
+def sign_pool_fc_graph(seed: int) -> Graph:
+    """sign -> max_pool -> flatten -> binary FC over 6x6x11 8-bit pixels with the offset of a
+    `2x - 1` pre-processing (11-byte pixels, wider than a bus word): the sign is a thresholding
+    unit (no sliding window takes it), its bipolar map is pooled and read by a matrix unit."""
+    rng = np.random.default_rng(seed)
+    b = GraphBuilder("sign_pool_fc")
+    x = b.input((1, 6, 6, 11))
+    q = b.node("quantize_input", [x], QuantizeInputAttrs(1 / 256, -128, 127, offset=-128), IntType(8, True))
+    s = b.node("sign", [q], None, BIPOLAR)
+    p = b.node("max_pool", [s], PoolAttrs((2, 2), (2, 2)), BIPOLAR)
+    f = b.node("flatten", [p], None, BIPOLAR)
+    w = b.const(rng.choice([-1, 1], size=(5, 99)).astype(np.int8), BIPOLAR, "w")
+    m = b.node("matmul", [f, w], None, IntType(32, True))
+    out = b.node("dequantize_output", [m], DequantizeOutputAttrs(Fraction(1, 7), Fraction(3, 2)))
+    return PassManager(streamline_passes() + lowering_passes()).run(b.finish([out]))

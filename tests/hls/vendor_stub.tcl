@@ -17,6 +17,7 @@ set vendor_commands {
     csim_design csynth_design export_design create_project set_property current_project
     update_ip_catalog create_bd_design create_bd_cell apply_bd_automation connect_bd_intf_net
     validate_bd_design save_bd_design make_wrapper launch_runs wait_on_run current_fileset
+    update_compile_order connect_bd_net
 }
 foreach cmd $vendor_commands {
     proc $cmd args "puts \$::out \[list $cmd {*}\$args\]; return {}"
@@ -25,11 +26,12 @@ foreach cmd $vendor_commands {
 proc add_files args {
     puts $::out [list add_files {*}$args]
     foreach a $args {
-        if {[regexp {^(src|tb)/} $a] && ![file exists $a]} { error "add_files: $a does not exist" }
+        if {[regexp {^(src|tb|\.\.)/} $a] && ![file exists $a]} { error "add_files: $a does not exist" }
     }
 }
 proc get_board_parts args { return {} }
-proc get_bd_cells {name} { return $name }
+proc get_bd_cells args { return [lindex $args end] }
+proc get_ports args { return [lindex $args end] }
 proc get_bd_intf_pins {name} { puts $::out [list pin $name]; return $name }
 proc get_bd_pins {name} { puts $::out [list pin $name]; return $name }
 proc get_files {name} { return $name }

@@ -15,7 +15,7 @@ from compiler.hw.latency import first_frame_latency
 from compiler.ir import execute
 from sim.functional import run_functional
 from sim.simulate import cycle_errors, simulate
-from tests.hls.designs import SHAPES, bireal_like, images, random_folding
+from tests.hls.designs import SHAPES, bireal_like, images, random_folding, sign_pool_fc_graph
 
 
 @pytest.mark.parametrize("index", range(len(SHAPES)))
@@ -50,26 +50,9 @@ def test_a_sign_feeding_a_pool_and_a_matrix_unit_is_a_thresholding_unit(seed):
     pooled and read by the matrix unit; values == the IR on every stream, cycles as modelled.
     The input has 11 channels of 8 bits with the offset of a `2x - 1` pre-processing: 11-byte
     pixels, gathered by the DMA from the packed bus words."""
-    from fractions import Fraction
+    from compiler.ir.ops.quantize_input import quantize
 
-    from compiler.ir import BIPOLAR, IntType
-    from compiler.ir.builder import GraphBuilder
-    from compiler.ir.ops.dequantize_output import DequantizeOutputAttrs
-    from compiler.ir.ops.max_pool import PoolAttrs
-    from compiler.ir.ops.quantize_input import QuantizeInputAttrs, quantize
-    from compiler.passes import PassManager, lowering_passes, streamline_passes
-
-    rng = np.random.default_rng(seed)
-    b = GraphBuilder("sign_pool_fc")
-    x = b.input((1, 6, 6, 11))
-    q = b.node("quantize_input", [x], QuantizeInputAttrs(1 / 256, -128, 127, offset=-128), IntType(8, True))
-    s = b.node("sign", [q], None, BIPOLAR)
-    p = b.node("max_pool", [s], PoolAttrs((2, 2), (2, 2)), BIPOLAR)
-    f = b.node("flatten", [p], None, BIPOLAR)
-    w = b.const(rng.choice([-1, 1], size=(5, 99)).astype(np.int8), BIPOLAR, "w")
-    m = b.node("matmul", [f, w], None, IntType(32, True))
-    out = b.node("dequantize_output", [m], DequantizeOutputAttrs(Fraction(1, 7), Fraction(3, 2)))
-    graph = PassManager(streamline_passes() + lowering_passes()).run(b.finish([out]))
+    graph = sign_pool_fc_graph(seed)
     df = random_folding(graph, seed=seed)
     assert any(isinstance(k, Thresholding) for k in df.order())
     # 36 pixels of 11 bytes, packed: 50 words, one per cycle (more cycles than pixels)

@@ -59,8 +59,9 @@ def generate(df: Dataflow, graph: Graph, root: Path) -> RtlProject:
     )
     order = df.order()
     rtl = [rtl_kernel(k, df, graph) for k in order]
-    (root / "hdl").mkdir(parents=True, exist_ok=True)
-    (root / "mem").mkdir(exist_ok=True)
+    for folder in ("hdl", "mem"):  # no stale module or ROM of an earlier design
+        shutil.rmtree(root / folder, ignore_errors=True)
+        (root / folder).mkdir(parents=True)
     sources = []
     for f in sorted(HDL.glob("*.v")):
         shutil.copy(f, root / "hdl" / f.name)

@@ -51,7 +51,7 @@ int main(int argc, char **argv) {
         top->eval();
     }
     top->ap_rst = 0;
-    uint64_t sent = 0, received = 0, cycle = 0, quiet = 0, last_frames = 0;
+    uint64_t sent = 0, received = 0, cycle = 0, quiet = 0, last_frames = 0, gaps = 0, held = 0;
     bool deadlock = false;
     while (received < out_words) {
         top->s_axis_tvalid = sent < in_words && (mode == 0 || rng() % 4 != 0);
@@ -61,6 +61,8 @@ int main(int argc, char **argv) {
         top->eval();
         const bool took = top->s_axis_tvalid && top->s_axis_tready;
         const bool gave = top->m_axis_tvalid && top->m_axis_tready;
+        gaps += sent < in_words && !top->s_axis_tvalid;     // the source had no word this cycle
+        held += top->m_axis_tvalid && !top->m_axis_tready;  // the sink refused a word
         if (gave) {
             out[received++] = top->m_axis_tdata;
             if (top->m_axis_tlast) last_frames++;
@@ -76,8 +78,9 @@ int main(int argc, char **argv) {
         }
     }
     top->final();
-    std::printf("BIREAL_END %llu %llu %llu %llu %d\n", (unsigned long long)cycle, (unsigned long long)sent,
-                (unsigned long long)received, (unsigned long long)last_frames, deadlock ? 1 : 0);
+    std::printf("BIREAL_END %llu %llu %llu %llu %d %llu %llu\n", (unsigned long long)cycle, (unsigned long long)sent,
+                (unsigned long long)received, (unsigned long long)last_frames, deadlock ? 1 : 0,
+                (unsigned long long)gaps, (unsigned long long)held);
     f = std::fopen(output, "wb");
     if (!f || std::fwrite(out.data(), 8, received, f) != received) return 2;
     std::fclose(f);

@@ -84,20 +84,30 @@ def _words(fields: np.ndarray, bits: int) -> list[int]:
 
 
 def _threshold_roms(rk: RtlKernel, groups: int, pe: int, value_bits: int, prefix: str) -> None:
-    """Thresholds padded to 2**levels - 1 per channel above every input, one ROM word per group of
-    PE channels (lane p: channel g*PE + p); directions as 2-bit fields."""
+    """Thresholds padded to 2**levels - 1 per channel above every input, as the ROMs of the
+    binary search's stages, one set per lane (lane p: channels g*PE + p): stage s holds 2**s
+    thresholds per channel (the probes of the HLS tables, compiler/backends/hls/kernels.py);
+    directions as 2-bit fields, one word per group."""
     k = rk.kernel
     t = k.consts["thresholds"].astype(np.int64)
     d = k.consts["direction"].astype(np.int64)
     levels = clog2(t.shape[1] + 1)
+    if pe > 999:
+        raise ValueError(f"{k.name}: PE {pe} above 999 (the ROM files' lane numbers)")
     tb = max(signed_bits(int(t.min(initial=0)), int(t.max(initial=0))), value_bits + 2) + 1
     full = np.full((t.shape[0], 2**levels - 1), (1 << (tb - 1)) - 1, dtype=object)
     full[:, : t.shape[1]] = t
-    lanes = full.reshape(groups, pe * (2**levels - 1))  # lane-major within a word
-    rk.roms[f"{prefix}_thresholds.mem"] = (pe * (2**levels - 1) * tb, _words(lanes, tb))
+    lanes = full.reshape(groups, pe, 2**levels - 1)  # [group][lane][threshold]
+    for s in range(levels):
+        b = levels - 1 - s
+        probes = np.arange(2**s) * 2 ** (b + 1) + 2**b - 1
+        for p in range(pe):
+            stage = lanes[:, p][:, probes].reshape(-1, 1)  # word g * 2**s + j
+            rk.roms[f"{prefix}_thresholds_{p:03d}_l{s:02d}.mem"] = (tb, _words(stage, tb))
     rk.roms[f"{prefix}_directions.mem"] = (2 * pe, _words(d.reshape(groups, pe), 2))
-    rk.params.update(LEVELS=levels, TB=tb, THRESHOLDS=f"mem/{prefix}_thresholds.mem",
-                     DIRECTIONS=f"mem/{prefix}_directions.mem")
+    rk.params.update(
+        LEVELS=levels, TB=tb, THRESHOLDS=f"mem/{prefix}_thresholds", DIRECTIONS=f"mem/{prefix}_directions.mem"
+    )
 
 
 def _out_value_bits(qmin: int, step: int, levels: int, out_bits: int) -> int:
@@ -116,17 +126,31 @@ def _mvu(k: MatrixVector, df: Dataflow, graph: Graph) -> RtlKernel:
     wbits = 1 if g.binary else g.weight_bits
     rk = RtlKernel(k, "bireal_mvu", {}, ["in"], ["out"])
     w = k.consts["weights"].astype(np.int64)  # (MH, MW)
-    tiles = w.reshape(nf, k.pe, sf, k.simd).transpose(0, 2, 1, 3).reshape(nf * sf, k.pe * k.simd)
+    if k.pe > 999:
+        raise ValueError(f"{k.name}: PE {k.pe} above 999 (the ROM files' lane numbers)")
+    # lane p, tile nf*SF + sf: row nf*PE + p, columns sf*SIMD ... + SIMD - 1
+    tiles = w.reshape(nf, k.pe, sf, k.simd).transpose(1, 0, 2, 3).reshape(k.pe, nf * sf, k.simd)
     if wbits == 1:
         if not np.isin(w, (-1, 1)).all():
             raise ValueError(f"{k.name}: 1-bit weights must be -1 or +1")
         tiles = (tiles > 0).astype(np.int64)
-    rk.roms[f"{k.name}_weights.mem"] = (k.pe * k.simd * wbits, _words(tiles, wbits))
+    for p in range(k.pe):
+        rk.roms[f"{k.name}_weights_{p:03d}.mem"] = (k.simd * wbits, _words(tiles[p], wbits))
     rk.params.update(
-        PE=k.pe, SIMD=k.simd, SF=sf, NF=nf, PIXELS=g.pixels, BINARY=int(g.binary),
-        **_element_params("I", ie), WBITS=wbits, ACC=acc,
-        THRESH=int("thresholds" in k.consts), BIAS=int("bias" in k.consts),
-        OKIND=KIND[oe.kind], OBITS=oe.bits, WEIGHTS=f"mem/{k.name}_weights.mem",
+        PE=k.pe,
+        SIMD=k.simd,
+        SF=sf,
+        NF=nf,
+        PIXELS=g.pixels,
+        BINARY=int(g.binary),
+        **_element_params("I", ie),
+        WBITS=wbits,
+        ACC=acc,
+        THRESH=int("thresholds" in k.consts),
+        BIAS=int("bias" in k.consts),
+        OKIND=KIND[oe.kind],
+        OBITS=oe.bits,
+        WEIGHTS=f"mem/{k.name}_weights",
     )
     out_value = max(acc, oe.bits) + 1
     if "thresholds" in k.consts:
@@ -145,8 +169,9 @@ def _mvu(k: MatrixVector, df: Dataflow, graph: Graph) -> RtlKernel:
 
 def _window_common(k: WindowKernel, inw: int) -> dict[str, int]:
     ih, iw, c, oh, ow, kh, kw, sy, sx, top, left = k.window()
-    return dict(IH=ih, IW=iw, CG=c // inw, INW=inw, OH=oh, OW=ow, KH=kh, KW=kw, SY=sy, SX=sx,
-                TOP=top, LEFT=left)
+    return dict(
+        IH=ih, IW=iw, CG=c // inw, INW=inw, OH=oh, OW=ow, KH=kh, KW=kw, SY=sy, SX=sx, TOP=top, LEFT=left
+    )
 
 
 def _swu(k: SlidingWindow, df: Dataflow, graph: Graph) -> RtlKernel:
@@ -157,9 +182,17 @@ def _swu(k: SlidingWindow, df: Dataflow, graph: Graph) -> RtlKernel:
         raise ValueError(f"{k.name}: SIMD {k.simd} with {inw}-element input beats over {c} channels")
     sign = bool(k.geometry.sign_input) and ie.kind == "int"
     sb = 1 if (sign or ie.kind == "bipolar") else ie.bits
-    params = dict(MODE=0, **_window_common(k, inw), TPB=k.simd // inw, **_element_params("I", ie),
-                  SIGN_IN=int(sign), SB=sb, OKIND=KIND[oe.kind], OBITS=oe.bits,
-                  PAD=int(k.geometry.pad_value))
+    params = dict(
+        MODE=0,
+        **_window_common(k, inw),
+        TPB=k.simd // inw,
+        **_element_params("I", ie),
+        SIGN_IN=int(sign),
+        SB=sb,
+        OKIND=KIND[oe.kind],
+        OBITS=oe.bits,
+        PAD=int(k.geometry.pad_value),
+    )
     return RtlKernel(k, "bireal_window", params, ["in"], ["out"])
 
 
@@ -172,8 +205,15 @@ def _pool(k: MaxPool | SumPool, df: Dataflow, graph: Graph) -> RtlKernel:
     lo, hi = _value_range(ie)
     taps = kh * kw if isinstance(k, SumPool) else 1
     vw = max(signed_bits(lo * taps, hi * taps), oe.bits) + 1
-    params = dict(MODE=2 if isinstance(k, SumPool) else 1, **_window_common(k, s_in.width),
-                  **_element_params("I", ie), SB=ie.bits, OKIND=KIND[oe.kind], OBITS=oe.bits, VW=vw)
+    params = dict(
+        MODE=2 if isinstance(k, SumPool) else 1,
+        **_window_common(k, s_in.width),
+        **_element_params("I", ie),
+        SB=ie.bits,
+        OKIND=KIND[oe.kind],
+        OBITS=oe.bits,
+        VW=vw,
+    )
     return RtlKernel(k, "bireal_window", params, ["in"], ["out"])
 
 
@@ -186,8 +226,15 @@ def _add(k: Add, df: Dataflow, graph: Graph) -> RtlKernel:
     g = k.geometry
     (alo, ahi), (blo, bhi) = _value_range(ea), _value_range(eb)
     vw = max(signed_bits(alo + blo, ahi + bhi), signed_bits(g.qmin, g.qmax), oe.bits) + 1
-    params = dict(PE=k.pe, **_element_params("A", ea), **_element_params("B", eb), OBITS=oe.bits,
-                  VW=vw, QMIN=g.qmin, QMAX=g.qmax)
+    params = dict(
+        PE=k.pe,
+        **_element_params("A", ea),
+        **_element_params("B", eb),
+        OBITS=oe.bits,
+        VW=vw,
+        QMIN=g.qmin,
+        QMAX=g.qmax,
+    )
     return RtlKernel(k, "bireal_add", params, ["a", "b"], ["out"])
 
 
@@ -199,8 +246,16 @@ def _thresholding(k: Thresholding, df: Dataflow, graph: Graph) -> RtlKernel:
         raise ValueError(f"{k.name}: {s_in.width}-element beats, PE {k.pe}, {c} channels")
     vw = signed_bits(*_value_range(ie)) + 1
     rk = RtlKernel(k, "bireal_thresholding", {}, ["in"], ["out"])
-    rk.params.update(PE=k.pe, GROUPS=c // k.pe, **_element_params("I", ie), OKIND=KIND[oe.kind],
-                     OBITS=oe.bits, VW=vw, QMIN=k.geometry.qmin, STEP=k.geometry.step)
+    rk.params.update(
+        PE=k.pe,
+        GROUPS=c // k.pe,
+        **_element_params("I", ie),
+        OKIND=KIND[oe.kind],
+        OBITS=oe.bits,
+        VW=vw,
+        QMIN=k.geometry.qmin,
+        STEP=k.geometry.step,
+    )
     _threshold_roms(rk, c // k.pe, k.pe, vw, k.name)
     rk.params["OW"] = _out_value_bits(k.geometry.qmin, k.geometry.step, rk.params["LEVELS"], oe.bits)
     return rk
@@ -241,8 +296,15 @@ def _output_dma(k: OutputDMA, df: Dataflow, graph: Graph) -> RtlKernel:
     (s_in,) = df.input_streams(k)
     e = stream_element(graph, s_in)
     eb = element_bytes(e.bits)
-    params = dict(PE=s_in.width, BITS=e.bits, SIGNED=int(e.signed), KIND=KIND[e.kind], EB=eb,
-                  BEATS=s_in.beats, WORDS=output_words(k, df, graph))
+    params = dict(
+        PE=s_in.width,
+        BITS=e.bits,
+        SIGNED=int(e.signed),
+        KIND=KIND[e.kind],
+        EB=eb,
+        BEATS=s_in.beats,
+        WORDS=output_words(k, df, graph),
+    )
     return RtlKernel(k, "bireal_output_dma", params, ["in"], [])
 
 

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,13 +93,16 @@ class RtlRun:
     fifos: dict[str, tuple[int, int, int]]  # stream -> (items at the end, depth, largest occupancy)
     cycles: int
     deadlock: bool
+    seconds: float  # the Verilated run's wall time
+    input_gaps: int  # cycles the source offered no word (STRESS)
+    backpressure: int  # cycles the sink refused an offered word (STRESS)
     stdout: str = field(repr=False, default="")
 
 
 _FIFO = re.compile(r"^BIREAL_FIFO \S*fifo_(\w+) (\d+) (\d+) (\d+)$")
 _FRAME = re.compile(r"^BIREAL_FRAME \S*fifo_(\w+) (\d+) (\d+)$")
 _DONE = re.compile(r"^BIREAL_DONE (\d+) (\d+)$")
-_END = re.compile(r"^BIREAL_END (\d+) (\d+) (\d+) (\d+) (\d+)$")
+_END = re.compile(r"^BIREAL_END (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$")
 
 
 def run(
@@ -117,14 +121,33 @@ def run(
     with tempfile.TemporaryDirectory(prefix="bireal_rtl_") as tmp:
         src, dst = Path(tmp) / "input.bin", Path(tmp) / "output.bin"
         words.tofile(src)
-        cmd = [str(exe), str(src), str(dst), str(frames), str(project.in_words), str(project.out_words),
-               str(mode), str(seed), str(stall_limit)]
+        cmd = [
+            str(exe),
+            str(src),
+            str(dst),
+            str(frames),
+            str(project.in_words),
+            str(project.out_words),
+            str(mode),
+            str(seed),
+            str(stall_limit),
+        ]
         if log:
             cmd.append("+log")
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=project.root, timeout=timeout,
-                              env={**os.environ, "LC_ALL": "C"})
+        start = time.perf_counter()
+        done = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            cwd=project.root,
+            timeout=timeout,
+            env={**os.environ, "LC_ALL": "C"},
+        )
+        seconds = time.perf_counter() - start
         if done.returncode not in (0, 3):
-            raise RuntimeError(f"the Verilated design failed (exit {done.returncode}): {done.stderr.strip()[:300]}")
+            raise RuntimeError(
+                f"the Verilated design failed (exit {done.returncode}): {done.stderr.strip()[:300]}"
+            )
         raw = np.fromfile(dst, dtype="<u8") if dst.exists() else np.zeros(0, dtype="<u8")
     fifos, pushes, finished = {}, {}, []
     end = None
@@ -141,4 +164,4 @@ def run(
         raise RuntimeError(f"the Verilated design ended without its report: {done.stdout[-300:]}")
     whole = len(raw) // project.out_words
     outputs = raw[: whole * project.out_words].reshape(whole, project.out_words)
-    return RtlRun(outputs, finished, pushes, fifos, int(end[1]), end[5] == "1", done.stdout)
+    return RtlRun(outputs, finished, pushes, fifos, int(end[1]), end[5] == "1", seconds, int(end[6]), int(end[7]), done.stdout)

@@ -7,8 +7,9 @@
 //   else     integer MACs: WBITS-bit two's complement weights, or with WBITS 1 sign bits
 //            (1: +1), the input added or subtracted (no multiplier)
 //   THRESH   QMIN + STEP * (thresholds reached by direction * acc); else acc (+ bias if BIAS)
-// Weights: a ROM of NF*SF words (word nf*SF + sf, lane p at [p*SIMD*WBITS +: SIMD*WBITS]);
-// thresholds, directions and biases: ROMs of NF words, lane p's field p.
+// Per lane p: a weight ROM of NF*SF words (word nf*SF + sf: SIMD weights of WBITS bits), file
+// WEIGHTS_ppp.mem, and the threshold ROMs of its search stages, THRESHOLDS_ppp_lSS.mem
+// (bireal_threshold_search); directions and biases: ROMs of NF words, lane p's field p.
 module bireal_mvu #(
     parameter PE = 1,
     parameter SIMD = 1,
@@ -28,8 +29,8 @@ module bireal_mvu #(
     parameter BB = 8,
     parameter OKIND = 1, parameter OBITS = 1,
     parameter OW = 18,    // bits of an output value before packing (signed)
-    parameter WEIGHTS = "weights.mem",
-    parameter THRESHOLDS = "thresholds.mem",
+    parameter WEIGHTS = "weights",       // file name prefix: WEIGHTS_000.mem ... one per lane
+    parameter THRESHOLDS = "thresholds", // likewise
     parameter DIRECTIONS = "directions.mem",
     parameter BIASES = "bias.mem"
 ) (
@@ -45,22 +46,15 @@ module bireal_mvu #(
     localparam IW = IKIND == 2 ? 2 * SIMD : (IKIND == 1 ? SIMD : SIMD * IBITS);
     localparam LW = SIMD * WBITS;          // weight bits per lane per tile
     localparam TILES = NF * SF;
-    localparam TW = ((1 << LEVELS) - 1) * TB;
     localparam XW = IBITS + 1;             // a decoded input (signed)
     localparam SW = SF > 1 ? $clog2(SF) : 1;
     localparam NFW = NF > 1 ? $clog2(NF) : 1;
     localparam TLW = TILES > 1 ? $clog2(TILES) : 1;
 
-    reg [PE*LW-1:0] weight_rom [0:TILES-1];
-    reg [PE*TW-1:0] thr_rom [0:NF-1];
     reg [PE*2-1:0] dir_rom [0:NF-1];
     reg [PE*BB-1:0] bias_rom [0:NF-1];
     initial begin
-        $readmemh(WEIGHTS, weight_rom);
-        if (THRESH) begin
-            $readmemh(THRESHOLDS, thr_rom);
-            $readmemh(DIRECTIONS, dir_rom);
-        end
+        if (THRESH) $readmemh(DIRECTIONS, dir_rom);
         if (BIAS) $readmemh(BIASES, bias_rom);
     end
 
@@ -77,8 +71,6 @@ module bireal_mvu #(
     assign out_valid = fire && last_synapse;
 
     wire [IW-1:0] x = first_fold ? in_data : inbuf[sf];
-    wire [PE*LW-1:0] w = weight_rom[tile];
-    wire [PE*TW-1:0] thr = thr_rom[nf];
     wire [PE*2-1:0] dir = dir_rom[nf];
     wire [PE*BB-1:0] bias = bias_rom[nf];
     wire [PE*ACC-1:0] acc_next;
@@ -92,26 +84,39 @@ module bireal_mvu #(
     genvar p;
     generate
         for (p = 0; p < PE; p = p + 1) begin : lane
-            reg signed [ACC-1:0] partial;
-            integer i;
-            always @* begin
-                partial = 0;
-                for (i = 0; i < SIMD; i = i + 1) begin
-                    if (BINARY) begin
-                        // x * w = +1 where they agree, -1 where not, 0 for a padded tap
-                        if (valid[i]) partial = partial + ((x[i] == w[p*LW + i]) ? 1 : -1);
-                    end else if (WBITS == 1) begin
-                        partial = w[p*LW + i] ? partial + $signed(xv[i*XW +: XW]) : partial - $signed(xv[i*XW +: XW]);
-                    end else begin
-                        partial = partial + $signed(xv[i*XW +: XW]) * $signed(w[p*LW + i*WBITS +: WBITS]);
-                    end
+            // this lane's ROMs: WEIGHTS_ppp.mem (a word per tile), THRESHOLDS_ppp.mem (a word per neuron fold)
+            localparam [7:0] D2 = 48 + p / 100, D1 = 48 + (p / 10) % 10, D0 = 48 + p % 10;
+            localparam [23:0] LANE = {D2, D1, D0};  // the lane's number, 3 digits
+            reg [LW-1:0] weight_rom [0:TILES-1];
+            initial $readmemh({WEIGHTS, "_", LANE, ".mem"}, weight_rom);
+            wire [LW-1:0] w = weight_rom[tile];
+            wire signed [ACC-1:0] partial;
+            if (BINARY) begin : xnor_popcount
+                // x * w = +1 where they agree, -1 where not, 0 for a padded tap:
+                // 2 * popcount(xnor & valid) - popcount(valid)
+                wire [SIMD-1:0] agree = ~(x[SIMD-1:0] ^ w[SIMD-1:0]) & valid;
+                wire [31:0] agreeing = $countones(agree);
+                wire [31:0] counted = $countones(valid);
+                assign partial = 2 * agreeing - counted;
+            end else begin : macs
+                reg signed [ACC-1:0] total;
+                integer i;
+                always @* begin
+                    total = 0;
+                    for (i = 0; i < SIMD; i = i + 1)
+                        if (WBITS == 1)  // a sign bit: add or subtract the input
+                            total = w[i] ? total + $signed(xv[i*XW +: XW]) : total - $signed(xv[i*XW +: XW]);
+                        else
+                            total = total + $signed(xv[i*XW +: XW]) * $signed(w[i*WBITS +: WBITS]);
                 end
+                assign partial = total;
             end
             wire signed [ACC-1:0] sum = (sf == 0 ? {ACC{1'b0}} : $signed(acc[p*ACC +: ACC])) + partial;
             assign acc_next[p*ACC +: ACC] = sum;
             if (THRESH) begin : thresholds
-                bireal_threshold_search #(.LEVELS(LEVELS), .TB(TB), .VW(ACC), .OW(OW), .QMIN(QMIN), .STEP(STEP)) search (
-                    .thresholds(thr[p*TW +: TW]), .direction(dir[p*2 +: 2]), .x(sum), .y(y[p*OW +: OW]));
+                bireal_threshold_search #(.LEVELS(LEVELS), .GROUPS(NF), .TB(TB), .VW(ACC), .OW(OW), .QMIN(QMIN),
+                                          .STEP(STEP), .PREFIX({THRESHOLDS, "_", LANE})) search (
+                    .group({{(32-NFW){1'b0}}, nf}), .direction(dir[p*2 +: 2]), .x(sum), .y(y[p*OW +: OW]));
             end else if (BIAS) begin : biased
                 assign y[p*OW +: OW] = {{(OW-ACC){sum[ACC-1]}}, sum} + {{(OW-BB){bias[p*BB+BB-1]}}, bias[p*BB +: BB]};
             end else begin : plain

@@ -76,7 +76,7 @@ module bireal_thresholding #(
     parameter TB = 12,
     parameter QMIN = 0,
     parameter STEP = 1,
-    parameter THRESHOLDS = "thresholds.mem",
+    parameter THRESHOLDS = "thresholds",  // file name prefix: THRESHOLDS_000.mem ... one per lane
     parameter DIRECTIONS = "directions.mem"
 ) (
     input  wire clk,
@@ -88,14 +88,9 @@ module bireal_thresholding #(
     output wire out_valid,
     input  wire out_ready
 );
-    localparam TW = ((1 << LEVELS) - 1) * TB;
     localparam GW = GROUPS > 1 ? $clog2(GROUPS) : 1;
-    reg [PE*TW-1:0] thr_rom [0:GROUPS-1];
     reg [PE*2-1:0] dir_rom [0:GROUPS-1];
-    initial begin
-        $readmemh(THRESHOLDS, thr_rom);
-        $readmemh(DIRECTIONS, dir_rom);
-    end
+    initial $readmemh(DIRECTIONS, dir_rom);
     reg [GW-1:0] g;
     wire fire = in_valid && out_ready;
     assign in_ready = fire;
@@ -105,14 +100,16 @@ module bireal_thresholding #(
         else if (fire) g <= (g == GROUPS - 1) ? {GW{1'b0}} : g + 1'b1;
     wire [PE*VW-1:0] xv;
     wire [PE*OW-1:0] yv;
-    wire [PE*TW-1:0] thr = thr_rom[g];
     wire [PE*2-1:0] dir = dir_rom[g];
     bireal_unpack #(.N(PE), .BITS(IBITS), .SIGNED(ISIGNED), .KIND(IKIND), .VW(VW)) ux (.beat(in_data), .values(xv));
     genvar p;
     generate
         for (p = 0; p < PE; p = p + 1) begin : lane
-            bireal_threshold_search #(.LEVELS(LEVELS), .TB(TB), .VW(VW), .OW(OW), .QMIN(QMIN), .STEP(STEP)) search (
-                .thresholds(thr[p*TW +: TW]), .direction(dir[p*2 +: 2]), .x(xv[p*VW +: VW]), .y(yv[p*OW +: OW]));
+            localparam [7:0] D2 = 48 + p / 100, D1 = 48 + (p / 10) % 10, D0 = 48 + p % 10;
+            localparam [23:0] LANE = {D2, D1, D0};  // the lane's number, 3 digits
+            bireal_threshold_search #(.LEVELS(LEVELS), .GROUPS(GROUPS), .TB(TB), .VW(VW), .OW(OW), .QMIN(QMIN),
+                                      .STEP(STEP), .PREFIX({THRESHOLDS, "_", LANE})) search (
+                .group({{(32-GW){1'b0}}, g}), .direction(dir[p*2 +: 2]), .x(xv[p*VW +: VW]), .y(yv[p*OW +: OW]));
         end
     endgenerate
     bireal_pack #(.N(PE), .BITS(OBITS), .KIND(OKIND), .VW(OW)) po (.values(yv), .beat(out_data));

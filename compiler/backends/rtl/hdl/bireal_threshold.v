@@ -1,28 +1,39 @@
 // One lane's threshold unit: the count of a channel's ascending thresholds that direction * x
-// reaches (a binary search over 2**LEVELS - 1 thresholds, padded above every input), as
-// QMIN + STEP * count. Combinational: its registers are the FIFO it writes.
+// reaches, as QMIN + STEP * count; a binary search over 2**LEVELS - 1 thresholds (padded above
+// every input), one ROM per stage: stage s holds 2**s thresholds of each of GROUPS channels
+// (file PREFIX_lSS.mem, word g * 2**s + j: threshold j * 2**(LEVELS-s) + 2**(LEVELS-1-s) - 1 of
+// channel group g), read at the count the stages before it found. Combinational: its registers
+// are the FIFO it writes.
 module bireal_threshold_search #(
     parameter LEVELS = 1,
+    parameter GROUPS = 1,
     parameter TB = 8,    // bits per threshold (signed, wider than every direction * x)
     parameter VW = 8,    // bits of x (signed)
     parameter OW = 8,    // bits of the result (signed)
     parameter QMIN = 0,
-    parameter STEP = 1
+    parameter STEP = 1,
+    parameter PREFIX = "thresholds"
 ) (
-    input  wire [((1 << LEVELS) - 1) * TB - 1:0] thresholds,
-    input  wire [1:0]                            direction,  // +1, -1 or 0 (two's complement)
-    input  wire signed [VW-1:0]                  x,
-    output wire signed [OW-1:0]                  y
+    input  wire [31:0]          group,
+    input  wire [1:0]           direction,  // +1, -1 or 0 (two's complement)
+    input  wire signed [VW-1:0] x,
+    output wire signed [OW-1:0] y
 );
+    localparam CW = LEVELS + 1;
     wire signed [TB-1:0] xs = {{(TB-VW){x[VW-1]}}, x};
     wire signed [TB-1:0] v = direction == 2'b11 ? -xs : (direction == 2'b00 ? {TB{1'b0}} : xs);
-    reg [LEVELS:0] count;
-    integer s;
-    always @* begin
-        count = 0;
-        for (s = 0; s < LEVELS; s = s + 1)
-            if ($signed(thresholds[(count + (1 << (LEVELS - 1 - s)) - 1) * TB +: TB]) <= v)
-                count = count + (1 << (LEVELS - 1 - s));
-    end
-    assign y = QMIN + STEP * $signed({1'b0, count});
+    wire [(LEVELS+1)*CW-1:0] count /*verilator split_var*/;  // after each stage
+    assign count[CW-1:0] = 0;
+    genvar s;
+    generate
+        for (s = 0; s < LEVELS; s = s + 1) begin : stage
+            localparam [7:0] S1 = 48 + s / 10, S0 = 48 + s % 10;
+            reg [TB-1:0] rom [0:GROUPS*(1<<s)-1];
+            initial $readmemh({PREFIX, "_l", S1, S0, ".mem"}, rom);
+            wire [CW-1:0] found = count[s*CW +: CW];
+            wire signed [TB-1:0] t = rom[group * (1 << s) + (found >> (LEVELS - s))];
+            assign count[(s+1)*CW +: CW] = t <= v ? found + (1 << (LEVELS - 1 - s)) : found;
+        end
+    endgenerate
+    assign y = QMIN + STEP * $signed({1'b0, count[LEVELS*CW +: CW]});
 endmodule

@@ -1,0 +1,137 @@
+"""The RTL backend (--target rtl) on the seeded Bi-Real-like designs of tests/hls/designs.py
+(odd channels, +-1 and zero padding, strides 1 and 2, pools, a thresholded input, 11-byte pixels)
+under random foldings: the Verilated design's outputs == the IR on every frame, streamed back to
+back; every stream's last push of every frame and every FIFO's largest occupancy equal to sim/'s
+cycle for cycle; the same outputs under random bus gaps and back-pressure; a FIFO made too shallow
+on purpose deadlocks and is named, as sim/ names it; the Vivado flow under stubbed tools."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compiler.backends.rtl import verilator as vl
+from compiler.backends.rtl.codegen import generate
+from compiler.backends.rtl.vivado import write_vivado_flow
+from compiler.hw.boards import board
+from compiler.hw.kernels import Fork
+from compiler.ir import execute
+from compiler.rtl_steps import compare_timing, deadlock_message, logits, pixel_words
+from sim.schedule import build_processes
+from sim.simulate import host_pixels, size_fifos
+from sim.timing import Deadlock, solve
+from tests.hls.designs import SHAPES, bireal_like, images, random_folding, sign_pool_fc_graph
+
+pytestmark = [
+    pytest.mark.rtl,
+    pytest.mark.skipif(shutil.which("verilator") is None, reason="needs verilator"),
+]
+FRAMES = 4
+
+
+def sized(graph, seed: int):
+    df = random_folding(graph, seed)
+    depths, _, _ = size_fifos(df, FRAMES)
+    for name, depth in depths.items():
+        df.streams[name].depth = depth
+    return df
+
+
+def ir_logits(graph, x: np.ndarray) -> np.ndarray:
+    """The IR's integer logits (the dequantizer's input)."""
+    last = graph.nodes[-1].inputs[0]
+    return np.asarray(execute(graph, x.transpose(0, 2, 3, 1), outputs=[last])[last]).reshape(len(x), -1)
+
+
+def check_design(graph, df, x, root: Path) -> dict:
+    q = next(n for n in graph.nodes if n.op == "quantize_input").attrs
+    project = generate(df, graph, root)
+    exe, _ = vl.build(project)
+    words = pixel_words(df, project, host_pixels(x, q))
+    want = ir_logits(graph, x)
+    exact = vl.run(exe, project, words, log=True)
+    assert not exact.deadlock
+    assert np.array_equal(logits(df, exact.outputs), want)
+    timing = compare_timing(df, exact, len(x))
+    assert timing["frame_ends_rtl"] == timing["frame_ends_sim"]
+    assert timing["streams_differing"] == {}
+    assert {s: exact.fifos[s][2] for s in df.streams} == timing["occupancy_sim"]
+    stress = vl.run(exe, project, words, mode=vl.STRESS, seed=7)
+    assert np.array_equal(logits(df, stress.outputs), want)
+    assert stress.input_gaps > 0 and stress.backpressure > 0 and exact.input_gaps == exact.backpressure == 0
+    assert stress.cycles >= exact.cycles
+    return timing
+
+
+@pytest.mark.parametrize("folding", [0, 1])
+@pytest.mark.parametrize("index", range(len(SHAPES)))
+def test_random_designs_are_exact_in_values_and_cycles(index, folding, tmp_path):
+    graph = bireal_like(SHAPES[index], seed=index)
+    df = sized(graph, seed=300 + 10 * index + folding)
+    x = images(graph, FRAMES, seed=index + folding)
+    timing = check_design(graph, df, x, tmp_path / "rtl")
+    assert timing["streams_compared"] == len(df.streams) >= 10
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_sign_pool_fc_design_over_11_byte_pixels(seed, tmp_path):
+    """A sign that no sliding window takes (a thresholding unit), a bipolar max pool, a binary FC
+    read from a stream, and pixels of 11 bytes gathered from the bus words by the input DMA."""
+    graph = sign_pool_fc_graph(seed)
+    df = sized(graph, seed)
+    x = images(graph, FRAMES, seed)
+    check_design(graph, df, x, tmp_path / "rtl")
+
+
+def test_a_too_shallow_shortcut_fifo_deadlocks_and_is_named(tmp_path):
+    graph = bireal_like(SHAPES[0], seed=0)
+    df = sized(graph, seed=300)
+    fork = next(k for k in df.order() if isinstance(k, Fork))
+    shortcut = max(fork.outputs, key=lambda s: df.streams[s].depth)
+    df.streams[shortcut].depth = 2
+    with pytest.raises(Deadlock) as sim_deadlock:
+        solve(build_processes(df, 2), {s: st.depth for s, st in df.streams.items()})
+    project = generate(df, graph, tmp_path / "rtl")
+    exe, _ = vl.build(project)
+    q = next(n for n in graph.nodes if n.op == "quantize_input").attrs
+    run = vl.run(
+        exe, project, pixel_words(df, project, host_pixels(images(graph, 2, 0), q)), stall_limit=5000
+    )
+    assert run.deadlock
+    message = deadlock_message(df, run)
+    assert f"FIFO {shortcut} " in message and "is full at depth 2" in message
+    assert sim_deadlock.value.fifo == shortcut
+
+
+def test_the_vivado_flow_uses_the_rtl_under_stubbed_tools(tmp_path):
+    if shutil.which("tclsh") is None:
+        pytest.skip("needs tclsh")
+    graph = bireal_like(SHAPES[4], seed=4)
+    df = sized(graph, seed=3)
+    project = generate(df, graph, tmp_path / "rtl")
+    script = write_vivado_flow(project, project.root / "vivado", board("zcu104"), 200.0)
+    stub = Path(__file__).parents[1] / "hls" / "vendor_stub.tcl"
+    log = tmp_path / "vivado.log"
+    subprocess.run(
+        ["tclsh", str(stub), str(log), "-mode", "batch", "-source", script.name],
+        cwd=script.parent,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = log.read_text().splitlines()
+    added = {line.split()[-1] for line in lines if line.startswith("add_files -norecurse ../")}
+    assert added == {f"../{p.relative_to(project.root).as_posix()}" for p in project.sources} | {
+        f"../mem/{name}" for rk in project.kernels for name in rk.roms
+    }
+    assert all((script.parent / a).exists() for a in added)
+    assert any(line.startswith("create_bd_cell -type module -reference bireal_top") for line in lines)
+    assert any("zynq_ultra_ps_e" in line for line in lines)
+    assert not any(
+        "hls" in line.lower() for line in lines if line.startswith(("create_bd_cell", "set_property ip_repo"))
+    )
