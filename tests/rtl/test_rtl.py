@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from compiler.backends.hls.elements import pack_beats, stream_element
 from compiler.backends.rtl import verilator as vl
 from compiler.backends.rtl.codegen import generate
 from compiler.backends.rtl.vivado import write_vivado_flow
@@ -21,6 +22,7 @@ from compiler.hw.boards import board
 from compiler.hw.kernels import Fork
 from compiler.ir import execute
 from compiler.rtl_steps import compare_timing, deadlock_message, logits, pixel_words
+from sim.functional import run_functional
 from sim.schedule import build_processes
 from sim.simulate import host_pixels, size_fifos
 from sim.timing import Deadlock, solve
@@ -56,6 +58,15 @@ def check_design(graph, df, x, root: Path) -> dict:
     exact = vl.run(exe, project, words, log=True)
     assert not exact.deadlock
     assert np.array_equal(logits(df, exact.outputs), want)
+    # every kernel against its IR op: each stream carries its IR tensor (NHWC; a window's output
+    # in im2col order), compared by the checksum of its beats
+    ir = execute(graph, x.transpose(0, 2, 3, 1), outputs=[t for n in graph.nodes for t in n.outputs])
+    values = run_functional(df, host_pixels(x, q))
+    for s in df.streams.values():
+        e = stream_element(graph, s)
+        assert np.array_equal(values[s.name], np.asarray(ir[s.tensor]).reshape(len(x), -1)), s.name
+        beats = pack_beats(values[s.name], e, s.width)
+        assert exact.checksums[s.name] == vl.stream_checksum(beats), f"{s.name} ({s.producer} -> {s.consumer})"
     timing = compare_timing(df, exact, len(x))
     assert timing["frame_ends_rtl"] == timing["frame_ends_sim"]
     assert timing["streams_differing"] == {}

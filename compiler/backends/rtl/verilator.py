@@ -91,6 +91,7 @@ class RtlRun:
     frame_done: list[int]  # per frame: the cycle the output DMA took its last beat
     frame_pushes: dict[str, list[int]]  # stream -> per frame, the cycle of its last push (+log)
     fifos: dict[str, tuple[int, int, int]]  # stream -> (items at the end, depth, largest occupancy)
+    checksums: dict[str, int]  # stream -> checksum of every beat written (stream_checksum)
     cycles: int
     deadlock: bool
     seconds: float  # the Verilated run's wall time
@@ -99,10 +100,20 @@ class RtlRun:
     stdout: str = field(repr=False, default="")
 
 
-_FIFO = re.compile(r"^BIREAL_FIFO \S*fifo_(\w+) (\d+) (\d+) (\d+)$")
+_FIFO = re.compile(r"^BIREAL_FIFO \S*fifo_(\w+) (\d+) (\d+) (\d+) ([0-9a-f]{16})$")
 _FRAME = re.compile(r"^BIREAL_FRAME \S*fifo_(\w+) (\d+) (\d+)$")
 _DONE = re.compile(r"^BIREAL_DONE (\d+) (\d+)$")
 _END = re.compile(r"^BIREAL_END (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$")
+
+
+def stream_checksum(beats: np.ndarray) -> int:
+    """The FIFO's checksum of (beats, words) uint64 beats: per beat, rotate left by one and XOR
+    the beat's words."""
+    folded = np.bitwise_xor.reduce(np.asarray(beats, dtype=np.uint64), axis=1) if beats.size else []
+    total, mask = 0, (1 << 64) - 1
+    for f in folded:
+        total = (((total << 1) | (total >> 63)) & mask) ^ int(f)
+    return total
 
 
 def run(
@@ -149,7 +160,7 @@ def run(
                 f"the Verilated design failed (exit {done.returncode}): {done.stderr.strip()[:300]}"
             )
         raw = np.fromfile(dst, dtype="<u8") if dst.exists() else np.zeros(0, dtype="<u8")
-    fifos, pushes, finished = {}, {}, []
+    fifos, pushes, finished, sums = {}, {}, [], {}
     end = None
     for line in done.stdout.splitlines():
         if m := _FRAME.match(line):
@@ -158,10 +169,11 @@ def run(
             finished.append(int(m[2]))
         elif m := _FIFO.match(line):
             fifos[m[1]] = (int(m[2]), int(m[3]), int(m[4]))
+            sums[m[1]] = int(m[5], 16)
         elif m := _END.match(line):
             end = m
     if end is None:
         raise RuntimeError(f"the Verilated design ended without its report: {done.stdout[-300:]}")
     whole = len(raw) // project.out_words
     outputs = raw[: whole * project.out_words].reshape(whole, project.out_words)
-    return RtlRun(outputs, finished, pushes, fifos, int(end[1]), end[5] == "1", seconds, int(end[6]), int(end[7]), done.stdout)
+    return RtlRun(outputs, finished, pushes, fifos, sums, int(end[1]), end[5] == "1", seconds, int(end[6]), int(end[7]), done.stdout)

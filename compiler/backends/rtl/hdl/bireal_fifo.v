@@ -5,7 +5,8 @@
 // writable from cycle c+1 (no same-cycle bypass): the semantics of sim/schedule.py.
 // Simulation only (not SYNTHESIS): the largest occupancy (an item counts from the cycle it is
 // pushed through the cycle before it is popped, as sim/ counts it), the cycle of every frame's
-// last push (+log), and at the end its fill level (a deadlock's report) and largest occupancy.
+// last push (+log), and at the end its fill level (a deadlock's report), largest occupancy and
+// a checksum of the beats written (each stream's values against the IR's).
 module bireal_fifo #(
     parameter W = 8,
     parameter DEPTH = 2,
@@ -47,14 +48,24 @@ module bireal_fifo #(
 `ifndef SYNTHESIS
     reg [63:0] cycle;
     reg [31:0] occupancy_max, pushed, frames;
+    // a checksum of every beat written: rotate left by one, XOR the beat's 64-bit words
+    reg [63:0] checksum;
+    reg [63:0] folded;
+    integer i;
+    always @* begin
+        folded = 0;
+        for (i = 0; i < W; i = i + 64) folded = folded ^ (wr_data >> i);
+    end
     always @(posedge clk) begin
         if (rst) begin
             cycle <= 0;
             occupancy_max <= 0;
             pushed <= 0;
             frames <= 0;
+            checksum <= 0;
         end else begin
             cycle <= cycle + 1;
+            if (push) checksum <= {checksum[62:0], checksum[63]} ^ folded;
             if ({{(32-CW){1'b0}}, count} + {31'd0, push} > occupancy_max)
                 occupancy_max <= {{(32-CW){1'b0}}, count} + {31'd0, push};
             if (push) begin
@@ -66,6 +77,6 @@ module bireal_fifo #(
             end
         end
     end
-    final $display("BIREAL_FIFO %m %0d %0d %0d", count, DEPTH, occupancy_max);
+    final $display("BIREAL_FIFO %m %0d %0d %0d %016x", count, DEPTH, occupancy_max, checksum);
 `endif
 endmodule
