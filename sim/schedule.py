@@ -7,7 +7,8 @@ places before it was popped in an earlier cycle), and the op of a sibling proces
 has fired in an earlier cycle. A schedule lists, per process and for `frames` frames, the op
 index at which each stream item is read or written and the sibling op each op waits on.
 
-  input_dma / output_dma   one beat per op
+  input_dma                one pixel or bus word per op
+  output_dma               a taker (one beat per op) and a sender (one bus word per op)
   fork, add, thresholding  one beat in (from each input) and one out per op
   dwc                      per group of lcm(in, out) elements: reads and writes as the buffer allows
   mvu                      ops (pixel, neuron fold, synapse fold): reads on neuron fold 0, writes on
@@ -40,6 +41,7 @@ from compiler.hw.kernels import (
     WindowKernel,
     lookup,
 )
+from compiler.hw.kernels.dma import BUS_BYTES
 
 
 @dataclass
@@ -121,6 +123,27 @@ def _input_dma(k: InputDMA, df: Dataflow, frames: int) -> list[Process]:
     return [p]
 
 
+def _output_dma(k: OutputDMA, df: Dataflow, frames: int) -> list[Process]:
+    """A taker (one beat per op into the byte buffer) and a sender (one bus word per op): a word
+    waits for the beat holding its last byte; a beat waits until enough words have left for it
+    to fit the buffer."""
+    (s_in,) = df.input_streams(k)
+    beats, words, pb = s_in.beats, k.bus_words(df), k.beat_bytes(df)
+    take = Process(k.name, k.name, beats * frames)
+    take.reads[s_in.name] = np.arange(beats * frames)
+    if k.cycles(df) == beats and pb <= BUS_BYTES:  # one word per beat at most: never waits
+        return [take]
+    send = Process(f"{k.name}.send", k.name, words * frames)
+    holding = np.minimum((BUS_BYTES * np.arange(words) + BUS_BYTES - 1) // pb, beats - 1)
+    send.wait = (take.name, _tile(holding, frames, beats))
+    i = np.arange(beats)
+    ends = (i + 1) * pb + np.where(i == beats - 1, words * BUS_BYTES - beats * pb, 0)  # bytes through beat i
+    total = (ends[None, :] + words * BUS_BYTES * np.arange(frames)[:, None]).ravel()
+    sent = -(-(total - k.buffer_bytes(df)) // BUS_BYTES) - 1  # the word that must have left
+    take.wait = (send.name, np.maximum.accumulate(np.where(sent >= 0, sent, -1)))
+    return [take, send]
+
+
 def _global_sum_pool(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
     (s_in,), (s_out,) = df.input_streams(k), df.output_streams(k)
     groups = s_out.beats
@@ -155,7 +178,7 @@ def _window(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
 # kernel class -> its processes: f(kernel, dataflow, frames) -> [Process]
 BUILDERS = {
     InputDMA: _input_dma,
-    OutputDMA: _simple,
+    OutputDMA: _output_dma,
     Fork: _simple,
     Add: _simple,
     Thresholding: _simple,

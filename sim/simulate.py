@@ -89,6 +89,16 @@ class BeatSource(InputDMA):
         return np.arange(df.output_streams(self)[0].beats)
 
 
+class BeatSink(OutputDMA):
+    """The test bench's sink: takes a beat every cycle, whatever its width (no bus to send on)."""
+
+    def bus_words(self, df: Dataflow) -> int:
+        return df.input_streams(self)[0].beats
+
+    def beat_bytes(self, df: Dataflow) -> int:
+        return 1
+
+
 def isolated(df: Dataflow, kernel: Kernel) -> Dataflow:
     """`kernel` alone between sources that offer a beat every cycle and sinks that take one every
     cycle (the hardware-queue test bench)."""
@@ -99,7 +109,7 @@ def isolated(df: Dataflow, kernel: Kernel) -> Dataflow:
         kernels[src.name] = src
         streams[s.name] = Stream(s.name, src.name, kernel.name, s.elements, s.bits, s.width)
     for i, s in enumerate(df.output_streams(kernel)):
-        sink = OutputDMA(f"sink{i}", [s.name], [], OutputDMA.Geometry(s.elements))
+        sink = BeatSink(f"sink{i}", [s.name], [], OutputDMA.Geometry(s.elements))
         kernels[sink.name] = sink
         streams[s.name] = Stream(s.name, kernel.name, sink.name, s.elements, s.bits, s.width)
     return Dataflow(kernel.name, kernels, streams, df.input_shape, 0)

@@ -128,3 +128,16 @@ def sign_pool_fc_graph(seed: int) -> Graph:
     m = b.node("matmul", [f, w], None, IntType(32, True))
     out = b.node("dequantize_output", [m], DequantizeOutputAttrs(Fraction(1, 7), Fraction(3, 2)))
     return PassManager(streamline_passes() + lowering_passes()).run(b.finish([out]))
+
+
+def pixel_classifier_graph(seed: int, channels: int = 5) -> Graph:
+    """A 1x1 integer conv over a 4x4x3 map, its 32-bit accumulators the outputs: output beats of
+    up to `channels` x 4 bytes every cycle, wider than the output bus word."""
+    rng = np.random.default_rng(seed)
+    b = GraphBuilder("pixel_classifier")
+    x = b.input((1, 4, 4, 3))
+    q = b.node("quantize_input", [x], QuantizeInputAttrs(1 / 255, 0, 255))
+    w = b.const(rng.integers(-127, 128, size=(channels, 1, 1, 3)).astype(np.int8), IntType(8, True), "w")
+    acc = b.node("conv", [q, w], WindowAttrs((1, 1), (1, 1), (0, 0, 0, 0), 0), IntType(32, True))
+    out = b.node("dequantize_output", [acc], DequantizeOutputAttrs(Fraction(1, 1000)))
+    return PassManager(streamline_passes() + lowering_passes()).run(b.finish([out]))

@@ -146,3 +146,15 @@ def test_the_vivado_flow_uses_the_rtl_under_stubbed_tools(tmp_path):
     assert not any(
         "hls" in line.lower() for line in lines if line.startswith(("create_bd_cell", "set_property ip_repo"))
     )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_output_beats_wider_than_the_bus_word(seed, tmp_path):
+    """Beats of 5 x 4-byte accumulators every cycle: the output DMA sends 2.5 words per beat and
+    limits the design; the RTL's taker and sender keep the cycles of sim/'s two processes."""
+    from tests.hls.designs import pixel_classifier_graph
+
+    graph = pixel_classifier_graph(seed)
+    df = sized(graph, seed)
+    x = images(graph, FRAMES, seed)
+    check_design(graph, df, x, tmp_path / "rtl")

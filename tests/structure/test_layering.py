@@ -14,6 +14,7 @@ import ast
 import pytest
 
 from compiler.backends.hls.kernels import CONTEXTS
+from compiler.backends.rtl.kernels import MODULES
 from compiler.hw.kernels import KERNEL_CLASSES, InputDMA, Kernel, MatrixVector, lookup
 from sim.functional import VALUES
 from sim.schedule import BUILDERS
@@ -95,11 +96,12 @@ def test_the_kind_scan_finds_a_comparison(tmp_path):
 
 
 @pytest.mark.parametrize("cls", list(KERNEL_CLASSES.values()), ids=list(KERNEL_CLASSES))
-def test_every_kernel_class_has_values_schedule_and_template(cls):
+def test_every_kernel_class_has_values_schedule_template_and_rtl(cls):
     k = object.__new__(cls)
     k.name = cls.kind
     lookup(BUILDERS, k, "schedule")
     lookup(CONTEXTS, k, "HLS template")
+    lookup(MODULES, k, "RTL module")
     if cls is not InputDMA:  # the input's values are the pixels
         lookup(VALUES, k, "functional model")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import jinja2
 
-from compiler.backends.rtl.kernels import RtlKernel, output_words, rtl_kernel
+from compiler.backends.rtl.kernels import RtlKernel, rtl_kernel
 from compiler.hw.dataflow import Dataflow
 from compiler.ir import Graph
 
@@ -71,7 +71,7 @@ def generate(df: Dataflow, graph: Graph, root: Path) -> RtlProject:
             write_rom(root / "mem" / name, bits, words)
     src, dst = df.input_kernel, df.output_kernel
     in_words = src.bus_words(df)
-    out_words = output_words(dst, df, graph)
+    out_words = dst.bus_words(df)
     streams = [
         {
             "name": s.name,

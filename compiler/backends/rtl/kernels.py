@@ -8,7 +8,6 @@ MODULES (docs/extending.md).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +32,7 @@ from compiler.hw.kernels import (
     clog2,
     lookup,
 )
-from compiler.hw.kernels.dma import BUS_BYTES, element_bytes
+from compiler.hw.kernels.dma import element_bytes
 from compiler.ir import Graph
 
 KIND = {"int": 0, "bipolar": 1, "ternary": 2}
@@ -303,15 +302,9 @@ def _output_dma(k: OutputDMA, df: Dataflow, graph: Graph) -> RtlKernel:
         KIND=KIND[e.kind],
         EB=eb,
         BEATS=s_in.beats,
-        WORDS=output_words(k, df, graph),
+        WORDS=k.bus_words(df),
     )
     return RtlKernel(k, "bireal_output_dma", params, ["in"], [])
-
-
-def output_words(k: OutputDMA, df: Dataflow, graph: Graph) -> int:
-    """64-bit words per frame the output DMA writes."""
-    (s_in,) = df.input_streams(k)
-    return math.ceil(k.geometry.elements * element_bytes(s_in.bits) / BUS_BYTES)
 
 
 # kernel class -> its instance (module, parameters, ports, ROMs)

@@ -74,6 +74,10 @@ class InputDMA(DMA):
 
 @register
 class OutputDMA(DMA):
+    """Logits to the host: takes a beat when its byte buffer has room and sends one 64-bit bus
+    word per cycle; every frame starts on a new word (its last word zero-padded). A beat wider
+    than a word takes several cycles to send."""
+
     kind = "output_dma"
     Geometry = ElementsGeometry
     ir_ops = ("dequantize_output",)
@@ -86,3 +90,20 @@ class OutputDMA(DMA):
     def follow(self, df: Dataflow) -> None:
         """It reads its producer's beat."""
         self.pe = df.kernels[df.streams[self.inputs[0]].producer].out_width()
+
+    def beat_bytes(self, df: Dataflow) -> int:
+        s = df.input_streams(self)[0]
+        return s.width * element_bytes(s.bits)
+
+    def bus_words(self, df: Dataflow) -> int:
+        """64-bit bus words per frame."""
+        return -(-df.input_streams(self)[0].beats * self.beat_bytes(df) // BUS_BYTES)
+
+    def buffer_bytes(self, df: Dataflow) -> int:
+        """Its byte buffer: two words beyond a beat and a frame's padding, so that a beat of up to
+        a word is taken every cycle while the previous one is sent."""
+        pad = self.bus_words(df) * BUS_BYTES - df.input_streams(self)[0].beats * self.beat_bytes(df)
+        return self.beat_bytes(df) + pad + 2 * BUS_BYTES
+
+    def cycles(self, df: Dataflow) -> int:
+        return max(df.input_streams(self)[0].beats, self.bus_words(df))

@@ -62,7 +62,9 @@ endmodule
 
 // Output DMA: beats of PE integers (BITS each, signed when SIGNED) -> 64-bit words, each value
 // EB bytes little-endian; every frame starts on a new word (its last word zero-padded), TLAST
-// on each frame's last word. It takes a beat in any op where it has room for one.
+// on each frame's last word. A byte buffer of PB + PAD + 16 bytes: it takes a beat in any cycle
+// where the beat fits beside what it holds, and sends a word in any cycle where it holds one
+// (sim/schedule.py's _output_dma: a taker and a sender).
 module bireal_output_dma #(
     parameter PE = 1,
     parameter BITS = 8,
@@ -84,7 +86,7 @@ module bireal_output_dma #(
 );
     localparam PB = PE * EB;
     localparam PAD = WORDS * 8 - BEATS * PB;  // bytes after a frame's last value
-    localparam CAP = PB + PAD + 8;
+    localparam CAP = PB + PAD + 16;
     localparam NW = $clog2(CAP + 1);
     localparam VW = 8 * EB;
     reg [8*CAP-1:0] held;
@@ -94,9 +96,9 @@ module bireal_output_dma #(
     bireal_unpack #(.N(PE), .BITS(BITS), .SIGNED(SIGNED), .KIND(KIND), .VW(VW)) ux (.beat(in_data), .values(v));
     wire last_beat = beat == BEATS - 1;
     wire [NW-1:0] add = last_beat ? PB + PAD : PB;
+    wire take = in_valid && n + add <= CAP;
     wire send = n >= 8 && m_axis_tready;
     wire [NW-1:0] after_send = send ? n - 4'd8 : n;
-    wire take = in_valid && after_send + add <= CAP;
     assign in_ready = take;
     assign m_axis_tvalid = n >= 8;
     assign m_axis_tdata = held[63:0];
