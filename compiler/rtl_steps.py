@@ -22,6 +22,7 @@ from compiler.backends.rtl.codegen import RtlProject, generate
 from compiler.backends.rtl.vivado import write_vivado_flow
 from compiler.fpga_steps import _design
 from compiler.hw.dataflow import Dataflow
+from compiler.hw.kernels import MatrixVector
 from compiler.hw.kernels.dma import element_bytes
 from compiler.ir import Graph
 from compiler.verify_build import compare, images_for, reference_for, require
@@ -62,6 +63,14 @@ def logits(df: Dataflow, words: np.ndarray) -> np.ndarray:
 def sim_timing(df: Dataflow, frames: int) -> Timing:
     """sim/'s timing of `frames` frames at the design's FIFO depths."""
     return solve(build_processes(df, frames), {s: st.depth for s, st in df.streams.items()})
+
+
+def stall_limit(df: Dataflow) -> int:
+    """Cycles without any FIFO traffic or bus transfer after which the design is deadlocked: a
+    matrix unit computes up to SF - 1 ops between writes (neuron folds past the first read
+    nothing), every other op reads or writes; random bus gaps add short streaks."""
+    longest = max((k.folds()[0] for k in df.kernels.values() if isinstance(k, MatrixVector)), default=1)
+    return 2 * longest + 1000
 
 
 def deadlock_message(df: Dataflow, run: vl.RtlRun) -> str:
@@ -157,8 +166,7 @@ def run_rtlsim(graph: Graph, state) -> None:
     images, source = images_for(graph, max(cfg.verify_images, 2), cfg.seed)
     ref = reference_for(graph, state)
     words = bus_words(graph, df, project, images)
-    sim_latency = int(state.report.get("latency_cycles") or 0)
-    stall = 4 * max(sim_latency, 1) + 10_000
+    stall = stall_limit(df)
     runs: list[vl.RtlRun] = []
     start = time.perf_counter()
 
@@ -176,6 +184,8 @@ def run_rtlsim(graph: Graph, state) -> None:
     # the first frames alone: every stream's pushes and every FIFO's largest occupancy against
     # sim/'s timing of the same frames
     first = vl.run(exe, project, words[:frames], stall_limit=stall, log=True)
+    if first.deadlock:
+        raise CheckFailed(deadlock_message(df, first))
     timing = compare_timing(df, first, frames)
     occupancy_differs = {
         s: {"rtl": first.fifos[s][2], "sim": timing["occupancy_sim"][s]}

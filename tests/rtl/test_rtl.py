@@ -21,7 +21,7 @@ from compiler.backends.rtl.vivado import write_vivado_flow
 from compiler.hw.boards import board
 from compiler.hw.kernels import Fork
 from compiler.ir import execute
-from compiler.rtl_steps import compare_timing, deadlock_message, logits, pixel_words
+from compiler.rtl_steps import compare_timing, deadlock_message, logits, pixel_words, stall_limit
 from sim.functional import run_functional
 from sim.schedule import build_processes
 from sim.simulate import host_pixels, size_fifos
@@ -66,7 +66,9 @@ def check_design(graph, df, x, root: Path) -> dict:
         e = stream_element(graph, s)
         assert np.array_equal(values[s.name], np.asarray(ir[s.tensor]).reshape(len(x), -1)), s.name
         beats = pack_beats(values[s.name], e, s.width)
-        assert exact.checksums[s.name] == vl.stream_checksum(beats), f"{s.name} ({s.producer} -> {s.consumer})"
+        assert exact.checksums[s.name] == vl.stream_checksum(beats), (
+            f"{s.name} ({s.producer} -> {s.consumer})"
+        )
     timing = compare_timing(df, exact, len(x))
     assert timing["frame_ends_rtl"] == timing["frame_ends_sim"]
     assert timing["streams_differing"] == {}
@@ -110,7 +112,10 @@ def test_a_too_shallow_shortcut_fifo_deadlocks_and_is_named(tmp_path):
     exe, _ = vl.build(project)
     q = next(n for n in graph.nodes if n.op == "quantize_input").attrs
     run = vl.run(
-        exe, project, pixel_words(df, project, host_pixels(images(graph, 2, 0), q)), stall_limit=5000
+        exe,
+        project,
+        pixel_words(df, project, host_pixels(images(graph, 2, 0), q)),
+        stall_limit=stall_limit(df),
     )
     assert run.deadlock
     message = deadlock_message(df, run)

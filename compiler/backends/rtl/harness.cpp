@@ -4,8 +4,9 @@
 // what m_axis delivers to OUTPUT. MODE 0: the input offers a word every cycle and the output takes
 // one every cycle (the cycle counts compare with sim/); MODE 1: random gaps on the input and random
 // back-pressure on the output (seeded). The design's own $display lines report each frame's last
-// output beat (BIREAL_DONE) and, at the end, every FIFO's fill level and largest occupancy. No
-// bus transfer and no output for STALL_LIMIT cycles: a deadlock (exit 3).
+// output beat (BIREAL_DONE) and, at the end, every FIFO's fill level, largest occupancy and
+// checksum. No FIFO written or read and no bus transfer for STALL_LIMIT cycles (longer than any
+// kernel computes without reading or writing): a deadlock (exit 3).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -61,6 +62,7 @@ int main(int argc, char **argv) {
         top->eval();
         const bool took = top->s_axis_tvalid && top->s_axis_tready;
         const bool gave = top->m_axis_tvalid && top->m_axis_tready;
+        const bool active = top->active;  // this cycle's FIFO traffic
         gaps += sent < in_words && !top->s_axis_tvalid;     // the source had no word this cycle
         held += top->m_axis_tvalid && !top->m_axis_tready;  // the sink refused a word
         if (gave) {
@@ -70,7 +72,7 @@ int main(int argc, char **argv) {
         top->ap_clk = 1;
         top->eval();
         if (took) sent++;
-        quiet = (took || gave) ? 0 : quiet + 1;
+        quiet = (took || gave || active) ? 0 : quiet + 1;
         cycle++;
         if (quiet > stall_limit) {
             deadlock = true;

@@ -122,7 +122,7 @@ def run(
     words: np.ndarray,
     mode: int = EXACT,
     seed: int = 0,
-    stall_limit: int = 100_000,
+    stall_limit: int = 10_000,
     log: bool = False,
     timeout: float | None = None,
 ) -> RtlRun:
@@ -176,4 +176,16 @@ def run(
         raise RuntimeError(f"the Verilated design ended without its report: {done.stdout[-300:]}")
     whole = len(raw) // project.out_words
     outputs = raw[: whole * project.out_words].reshape(whole, project.out_words)
-    return RtlRun(outputs, finished, pushes, fifos, sums, int(end[1]), end[5] == "1", seconds, int(end[6]), int(end[7]), done.stdout)
+    return RtlRun(
+        outputs,
+        finished,
+        pushes,
+        fifos,
+        sums,
+        int(end[1]),
+        end[5] == "1",
+        seconds,
+        int(end[6]),
+        int(end[7]),
+        done.stdout,
+    )
