@@ -45,7 +45,8 @@ def test_all_10000_test_images_through_the_verilated_default_design(tmp_path):
     assert images.shape == (10_000, 1, 28, 28)
     run = vl.run(exe, project, bus_words(graph, design.dataflow, project, images))
     got = logits(design.dataflow, run.outputs)
-    want = golden_reference(DEFAULT_MODEL).run(images)
+    golden = golden_reference(DEFAULT_MODEL)
+    want = np.concatenate([golden.run(images[i : i + 500]) for i in range(0, len(images), 500)])
     assert got.shape == want.shape and int((got != want).any(axis=1).sum()) == 0
     assert run.frame_done[-1] - run.frame_done[-2] == report["cycles_per_frame"]
 

@@ -53,10 +53,14 @@ module bireal_mvu #(
 
     reg [PE*2-1:0] dir_rom [0:NF-1];
     reg [PE*BB-1:0] bias_rom [0:NF-1];
-    initial begin
-        if (THRESH) $readmemh(DIRECTIONS, dir_rom);
-        if (BIAS) $readmemh(BIASES, bias_rom);
-    end
+    generate
+        if (THRESH) begin : directions
+            initial $readmemh(DIRECTIONS, dir_rom);
+        end
+        if (BIAS) begin : biases
+            initial $readmemh(BIASES, bias_rom);
+        end
+    endgenerate
 
     reg [SW-1:0] sf;
     reg [NFW-1:0] nf;
