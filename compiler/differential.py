@@ -32,7 +32,7 @@ import torch
 from bireal_hw import validate as v
 from bireal_hw.errors import CheckFailed, UserError, cli_main
 
-TARGETS = ("ir", "sim", "fpga", "cpu", "hls4ml")
+TARGETS = ("ir", "sim", "fpga", "rtl", "cpu", "hls4ml")
 GOLDEN = "golden=exact"  # the row comparing the golden with the exact reference
 
 
@@ -116,7 +116,7 @@ def build_target(checkpoint: Path, target: str, out: Path, case: str, images: in
 
 def _checked_images(report: dict) -> int:
     """Images of the build's final check (the target's own form)."""
-    for key in ("hls4ml", "csim"):
+    for key in ("hls4ml", "csim", "rtl_sim"):
         if key in report:
             return report[key]["images"]
     return report.get("bit_exact", {}).get("images", 0)
