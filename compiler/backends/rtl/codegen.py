@@ -48,15 +48,19 @@ def write_rom(path: Path, bits: int, words: list[int]) -> None:
     path.write_text("".join(f"{w:0{digits}x}\n" for w in words))
 
 
-def generate(df: Dataflow, graph: Graph, root: Path) -> RtlProject:
-    """Write the RTL of `df` (folded, FIFOs sized) under `root`."""
-    env = jinja2.Environment(
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
+
+
+def generate(df: Dataflow, graph: Graph, root: Path) -> RtlProject:
+    """Write the RTL of `df` (folded, FIFOs sized) under `root`."""
+    env = environment()
     order = df.order()
     rtl = [rtl_kernel(k, df, graph) for k in order]
     for folder in ("hdl", "mem"):  # no stale module or ROM of an earlier design

@@ -6,22 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jinja2
-
 from compiler.backends.hls.vendor import ProcessingSystem, processing_system
-from compiler.backends.rtl.codegen import TEMPLATES, TOP, RtlProject
+from compiler.backends.rtl.codegen import TOP, RtlProject, environment
 from compiler.hw.boards import Board
 
 
 def write_vivado_flow(project: RtlProject, folder: Path, board: Board, clock_mhz: float) -> Path:
     ps = processing_system(board)
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    env = environment()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "bitstream.tcl"
     path.write_text(

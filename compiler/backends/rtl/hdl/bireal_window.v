@@ -51,24 +51,27 @@ module bireal_window #(
     reg [31:0] tap_y [0:NT-1];
     reg [31:0] tap_x [0:NT-1];
     reg [31:0] tap_g [0:NT-1];
-    integer t, u, lo, hi;
+    // along one axis: the last input index of output o's window; the last output whose window
+    // holds input i (-1: none)
+    function integer last_input;
+        input integer o, stride, pad, k, n;
+        last_input = (o * stride - pad + k - 1 < n - 1) ? o * stride - pad + k - 1 : n - 1;
+    endfunction
+    function integer last_output;
+        input integer i, stride, pad, k, outs;
+        integer u;
+        begin
+            u = (i + pad) / stride;
+            if (u > outs - 1) u = outs - 1;
+            last_output = (u * stride - pad <= i && i <= u * stride - pad + k - 1) ? u : -1;
+        end
+    endfunction
+    integer t;
     initial begin
-        for (t = 0; t < OH; t = t + 1) need_y[t] = (t * SY - TOP + KH - 1 < IH - 1) ? t * SY - TOP + KH - 1 : IH - 1;
-        for (t = 0; t < OW; t = t + 1) need_x[t] = (t * SX - LEFT + KW - 1 < IW - 1) ? t * SX - LEFT + KW - 1 : IW - 1;
-        for (t = 0; t < IH; t = t + 1) begin
-            u = (t + TOP) / SY;
-            if (u > OH - 1) u = OH - 1;
-            lo = u * SY - TOP;
-            hi = lo + KH - 1;
-            use_y[t] = (lo <= t && t <= hi) ? u : -1;
-        end
-        for (t = 0; t < IW; t = t + 1) begin
-            u = (t + LEFT) / SX;
-            if (u > OW - 1) u = OW - 1;
-            lo = u * SX - LEFT;
-            hi = lo + KW - 1;
-            use_x[t] = (lo <= t && t <= hi) ? u : -1;
-        end
+        for (t = 0; t < OH; t = t + 1) need_y[t] = last_input(t, SY, TOP, KH, IH);
+        for (t = 0; t < OW; t = t + 1) need_x[t] = last_input(t, SX, LEFT, KW, IW);
+        for (t = 0; t < IH; t = t + 1) use_y[t] = last_output(t, SY, TOP, KH, OH);
+        for (t = 0; t < IW; t = t + 1) use_x[t] = last_output(t, SX, LEFT, KW, OW);
         for (t = 0; t < NT; t = t + 1) begin
             tap_y[t] = (t / CG) / KW;
             tap_x[t] = (t / CG) % KW;
