@@ -167,6 +167,11 @@ def run_rtlsim(graph: Graph, state) -> None:
     ref = reference_for(graph, state)
     words = bus_words(graph, df, project, images)
     stall = stall_limit(df)
+    print(
+        f"streaming {len(images)} images through the Verilated design (compile {compile_seconds:.1f} s"
+        f"{'' if compiled else ', cached'}) ...",
+        file=sys.stderr,
+    )
     runs: list[vl.RtlRun] = []
     start = time.perf_counter()
 
