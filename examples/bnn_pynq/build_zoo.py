@@ -2,7 +2,7 @@
 the brevitas installed here: seeded random weights and randomized BatchNorm (nothing downloaded),
 exported unchanged with Brevitas' own QONNX export, built with `compiler.compile`.
 
-    python examples/bnn_pynq/build_zoo.py [--models cnv_w1a1,...] [--targets ir,sim,fpga,cpu,hls4ml]
+    python examples/bnn_pynq/build_zoo.py [--models cnv_w1a1,...] [--targets ir,sim,fpga,rtl,cpu,hls4ml]
                                           [--images 300] [--small] [--out DIR] [--json F]
 
 Each build checks its executable form against the model's exact reference (the IR as imported:
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bireal_hw import bnn_pynq  # noqa: E402
 from bireal_hw.errors import CheckFailed, UserError  # noqa: E402
 
-TARGETS = ("ir", "sim", "fpga", "cpu", "hls4ml")
+TARGETS = ("ir", "sim", "fpga", "rtl", "cpu", "hls4ml")
 
 
 def evaluation_images(model: str, n: int, seed: int = 0) -> tuple[np.ndarray, str]:
