@@ -175,8 +175,8 @@ def run_rtlsim(graph: Graph, state) -> None:
     runs: list[vl.RtlRun] = []
     start = time.perf_counter()
 
-    def run_all(x: np.ndarray) -> np.ndarray:
-        r = vl.run(exe, project, bus_words(graph, df, project, x), stall_limit=stall, log=True)
+    def run_all(x: np.ndarray) -> np.ndarray:  # one batch: every image, whose words are made
+        r = vl.run(exe, project, words, stall_limit=stall, log=True)
         runs.append(r)
         if r.deadlock:
             raise CheckFailed(deadlock_message(df, r))

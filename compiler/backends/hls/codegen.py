@@ -33,9 +33,10 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 
-def environment() -> jinja2.Environment:
+def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
+    """The backends' Jinja2 environment over a template folder (strict: an unknown name fails)."""
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(templates),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import jinja2
 
+from compiler.backends.hls.codegen import environment as templates_environment
 from compiler.backends.rtl.kernels import RtlKernel, rtl_kernel
 from compiler.hw.dataflow import Dataflow
 from compiler.ir import Graph
@@ -49,13 +50,7 @@ def write_rom(path: Path, bits: int, words: list[int]) -> None:
 
 
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    return templates_environment(TEMPLATES)
 
 
 def generate(df: Dataflow, graph: Graph, root: Path) -> RtlProject:

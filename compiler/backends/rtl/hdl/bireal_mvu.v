@@ -65,7 +65,6 @@ module bireal_mvu #(
     reg [SW-1:0] sf;
     reg [NFW-1:0] nf;
     reg [TLW-1:0] tile;
-    reg [31:0] px;
     reg [IW-1:0] inbuf [0:SF-1];
     reg [PE*ACC-1:0] acc;
     wire first_fold = nf == 0;
@@ -135,7 +134,6 @@ module bireal_mvu #(
             sf <= 0;
             nf <= 0;
             tile <= 0;
-            px <= 0;
             acc <= 0;
         end else if (fire) begin
             if (first_fold) inbuf[sf] <= in_data;
@@ -143,10 +141,7 @@ module bireal_mvu #(
             tile <= (tile == TILES - 1) ? {TLW{1'b0}} : tile + 1'b1;
             if (last_synapse) begin
                 sf <= 0;
-                if (nf == NF - 1) begin
-                    nf <= 0;
-                    px <= (px == PIXELS - 1) ? 32'd0 : px + 1;
-                end else nf <= nf + 1'b1;
+                nf <= (nf == NF - 1) ? {NFW{1'b0}} : nf + 1'b1;
             end else sf <= sf + 1'b1;
         end
     end

@@ -80,7 +80,7 @@ module bireal_window #(
     end
 
     // ---- reader ---------------------------------------------------------------------------
-    reg [31:0] rx, ry, rg, rslot, rd_count;
+    reg [31:0] rx, rg, rslot, rd_count;
     reg [31:0] fx, fy, fg, fbase;  // the beat it overwrites: position, writer ops before its frame
     reg freeing;                   // reader beat >= ROWS*IW*CG: it overwrites one
     reg [31:0] wr_count;           // writer ops so far
@@ -107,7 +107,7 @@ module bireal_window #(
 
     always @(posedge clk) begin
         if (rst) begin
-            rx <= 0; ry <= 0; rg <= 0; rslot <= 0; rd_count <= 0;
+            rx <= 0; rg <= 0; rslot <= 0; rd_count <= 0;
             fx <= 0; fy <= 0; fg <= 0; fbase <= 0; freeing <= 0;
         end else if (rfire) begin
             lb[(rslot * IW + rx) * CG + rg] <= stored;
@@ -118,7 +118,6 @@ module bireal_window #(
                 if (rx == IW - 1) begin
                     rx <= 0;
                     rslot <= (rslot == ROWS - 1) ? 0 : rslot + 1;
-                    ry <= (ry == IH - 1) ? 0 : ry + 1;
                 end else rx <= rx + 1;
             end else rg <= rg + 1;
             if (freeing) begin
