@@ -89,6 +89,7 @@ class BuildConfig:
     sim_frames: int = 2  # frames the timing simulation runs (the interval is between the last two)
     residual_bits: int | None = None  # a named model's residual grid (default: the model's, 8)
     input_shape: tuple[int, ...] | None = None  # (1, C, H, W) to export a Brevitas nn.Module
+    synth: bool = False  # --target rtl: also synthesize with Yosys (the `synth` step)
 
     def __post_init__(self) -> None:
         if isinstance(self.out, str) and not self.out.strip():
@@ -160,7 +161,8 @@ class BuildState:
 
 
 def _selected_steps(cfg: BuildConfig) -> list[str]:
-    names = list(cfg.target.spec.steps)
+    spec = cfg.target.spec
+    names = [s for s in spec.steps if s not in spec.optional or getattr(cfg, s, False)]
     for flag, value in (("--start-step", cfg.start_step), ("--stop-step", cfg.stop_step)):
         if value is not None and value not in names:
             raise UserError(
@@ -432,7 +434,9 @@ def build_parser() -> v.Parser:
         "--verbose", action="store_true", help="also print every pass (build.log has them always)"
     )
     hw = p.add_argument_group("--target sim and fpga")
-    hw.add_argument("--board", default="zcu104", help=", ".join(BOARDS))
+    hw.add_argument(
+        "--board", help=", ".join(BOARDS) + " (default: ecp5-85f for --target bitstream, else zcu104)"
+    )
     hw.add_argument(
         "--board-file", help="a board of your own: JSON with its part and resources (docs/hardware.md)"
     )
@@ -442,11 +446,18 @@ def build_parser() -> v.Parser:
         help="frames/s to reach (default: the fastest folding that fits)",
     )
     hw.add_argument(
-        "--clock-mhz", type=v.number(MIN_CLOCK_MHZ, MAX_CLOCK_MHZ), default=200.0, help="the design's clock"
+        "--clock-mhz",
+        type=v.number(MIN_CLOCK_MHZ, MAX_CLOCK_MHZ),
+        help="the design's clock (default: 200; for --target bitstream nextpnr's target, 100)",
     )
     hw.add_argument("--folding", help="folding JSON {kernel: {pe, simd}} instead of --fps")
     hw.add_argument(
         "--sim-frames", type=v.integer(2, MAX_SIM_FRAMES), default=2, help="frames the timing simulation runs"
+    )
+    hw.add_argument(
+        "--synth",
+        action="store_true",
+        help="--target rtl: also synthesize with Yosys for UltraScale+ (counts beside the cost model's)",
     )
     return p
 
@@ -465,8 +476,13 @@ def summary_line(report: dict, cfg: BuildConfig) -> dict:
 @cli_main
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    spec = TARGETS[args.target]
     if args.verify_images is None:
-        args.verify_images = TARGETS[args.target].default_verify_images
+        args.verify_images = spec.default_verify_images
+    if args.board is None:
+        args.board = spec.default_board
+    if args.clock_mhz is None:
+        args.clock_mhz = spec.default_clock_mhz
     cfg = BuildConfig(
         model=args.model,
         out=args.out,
@@ -483,6 +499,7 @@ def main(argv: list[str] | None = None) -> None:
         folding=args.folding,
         sim_frames=args.sim_frames,
         residual_bits=args.residual_bits,
+        synth=args.synth,
     )
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
     report = build(cfg, progress=lambda msg: print(msg, file=sys.stderr, flush=True), verbosity=verbosity)

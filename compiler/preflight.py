@@ -39,6 +39,26 @@ def rtl_toolchain(cfg) -> None:
         raise UserError(f"--target {cfg.target.value}: {exc}") from None
 
 
+def synth_toolchain(cfg) -> None:
+    """Yosys, when the build synthesizes (--synth, --target bitstream)."""
+    if cfg.synth or cfg.target.value == "bitstream":
+        from compiler.backends.rtl.synth import yosys
+
+        yosys()
+
+
+def bitstream_toolchain(cfg) -> None:
+    """nextpnr-ecp5 and ecppack (YoWASP), and a board that is the ECP5 the flow targets."""
+    from compiler.backends.rtl.bitstream import tools
+
+    tools()
+    if cfg.board_file is None and cfg.board != "ecp5-85f":
+        raise UserError(
+            f"--target bitstream places and routes for the Lattice ECP5 with nextpnr; --board {cfg.board} is a "
+            "Xilinx board (Vivado's flow: --target rtl or fpga); use --board ecp5-85f"
+        )
+
+
 def _extra(module: str, target: str, extra: str) -> None:
     import importlib.util
 

@@ -137,7 +137,8 @@ def run_rtlgen(graph: Graph, state) -> None:
     design = _design(graph, state)
     root = state.stage / "rtl"
     project = generate(design.dataflow, graph, root)
-    write_vivado_flow(project, root / "vivado", design.board, design.clock_mhz)
+    if design.board.family:  # a Zynq board: the Vivado flow (an ECP5 build is placed by nextpnr)
+        write_vivado_flow(project, root / "vivado", design.board, design.clock_mhz)
     state.rtl_project = project
     state.report["rtl"] = {
         "kernels": len(project.kernels),
@@ -149,16 +150,21 @@ def run_rtlgen(graph: Graph, state) -> None:
     }
     print(
         f"generated the RTL of {len(project.kernels)} kernels and {len(design.dataflow.streams)} FIFOs in rtl/ "
-        f"(Vivado flow in rtl/vivado/, seed {cfg.seed})",
+        f"({'Vivado flow in rtl/vivado/, ' if design.board.family else ''}seed {cfg.seed})",
         file=sys.stderr,
     )
 
 
-def run_rtlsim(graph: Graph, state) -> None:
-    cfg = state.cfg
+def ensure_rtl(graph: Graph, state) -> RtlProject:
+    """The generated RTL (made again, deterministically, in a resumed build)."""
     if getattr(state, "rtl_project", None) is None:
         run_rtlgen(graph, state)
-    project, df = state.rtl_project, state.design.dataflow
+    return state.rtl_project
+
+
+def run_rtlsim(graph: Graph, state) -> None:
+    cfg = state.cfg
+    project, df = ensure_rtl(graph, state), state.design.dataflow
     print("compiling the RTL with Verilator ...", file=sys.stderr)
     start = time.perf_counter()
     exe, compiled = vl.build(project)

@@ -37,6 +37,8 @@ STEPS: dict[str, StepInfo] = {
         StepInfo("fuse", "compiler.ir_steps", "step_fuse", True),
         StepInfo("rtlgen", "compiler.rtl_steps", "run_rtlgen", False),
         StepInfo("rtlsim", "compiler.rtl_steps", "run_rtlsim", False),
+        StepInfo("synth", "compiler.synth_steps", "run_synth", False),
+        StepInfo("bitstream", "compiler.synth_steps", "run_bitstream", False),
     ]
 }
 

@@ -26,6 +26,9 @@ class TargetSpec:
     files: tuple[str, ...] = ()  # other generated artifacts a user would run
     summary: tuple[str, ...] = ()  # report sections with images and mismatches for the summary line
     default_verify_images: int = 1000
+    optional: tuple[str, ...] = ()  # steps that run only when the config's flag of the same name is set
+    default_board: str = "zcu104"
+    default_clock_mhz: float = 200.0
 
 
 TARGETS: dict[str, TargetSpec] = {
@@ -48,14 +51,31 @@ TARGETS: dict[str, TargetSpec] = {
         ),
         TargetSpec(
             "rtl",
-            (*HW_STEPS, "rtlgen", "rtlsim"),
+            (*HW_STEPS, "rtlgen", "rtlsim", "synth"),
             preflight=(
                 "compiler.preflight:hardware_flags",
                 "compiler.preflight:zynq_block_design",
                 "compiler.preflight:rtl_toolchain",
+                "compiler.preflight:synth_toolchain",
             ),
             folders=("rtl",),
             summary=("rtl_sim",),
+            optional=("synth",),  # --synth
+        ),
+        TargetSpec(
+            "bitstream",
+            (*HW_STEPS, "rtlgen", "rtlsim", "synth", "bitstream"),
+            preflight=(
+                "compiler.preflight:hardware_flags",
+                "compiler.preflight:rtl_toolchain",
+                "compiler.preflight:synth_toolchain",
+                "compiler.preflight:bitstream_toolchain",
+            ),
+            folders=("rtl",),
+            summary=("rtl_sim",),
+            default_verify_images=100,
+            default_board="ecp5-85f",
+            default_clock_mhz=100.0,
         ),
         TargetSpec(
             "hls4ml",

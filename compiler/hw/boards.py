@@ -48,6 +48,9 @@ BOARDS: dict[str, Board] = {
         Board("kv260", "xck26-sfvc784-2LV-c", 117_120, 234_240, 144, 64, 1_248, 200.0, "zynqmp", "xilinx.com:kv260_som:part0:1.3"),
         Board("zcu104", "xczu7ev-ffvc1156-2-e", 230_400, 460_800, 312, 96, 1_728, 200.0, "zynqmp", "xilinx.com:zcu104:part0:1.1"),
         Board("u250", "xcu250-figd2104-2L-e", 1_728_000, 3_456_000, 2_688, 1_280, 12_288, 250.0),
+        # Lattice ECP5 (--target bitstream, nextpnr): in the cost model's units, 2 LUT4 per LUT6,
+        # 208 DP16KD (18 kbit) = 104 BRAM36, 156 MULT18X18D; nextpnr's utilisation is the truth
+        Board("ecp5-85f", "LFE5UM5G-85F-8BG381", 41_820, 83_640, 104, 0, 156, 100.0),
     ]
 }  # fmt: skip
 

@@ -36,7 +36,7 @@ def design(graph, fps=20_000.0, name="zcu104"):
 
 
 def test_board_table():
-    assert set(BOARDS) == {"pynq-z1", "pynq-z2", "ultra96", "kv260", "zcu104", "u250"}
+    assert set(BOARDS) == {"pynq-z1", "pynq-z2", "ultra96", "kv260", "zcu104", "u250", "ecp5-85f"}
     assert board("zcu104").resources() == {
         "LUT": 230_400,
         "FF": 460_800,
