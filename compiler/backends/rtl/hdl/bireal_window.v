@@ -40,17 +40,31 @@ module bireal_window #(
     localparam N_OUT = OH * OW * OPP;
     localparam NT = KH * KW * CG;
 
+    // narrow counters: beat and op counts run modulo 2**CW (their differences stay far inside
+    // +-2**(CW-1)); positions in the map, slots and address offsets in as many bits as they need
+    localparam CW = $clog2(2 * (N_IN + N_OUT + DEPTH) + 16) + 2;
+    localparam AW = $clog2(DEPTH + 1) + 1;          // a line buffer address (+ one bit: signed offsets)
+    localparam PW = $clog2((IH > IW ? IH : IW) + (KH > KW ? KH : KW) + (TOP > LEFT ? TOP : LEFT) + SY + SX + 2) + 2;
+    localparam RW = $clog2(ROWS + 1);
+    localparam TW = $clog2(NT + 1);
+    localparam OBW = $clog2(OPP + 1);
+    localparam GW = $clog2(CG + 1);
+
     reg [EW-1:0] lb [0:DEPTH-1];
-    // tables (constants): per output row/column the last input row/column of its window; per
-    // input row/column the last output row/column whose window holds it (-1: none); per SWU
-    // buffer word of a pixel its tap row, column and channel group
-    reg [31:0] need_y [0:OH-1];
-    reg [31:0] need_x [0:OW-1];
-    reg signed [31:0] use_y [0:IH-1];
-    reg signed [31:0] use_x [0:IW-1];
-    reg [31:0] tap_y [0:NT-1];
-    reg [31:0] tap_x [0:NT-1];
-    reg [31:0] tap_g [0:NT-1];
+    // tables (constants, no multiplier in the logic): per output row/column the last input beat
+    // its window needs, as row and column offsets; per input row/column the last writer op that
+    // uses it (none: the flag), likewise; per line-buffer slot its first address; per SWU buffer
+    // word of a pixel its tap row, column, and address offset (column * CG + channel group)
+    reg [CW-1:0] need_row [0:OH-1];
+    reg [CW-1:0] need_col [0:OW-1];
+    reg [CW-1:0] use_row [0:IH-1];
+    reg [CW-1:0] use_col [0:IW-1];
+    reg unused_row [0:IH-1];
+    reg unused_col [0:IW-1];
+    reg [AW-1:0] slot_base [0:ROWS-1];
+    reg [PW-1:0] tap_y [0:NT-1];
+    reg [PW-1:0] tap_x [0:NT-1];
+    reg [AW-1:0] tap_off [0:NT-1];
     // along one axis: the last input index of output o's window; the last output whose window
     // holds input i (-1: none)
     function integer last_input;
@@ -68,25 +82,34 @@ module bireal_window #(
     endfunction
     integer t;
     initial begin
-        for (t = 0; t < OH; t = t + 1) need_y[t] = last_input(t, SY, TOP, KH, IH);
-        for (t = 0; t < OW; t = t + 1) need_x[t] = last_input(t, SX, LEFT, KW, IW);
-        for (t = 0; t < IH; t = t + 1) use_y[t] = last_output(t, SY, TOP, KH, OH);
-        for (t = 0; t < IW; t = t + 1) use_x[t] = last_output(t, SX, LEFT, KW, OW);
+        for (t = 0; t < OH; t = t + 1) need_row[t] = last_input(t, SY, TOP, KH, IH) * IW * CG;
+        for (t = 0; t < OW; t = t + 1) need_col[t] = (last_input(t, SX, LEFT, KW, IW) + 1) * CG - 1;
+        for (t = 0; t < IH; t = t + 1) begin
+            use_row[t] = last_output(t, SY, TOP, KH, OH) * OW * OPP;
+            unused_row[t] = last_output(t, SY, TOP, KH, OH) < 0;
+        end
+        for (t = 0; t < IW; t = t + 1) begin
+            use_col[t] = (last_output(t, SX, LEFT, KW, OW) + 1) * OPP - 1;
+            unused_col[t] = last_output(t, SX, LEFT, KW, OW) < 0;
+        end
+        for (t = 0; t < ROWS; t = t + 1) slot_base[t] = t * IW * CG;
         for (t = 0; t < NT; t = t + 1) begin
             tap_y[t] = (t / CG) / KW;
             tap_x[t] = (t / CG) % KW;
-            tap_g[t] = t % CG;
+            tap_off[t] = ((t / CG) % KW) * CG + t % CG;
         end
     end
 
     // ---- reader ---------------------------------------------------------------------------
-    reg [31:0] rx, rg, rslot, rd_count;
-    reg [31:0] fx, fy, fg, fbase;  // the beat it overwrites: position, writer ops before its frame
-    reg freeing;                   // reader beat >= ROWS*IW*CG: it overwrites one
-    reg [31:0] wr_count;           // writer ops so far
-    wire signed [31:0] fuy = use_y[fy], fux = use_x[fx];
-    wire [31:0] last_use = fbase + ((fuy * OW + fux) + 1) * OPP - 1;
-    wire room = !freeing || fuy < 0 || fux < 0 || $signed(wr_count - last_use) > 0;
+    reg [AW-1:0] waddr;                 // the line buffer's next word (a ring of DEPTH words)
+    reg [CW-1:0] rd_count;              // reader beats so far, modulo 2**CW
+    reg [PW-1:0] fx, fy;                // the beat it overwrites: position,
+    reg [GW-1:0] fg;
+    reg [CW-1:0] fbase;                 // writer ops before its frame
+    reg freeing;                        // reader beat >= ROWS*IW*CG: it overwrites one
+    reg [CW-1:0] wr_count;              // writer ops so far, modulo 2**CW
+    wire [CW-1:0] last_use = fbase + use_row[fy] + use_col[fx];
+    wire room = !freeing || unused_row[fy] || unused_col[fx] || $signed(wr_count - last_use) > 0;
     wire rfire = in_valid && room;
     assign in_ready = rfire;
 
@@ -107,19 +130,13 @@ module bireal_window #(
 
     always @(posedge clk) begin
         if (rst) begin
-            rx <= 0; rg <= 0; rslot <= 0; rd_count <= 0;
+            waddr <= 0; rd_count <= 0;
             fx <= 0; fy <= 0; fg <= 0; fbase <= 0; freeing <= 0;
         end else if (rfire) begin
-            lb[(rslot * IW + rx) * CG + rg] <= stored;
-            rd_count <= rd_count + 1;
-            if (rd_count == DEPTH - 1) freeing <= 1;
-            if (rg == CG - 1) begin
-                rg <= 0;
-                if (rx == IW - 1) begin
-                    rx <= 0;
-                    rslot <= (rslot == ROWS - 1) ? 0 : rslot + 1;
-                end else rx <= rx + 1;
-            end else rg <= rg + 1;
+            lb[waddr] <= stored;
+            waddr <= (waddr == DEPTH - 1) ? {AW{1'b0}} : waddr + 1'b1;
+            rd_count <= rd_count + 1'b1;
+            if (waddr == DEPTH - 1) freeing <= 1;
             if (freeing) begin
                 if (fg == CG - 1) begin
                     fg <= 0;
@@ -128,24 +145,29 @@ module bireal_window #(
                         if (fy == IH - 1) begin
                             fy <= 0;
                             fbase <= fbase + N_OUT;
-                        end else fy <= fy + 1;
-                    end else fx <= fx + 1;
-                end else fg <= fg + 1;
+                        end else fy <= fy + 1'b1;
+                    end else fx <= fx + 1'b1;
+                end else fg <= fg + 1'b1;
             end
         end
     end
 
     // ---- writer ---------------------------------------------------------------------------
-    reg [31:0] oy, ox, ob, nbase, base_slot, y0slot;
-    reg signed [31:0] y0, x0;
-    wire [31:0] need = nbase + (need_y[oy] * IW + need_x[ox] + 1) * CG - 1;
+    reg [PW-1:0] oy, ox;
+    reg [OBW-1:0] ob;
+    reg [TW-1:0] word0;                 // ob * TPB
+    reg [CW-1:0] nbase;                 // reader beats before its frame
+    reg [RW-1:0] base_slot, y0slot;
+    reg signed [PW-1:0] y0, x0;
+    reg signed [AW:0] x0cg;             // x0 * CG
+    wire [CW-1:0] need = nbase + need_row[oy] + need_col[ox];
     wire wfire = out_ready && $signed(rd_count - need) > 0;
     assign out_valid = wfire;
     localparam IH_SLOTS = IH % ROWS;
     localparam TOP_SLOTS = (ROWS - TOP % ROWS) % ROWS;  // -TOP mod ROWS
 
-    function [31:0] slot_plus;  // (a + b) mod ROWS for a, b < ROWS
-        input [31:0] a, b;
+    function [RW-1:0] slot_plus;  // (a + b) mod ROWS for a, b < ROWS
+        input [RW:0] a, b;
         slot_plus = (a + b >= ROWS) ? a + b - ROWS : a + b;
     endfunction
 
@@ -153,10 +175,11 @@ module bireal_window #(
         if (MODE == 0) begin : swu
             genvar m;
             for (m = 0; m < TPB; m = m + 1) begin : tap
-                wire [31:0] word = ob * TPB + m;
-                wire signed [31:0] iy = y0 + $signed(tap_y[word]), ix = x0 + $signed(tap_x[word]);
+                wire [TW-1:0] word = word0 + m;
+                wire signed [PW:0] iy = y0 + $signed({1'b0, tap_y[word]}), ix = x0 + $signed({1'b0, tap_x[word]});
                 wire in_map = iy >= 0 && iy < IH && ix >= 0 && ix < IW;
-                wire [EW-1:0] got = lb[(slot_plus(y0slot, tap_y[word]) * IW + ix) * CG + tap_g[word]];
+                wire [AW:0] addr = slot_base[slot_plus(y0slot, tap_y[word])] + x0cg + tap_off[word];
+                wire [EW-1:0] got = lb[addr[AW-1:0]];
                 if (OKIND == 2) begin : ternary
                     assign out_data[m*INW +: INW] = in_map ? got : {INW{1'b0}};
                     assign out_data[TPB*INW + m*INW +: INW] = {INW{in_map}};
@@ -173,9 +196,12 @@ module bireal_window #(
             wire [KH*KW-1:0] in_map;
             genvar k;
             for (k = 0; k < KH * KW; k = k + 1) begin : tap
-                wire signed [31:0] iy = y0 + k / KW, ix = x0 + k % KW;
+                localparam signed [PW:0] KY = k / KW, KX = k % KW;
+                localparam [AW:0] OFF = (k % KW) * CG;
+                wire signed [PW:0] iy = y0 + KY, ix = x0 + KX;
                 assign in_map[k] = iy >= 0 && iy < IH && ix >= 0 && ix < IW;
-                wire [EW-1:0] got = lb[(slot_plus(y0slot, k / KW) * IW + ix) * CG + ob];
+                wire [AW:0] addr = slot_base[slot_plus(y0slot, k / KW)] + x0cg + OFF + ob;
+                wire [EW-1:0] got = lb[addr[AW-1:0]];
                 bireal_unpack #(.N(INW), .BITS(SB), .SIGNED(ISIGNED), .KIND(IKIND), .VW(VW)) ux (
                     .beat(got), .values(taps[k*INW*VW +: INW*VW]));
             end
@@ -201,15 +227,17 @@ module bireal_window #(
 
     always @(posedge clk) begin
         if (rst) begin
-            oy <= 0; ox <= 0; ob <= 0; nbase <= 0; wr_count <= 0;
-            y0 <= -TOP; x0 <= -LEFT; base_slot <= 0; y0slot <= TOP_SLOTS;
+            oy <= 0; ox <= 0; ob <= 0; word0 <= 0; nbase <= 0; wr_count <= 0;
+            y0 <= -TOP; x0 <= -LEFT; x0cg <= -LEFT * CG; base_slot <= 0; y0slot <= TOP_SLOTS;
         end else if (wfire) begin
-            wr_count <= wr_count + 1;
+            wr_count <= wr_count + 1'b1;
             if (ob == OPP - 1) begin
                 ob <= 0;
+                word0 <= 0;
                 if (ox == OW - 1) begin
                     ox <= 0;
                     x0 <= -LEFT;
+                    x0cg <= -LEFT * CG;
                     if (oy == OH - 1) begin  // the frame's last beat
                         oy <= 0;
                         y0 <= -TOP;
@@ -217,15 +245,19 @@ module bireal_window #(
                         base_slot <= slot_plus(base_slot, IH_SLOTS);
                         y0slot <= slot_plus(slot_plus(base_slot, IH_SLOTS), TOP_SLOTS);
                     end else begin
-                        oy <= oy + 1;
+                        oy <= oy + 1'b1;
                         y0 <= y0 + SY;
                         y0slot <= slot_plus(y0slot, SY);
                     end
                 end else begin
-                    ox <= ox + 1;
+                    ox <= ox + 1'b1;
                     x0 <= x0 + SX;
+                    x0cg <= x0cg + SX * CG;
                 end
-            end else ob <= ob + 1;
+            end else begin
+                ob <= ob + 1'b1;
+                word0 <= word0 + TPB;
+            end
         end
     end
 endmodule

@@ -1,0 +1,165 @@
+"""The cost model against Yosys: per kernel class and resource, how far the analytical estimates
+(compiler/hw/cost.py and each kernel class's logic()/memories()) are from what synthesis of the
+generated RTL gives (Yosys synth_xilinx -family xcup, every top-level instance apart).
+
+    python benchmarks/cost_model_error.py [--split held-out|calibration|both] [--json F] [--rows F]
+
+Designs: seeded random Bi-Real-like designs (tests/hls/designs.py: a stem conv with 8-bit
+weights, thresholds, max pools, a binary 3x3 conv block with zero or +-1 padding, stride 1 or 2
+with a pooled 1x1 shortcut, a global pool and a classifier; random sizes, channels and foldings)
+and the narrow bnn_pynq zoo models (binary and 2-bit dense layers with 1 and 3 thresholds, CNV's
+convolutions) at random foldings. The calibration split is what the formulas were fitted to
+(docs/hardware.md gives them); the held-out split (the default) is designs the fit never saw.
+
+Printed: per kernel class the median absolute error of LUT and FF and the share of instances
+whose BRAM36 and DSP are exact; --json F writes {"LUT": {"median_abs_error": e, ...}, "FF": ...,
+"BRAM36": ..., "DSP": ...} (errors as fractions of the synthesized count) and the per-class table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bireal_hw import bnn_pynq  # noqa: E402
+from compiler.backends.rtl.codegen import TOP, generate  # noqa: E402
+from compiler.backends.rtl.synth import RESOURCES, synthesize_xilinx  # noqa: E402
+from compiler.frontend import load_model_graph  # noqa: E402
+from compiler.hw.boards import BOARDS  # noqa: E402
+from compiler.hw.kernels import MatrixVector  # noqa: E402
+from compiler.passes import PassManager, lowering_passes, streamline_passes  # noqa: E402
+from compiler.synth_steps import estimates  # noqa: E402
+from sim.simulate import size_fifos  # noqa: E402
+from tests.hls.designs import Shape, bireal_like, random_folding  # noqa: E402
+
+ZOO = ("tfc_w1a1", "tfc_w1a2", "tfc_w2a2", "sfc_w1a2", "lfc_w1a1", "cnv_w1a1", "cnv_w2a2")
+SPLITS = {"calibration": range(0, 10), "held-out": range(100, 110)}
+BOARD = BOARDS["zcu104"].resources()
+
+
+def random_shape(rng: np.random.Generator) -> Shape:
+    stride = int(rng.choice([1, 2]))
+    maxpool = bool(rng.integers(2))
+    size = int(rng.integers(5, 13))
+    if stride == 2:  # the map entering the block must be even (the 2x2 sum-pooled shortcut)
+        inner = (size - 1) // 2 + 1 if maxpool else size
+        size += inner % 2 * (2 if maxpool else 1)
+    c1 = int(rng.integers(3, 17))
+    c2 = c1 if stride == 1 else int(rng.integers(3, 17))
+    return Shape(size, int(rng.integers(1, 5)), c1, c2, stride, int(rng.choice([0, -1, 1])), maxpool,
+                 bool(rng.integers(4) == 0))  # fmt: skip
+
+
+def kernel_class(k) -> str:
+    if isinstance(k, MatrixVector):
+        g = k.geometry
+        return "mvu_binary" if g.binary else ("mvu_lut" if g.lut_macs else "mvu_dsp")
+    return k.kind
+
+
+def design_rows(name: str, graph, seed: int, folder: Path) -> list[dict]:
+    df = random_folding(graph, seed)
+    depths, _, _ = size_fifos(df, 2)
+    for s, d in depths.items():
+        df.streams[s].depth = d
+    root = folder / name
+    project = generate(df, graph, root)
+    synth = synthesize_xilinx(root, project.sources, TOP, root / "synth")
+    est = estimates(df, BOARD)
+    rows = []
+    for inst, cells in synth.instances.items():
+        k = df.kernels.get(inst)
+        rows.append({
+            "design": name,
+            "instance": inst,
+            "class": kernel_class(k) if k is not None else "fifo",
+            "pe": getattr(k, "pe", None), "simd": getattr(k, "simd", None),
+            "synthesized": cells.resources(), "lutram": cells.lutram, "depth": cells.depth,
+            "estimate": est[inst],
+        })  # fmt: skip
+    return rows
+
+
+def designs(split: str, folder: Path):
+    """(name, graph, folding seed) of the split's designs."""
+    for seed in SPLITS[split]:
+        shape = random_shape(np.random.default_rng(seed))
+        yield f"bireal_like_{seed}", bireal_like(shape, seed), seed
+    for i, model in enumerate(ZOO):
+        seed = SPLITS[split][i % len(SPLITS[split])]
+        path = bnn_pynq.export_model(model, folder / f"{model}.onnx", seed=seed, small=True)
+        graph = PassManager(streamline_passes() + lowering_passes()).run(load_model_graph(path).graph)
+        yield f"{model}_{seed}", graph, seed
+
+
+def errors(rows: list[dict]) -> dict:
+    """Per resource: the median absolute relative error (over instances with a synthesized count
+    above 0) and the share of exact instances; per class the same."""
+
+    def summarize(sub: list[dict]) -> dict:
+        out = {}
+        for r in RESOURCES:
+            rel = [
+                abs(x["estimate"][r] - x["synthesized"][r]) / x["synthesized"][r]
+                for x in sub
+                if x["synthesized"][r] > 0
+            ]
+            exact = sum(x["estimate"][r] == x["synthesized"][r] for x in sub)
+            out[r] = {
+                "median_abs_error": round(statistics.median(rel), 4) if rel else 0.0,
+                "exact": exact,
+                "instances": len(sub),
+            }
+        return out
+
+    table = summarize(rows)
+    table["per_class"] = {c: summarize([x for x in rows if x["class"] == c]) for c in sorted({x["class"] for x in rows})}
+    return table
+
+
+def print_table(split: str, table: dict, seconds: float) -> None:
+    print(f"\n{split}: cost model against Yosys synth_xilinx -family xcup ({seconds:.0f} s)")
+    print(f"{'class':18}{'n':>4}{'LUT err':>10}{'FF err':>10}{'BRAM exact':>12}{'DSP exact':>11}")
+    for c, t in [*table["per_class"].items(), ("all", table)]:
+        n = t["LUT"]["instances"]
+        print(
+            f"{c:18}{n:>4}{t['LUT']['median_abs_error']:>10.1%}{t['FF']['median_abs_error']:>10.1%}"
+            f"{t['BRAM36']['exact']:>8}/{n:<3}{t['DSP']['exact']:>7}/{n:<3}"
+        )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--split", choices=["held-out", "calibration", "both"], default="held-out")
+    p.add_argument("--json", help="write the error table (the held-out split's, or each split's) here")
+    p.add_argument("--rows", help="write every instance's counts and estimates here (for refitting)")
+    args = p.parse_args()
+    splits = ["calibration", "held-out"] if args.split == "both" else [args.split]
+    results, all_rows = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for split in splits:
+            start = time.perf_counter()
+            rows = []
+            for name, graph, seed in designs(split, Path(tmp)):
+                rows += design_rows(name, graph, seed, Path(tmp))
+            results[split] = errors(rows)
+            all_rows[split] = rows
+            print_table(split, results[split], time.perf_counter() - start)
+    if args.json:
+        out = results[splits[-1]] if len(splits) == 1 else results
+        Path(args.json).write_text(json.dumps(out, indent=1))
+    if args.rows:
+        Path(args.rows).write_text(json.dumps(all_rows))
+
+
+if __name__ == "__main__":
+    main()
