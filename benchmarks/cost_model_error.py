@@ -150,7 +150,9 @@ def main() -> None:
             start = time.perf_counter()
             rows = []
             for name, graph, seed in designs(split, Path(tmp)):
+                t0 = time.perf_counter()
                 rows += design_rows(name, graph, seed, Path(tmp))
+                print(f"  {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
             results[split] = errors(rows)
             all_rows[split] = rows
             print_table(split, results[split], time.perf_counter() - start)

@@ -20,27 +20,20 @@ from compiler.hw.kernels import Memory, MemoryRole
 
 RESOURCES = ("LUT", "FF", "BRAM36", "URAM", "DSP")
 BRAM_SHAPES = [(512, 72), (1024, 36), (2048, 18), (4096, 9), (8192, 4), (16384, 2), (32768, 1)]
+BRAM18_SHAPES = [(512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)]  # half a BRAM36 each
 URAM_SHAPE = (4096, 72)
 SRL_MAX_DEPTH = 32  # FIFOs up to this depth are shift registers (32 x 1 bit per LUT)
 
 
-def bram36_count(width: int, depth: int) -> int:
-    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in BRAM_SHAPES)
+def bram36_count(width: int, depth: int) -> float:
+    """Block RAMs of a width x depth memory in BRAM36 units: whole RAMB36s, or RAMB18 halves."""
+    whole = min(math.ceil(width / w) * math.ceil(depth / d) for d, w in BRAM_SHAPES)
+    halves = min(math.ceil(width / w) * math.ceil(depth / d) for d, w in BRAM18_SHAPES)
+    return min(whole, halves / 2)
 
 
 def uram_count(width: int, depth: int) -> int:
     return math.ceil(width / URAM_SHAPE[1]) * math.ceil(depth / URAM_SHAPE[0])
-
-
-def packed(count, width: int, depth: int) -> tuple[int, int]:
-    """(units, packing r): a narrow, deep memory may store r consecutive words per row (r * width
-    bits wide, depth / r deep) and shift them out, one word per cycle; r up to 64."""
-    best = (count(width, depth), 1)
-    r = 2
-    while r <= 64 and r <= depth:
-        best = min(best, (count(width * r, math.ceil(depth / r)), r))
-        r *= 2
-    return best
 
 
 def lutram_count(width: int, depth: int) -> int:
@@ -74,9 +67,10 @@ def _options(m: Memory, board: dict[str, int]) -> dict[str, int]:
         return {"SRL": m.width * math.ceil(m.depth / 32)}
     if m.role in PARAMETERS and m.depth <= 1:
         return {"CONST": 0}  # one word per lane: constants folded into the lanes' logic
-    options = {"LUTRAM": lutram_count(m.width, m.depth), "BRAM36": packed(bram36_count, m.width, m.depth)[0]}
+    lane = math.ceil(m.width / m.lanes)  # each lane's own memory
+    options = {"LUTRAM": lutram_count(m.width, m.depth), "BRAM36": m.lanes * bram36_count(lane, m.depth)}
     if board.get("URAM", 0):
-        options["URAM"] = packed(uram_count, m.width, m.depth)[0]
+        options["URAM"] = m.lanes * uram_count(lane, m.depth)
     return options
 
 

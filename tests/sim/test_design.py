@@ -50,7 +50,9 @@ def test_board_table():
 
 def test_memory_shapes():
     assert bram36_count(72, 512) == 1 and bram36_count(36, 1024) == 1 and bram36_count(1, 32768) == 1
-    assert bram36_count(73, 512) == 2 and bram36_count(2048, 96) == 29
+    # RAMB18 halves: 73 x 512 is three 512 x 36 RAMB18s, 2048 x 96 is 57 of them
+    assert bram36_count(73, 512) == 1.5 and bram36_count(2048, 96) == 28.5
+    assert bram36_count(36, 512) == 0.5 and bram36_count(4, 12544) == 2 and bram36_count(1, 16385) == 1
     assert uram_count(72, 4096) == 1 and uram_count(144, 4097) == 4
 
 

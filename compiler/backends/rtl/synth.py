@@ -110,19 +110,20 @@ def logic_depth(module: dict) -> tuple[int, int]:
         return (0, 1) if kind in CHAIN else (0, 0)
 
     memo: dict[str, tuple[int, int]] = {}
+    visiting: set[str] = set()  # expanded, waiting for its inputs (a loop through it is cut)
     for root in cells:  # post-order, iterative (carry chains are deep)
         stack = [(root, False)]
         while stack:
             node, expanded = stack.pop()
-            if node in memo:
-                continue
             if expanded:
                 best = max((memo.get(s, (0, 0)) for s in preds[node]), default=(0, 0))
                 w = weight(cells[node]["type"])
                 memo[node] = (best[0] + w[0], best[1] + w[1])
-            else:
+                visiting.discard(node)
+            elif node not in memo and node not in visiting:
+                visiting.add(node)
                 stack.append((node, True))
-                stack.extend((s, False) for s in preds[node] if s not in memo)
+                stack.extend((s, False) for s in preds[node] if s not in memo and s not in visiting)
     return max((v for k, v in memo.items() if cells[k]["type"] not in SEQUENTIAL), default=(0, 0))
 
 

@@ -89,6 +89,7 @@ class Memory:
     width: int
     depth: int
     level: int | None = None  # the binary-search stage of a threshold memory
+    lanes: int = 1  # `lanes` memories of width / lanes bits side by side (one per PE: its own ROM)
     stream: str = ""  # the FIFO's stream
     kind: str = ""
     count: int = 0

@@ -131,8 +131,9 @@ class MatrixVector(Kernel):
             lut = self.pe * (self.simd * (product + tree) + 3 * acc) + threshold_lut + 200
             ff = self.pe * (self.simd * g.in_bits // 2 + acc * (levels + 2)) + self.simd * g.in_bits + 200
             return {"LUT": lut, "FF": ff, "DSP": 0}
-        # wider MACs: two per DSP48E2 (INT8 packing), the adder tree in the DSP cascade.
-        dsp = math.ceil(self.pe * self.simd / 2)
+        # wider MACs: one DSP48E2 per MAC (as the RTL and HLS code multiply; packing two 8-bit
+        # MACs per DSP is not implemented), the adder tree in LUTs
+        dsp = self.pe * self.simd
         lut = self.pe * 3 * acc + threshold_lut + 200
         ff = self.pe * acc * (levels + 3) + self.simd * 8 + 200
         return {"LUT": lut, "FF": ff, "DSP": dsp}
@@ -141,13 +142,13 @@ class MatrixVector(Kernel):
         g = self.geometry
         w_bits = 1 if g.binary else g.weight_bits
         sf, nf = self.folds()
-        mems = [Memory(MemoryRole.WEIGHTS, self.pe * self.simd * w_bits, sf * nf)]
+        mems = [Memory(MemoryRole.WEIGHTS, self.pe * self.simd * w_bits, sf * nf, lanes=self.pe)]
         if "thresholds" in self.consts:
             steps = len(self.consts["thresholds"][0])
             # pipelined binary search: stage L holds 2**L thresholds per channel
             for level in range(clog2(steps + 1)):
                 mems.append(
-                    Memory(MemoryRole.THRESHOLDS, self.pe * g.threshold_bits, nf * 2**level, level=level)
+                    Memory(MemoryRole.THRESHOLDS, self.pe * g.threshold_bits, nf * 2**level, level=level, lanes=self.pe)
                 )
         if "bias" in self.consts:
             mems.append(Memory(MemoryRole.BIAS, self.pe * 32, nf))

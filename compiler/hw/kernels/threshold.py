@@ -83,7 +83,11 @@ class Thresholding(Kernel):
         groups = self.channels() // self.pe
         return [
             Memory(
-                MemoryRole.THRESHOLDS, self.pe * self.geometry.threshold_bits, groups * 2**level, level=level
+                MemoryRole.THRESHOLDS,
+                self.pe * self.geometry.threshold_bits,
+                groups * 2**level,
+                level=level,
+                lanes=self.pe,
             )
             for level in range(self.levels())
         ]
