@@ -72,7 +72,7 @@ def design_rows(name: str, graph, seed: int, folder: Path) -> list[dict]:
     for s, d in depths.items():
         df.streams[s].depth = d
     root = folder / name
-    project = generate(df, graph, root)
+    project = generate(df, graph, root, BOARD)
     synth = synthesize_xilinx(root, project.sources, TOP, root / "synth")
     est = estimates(df, BOARD)
     rows = []

@@ -136,7 +136,7 @@ def run_rtlgen(graph: Graph, state) -> None:
     cfg = state.cfg
     design = _design(graph, state)
     root = state.stage / "rtl"
-    project = generate(design.dataflow, graph, root)
+    project = generate(design.dataflow, graph, root, design.board.resources())
     if design.board.family:  # a Zynq board: the Vivado flow (an ECP5 build is placed by nextpnr)
         write_vivado_flow(project, root / "vivado", design.board, design.clock_mhz)
     state.rtl_project = project

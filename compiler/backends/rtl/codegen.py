@@ -21,6 +21,7 @@ import jinja2
 
 from compiler.backends.hls.codegen import environment as templates_environment
 from compiler.backends.rtl.kernels import RtlKernel, rtl_kernel
+from compiler.hw.cost import design_cost
 from compiler.hw.dataflow import Dataflow
 from compiler.ir import Graph
 
@@ -53,11 +54,21 @@ def environment() -> jinja2.Environment:
     return templates_environment(TEMPLATES)
 
 
-def generate(df: Dataflow, graph: Graph, root: Path) -> RtlProject:
-    """Write the RTL of `df` (folded, FIFOs sized) under `root`."""
+def placement(df: Dataflow, board: dict[str, int] | None) -> dict[tuple[str, str], str]:
+    """(kernel, memory) -> the cost model's placement of it on `board` (none without a board)."""
+    if board is None:
+        return {}
+    cost = design_cost(df, board)
+    return {(kc.name, m.what): m.kind for kc in cost.kernels for m in kc.memories}
+
+
+def generate(df: Dataflow, graph: Graph, root: Path, board: dict[str, int] | None = None) -> RtlProject:
+    """Write the RTL of `df` (folded, FIFOs sized) under `root`; with `board` (its resources) the
+    weight ROMs ask the synthesizer for the memory the cost model placed them in."""
     env = environment()
     order = df.order()
-    rtl = [rtl_kernel(k, df, graph) for k in order]
+    where = placement(df, board)
+    rtl = [rtl_kernel(k, df, graph, where) for k in order]
     for folder in ("hdl", "mem"):  # no stale module or ROM of an earlier design
         shutil.rmtree(root / folder, ignore_errors=True)
         (root / folder).mkdir(parents=True)

@@ -114,7 +114,10 @@ def _out_value_bits(qmin: int, step: int, levels: int, out_bits: int) -> int:
     return max(signed_bits(min(qmin, 0), max(hi, 0)), out_bits) + 1
 
 
-def _mvu(k: MatrixVector, df: Dataflow, graph: Graph) -> RtlKernel:
+ROM_STYLE = {"BRAM36": 1, "LUTRAM": 2}  # the cost model's placement -> bireal_rom's STYLE
+
+
+def _mvu(k: MatrixVector, df: Dataflow, graph: Graph, placement: dict) -> RtlKernel:
     g = k.geometry
     (s_in,), (s_out,) = df.input_streams(k), df.output_streams(k)
     ie, oe = stream_element(graph, s_in), stream_element(graph, s_out)
@@ -150,6 +153,7 @@ def _mvu(k: MatrixVector, df: Dataflow, graph: Graph) -> RtlKernel:
         OKIND=KIND[oe.kind],
         OBITS=oe.bits,
         WEIGHTS=f"mem/{k.name}_weights",
+        WSTYLE=ROM_STYLE.get(placement.get((k.name, "weights"), ""), 0),
     )
     out_value = max(acc, oe.bits) + 1
     if "thresholds" in k.consts:
@@ -323,5 +327,7 @@ MODULES = {
 }
 
 
-def rtl_kernel(k: Kernel, df: Dataflow, graph: Graph) -> RtlKernel:
-    return lookup(MODULES, k, "RTL module")(k, df, graph)
+def rtl_kernel(k: Kernel, df: Dataflow, graph: Graph, placement: dict | None = None) -> RtlKernel:
+    """`placement`: (kernel, memory) -> where the cost model put it (`BRAM36`, `LUTRAM`, ...)."""
+    make = lookup(MODULES, k, "RTL module")
+    return make(k, df, graph, placement or {}) if make is _mvu else make(k, df, graph)

@@ -30,6 +30,7 @@ module bireal_mvu #(
     parameter OKIND = 1, parameter OBITS = 1,
     parameter OW = 18,    // bits of an output value before packing (signed)
     parameter WEIGHTS = "weights",       // file name prefix: WEIGHTS_000.mem ... one per lane
+    parameter WSTYLE = 0,                // the weight ROMs: 0 the synthesizer's choice, 1 block RAM, 2 distributed
     parameter THRESHOLDS = "thresholds", // likewise
     parameter DIRECTIONS = "directions.mem",
     parameter BIASES = "bias.mem"
@@ -90,9 +91,9 @@ module bireal_mvu #(
             // this lane's ROMs: WEIGHTS_ppp.mem (a word per tile), THRESHOLDS_ppp.mem (a word per neuron fold)
             localparam [7:0] D2 = 48 + p / 100, D1 = 48 + (p / 10) % 10, D0 = 48 + p % 10;
             localparam [23:0] LANE = {D2, D1, D0};  // the lane's number, 3 digits
-            reg [LW-1:0] weight_rom [0:TILES-1];
-            initial $readmemh({WEIGHTS, "_", LANE, ".mem"}, weight_rom);
-            wire [LW-1:0] w = weight_rom[tile];
+            wire [LW-1:0] w;
+            bireal_rom #(.W(LW), .D(TILES), .AW(TLW), .STYLE(WSTYLE), .FILE({WEIGHTS, "_", LANE, ".mem"})) weights (
+                .addr(tile), .data(w));
             wire signed [ACC-1:0] partial;
             if (BINARY) begin : xnor_popcount
                 // x * w = +1 where they agree, -1 where not, 0 for a padded tap:
