@@ -39,10 +39,15 @@ from compiler.hw.kernels import MatrixVector  # noqa: E402
 from compiler.passes import PassManager, lowering_passes, streamline_passes  # noqa: E402
 from compiler.synth_steps import estimates  # noqa: E402
 from sim.simulate import size_fifos  # noqa: E402
-from tests.hls.designs import Shape, bireal_like, random_folding  # noqa: E402
+from compiler.hw.dataflow import build_dataflow  # noqa: E402
+from compiler.hw.folding import connect_widths, follow_neighbours  # noqa: E402
+from compiler.hw.cost import design_cost  # noqa: E402
+from compiler.hw.kernels import clog2, divisors  # noqa: E402
+from tests.hls.designs import Shape, bireal_like  # noqa: E402
 
 ZOO = ("tfc_w1a1", "tfc_w1a2", "tfc_w2a2", "sfc_w1a2", "lfc_w1a1", "cnv_w1a1", "cnv_w2a2")
 SPLITS = {"calibration": range(0, 10), "held-out": range(100, 110)}
+MAX_LANES = 16  # PE and SIMD of the random foldings (bigger kernels: minutes of synthesis each)
 BOARD = BOARDS["zcu104"].resources()
 
 
@@ -66,6 +71,50 @@ def kernel_class(k) -> str:
     return k.kind
 
 
+def random_folding(graph, seed: int):
+    """The graph's dataflow with random legal PE/SIMD (up to MAX_LANES) on every folded kernel."""
+    rng = np.random.default_rng(seed)
+    df = build_dataflow(graph)
+
+    def pick(options):
+        small = [o for o in options if o <= MAX_LANES] or [min(options)]
+        return int(rng.choice(small))
+
+    for k in df.order():
+        if isinstance(k, MatrixVector):
+            k.simd = pick(k.simd_options(df))
+            k.pe = pick(divisors(k.geometry.mh))
+        elif k.folded:
+            k.pe = pick(divisors(k.channels()))
+    follow_neighbours(df)
+    connect_widths(df)
+    return df
+
+
+def features(k, kc, df) -> dict:
+    """What a kernel's cost could depend on: folding, beat widths, its geometry's widths, the cost
+    model's logic and memories (for refitting the formulas)."""
+    f = {
+        "pe": k.pe, "simd": k.simd,
+        "in_beat": sum(s.width * s.bits for s in df.input_streams(k)),
+        "out_beat": sum(s.width * s.bits for s in df.output_streams(k)),
+        "logic": kc.logic,
+        "memories": [(m.what, m.width, m.depth, m.lanes, m.kind, m.count) for m in kc.memories],
+    }  # fmt: skip
+    for attr in ("acc_bits", "threshold_bits", "weight_bits", "in_bits", "mw", "mh", "kernel", "ifm", "ofm"):
+        if hasattr(k.geometry, attr):
+            f[attr] = getattr(k.geometry, attr)
+    if isinstance(k, MatrixVector):
+        f["folds"] = k.folds()
+        f["levels"] = clog2(len(k.consts["thresholds"][0]) + 1) if "thresholds" in k.consts else 0
+    return f
+
+
+def fifo_features(df, inst: str) -> dict:
+    s = df.streams[inst[len("fifo_") :]]
+    return {"width": s.width * s.bits, "depth": s.depth}
+
+
 def design_rows(name: str, graph, seed: int, folder: Path) -> list[dict]:
     df = random_folding(graph, seed)
     depths, _, _ = size_fifos(df, 2)
@@ -75,10 +124,12 @@ def design_rows(name: str, graph, seed: int, folder: Path) -> list[dict]:
     project = generate(df, graph, root, BOARD)
     synth = synthesize_xilinx(root, project.sources, TOP, root / "synth")
     est = estimates(df, BOARD)
+    cost = {kc.name: kc for kc in design_cost(df, BOARD).kernels}
     rows = []
     for inst, cells in synth.instances.items():
         k = df.kernels.get(inst)
         rows.append({
+            "features": features(k, cost[inst], df) if k is not None else fifo_features(df, inst),
             "design": name,
             "instance": inst,
             "class": kernel_class(k) if k is not None else "fifo",

@@ -81,10 +81,10 @@ class BuildConfig:
     reference: Path | None = None  # checkpoint whose integer golden is the reference (default: the model's)
     seed: int = 0  # random verification images, when the dataset is not on this machine
     batch: int = 250  # images per interpreter call
-    board: str = "zcu104"  # --target sim: the board whose resources the design must fit
+    board: str | None = None  # the board the design must fit (None: the target's, zcu104 or ecp5-85f)
     board_file: Path | None = None  # a board of the user's own (JSON), instead of `board`
     fps: float | None = None  # frames/s to reach (None: the fastest folding that fits the board)
-    clock_mhz: float = 200.0
+    clock_mhz: float | None = None  # None: the target's (200; --target bitstream: nextpnr's target, 100)
     folding: Path | None = None  # a folding JSON instead of --fps
     sim_frames: int = 2  # frames the timing simulation runs (the interval is between the last two)
     residual_bits: int | None = None  # a named model's residual grid (default: the model's, 8)
@@ -103,6 +103,10 @@ class BuildConfig:
             if self.target not in TARGETS:
                 raise UserError(f"unknown target {self.target!r}; choose one of: {', '.join(TARGETS)}")
             self.target = Target(self.target)
+        if self.board is None:
+            self.board = self.target.spec.default_board
+        if self.clock_mhz is None:
+            self.clock_mhz = self.target.spec.default_clock_mhz
 
     def validate(self) -> None:
         """One line (UserError) for any value out of its range, before any work."""
@@ -469,6 +473,11 @@ def summary_line(report: dict, cfg: BuildConfig) -> dict:
     for k in cfg.target.spec.summary:
         if k in report:
             summary[k] = {"images": report[k]["images"], "mismatches": report[k]["mismatches"]}
+    if "synth" in report:
+        summary["synthesized"] = report["synth"]["total"]["synthesized"]
+    if "bitstream" in report:
+        b = report["bitstream"]
+        summary["bitstream"] = {k: b[k] for k in ("file", "device", "fmax_mhz", "fps_at_fmax")}
     summary["steps"] = {s["name"]: s["seconds"] for s in report.get("steps", [])}
     return summary
 

@@ -30,7 +30,7 @@ module bireal_mvu #(
     parameter OKIND = 1, parameter OBITS = 1,
     parameter OW = 18,    // bits of an output value before packing (signed)
     parameter WEIGHTS = "weights",       // file name prefix: WEIGHTS_000.mem ... one per lane
-    parameter WSTYLE = 0,                // the weight ROMs: 0 the synthesizer's choice, 1 block RAM, 2 distributed
+    parameter WSTYLE = 0,                // the weight ROMs: 0 the synthesizer's choice, 1 block RAM
     parameter THRESHOLDS = "thresholds", // likewise
     parameter DIRECTIONS = "directions.mem",
     parameter BIASES = "bias.mem"

@@ -38,8 +38,8 @@ module bireal_threshold_search #(
     assign y = QMIN + STEP * $signed({1'b0, count[LEVELS*CW +: CW]});
 endmodule
 
-// A ROM ($readmemh FILE) read at `addr`: STYLE 1 asks for block RAM, 2 for distributed RAM, 0
-// leaves it to the synthesizer (the cost model's placement, compiler/hw/cost.py). Read
+// A ROM ($readmemh FILE) read at `addr`: STYLE 1 asks for block RAM (the cost model's placement,
+// compiler/hw/cost.py), 0 leaves it to the synthesizer (distributed RAM or logic). Read
 // combinationally: a block RAM needs `addr` to come straight from a register (a matrix unit's
 // tile counter), whose next value the synthesizer then reads one cycle early.
 module bireal_rom #(
@@ -55,10 +55,6 @@ module bireal_rom #(
     generate
         if (STYLE == 1) begin : block
             (* rom_style = "block", ram_style = "block" *) reg [W-1:0] rom [0:D-1];
-            initial $readmemh(FILE, rom);
-            assign data = rom[addr];
-        end else if (STYLE == 2) begin : distributed
-            (* rom_style = "distributed", ram_style = "distributed" *) reg [W-1:0] rom [0:D-1];
             initial $readmemh(FILE, rom);
             assign data = rom[addr];
         end else begin : any
