@@ -35,14 +35,17 @@ from compiler.backends.rtl.codegen import TOP, generate  # noqa: E402
 from compiler.backends.rtl.synth import RESOURCES, synthesize_xilinx  # noqa: E402
 from compiler.frontend import load_model_graph  # noqa: E402
 from compiler.hw.boards import BOARDS  # noqa: E402
-from compiler.hw.kernels import MatrixVector  # noqa: E402
+from compiler.hw.cost import design_cost  # noqa: E402
+from compiler.hw.dataflow import build_dataflow  # noqa: E402
+from compiler.hw.folding import connect_widths, follow_neighbours  # noqa: E402
+from compiler.hw.kernels import (  # noqa: E402
+    MatrixVector,  # noqa: E402
+    clog2,
+    divisors,
+)
 from compiler.passes import PassManager, lowering_passes, streamline_passes  # noqa: E402
 from compiler.synth_steps import estimates  # noqa: E402
 from sim.simulate import size_fifos  # noqa: E402
-from compiler.hw.dataflow import build_dataflow  # noqa: E402
-from compiler.hw.folding import connect_widths, follow_neighbours  # noqa: E402
-from compiler.hw.cost import design_cost  # noqa: E402
-from compiler.hw.kernels import clog2, divisors  # noqa: E402
 from tests.hls.designs import Shape, bireal_like  # noqa: E402
 
 ZOO = ("tfc_w1a1", "tfc_w1a2", "tfc_w2a2", "sfc_w1a2", "lfc_w1a1", "cnv_w1a1", "cnv_w2a2")
@@ -115,18 +118,24 @@ def fifo_features(df, inst: str) -> dict:
     return {"width": s.width * s.bits, "depth": s.depth}
 
 
-def design_rows(name: str, graph, seed: int, folder: Path) -> list[dict]:
+def design_rows(name: str, graph, seed: int, folder: Path, reuse: dict | None = None) -> list[dict]:
+    """Every instance's synthesized counts and estimates; with `reuse` ({(design, instance):
+    row} of an earlier run over the same RTL) only the estimates are computed again."""
     df = random_folding(graph, seed)
     depths, _, _ = size_fifos(df, 2)
     for s, d in depths.items():
         df.streams[s].depth = d
-    root = folder / name
-    project = generate(df, graph, root, BOARD)
-    synth = synthesize_xilinx(root, project.sources, TOP, root / "synth")
+    if reuse is None:
+        root = folder / name
+        project = generate(df, graph, root, BOARD)
+        synthesized = synthesize_xilinx(root, project.sources, TOP, root / "synth").instances
+        counts = {i: (c.resources(), c.lutram, c.depth) for i, c in synthesized.items()}
+    else:
+        counts = {i: (r["synthesized"], r["lutram"], r["depth"]) for (d, i), r in reuse.items() if d == name}
     est = estimates(df, BOARD)
     cost = {kc.name: kc for kc in design_cost(df, BOARD).kernels}
     rows = []
-    for inst, cells in synth.instances.items():
+    for inst, (resources, lutram, depth) in counts.items():
         k = df.kernels.get(inst)
         rows.append({
             "features": features(k, cost[inst], df) if k is not None else fifo_features(df, inst),
@@ -134,7 +143,7 @@ def design_rows(name: str, graph, seed: int, folder: Path) -> list[dict]:
             "instance": inst,
             "class": kernel_class(k) if k is not None else "fifo",
             "pe": getattr(k, "pe", None), "simd": getattr(k, "simd", None),
-            "synthesized": cells.resources(), "lutram": cells.lutram, "depth": cells.depth,
+            "synthesized": resources, "lutram": lutram, "depth": depth,
             "estimate": est[inst],
         })  # fmt: skip
     return rows
@@ -173,7 +182,9 @@ def errors(rows: list[dict]) -> dict:
         return out
 
     table = summarize(rows)
-    table["per_class"] = {c: summarize([x for x in rows if x["class"] == c]) for c in sorted({x["class"] for x in rows})}
+    table["per_class"] = {
+        c: summarize([x for x in rows if x["class"] == c]) for c in sorted({x["class"] for x in rows})
+    }
     return table
 
 
@@ -193,7 +204,16 @@ def main() -> None:
     p.add_argument("--split", choices=["held-out", "calibration", "both"], default="held-out")
     p.add_argument("--json", help="write the error table (the held-out split's, or each split's) here")
     p.add_argument("--rows", help="write every instance's counts and estimates here (for refitting)")
+    p.add_argument(
+        "--reuse", help="the --rows file of an earlier run over the same RTL: estimates only, no synthesis"
+    )
     args = p.parse_args()
+    reuse = None
+    if args.reuse:
+        reuse = {
+            split: {(r["design"], r["instance"]): r for r in rows}
+            for split, rows in json.loads(Path(args.reuse).read_text()).items()
+        }
     splits = ["calibration", "held-out"] if args.split == "both" else [args.split]
     results, all_rows = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -202,7 +222,7 @@ def main() -> None:
             rows = []
             for name, graph, seed in designs(split, Path(tmp)):
                 t0 = time.perf_counter()
-                rows += design_rows(name, graph, seed, Path(tmp))
+                rows += design_rows(name, graph, seed, Path(tmp), reuse[split] if reuse else None)
                 print(f"  {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
             results[split] = errors(rows)
             all_rows[split] = rows

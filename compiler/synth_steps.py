@@ -59,7 +59,9 @@ def run_synth(graph, state) -> None:
     print("synthesizing the RTL with Yosys (synth_xilinx -family xcup) ...", file=sys.stderr)
     result = synthesize_xilinx(project.root, project.sources, TOP, project.root / "synth")
     est = estimates(df, board.resources())
-    kernels = {name: row(c, est[name]) for name, c in result.instances.items() if not name.startswith("fifo_")}
+    kernels = {
+        name: row(c, est[name]) for name, c in result.instances.items() if not name.startswith("fifo_")
+    }
     fifos = {name: row(c, est[name]) for name, c in result.instances.items() if name.startswith("fifo_")}
     total_est = {r: sum(e[r] for e in est.values()) for r in RESOURCES}
     total = {r: round(v, 1) for r, v in result.total().items()}

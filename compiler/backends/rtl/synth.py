@@ -39,7 +39,12 @@ LUTRAM_LUTS = {
 }  # fmt: skip
 LOGIC_LUTS = {f"LUT{i}" for i in range(1, 7)}
 FFS = {"FDRE", "FDSE", "FDCE", "FDPE"}
-BLOCKS = {"RAMB36E2": ("BRAM36", 1.0), "RAMB18E2": ("BRAM36", 0.5), "URAM288": ("URAM", 1.0), "DSP48E2": ("DSP", 1.0)}
+BLOCKS = {
+    "RAMB36E2": ("BRAM36", 1.0),
+    "RAMB18E2": ("BRAM36", 0.5),
+    "URAM288": ("URAM", 1.0),
+    "DSP48E2": ("DSP", 1.0),
+}
 CHAIN = {"CARRY4", "CARRY8", "MUXF7", "MUXF8", "MUXF9"}
 # cells whose outputs are registered: a path starts and ends there
 SEQUENTIAL = FFS | {"RAMB36E2", "RAMB18E2", "URAM288"}

@@ -148,7 +148,13 @@ class MatrixVector(Kernel):
             # pipelined binary search: stage L holds 2**L thresholds per channel
             for level in range(clog2(steps + 1)):
                 mems.append(
-                    Memory(MemoryRole.THRESHOLDS, self.pe * g.threshold_bits, nf * 2**level, level=level, lanes=self.pe)
+                    Memory(
+                        MemoryRole.THRESHOLDS,
+                        self.pe * g.threshold_bits,
+                        nf * 2**level,
+                        level=level,
+                        lanes=self.pe,
+                    )
                 )
         if "bias" in self.consts:
             mems.append(Memory(MemoryRole.BIAS, self.pe * 32, nf))
