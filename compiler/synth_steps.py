@@ -16,6 +16,7 @@ import sys
 from compiler.backends.rtl.bitstream import DEVICE, build_bitstream
 from compiler.backends.rtl.codegen import TOP
 from compiler.backends.rtl.synth import DEPTH_BOUND, RESOURCES, Cells, synthesize_xilinx
+from compiler.hw.calibrated import fifo_logic
 from compiler.hw.cost import design_cost
 from compiler.hw.dataflow import Dataflow
 
@@ -34,7 +35,7 @@ def estimates(df: Dataflow, board: dict[str, int]) -> dict[str, dict[str, float]
     for m in cost.fifos:
         row = {r: 0.0 for r in RESOURCES}
         row["LUT" if m.kind in ("LUTRAM", "SRL") else m.kind] += m.count
-        row["FF"] += 2 * m.width
+        row["FF"] += fifo_logic(m.width, m.depth)["FF"]
         out[f"fifo_{m.stream}"] = row
     return out
 

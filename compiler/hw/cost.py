@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from compiler.hw.calibrated import fifo_logic
 from compiler.hw.dataflow import Dataflow, Stream
 from compiler.hw.kernels import Memory, MemoryRole
 
@@ -63,8 +64,11 @@ def fifo_memory(s: Stream) -> Memory:
 
 def _options(m: Memory, board: dict[str, int]) -> dict[str, int]:
     """Where a memory can live and how many units it takes there."""
-    if m.role is MemoryRole.FIFO and m.depth <= SRL_MAX_DEPTH:
-        return {"SRL": m.width * math.ceil(m.depth / 32)}
+    if m.role is MemoryRole.FIFO:  # memory and pointers (compiler/hw/calibrated.py); deep: or block RAM
+        fifo = fifo_logic(m.width, m.depth)["LUT"]
+        if m.depth <= SRL_MAX_DEPTH:
+            return {"SRL": fifo}
+        return {"LUTRAM": fifo, "BRAM36": bram36_count(m.width, m.depth)}
     if m.role in PARAMETERS and m.depth <= 1:
         return {"CONST": 0}  # one word per lane: constants folded into the lanes' logic
     lane = math.ceil(m.width / m.lanes)  # each lane's own memory
@@ -148,7 +152,7 @@ class DesignCost:
                 out[r] += v
         for m in self.fifos:
             out["LUT" if m.kind in ("LUTRAM", "SRL") else m.kind] += m.count
-        out["FF"] += sum(m.width for m in self.fifos) * 2  # read/write pointers and output regs
+        out["FF"] += sum(fifo_logic(m.width, m.depth)["FF"] for m in self.fifos)  # pointers, count, small memories
         return out
 
 

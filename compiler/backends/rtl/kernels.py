@@ -147,6 +147,7 @@ def _mvu(k: MatrixVector, df: Dataflow, graph: Graph, placement: dict) -> RtlKer
         BINARY=int(g.binary),
         **_element_params("I", ie),
         WBITS=wbits,
+        LUTMAC=int(bool(g.lut_macs) and not g.binary),
         ACC=acc,
         THRESH=int("thresholds" in k.consts),
         BIAS=int("bias" in k.consts),

@@ -26,6 +26,8 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from compiler.hw.calibrated import beat_features, evaluate
+
 
 class Stream(Protocol):
     """What a kernel reads of a stream (compiler.hw.dataflow.Stream)."""
@@ -161,11 +163,18 @@ class Kernel:
         return df.input_streams(self)[0].beats
 
     def logic(self, df: Dataflow) -> dict[str, int]:
-        lut, ff = self.logic_lut_ff(self._lane_bits(df))
-        return {"LUT": lut, "FF": ff, "DSP": 0}
+        """LUT, FF and DSP of its compute logic: the formula fitted to Yosys for its class
+        (compiler/hw/calibrated.py) over its beat widths and `logic_features`."""
+        inb = sum(s.width * s.bits for s in df.input_streams(self))
+        outb = sum(s.width * s.bits for s in df.output_streams(self))
+        features = beat_features(inb, outb) | self.logic_features(df)
+        return {**evaluate(self.calibration_key(), features), "DSP": 0}
 
-    def logic_lut_ff(self, width: int) -> tuple[int, int]:
-        raise NotImplementedError(f"{type(self).__name__} has no logic model")
+    def calibration_key(self) -> str:
+        return self.kind
+
+    def logic_features(self, df: Dataflow) -> dict[str, float]:
+        return {}
 
     def _lane_bits(self, df: Dataflow) -> int:
         ins = df.input_streams(self)

@@ -32,9 +32,6 @@ class PixelGeometry:
 class DMA(Kernel):
     host_port = True
 
-    def logic_lut_ff(self, width: int) -> tuple[int, int]:
-        return 600, 900
-
 
 @register
 class InputDMA(DMA):

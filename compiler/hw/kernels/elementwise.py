@@ -54,9 +54,6 @@ class Add(Kernel):
         )
         return b.add(cls, geometry, [node.name], inputs=node.inputs, output=node.outputs[0])
 
-    def logic_lut_ff(self, width: int) -> tuple[int, int]:
-        return 2 * width + 60, 2 * width + 60
-
     def fold(self, df: Dataflow, target: int) -> bool:
         return fold_elementwise(self, df, target)
 
@@ -76,9 +73,6 @@ class Fork(Kernel):
 
     kind = "fork"
     Geometry = ElementsGeometry
-
-    def logic_lut_ff(self, width: int) -> tuple[int, int]:
-        return width + 30, 2 * width + 30
 
     def follow(self, df: Dataflow) -> None:
         """It takes its producer's beat (no width converter in front of it)."""
@@ -107,9 +101,6 @@ class GlobalSumPool(Kernel):
     def from_ir(cls, b: Builder, node) -> Kernel:
         geometry = cls.Geometry(tuple(b.graph.tensors[node.inputs[0]].shape[1:]))
         return b.add(cls, geometry, [node.name], inputs=node.inputs[:1], output=node.outputs[0])
-
-    def logic_lut_ff(self, width: int) -> tuple[int, int]:
-        return 3 * width + 100, 2 * width + 100
 
     def fold(self, df: Dataflow, target: int) -> bool:
         return fold_elementwise(self, df, target)

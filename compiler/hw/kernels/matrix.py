@@ -112,31 +112,41 @@ class MatrixVector(Kernel):
         sf, nf = self.folds()
         return self.geometry.pixels * sf * nf
 
-    def logic(self, df: Dataflow) -> dict[str, int]:
+    def calibration_key(self) -> str:
         g = self.geometry
-        acc = g.acc_bits
+        return "mvu_binary" if g.binary else ("mvu_lut" if g.lut_macs else "mvu_dsp")
+
+    def logic_features(self, df: Dataflow) -> dict[str, float]:
+        g = self.geometry
         levels = clog2(len(self.consts["thresholds"][0]) + 1) if "thresholds" in self.consts else 0
-        t_bits = g.threshold_bits if g.threshold_bits is not None else acc
-        threshold_lut = self.pe * levels * (t_bits + 2)
-        if g.binary:
-            # XNOR + popcount ~ 2 LUT per lane; an accumulator and adder per PE.
-            lut = self.pe * (2 * self.simd + 3 * acc) + threshold_lut + 200
-            ff = self.pe * (self.simd + acc * (levels + 2)) + 200
-            return {"LUT": lut, "FF": ff, "DSP": 0}
-        if g.lut_macs:
-            # per lane the partial products (bipolar weights: a conditional negate of the input)
-            # and its share of the adder tree; an accumulator and adder per PE
-            product = g.in_bits * g.weight_bits if g.weight_bits > 1 else g.in_bits
-            tree = g.in_bits + g.weight_bits + clog2(self.simd)
-            lut = self.pe * (self.simd * (product + tree) + 3 * acc) + threshold_lut + 200
-            ff = self.pe * (self.simd * g.in_bits // 2 + acc * (levels + 2)) + self.simd * g.in_bits + 200
-            return {"LUT": lut, "FF": ff, "DSP": 0}
-        # wider MACs: one DSP48E2 per MAC (as the RTL and HLS code multiply; packing two 8-bit
-        # MACs per DSP is not implemented), the adder tree in LUTs
-        dsp = self.pe * self.simd
-        lut = self.pe * 3 * acc + threshold_lut + 200
-        ff = self.pe * acc * (levels + 3) + self.simd * 8 + 200
-        return {"LUT": lut, "FF": ff, "DSP": dsp}
+        t_bits = g.threshold_bits if g.threshold_bits is not None else g.acc_bits
+        sf, nf = self.folds()
+        inb = sum(s.width * s.bits for s in df.input_streams(self))
+        return {
+            "PS": self.pe * self.simd,
+            "PA": self.pe * g.acc_bits,
+            "PL": self.pe * levels,
+            "PLT": self.pe * levels * t_bits,
+            "lg": clog2(sf * nf),
+            "sfin": inb * math.ceil(sf / 32) if sf > 1 else 0,
+        }
+
+    def logic(self, df: Dataflow) -> dict[str, int]:
+        out = super().logic(df)
+        g = self.geometry
+        if not g.binary and not g.lut_macs:
+            out["DSP"] = self.dsp_multipliers()
+        return out
+
+    def dsp_multipliers(self) -> int:
+        """One DSP48E2 per MAC (the RTL and HLS multiply each product alone), but none in a lane
+        whose every channel has direction 0 (a constant output: synthesis removes its MACs)."""
+        direction = self.consts.get("direction")
+        if direction is None:
+            return self.pe * self.simd
+        _, nf = self.folds()
+        dead = (np.asarray(direction).reshape(nf, self.pe) == 0).all(axis=0).sum()
+        return int((self.pe - dead) * self.simd)
 
     def memories(self, df: Dataflow) -> list[Memory]:
         g = self.geometry

@@ -72,13 +72,6 @@ class Thresholding(Kernel):
     def levels(self) -> int:
         return clog2(self.consts["thresholds"].shape[1] + 1)
 
-    def logic(self, df: Dataflow) -> dict[str, int]:
-        # per lane and stage a comparator of the threshold's width, plus the count register
-        t_bits = self.geometry.threshold_bits
-        lut = self.pe * self.levels() * (t_bits + 2) + 60
-        ff = self.pe * self.levels() * (t_bits + 2) + 60
-        return {"LUT": lut, "FF": ff, "DSP": 0}
-
     def memories(self, df: Dataflow) -> list[Memory]:
         groups = self.channels() // self.pe
         return [

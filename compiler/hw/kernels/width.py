@@ -26,5 +26,3 @@ class WidthConverter(Kernel):
     def cycles(self, df: Dataflow) -> int:
         return max(df.input_streams(self)[0].beats, df.output_streams(self)[0].beats)
 
-    def logic_lut_ff(self, width: int) -> tuple[int, int]:
-        return 2 * width + 50, 2 * width + 50

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from compiler.hw.kernels.base import Builder, Dataflow, Kernel, Memory, MemoryRole, register
+from compiler.hw.kernels.base import Builder, Dataflow, Kernel, Memory, MemoryRole, clog2, register
 from compiler.hw.kernels.elementwise import fold_elementwise
 from compiler.ir import TERNARY
 
@@ -47,6 +47,12 @@ class WindowKernel(Kernel):
     """A kernel that reads a map into a line buffer and writes one beat per window position."""
 
     Geometry = WindowGeometry
+
+    def logic_features(self, df: Dataflow) -> dict[str, float]:
+        h, w, c = self.geometry.ifm
+        kh, kw = self.geometry.kernel
+        inb = sum(s.width * s.bits for s in df.input_streams(self))
+        return {"lgmap": clog2(h * w * c), "kk": kh * kw * inb}
 
     def window(self) -> Window:
         g = self.geometry
@@ -169,11 +175,6 @@ class SlidingWindow(WindowKernel):
     def stored_bits(self, df: Dataflow) -> int:
         return 1 if self.geometry.sign_input else df.input_streams(self)[0].bits
 
-    def logic(self, df: Dataflow) -> dict[str, int]:
-        stored = 1 if self.geometry.sign_input else self._bits_in(df)
-        window_regs = max(0, self.simd - self.geometry.ifm[2]) * stored
-        return {"LUT": 150 + 2 * self.simd * stored, "FF": 150 + self.simd * stored + window_regs, "DSP": 0}
-
     def _bits_in(self, df: Dataflow) -> int:
         ins = df.input_streams(self)
         return ins[0].bits if ins else 8
@@ -193,9 +194,6 @@ class Pool(WindowKernel):
     def from_ir(cls, b: Builder, node) -> Kernel:
         geometry = cls.Geometry(**cls.window_attrs(b.graph, node))
         return b.add(cls, geometry, [node.name], inputs=node.inputs[:1], output=node.outputs[0])
-
-    def logic_lut_ff(self, width: int) -> tuple[int, int]:
-        return 3 * width + 100, 3 * width + 100
 
     def fold(self, df: Dataflow, target: int) -> bool:
         return fold_elementwise(self, df, target)

@@ -19,6 +19,7 @@ module bireal_mvu #(
     parameter BINARY = 1,
     parameter IKIND = 1, parameter IBITS = 1, parameter ISIGNED = 1,
     parameter WBITS = 1,
+    parameter LUTMAC = 0, // narrow products (the cost model's LUT MACs): shift and add, no multiplier
     parameter ACC = 16,   // accumulator bits (signed, holds every partial sum)
     parameter THRESH = 1,
     parameter LEVELS = 1,
@@ -103,15 +104,21 @@ module bireal_mvu #(
                 wire [31:0] counted = $countones(valid);
                 assign partial = 2 * agreeing - counted;
             end else begin : macs
-                reg signed [ACC-1:0] total;
-                integer i;
+                reg signed [ACC-1:0] total, xe;
+                integer i, j;
                 always @* begin
                     total = 0;
-                    for (i = 0; i < SIMD; i = i + 1)
+                    for (i = 0; i < SIMD; i = i + 1) begin
+                        xe = $signed(xv[i*XW +: XW]);
                         if (WBITS == 1)  // a sign bit: add or subtract the input
-                            total = w[i] ? total + $signed(xv[i*XW +: XW]) : total - $signed(xv[i*XW +: XW]);
-                        else
-                            total = total + $signed(xv[i*XW +: XW]) * $signed(w[i*WBITS +: WBITS]);
+                            total = w[i] ? total + xe : total - xe;
+                        else if (LUTMAC)  // shift and add over the weight's bits (the top one subtracts): LUTs
+                            for (j = 0; j < WBITS; j = j + 1) begin
+                                if (w[i*WBITS + j]) total = (j == WBITS - 1) ? total - (xe <<< j) : total + (xe <<< j);
+                            end
+                        else  // a multiplier (DSP48E2)
+                            total = total + xe * $signed(w[i*WBITS +: WBITS]);
+                    end
                 end
                 assign partial = total;
             end
