@@ -48,7 +48,9 @@ def evaluate(key: str, features: dict[str, float]) -> dict[str, int]:
     """LUT and FF of class `key` from its features (rounded up)."""
     out = {}
     for resource, terms in COEFFICIENTS[key].items():
-        out[resource] = math.ceil(sum(c * features.get(f, 1.0 if f == "1" else 0.0) for f, c in terms.items()))
+        out[resource] = math.ceil(
+            sum(c * features.get(f, 1.0 if f == "1" else 0.0) for f, c in terms.items())
+        )
     return out
 
 

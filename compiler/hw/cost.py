@@ -152,7 +152,9 @@ class DesignCost:
                 out[r] += v
         for m in self.fifos:
             out["LUT" if m.kind in ("LUTRAM", "SRL") else m.kind] += m.count
-        out["FF"] += sum(fifo_logic(m.width, m.depth)["FF"] for m in self.fifos)  # pointers, count, small memories
+        out["FF"] += sum(
+            fifo_logic(m.width, m.depth)["FF"] for m in self.fifos
+        )  # pointers, count, small memories
         return out
 
 

@@ -25,4 +25,3 @@ class WidthConverter(Kernel):
 
     def cycles(self, df: Dataflow) -> int:
         return max(df.input_streams(self)[0].beats, df.output_streams(self)[0].beats)
-
