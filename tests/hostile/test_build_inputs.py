@@ -170,7 +170,11 @@ def test_help_shows_defaults(capsys):
     code, stdout, _ = run_cli(main, capsys, "--help")
     assert code == 0
     text = " ".join(stdout.split())  # argparse wraps lines
-    assert "(default: 200.0)" in text and "(default: zcu104)" in text and "bireal18" in text
+    assert (
+        "(default: 200; for --target bitstream" in text
+        and "(default: ecp5-85f for --target bitstream, else zcu104)" in text
+    )
+    assert "bireal18" in text
 
 
 def _cli(*args: str, **kwargs) -> subprocess.Popen:
