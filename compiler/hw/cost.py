@@ -23,7 +23,7 @@ RESOURCES = ("LUT", "FF", "BRAM36", "URAM", "DSP")
 BRAM_SHAPES = [(512, 72), (1024, 36), (2048, 18), (4096, 9), (8192, 4), (16384, 2), (32768, 1)]
 BRAM18_SHAPES = [(512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)]  # half a BRAM36 each
 URAM_SHAPE = (4096, 72)
-SRL_MAX_DEPTH = 32  # FIFOs up to this depth are shift registers (32 x 1 bit per LUT)
+SRL_MAX_DEPTH = 32  # FIFOs up to this depth are shift registers (counted by compiler/hw/calibrated.py)
 
 
 def bram36_count(width: int, depth: int) -> float:

@@ -176,11 +176,6 @@ class Kernel:
     def logic_features(self, df: Dataflow) -> dict[str, float]:
         return {}
 
-    def _lane_bits(self, df: Dataflow) -> int:
-        ins = df.input_streams(self)
-        bits = ins[0].bits if ins else 8
-        return (ins[0].width if ins else self.pe) * bits
-
     def memories(self, df: Dataflow) -> list[Memory]:
         return []
 

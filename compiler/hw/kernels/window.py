@@ -175,10 +175,6 @@ class SlidingWindow(WindowKernel):
     def stored_bits(self, df: Dataflow) -> int:
         return 1 if self.geometry.sign_input else df.input_streams(self)[0].bits
 
-    def _bits_in(self, df: Dataflow) -> int:
-        ins = df.input_streams(self)
-        return ins[0].bits if ins else 8
-
     def legal(self, df: Dataflow) -> bool:
         return True
 
