@@ -35,6 +35,7 @@ from compiler.backends.rtl.codegen import TOP, generate  # noqa: E402
 from compiler.backends.rtl.synth import RESOURCES, synthesize_xilinx  # noqa: E402
 from compiler.frontend import load_model_graph  # noqa: E402
 from compiler.hw.boards import BOARDS  # noqa: E402
+from compiler.hw.calibrated import fifo_features as fifo_features_of  # noqa: E402
 from compiler.hw.cost import design_cost  # noqa: E402
 from compiler.hw.dataflow import build_dataflow  # noqa: E402
 from compiler.hw.folding import connect_widths, follow_neighbours  # noqa: E402
@@ -118,6 +119,16 @@ def fifo_features(df, inst: str) -> dict:
     return {"width": s.width * s.bits, "depth": s.depth}
 
 
+def fit_inputs(k, kc, df, inst: str) -> dict:
+    """What benchmarks/fit_cost_model.py fits: the class formula's features and the LUTs the
+    model gives the instance's memories (the formula covers the rest)."""
+    if k is None:
+        s = df.streams[inst[len("fifo_") :]]
+        return {"features": fifo_features_of(s.width * s.bits, s.depth), "memory_lut": 0}
+    memory_lut = sum(m.count for m in kc.memories if m.kind in ("LUTRAM", "SRL", "CONST"))
+    return {"features": k.calibration_features(df), "memory_lut": memory_lut}
+
+
 def design_rows(name: str, graph, seed: int, folder: Path, reuse: dict | None = None) -> list[dict]:
     """Every instance's synthesized counts and estimates; with `reuse` ({(design, instance):
     row} of an earlier run over the same RTL) only the estimates are computed again."""
@@ -139,6 +150,7 @@ def design_rows(name: str, graph, seed: int, folder: Path, reuse: dict | None = 
         k = df.kernels.get(inst)
         rows.append({
             "features": features(k, cost[inst], df) if k is not None else fifo_features(df, inst),
+            "fit": fit_inputs(k, cost.get(inst), df, inst),
             "design": name,
             "instance": inst,
             "class": kernel_class(k) if k is not None else "fifo",

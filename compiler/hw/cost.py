@@ -72,7 +72,8 @@ def _options(m: Memory, board: dict[str, int]) -> dict[str, int]:
     if m.role in PARAMETERS and m.depth <= 1:
         return {"CONST": 0}  # one word per lane: constants folded into the lanes' logic
     lane = math.ceil(m.width / m.lanes)  # each lane's own memory
-    options = {"LUTRAM": lutram_count(m.width, m.depth), "BRAM36": m.lanes * bram36_count(lane, m.depth)}
+    in_logic = m.width if m.live_bits is None else m.live_bits  # a ROM: its varying columns
+    options = {"LUTRAM": lutram_count(in_logic, m.depth), "BRAM36": m.lanes * bram36_count(lane, m.depth)}
     if board.get("URAM", 0):
         options["URAM"] = m.lanes * uram_count(lane, m.depth)
     return options

@@ -92,6 +92,9 @@ class Memory:
     depth: int
     level: int | None = None  # the binary-search stage of a threshold memory
     lanes: int = 1  # `lanes` memories of width / lanes bits side by side (one per PE: its own ROM)
+    # a ROM's distinct bit columns that vary over its words (None: unknown, every bit): in logic
+    # or distributed RAM a constant column costs nothing and equal columns are one function
+    live_bits: int | None = None
     stream: str = ""  # the FIFO's stream
     kind: str = ""
     count: int = 0
@@ -108,6 +111,34 @@ class Memory:
         if self.role is MemoryRole.FIFO:
             return f"fifo {self.stream}"
         return self.role.value
+
+
+def live_columns(words: np.ndarray, bits: int) -> int:
+    """The distinct non-constant bit columns of a ROM: `words` (depth, fields) of integers,
+    each field `bits` wide in two's complement."""
+    w = np.asarray(words, dtype=np.int64).reshape(len(words), -1)
+    if w.shape[0] <= 1:
+        return 0
+    columns = ((w[:, :, None] >> np.arange(bits)) & 1).reshape(w.shape[0], -1).T  # (columns, depth)
+    varying = columns[columns.min(axis=1) != columns.max(axis=1)]
+    return len(np.unique(varying, axis=0)) if len(varying) else 0
+
+
+def threshold_stage_columns(thresholds: np.ndarray, pe: int, bits: int) -> list[int]:
+    """`live_columns` of each binary-search stage's ROM (stage s: word g * 2**s + j holds, per
+    lane, threshold j * 2**(L-s) + 2**(L-1-s) - 1 of channel g*PE + lane; padded above every input)."""
+    t = np.asarray(thresholds, dtype=np.int64)
+    levels = clog2(t.shape[1] + 1)
+    full = np.full((t.shape[0], 2**levels - 1), (1 << (bits - 1)) - 1, dtype=np.int64)
+    full[:, : t.shape[1]] = t
+    lanes = full.reshape(-1, pe, 2**levels - 1)  # [group][lane][threshold]
+    out = []
+    for s in range(levels):
+        b = levels - 1 - s
+        probes = np.arange(2**s) * 2 ** (b + 1) + 2**b - 1
+        words = lanes[:, :, probes].transpose(0, 2, 1).reshape(-1, pe)  # word g * 2**s + j, field: lane
+        out.append(live_columns(words, bits))
+    return out
 
 
 def clog2(n: int) -> int:
@@ -165,10 +196,13 @@ class Kernel:
     def logic(self, df: Dataflow) -> dict[str, int]:
         """LUT, FF and DSP of its compute logic: the formula fitted to Yosys for its class
         (compiler/hw/calibrated.py) over its beat widths and `logic_features`."""
+        return {**evaluate(self.calibration_key(), self.calibration_features(df)), "DSP": 0}
+
+    def calibration_features(self, df: Dataflow) -> dict[str, float]:
+        """Every feature its class's formula may use: beat widths and `logic_features`."""
         inb = sum(s.width * s.bits for s in df.input_streams(self))
         outb = sum(s.width * s.bits for s in df.output_streams(self))
-        features = beat_features(inb, outb) | self.logic_features(df)
-        return {**evaluate(self.calibration_key(), features), "DSP": 0}
+        return beat_features(inb, outb) | self.logic_features(df)
 
     def calibration_key(self) -> str:
         return self.kind

@@ -10,7 +10,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.hw.kernels.base import Builder, Dataflow, Kernel, Memory, MemoryRole, clog2, divisors, register
+from compiler.hw.kernels.base import (
+    Builder,
+    Dataflow,
+    Kernel,
+    Memory,
+    MemoryRole,
+    clog2,
+    divisors,
+    live_columns,
+    register,
+    threshold_stage_columns,
+)
 from compiler.hw.kernels.threshold import stored_thresholds
 from compiler.hw.kernels.window import SlidingWindow
 from compiler.ir import BIPOLAR, TERNARY, IntType
@@ -129,6 +140,14 @@ class MatrixVector(Kernel):
             "PLT": self.pe * levels * t_bits,
             "lg": clog2(sf * nf),
             "sfin": inb * math.ceil(sf / 32) if sf > 1 else 0,
+            # registers of hdl/bireal_mvu.v that synthesis keeps: the accumulators (read back
+            # only with SF > 1), the fold and tile counters, the input beat kept for NF > 1
+            "accff": self.pe * g.acc_bits if sf > 1 else 0,
+            "cnt": (clog2(sf) if sf > 1 else 0)
+            + (clog2(nf) if nf > 1 else 0)
+            + (clog2(sf * nf) if sf * nf > 1 else 0),
+            "inbuf": inb * sf if nf > 1 else 0,
+            "PSacc": self.pe * self.simd * g.acc_bits,
         }
 
     def logic(self, df: Dataflow) -> dict[str, int]:
@@ -152,7 +171,12 @@ class MatrixVector(Kernel):
         g = self.geometry
         w_bits = 1 if g.binary else g.weight_bits
         sf, nf = self.folds()
-        mems = [Memory(MemoryRole.WEIGHTS, self.pe * self.simd * w_bits, sf * nf, lanes=self.pe)]
+        live = self._live_bits()
+        mems = [
+            Memory(
+                MemoryRole.WEIGHTS, self.pe * self.simd * w_bits, sf * nf, lanes=self.pe, live_bits=live[0]
+            )
+        ]
         if "thresholds" in self.consts:
             steps = len(self.consts["thresholds"][0])
             # pipelined binary search: stage L holds 2**L thresholds per channel
@@ -164,11 +188,32 @@ class MatrixVector(Kernel):
                         nf * 2**level,
                         level=level,
                         lanes=self.pe,
+                        live_bits=live[1 + level],
                     )
                 )
         if "bias" in self.consts:
             mems.append(Memory(MemoryRole.BIAS, self.pe * 32, nf))
         return mems
+
+    def _live_bits(self) -> list[int]:
+        """`live_columns` of the weight ROM (word nf*SF + sf: lane p's SIMD weights of row
+        nf*PE + p) and of each threshold stage's ROM, for this folding (cached)."""
+        cache = self.__dict__.setdefault("_live_cache", {})
+        key = (self.pe, self.simd)
+        if key not in cache:
+            g = self.geometry
+            sf, nf = self.folds()
+            w = np.asarray(self.consts["weights"], dtype=np.int64)
+            if g.mw % self.simd or g.mh % self.pe:
+                return [None] * (1 + 16)
+            if g.binary:
+                w = (w > 0).astype(np.int64)
+            words = w.reshape(nf, self.pe, sf, self.simd).transpose(0, 2, 1, 3).reshape(nf * sf, -1)
+            live = [live_columns(words, 1 if g.binary else g.weight_bits)]
+            if "thresholds" in self.consts:
+                live += threshold_stage_columns(self.consts["thresholds"], self.pe, g.threshold_bits)
+            cache[key] = live
+        return cache[key]
 
     def latency(self, f_in, l_in, rate, ins, outs, cycles):
         sf, nf = self.folds()

@@ -9,7 +9,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.hw.kernels.base import Builder, Dataflow, Kernel, Memory, MemoryRole, clog2, register
+from compiler.hw.kernels.base import (
+    Builder,
+    Dataflow,
+    Kernel,
+    Memory,
+    MemoryRole,
+    clog2,
+    register,
+    threshold_stage_columns,
+)
 from compiler.hw.kernels.elementwise import fold_elementwise
 from compiler.ir import BIPOLAR
 
@@ -74,6 +83,8 @@ class Thresholding(Kernel):
 
     def memories(self, df: Dataflow) -> list[Memory]:
         groups = self.channels() // self.pe
+        t = self.consts["thresholds"].reshape(-1, self.consts["thresholds"].shape[-1])
+        live = threshold_stage_columns(t, self.pe, self.geometry.threshold_bits)
         return [
             Memory(
                 MemoryRole.THRESHOLDS,
@@ -81,6 +92,7 @@ class Thresholding(Kernel):
                 groups * 2**level,
                 level=level,
                 lanes=self.pe,
+                live_bits=live[level],
             )
             for level in range(self.levels())
         ]
