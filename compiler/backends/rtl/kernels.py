@@ -32,6 +32,7 @@ from compiler.hw.kernels import (
     clog2,
     lookup,
 )
+from compiler.hw.kernels.base import threshold_stage_words
 from compiler.hw.kernels.dma import element_bytes
 from compiler.ir import Graph
 
@@ -94,14 +95,9 @@ def _threshold_roms(rk: RtlKernel, groups: int, pe: int, value_bits: int, prefix
     if pe > 999:
         raise ValueError(f"{k.name}: PE {pe} above 999 (the ROM files' lane numbers)")
     tb = max(signed_bits(int(t.min(initial=0)), int(t.max(initial=0))), value_bits + 2) + 1
-    full = np.full((t.shape[0], 2**levels - 1), (1 << (tb - 1)) - 1, dtype=object)
-    full[:, : t.shape[1]] = t
-    lanes = full.reshape(groups, pe, 2**levels - 1)  # [group][lane][threshold]
-    for s in range(levels):
-        b = levels - 1 - s
-        probes = np.arange(2**s) * 2 ** (b + 1) + 2**b - 1
+    for s, words in enumerate(threshold_stage_words(t, pe, (1 << (tb - 1)) - 1)):
         for p in range(pe):
-            stage = lanes[:, p][:, probes].reshape(-1, 1)  # word g * 2**s + j
+            stage = words[:, p].reshape(-1, 1)  # word g * 2**s + j
             rk.roms[f"{prefix}_thresholds_{p:03d}_l{s:02d}.mem"] = (tb, _words(stage, tb))
     rk.roms[f"{prefix}_directions.mem"] = (2 * pe, _words(d.reshape(groups, pe), 2))
     rk.params.update(

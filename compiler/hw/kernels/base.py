@@ -124,21 +124,26 @@ def live_columns(words: np.ndarray, bits: int) -> int:
     return len(np.unique(varying, axis=0)) if len(varying) else 0
 
 
-def threshold_stage_columns(thresholds: np.ndarray, pe: int, bits: int) -> list[int]:
-    """`live_columns` of each binary-search stage's ROM (stage s: word g * 2**s + j holds, per
-    lane, threshold j * 2**(L-s) + 2**(L-1-s) - 1 of channel g*PE + lane; padded above every input)."""
-    t = np.asarray(thresholds, dtype=np.int64)
+def threshold_stage_words(thresholds: np.ndarray, pe: int, pad: int) -> list[np.ndarray]:
+    """The ROM words of each binary-search stage, as both backends store them: thresholds padded
+    with `pad` (above every input) to 2**L - 1 per channel; stage s, word g * 2**s + j, lane p:
+    threshold j * 2**(L-s) + 2**(L-1-s) - 1 of channel g*PE + p. Each (groups * 2**s, PE)."""
+    t = np.asarray(thresholds)
     levels = clog2(t.shape[1] + 1)
-    full = np.full((t.shape[0], 2**levels - 1), (1 << (bits - 1)) - 1, dtype=np.int64)
+    full = np.full((t.shape[0], 2**levels - 1), pad, dtype=object)
     full[:, : t.shape[1]] = t
     lanes = full.reshape(-1, pe, 2**levels - 1)  # [group][lane][threshold]
     out = []
     for s in range(levels):
         b = levels - 1 - s
         probes = np.arange(2**s) * 2 ** (b + 1) + 2**b - 1
-        words = lanes[:, :, probes].transpose(0, 2, 1).reshape(-1, pe)  # word g * 2**s + j, field: lane
-        out.append(live_columns(words, bits))
+        out.append(lanes[:, :, probes].transpose(0, 2, 1).reshape(-1, pe))
     return out
+
+
+def threshold_stage_columns(thresholds: np.ndarray, pe: int, bits: int) -> list[int]:
+    """`live_columns` of each stage's ROM (`threshold_stage_words`) at `bits` per threshold."""
+    return [live_columns(w, bits) for w in threshold_stage_words(thresholds, pe, (1 << (bits - 1)) - 1)]
 
 
 def clog2(n: int) -> int:
