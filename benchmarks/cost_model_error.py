@@ -124,9 +124,9 @@ def fit_inputs(k, kc, df, inst: str) -> dict:
     model gives the instance's memories (the formula covers the rest)."""
     if k is None:
         s = df.streams[inst[len("fifo_") :]]
-        return {"features": fifo_features_of(s.width * s.bits, s.depth), "memory_lut": 0}
+        return {"key": "fifo", "features": fifo_features_of(s.width * s.bits, s.depth), "memory_lut": 0}
     memory_lut = sum(m.count for m in kc.memories if m.kind in ("LUTRAM", "SRL", "CONST"))
-    return {"features": k.calibration_features(df), "memory_lut": memory_lut}
+    return {"key": k.calibration_key(), "features": k.calibration_features(df), "memory_lut": memory_lut}
 
 
 def design_rows(name: str, graph, seed: int, folder: Path, reuse: dict | None = None) -> list[dict]:
@@ -140,13 +140,17 @@ def design_rows(name: str, graph, seed: int, folder: Path, reuse: dict | None = 
         root = folder / name
         project = generate(df, graph, root, BOARD)
         synthesized = synthesize_xilinx(root, project.sources, TOP, root / "synth").instances
-        counts = {i: (c.resources(), c.lutram, c.depth) for i, c in synthesized.items()}
+        counts = {i: (c.resources(), c.lutram, c.depth, c.by_type) for i, c in synthesized.items()}
     else:
-        counts = {i: (r["synthesized"], r["lutram"], r["depth"]) for (d, i), r in reuse.items() if d == name}
+        counts = {
+            i: (r["synthesized"], r["lutram"], r["depth"], r.get("cells", {}))
+            for (d, i), r in reuse.items()
+            if d == name
+        }
     est = estimates(df, BOARD)
     cost = {kc.name: kc for kc in design_cost(df, BOARD).kernels}
     rows = []
-    for inst, (resources, lutram, depth) in counts.items():
+    for inst, (resources, lutram, depth, cells) in counts.items():
         k = df.kernels.get(inst)
         rows.append({
             "features": features(k, cost[inst], df) if k is not None else fifo_features(df, inst),
@@ -155,7 +159,7 @@ def design_rows(name: str, graph, seed: int, folder: Path, reuse: dict | None = 
             "instance": inst,
             "class": kernel_class(k) if k is not None else "fifo",
             "pe": getattr(k, "pe", None), "simd": getattr(k, "simd", None),
-            "synthesized": resources, "lutram": lutram, "depth": depth,
+            "synthesized": resources, "lutram": lutram, "depth": depth, "cells": cells,
             "estimate": est[inst],
         })  # fmt: skip
     return rows

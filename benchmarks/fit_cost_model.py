@@ -84,8 +84,8 @@ def main() -> None:
     coefficients = {}
     print(f"{'class':18}{'n':>4}{'LUT cal':>9}{'LUT held':>10}{'FF cal':>8}{'FF held':>9}")
     for cls, per in FORMULAS.items():
-        cal = [r for r in splits["calibration"] if r["class"] == cls]
-        held = [r for r in splits.get("held-out", []) if r["class"] == cls]
+        cal = [r for r in splits["calibration"] if r["fit"]["key"] == cls]
+        held = [r for r in splits.get("held-out", []) if r["fit"]["key"] == cls]
         coefficients[cls] = {res: fit(cal, terms, res) for res, terms in per.items()}
         e = {(res, name): median_error(sub, coefficients[cls][res], res)
              for res in per for name, sub in (("cal", cal), ("held", held))}  # fmt: skip

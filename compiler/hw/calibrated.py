@@ -10,7 +10,16 @@ Features (all of a kernel's own):
     PLT = PE * L * t bits     lg = ceil(log2(SF * NF))      inb, outb = input / output beat bits
     mx, mn = max / min of inb, outb                           lgw = ceil(log2(mx))
     sfin = inb * ceil(SF / 32) if SF > 1 (the input beat kept for the neuron folds)
+    accff, cnt, inbuf: a matrix unit's accumulators (SF > 1), counters, kept input beats (NF > 1)
+    kff, klut: a register file (kept input beats, a global pool's sums) in flip-flops or its
+        distributed RAM's LUTs (`kept_beats`)
+    PSP = PE * SIMD * (in bits + 1 + weight bits): the product bits a DSP unit's adder tree sums
+    macw: the adder bits of LUT MACs (`MatrixVector.mac_adders`)
     lgmap = ceil(log2(H * W * C)) of a window's input map     kk = KH * KW * inb
+    cw: a window's counter width; taddr, tword: per line-buffer read port its address adder and
+        word bits; red: a pool's reduced value bits; ismax: 1 for a max pool
+    cap, place, counts: a width converter's register bits, input bits times the counts it
+        reads at (its multiplexer inputs), and those counts' decoders
 """
 
 from __future__ import annotations
@@ -18,37 +27,35 @@ from __future__ import annotations
 import math
 
 FORMULAS: dict[str, dict[str, list[str]]] = {
-    "mvu_binary": {"LUT": ["PS", "PA", "PLT", "lg", "sfin", "inbuf"], "FF": ["accff", "cnt", "inbuf", "PLT"]},
+    "mvu_binary": {"LUT": ["PS", "PA", "PLT", "lg", "sfin", "inbuf"], "FF": ["accff", "cnt", "kff", "PLT"]},
     "mvu_lut": {
-        "LUT": ["1", "PL", "PS", "PA", "PLT", "inb", "sfin", "inbuf"],
-        "FF": ["accff", "cnt", "inbuf", "PLT"],
+        "LUT": ["1", "macw", "PS", "PA", "PLT", "inb", "sfin", "inbuf"],
+        "FF": ["accff", "cnt", "kff", "PLT"],
     },
-    "mvu_dsp": {"LUT": ["PS", "PA", "PLT", "inb", "lg", "inbuf"], "FF": ["accff", "cnt", "inbuf", "PLT"]},
-    "swu": {"LUT": ["1", "lgmap", "outb"], "FF": ["1", "lgmap"]},
-    "max_pool": {"LUT": ["1", "kk"], "FF": ["1", "lgmap"]},
-    "sum_pool": {"LUT": ["kk", "lgmap"], "FF": ["1", "lgmap"]},
-    "global_sum_pool": {"LUT": ["1", "mx"], "FF": ["1", "mx"]},
+    "mvu_dsp": {"LUT": ["PSP", "PLT", "PL", "lg", "sfin", "inbuf"], "FF": ["accff", "cnt", "kff", "PLT"]},
+    "swu": {"LUT": ["1", "cw", "taddr", "tword", "rmux"], "FF": ["1", "cw"]},
+    "pool": {"LUT": ["cw", "taddr", "tword", "red", "rmux"], "FF": ["1", "cw", "ismax"]},
+    "global_sum_pool": {"LUT": ["1", "mx"], "FF": ["1", "kff"]},
     "thresholding": {"LUT": ["1", "inb"], "FF": []},
     "add": {"LUT": ["1", "inb"], "FF": []},
     "fork": {"LUT": ["1"], "FF": []},
-    "dwc": {"LUT": ["1", "inb", "mx", "cap", "shift"], "FF": ["1", "lgw", "mn", "mx"]},
-    "input_dma": {"LUT": ["1", "lgw"], "FF": ["1", "lgw"]},
-    "output_dma": {"LUT": ["1", "inb"], "FF": ["1", "mx"]},
+    "dwc": {"LUT": ["1", "cap", "place", "counts"], "FF": ["1", "lgw", "mn", "mx"]},
+    "input_dma": {"LUT": ["1", "outb", "buf", "wplace"], "FF": ["1", "lgw", "buf"]},
+    "output_dma": {"LUT": ["1", "buf", "bshift"], "FF": ["1", "buf"]},
     "fifo": {"LUT": ["1", "ffmem", "ram", "deep", "lgd"], "FF": ["ffmem", "ptr"]},
 }  # the terms of each class's formulas (benchmarks/fit_cost_model.py fits their coefficients)
 
 COEFFICIENTS: dict[str, dict[str, dict[str, float]]] = {
-    "mvu_binary": {"LUT": {"PS": 2.806, "PA": 1.132, "PLT": 0.365, "lg": 7.169, "sfin": 2.392, "inbuf": 0.181}, "FF": {"accff": 0.992, "cnt": 1.466, "inbuf": 0.03, "PLT": 0.108}},
+    "mvu_binary": {"LUT": {"PS": 2.806, "PA": 1.132, "PLT": 0.365, "lg": 7.169, "sfin": 2.392, "inbuf": 0.181}, "FF": {"accff": 1.139, "cnt": 1.421, "kff": 0.56, "PLT": 0.061}},
     "mvu_lut": {"LUT": {"1": 34.527, "PS": 6.739, "PLT": 3.609, "inb": 9.128, "sfin": 3.751}, "FF": {"accff": 1.123, "cnt": 1.829, "PLT": 0.217}},
-    "mvu_dsp": {"LUT": {"PS": 25.844, "PLT": 0.621, "inb": 1.077, "lg": 5.372, "inbuf": 0.376}, "FF": {"accff": 1.199, "inbuf": 0.565, "PLT": 0.0}},
-    "swu": {"LUT": {"1": 67.206, "lgmap": 17.583, "outb": 1.791}, "FF": {"1": 59.943, "lgmap": 8.82}},
-    "max_pool": {"LUT": {"1": 383.239, "kk": 2.671}, "FF": {"1": 75.702, "lgmap": 4.92}},
-    "sum_pool": {"LUT": {"kk": 2.807, "lgmap": 53.51}, "FF": {"1": 86.132, "lgmap": 2.532}},
-    "global_sum_pool": {"LUT": {"1": 76.251, "mx": 2.727}, "FF": {"1": 26.24, "mx": 0.902}},
+    "mvu_dsp": {"LUT": {"PSP": 1.735, "PL": 5.705, "lg": 7.023, "sfin": 2.084, "inbuf": 0.465}, "FF": {"accff": 1.163, "cnt": 2.878, "kff": 1.017, "PLT": 0.0}},
+    "swu": {"LUT": {"1": 27.498, "lgmap": 16.642, "taddr": 5.018, "tword": 0.591}, "FF": {"1": 59.943, "lgmap": 8.82}},
+    "pool": {"LUT": {"1": 177.366, "taddr": 2.758, "tword": 2.312}, "FF": {"1": 21.131, "cw": 7.99, "ismax": 10.907}},
+    "global_sum_pool": {"LUT": {"1": 76.251, "mx": 2.727}, "FF": {"1": 37.45, "kff": 0.889}},
     "thresholding": {"LUT": {"1": 2.907, "inb": 0.887}, "FF": {}},
     "add": {"LUT": {"1": 1.0, "inb": 0.875}, "FF": {}},
     "fork": {"LUT": {"1": 1.0}, "FF": {}},
-    "dwc": {"LUT": {"1": 3.732, "cap": 0.125, "shift": 0.443}, "FF": {"1": 1.432, "lgw": 0.513, "mn": 0.861, "mx": 1.015}},
+    "dwc": {"LUT": {"1": 0.97, "cap": 0.773, "place": 0.756, "counts": 0.434}, "FF": {"1": 1.432, "lgw": 0.513, "mn": 0.861, "mx": 1.015}},
     "input_dma": {"LUT": {"1": 10.593, "lgw": 31.784}, "FF": {"1": 63.555, "lgw": 20.078}},
     "output_dma": {"LUT": {"1": 212.767, "inb": 9.257}, "FF": {"1": 228.09, "mx": 1.503}},
     "fifo": {"LUT": {"1": 3.952, "ffmem": 0.511, "ram": 0.955, "lgd": 4.944}, "FF": {"ffmem": 0.998, "ptr": 1.003}},
@@ -72,6 +79,43 @@ def evaluate(key: str, features: dict[str, float]) -> dict[str, int]:
 def beat_features(inb: int, outb: int) -> dict[str, float]:
     mx = max(inb, outb)
     return {"inb": inb, "outb": outb, "mx": mx, "mn": min(inb, outb), "lgw": clog2(mx)}
+
+
+def lutram_shape(width: int, depth: int) -> tuple[int, int]:
+    """(cells, blocks) of a width x depth RAM with one read port as Yosys maps it: RAM32M16 cells
+    (8 LUTs: 14 bits x 32 words) or RAM64M8 (7 bits x 64), whichever takes fewer; `blocks` of
+    32 or 64 words side by side in depth, their read data multiplexed."""
+    if depth <= 32:
+        return math.ceil(width / 14), 1
+    if depth <= 96:  # three 32-word blocks rather than two of 64 (seen in every such Yosys mapping)
+        return 3 * math.ceil(width / 14), 3
+    options = [(math.ceil(depth / 64) * math.ceil(width / 7), math.ceil(depth / 64)),
+               (math.ceil(depth / 32) * math.ceil(width / 14), math.ceil(depth / 32))]  # fmt: skip
+    return min(options)
+
+
+def lutram_cells(width: int, depth: int) -> int:
+    return lutram_shape(width, depth)[0]
+
+
+def ram_luts(width: int, depth: int, read_ports: int = 1) -> int:
+    """LUTs of a RAM read at `read_ports` addresses per cycle: Yosys makes one copy per read port."""
+    return 8 * read_ports * lutram_cells(width, depth)
+
+
+def ram_in_ffs(width: int, depth: int) -> bool:
+    """Yosys keeps a RAM of at most 16 bits in flip-flops (cheaper than a distributed RAM cell)."""
+    return width * depth <= 16
+
+
+def kept_beats(width: int, depth: int) -> dict[str, float]:
+    """A register file of `depth` beats (a matrix unit's kept input beats, a global pool's sums):
+    `kff` its bits where they are flip-flops, `klut` the LUTs of its distributed RAM otherwise."""
+    if depth == 0:
+        return {"kff": 0, "klut": 0}
+    if depth == 1 or ram_in_ffs(width, depth):
+        return {"kff": width * depth, "klut": 0}
+    return {"kff": 0, "klut": ram_luts(width, depth)}
 
 
 def fifo_features(width: int, depth: int) -> dict[str, float]:

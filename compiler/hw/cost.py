@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from compiler.hw.calibrated import fifo_logic
+from compiler.hw.calibrated import fifo_logic, ram_luts
 from compiler.hw.dataflow import Dataflow, Stream
 from compiler.hw.kernels import Memory, MemoryRole
 
@@ -72,10 +72,14 @@ def _options(m: Memory, board: dict[str, int]) -> dict[str, int]:
     if m.role in PARAMETERS and m.depth <= 1:
         return {"CONST": 0}  # one word per lane: constants folded into the lanes' logic
     lane = math.ceil(m.width / m.lanes)  # each lane's own memory
-    in_logic = m.width if m.live_bits is None else m.live_bits  # a ROM: its varying columns
-    options = {"LUTRAM": lutram_count(in_logic, m.depth), "BRAM36": m.lanes * bram36_count(lane, m.depth)}
+    if m.role in PARAMETERS:  # a ROM in logic: its varying columns, a LUT6 per 64 words
+        in_lut = lutram_count(m.width if m.live_bits is None else m.live_bits, m.depth)
+    else:  # a RAM in distributed RAM cells, one copy per read port
+        in_lut = ram_luts(m.width, m.depth, m.read_ports)
+    copies = m.lanes * m.read_ports  # a block RAM's second port writes: a copy per read port
+    options = {"LUTRAM": in_lut, "BRAM36": copies * bram36_count(lane, m.depth)}
     if board.get("URAM", 0):
-        options["URAM"] = m.lanes * uram_count(lane, m.depth)
+        options["URAM"] = copies * uram_count(lane, m.depth)
     return options
 
 

@@ -93,6 +93,16 @@ def test_synth_puts_yosys_counts_beside_the_estimates(tfc_small, tmp_path):
     assert s["total"]["synthesized"]["LUT"] > 100 and s["total"]["synthesized"]["FF"] > 50
     assert s["deepest_kernel"] in kernels and s["logic_depth_bound"] == synth.DEPTH_BOUND
     assert (out / s["log"]).is_file() and [x["name"] for x in report["steps"]][-1] == "synth"
+    # a part of the design alone (how bireal18's stage blocks are synthesized): the same instances,
+    # each with the registers it has in the whole design
+    rtl = out / "rtl"
+    sources = sorted((rtl / "hdl").glob("*.v")) + [rtl / "bireal_top.v"]
+    mvu = sorted(k for k in s["kernels"] if k.startswith("mvu"))[0]
+    fifo = sorted(s["fifos"])[0]
+    part = synth.synthesize_xilinx(rtl, sources, "bireal_top", tmp_path / "part", only={mvu, fifo})
+    assert set(part.instances) == {mvu, fifo}
+    for name, row in ((mvu, s["kernels"][mvu]), (fifo, s["fifos"][fifo])):
+        assert part.instances[name].FF == row["synthesized"]["FF"] > 0
 
 
 def test_without_synth_the_rtl_target_does_not_synthesize(tfc_small, tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 import jinja2
 
 from compiler.backends.hls.codegen import environment as templates_environment
-from compiler.backends.rtl.kernels import RtlKernel, rtl_kernel
+from compiler.backends.rtl.kernels import Bits, RtlKernel, rtl_kernel
 from compiler.hw.cost import design_cost
 from compiler.hw.dataflow import Dataflow
 from compiler.ir import Graph
@@ -42,6 +42,8 @@ class RtlProject:
 
 
 def _literal(value) -> str:
+    if isinstance(value, Bits):
+        return f"{value.width}'h{value.value:x}"
     return f'"{value}"' if isinstance(value, str) else str(int(value))
 
 

@@ -32,11 +32,20 @@ from compiler.hw.kernels import (
     clog2,
     lookup,
 )
-from compiler.hw.kernels.base import threshold_stage_words
-from compiler.hw.kernels.dma import element_bytes
+from compiler.hw.kernels.base import signed_bits, threshold_stage_words
+from compiler.hw.kernels.dma import BUS_BYTES, element_bytes
+from compiler.hw.kernels.width import read_counts
 from compiler.ir import Graph
 
 KIND = {"int": 0, "bipolar": 1, "ternary": 2}
+
+
+@dataclass(frozen=True)
+class Bits:
+    """A sized constant parameter (`width'hvalue`: wider than Verilog's 32-bit integers)."""
+
+    value: int
+    width: int
 
 
 @dataclass
@@ -45,7 +54,7 @@ class RtlKernel:
 
     kernel: Kernel
     module: str
-    params: dict[str, int | str]
+    params: dict[str, int | str | Bits]
     in_ports: list[str]  # port prefix per input stream (in, a, b)
     out_ports: list[str]  # port prefix per output stream (out, out0, out1)
     roms: dict[str, tuple[int, list[int]]] = field(default_factory=dict)  # file -> (bits, words)
@@ -53,11 +62,6 @@ class RtlKernel:
     @property
     def name(self) -> str:
         return self.kernel.name
-
-
-def signed_bits(lo: int, hi: int) -> int:
-    """Bits of a two's complement integer holding every value in [lo, hi]."""
-    return max(int(lo).bit_length() if lo < 0 else 0, int(hi).bit_length()) + 1
 
 
 def _element_params(prefix: str, e: Element) -> dict[str, int]:
@@ -270,7 +274,10 @@ def _dwc(k: WidthConverter, df: Dataflow, graph: Graph) -> RtlKernel:
     (s_in,), (s_out,) = df.input_streams(k), df.output_streams(k)
     if stream_element(graph, s_in).kind == "ternary":
         raise ValueError(f"{k.name}: a width converter of ternary beats (two planes) is not supported")
-    return RtlKernel(k, "bireal_dwc", {"A": s_in.width, "B": s_out.width, "BITS": s_in.bits}, ["in"], ["out"])
+    a, b = s_in.width, s_out.width
+    reach = sum(1 << v for v in read_counts(a, b))  # the counts it reads at (v <= B: B + 1 bits)
+    params = {"A": a, "B": b, "BITS": s_in.bits, "REACH": Bits(reach, b + 1)}
+    return RtlKernel(k, "bireal_dwc", params, ["in"], ["out"])
 
 
 def _global_sum_pool(k: GlobalSumPool, df: Dataflow, graph: Graph) -> RtlKernel:
@@ -288,7 +295,16 @@ def _global_sum_pool(k: GlobalSumPool, df: Dataflow, graph: Graph) -> RtlKernel:
 def _input_dma(k: InputDMA, df: Dataflow, graph: Graph) -> RtlKernel:
     (s_out,) = df.output_streams(k)
     h, w, c = k.geometry.shape
-    params = dict(C=c, EB=element_bytes(s_out.bits), BITS=s_out.bits, PIXELS=h * w, WORDS=k.bus_words(df))
+    pb = c * element_bytes(s_out.bits)
+    reach = sum(1 << v for v in read_counts(BUS_BYTES, pb))  # the byte counts it reads a word at
+    params = dict(
+        C=c,
+        EB=element_bytes(s_out.bits),
+        BITS=s_out.bits,
+        PIXELS=h * w,
+        WORDS=k.bus_words(df),
+        REACH=Bits(reach, pb),
+    )
     return RtlKernel(k, "bireal_input_dma", params, [], ["out"])
 
 

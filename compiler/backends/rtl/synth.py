@@ -167,14 +167,25 @@ class SynthResult:
         return out
 
 
-def synthesize_xilinx(root: Path, sources: list[Path], top: str, out: Path) -> SynthResult:
+def synthesize_xilinx(
+    root: Path, sources: list[Path], top: str, out: Path, only: set[str] | None = None
+) -> SynthResult:
     """`synth_xilinx -family xcup` of the design under `root` (paths in its sources are relative to
-    it, as its ROM files are); the stat and netlist JSON under `out`."""
+    it, as its ROM files are); the stat and netlist JSON under `out`. With `only`, the top level's
+    other instances are removed first: each kept instance is synthesized as in the whole design
+    (its hierarchy is kept, so nothing outside it is folded into it, and it is marked `keep`)."""
     out.mkdir(parents=True, exist_ok=True)
     files = " ".join(str(p.resolve().relative_to(root.resolve())) for p in sources)
     stat, netlist = (out / "xcup_stat.json").resolve(), (out / "xcup_netlist.json").resolve()
+    keep = ""
+    if only is not None:
+        kept = " ".join(f"{top}/{name}" for name in sorted(only))
+        keep = (
+            f"select -set keep {kept}; delete {top}/c:* @keep %d; hierarchy -top {top}; "
+            "setattr -set keep 1 @keep; "  # their outputs now drive nothing: keep them all the same
+        )
     script = (
-        f"read_verilog -defer {files}; hierarchy -top {top}; "
+        f"read_verilog -defer {files}; hierarchy -top {top}; {keep}"
         f"setattr -set keep_hierarchy 1 {top}/t:*; "
         "synth_xilinx -family xcup -flatten; "
         f"tee -q -o {stat} stat -json; write_json {netlist}"

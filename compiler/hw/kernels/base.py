@@ -92,6 +92,7 @@ class Memory:
     depth: int
     level: int | None = None  # the binary-search stage of a threshold memory
     lanes: int = 1  # `lanes` memories of width / lanes bits side by side (one per PE: its own ROM)
+    read_ports: int = 1  # reads at different addresses in one cycle (a window's taps)
     # a ROM's distinct bit columns that vary over its words (None: unknown, every bit): in logic
     # or distributed RAM a constant column costs nothing and equal columns are one function
     live_bits: int | None = None
@@ -124,6 +125,14 @@ def live_columns(words: np.ndarray, bits: int) -> int:
     return len(np.unique(varying, axis=0)) if len(varying) else 0
 
 
+def used_columns(words: np.ndarray, bits: int) -> int:
+    """The bit columns of a ROM (as `live_columns`) that are 1 in some word: a constant 0 column
+    drives nothing (a shift-and-add MAC has no adder for it)."""
+    w = np.asarray(words, dtype=np.int64).reshape(len(words), -1)
+    columns = ((w[:, :, None] >> np.arange(bits)) & 1).reshape(w.shape[0], -1)
+    return int(columns.any(axis=0).sum())
+
+
 def threshold_stage_words(thresholds: np.ndarray, pe: int, pad: int) -> list[np.ndarray]:
     """The ROM words of each binary-search stage, as both backends store them: thresholds padded
     with `pad` (above every input) to 2**L - 1 per channel; stage s, word g * 2**s + j, lane p:
@@ -144,6 +153,11 @@ def threshold_stage_words(thresholds: np.ndarray, pe: int, pad: int) -> list[np.
 def threshold_stage_columns(thresholds: np.ndarray, pe: int, bits: int) -> list[int]:
     """`live_columns` of each stage's ROM (`threshold_stage_words`) at `bits` per threshold."""
     return [live_columns(w, bits) for w in threshold_stage_words(thresholds, pe, (1 << (bits - 1)) - 1)]
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """Bits of a two's complement integer holding every value in [lo, hi]."""
+    return max(int(lo).bit_length() if lo < 0 else 0, int(hi).bit_length()) + 1
 
 
 def clog2(n: int) -> int:

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.hw.kernels.base import Builder, Dataflow, Kernel, register
+from compiler.hw.kernels.base import Builder, Dataflow, Kernel, clog2, register
 from compiler.hw.kernels.elementwise import ElementsGeometry
+from compiler.hw.kernels.width import read_counts
 
 BUS_BYTES = 8  # the AXI-Stream data bus: one 64-bit word per cycle
 
@@ -61,6 +62,13 @@ class InputDMA(DMA):
         (the DMA's width converter gathers it)."""
         return max(df.output_streams(self)[0].beats, self.bus_words(df))
 
+    def logic_features(self, df: Dataflow) -> dict[str, float]:
+        """hdl/bireal_dma.v's input DMA gathers a pixel's bytes (`pb`) from bus words in a buffer of
+        pb + 8 bytes (`buf`): each 64-bit word placed at the byte counts where it reads
+        (`wplace`: 64 bits times those counts, `read_counts` of a width converter)."""
+        pb = self.pixel_bytes(df)
+        return {"pb": pb, "buf": 8 * (pb + 8), "wplace": 64 * len(read_counts(BUS_BYTES, pb))}
+
     def pixel_ready_ops(self, df: Dataflow) -> np.ndarray:
         """Per pixel of a frame, the cycle (op) at which it is written: after its last byte's word
         has arrived, and at most one pixel per cycle."""
@@ -104,3 +112,9 @@ class OutputDMA(DMA):
 
     def cycles(self, df: Dataflow) -> int:
         return max(df.input_streams(self)[0].beats, self.bus_words(df))
+
+    def logic_features(self, df: Dataflow) -> dict[str, float]:
+        """hdl/bireal_dma.v's output DMA places each beat's bytes (`pb`) in a byte buffer (`buf`
+        bytes) at any count it holds: a shifter of 8 pb bits over the buffer's count bits."""
+        pb, cap = self.beat_bytes(df), self.buffer_bytes(df)
+        return {"pb": pb, "buf": cap, "bshift": 8 * pb * clog2(cap + 1)}

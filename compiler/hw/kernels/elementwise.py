@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.hw.kernels.base import Builder, Dataflow, Kernel, divisors, register
+from compiler.hw.calibrated import kept_beats
+from compiler.hw.kernels.base import Builder, Dataflow, Kernel, clog2, divisors, register
 
 
 def feeding_width(df: Dataflow, k: Kernel) -> int:
@@ -104,6 +105,13 @@ class GlobalSumPool(Kernel):
 
     def fold(self, df: Dataflow, target: int) -> bool:
         return fold_elementwise(self, df, target)
+
+    def logic_features(self, df: Dataflow) -> dict[str, float]:
+        """hdl/bireal_global_sum_pool.v: PE sums of VW bits per channel group (a register file of
+        C/PE words), their adders (`sumb`)."""
+        h, w, c = self.geometry.ifm
+        vw = df.input_streams(self)[0].bits + clog2(h * w) + 1
+        return {"sumb": self.pe * vw, **kept_beats(self.pe * vw, c // self.pe)}
 
     def latency(self, f_in, l_in, rate, ins, outs, cycles):
         return l_in, l_in + outs[0].beats - 1

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compiler.hw.calibrated import kept_beats
 from compiler.hw.kernels.base import (
     Builder,
     Dataflow,
@@ -20,7 +21,9 @@ from compiler.hw.kernels.base import (
     divisors,
     live_columns,
     register,
+    signed_bits,
     threshold_stage_columns,
+    used_columns,
 )
 from compiler.hw.kernels.threshold import stored_thresholds
 from compiler.hw.kernels.window import SlidingWindow
@@ -147,6 +150,11 @@ class MatrixVector(Kernel):
             + (clog2(nf) if nf > 1 else 0)
             + (clog2(sf * nf) if sf * nf > 1 else 0),
             "inbuf": inb * sf if nf > 1 else 0,
+            # the kept input beats as Yosys maps them: flip-flops, or distributed RAM
+            **kept_beats(inb, sf if nf > 1 else 0),
+            # integer MACs: product bits summed per lane (SIMD products of in+1 x weight bits)
+            "PSP": self.pe * self.simd * (g.in_bits + 1 + (1 if g.binary else g.weight_bits)),
+            "macw": self.mac_adders() if g.lut_macs else 0,
             "PSacc": self.pe * self.simd * g.acc_bits,
         }
 
@@ -192,7 +200,11 @@ class MatrixVector(Kernel):
                     )
                 )
         if "bias" in self.consts:
-            mems.append(Memory(MemoryRole.BIAS, self.pe * 32, nf))
+            bias = np.asarray(self.consts["bias"], dtype=np.int64)
+            bits = signed_bits(int(bias.min(initial=0)), int(bias.max(initial=0)))
+            words = bias.reshape(nf, self.pe) if g.mh % self.pe == 0 else None
+            live = None if words is None else live_columns(words, bits)
+            mems.append(Memory(MemoryRole.BIAS, self.pe * bits, nf, live_bits=live))
         return mems
 
     def _live_bits(self) -> list[int]:
@@ -213,7 +225,19 @@ class MatrixVector(Kernel):
             if "thresholds" in self.consts:
                 live += threshold_stage_columns(self.consts["thresholds"], self.pe, g.threshold_bits)
             cache[key] = live
+            cache[key, "used"] = used_columns(words, 1 if g.binary else g.weight_bits)
         return cache[key]
+
+    def mac_adders(self) -> int:
+        """Adder bits of the LUT MACs (hdl/bireal_mvu.v, LUTMAC): a sign-bit weight adds or
+        subtracts each input (SIMD adders per lane); a wider weight adds a shifted input per weight
+        bit that is 1 in some word of its ROM (a bit that is 0 everywhere has no adder)."""
+        g = self.geometry
+        if g.weight_bits == 1:
+            return self.pe * self.simd * g.acc_bits
+        self._live_bits()
+        used = self.__dict__["_live_cache"].get(((self.pe, self.simd), "used"))
+        return (self.pe * self.simd * g.weight_bits if used is None else used) * g.acc_bits
 
     def latency(self, f_in, l_in, rate, ins, outs, cycles):
         sf, nf = self.folds()

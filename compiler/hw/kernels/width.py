@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from functools import cache
 
-from compiler.hw.kernels.base import Dataflow, Kernel, register
+from compiler.hw.kernels.base import Dataflow, Kernel, clog2, register
+
+
+@cache
+def read_counts(a: int, b: int) -> tuple[int, ...]:
+    """The element counts n at which a converter of A-element to B-element beats reads: the count
+    runs from 0 through a fixed cycle (read when A <= B or n < B, write when it then holds B),
+    whatever the stalls, so the input beat is only ever placed at these offsets."""
+    n, seen, reads = 0, set(), []
+    while n not in seen:
+        seen.add(n)
+        read = a <= b or n < b
+        if read:
+            reads.append(n)
+        total = n + (a if read else 0)
+        n = total - b if total >= b else total
+    return tuple(sorted(reads))
 
 
 @dataclass(frozen=True)
@@ -28,12 +44,14 @@ class WidthConverter(Kernel):
         return max(df.input_streams(self)[0].beats, df.output_streams(self)[0].beats)
 
     def logic_features(self, df: Dataflow) -> dict[str, float]:
-        """hdl/bireal_dwc.v shifts the input beat in at n elements and the output beat out of a
-        register of A + B elements: a barrel shifter over n's bits that synthesis cannot prove
-        constant (n is a multiple of gcd(A, B): its trailing zero bits stay 0)."""
+        """hdl/bireal_dwc.v places the input beat at the counts where it reads (`read_counts`)
+        and shifts the output beat out of a register of A + B elements: `place` = input bits
+        times those counts (the multiplexer inputs), `cap` the register's bits."""
         a, b = self.geometry.inw, self.geometry.outw
         bits = df.input_streams(self)[0].bits
-        nw = math.ceil(math.log2(a + b + 1))
-        g = math.gcd(a, b)
-        zeros = min((g & -g).bit_length() - 1, nw)
-        return {"cap": (a + b) * bits, "shift": (a + b) * bits * (nw - zeros)}
+        reads = read_counts(a, b)
+        return {
+            "cap": (a + b) * bits,
+            "place": len(reads) * a * bits,
+            "counts": len(reads) * clog2(a + b + 1),
+        }

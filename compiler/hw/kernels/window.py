@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from compiler.hw.calibrated import lutram_shape
 from compiler.hw.kernels.base import Builder, Dataflow, Kernel, Memory, MemoryRole, clog2, register
 from compiler.hw.kernels.elementwise import fold_elementwise
 from compiler.ir import TERNARY
@@ -49,10 +50,35 @@ class WindowKernel(Kernel):
     Geometry = WindowGeometry
 
     def logic_features(self, df: Dataflow) -> dict[str, float]:
+        """hdl/bireal_window.v: counters over the map (`lgmap`), per tap read in a cycle an
+        address adder (`taddr`) and the tap's word (`tword`); a pool reduces its taps' values
+        (`kk`, `red`: values of VW bits)."""
         h, w, c = self.geometry.ifm
         kh, kw = self.geometry.kernel
         inb = sum(s.width * s.bits for s in df.input_streams(self))
-        return {"lgmap": clog2(h * w * c), "kk": kh * kw * inb}
+        (buffer,) = self.memories(df)
+        taps = buffer.read_ports
+        aw = clog2(buffer.depth + 1) + 1
+        beats = df.input_streams(self)[0].beats + df.output_streams(self)[0].beats + buffer.depth
+        return {
+            "lgmap": clog2(h * w * c),
+            "cw": clog2(2 * beats + 16) + 2,  # its beat and op counters (CW bits)
+            "kk": kh * kw * inb,
+            "taps": taps,
+            "taddr": taps * aw,
+            "tword": taps * buffer.width,
+            "red": self.buffer_lanes() * kh * kw * (self.stored_bits(df) + clog2(kh * kw) + 1),
+            # each read port's data multiplexed over the distributed RAM's blocks in depth
+            "rmux": taps * buffer.width * (lutram_shape(buffer.width, buffer.depth)[1] - 1),
+        } | self.pool_features()
+
+    def pool_features(self) -> dict[str, float]:
+        return {}
+
+    def read_ports(self) -> int:
+        """Line-buffer words read per output beat: a pool reads every tap of its window."""
+        kh, kw = self.geometry.kernel
+        return kh * kw
 
     def window(self) -> Window:
         g = self.geometry
@@ -87,7 +113,9 @@ class WindowKernel(Kernel):
         lanes = self.buffer_lanes()
         # kh rows in use plus the next stride of rows loading (window_dependencies)
         depth = (kh + self.geometry.stride[0]) * iw * ic // lanes
-        return [Memory(MemoryRole.LINE_BUFFER, lanes * self.stored_bits(df), depth)]
+        return [
+            Memory(MemoryRole.LINE_BUFFER, lanes * self.stored_bits(df), depth, read_ports=self.read_ports())
+        ]
 
     def window_dependencies(self, in_width: int, out_width: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Per output beat, the input beat it needs (the last beat of the bottom-right real pixel
@@ -172,6 +200,10 @@ class SlidingWindow(WindowKernel):
     def buffer_lanes(self) -> int:
         return min(self.simd, self.geometry.ifm[2])
 
+    def read_ports(self) -> int:
+        """Buffer words per output beat (TPB: a beat of SIMD elements is SIMD / lanes words)."""
+        return max(1, self.simd // self.buffer_lanes())
+
     def stored_bits(self, df: Dataflow) -> int:
         return 1 if self.geometry.sign_input else df.input_streams(self)[0].bits
 
@@ -186,6 +218,9 @@ class SlidingWindow(WindowKernel):
 class Pool(WindowKernel):
     folded = True
 
+    def calibration_key(self) -> str:
+        return "pool"  # one formula for both pools (one RTL module); their reductions apart
+
     @classmethod
     def from_ir(cls, b: Builder, node) -> Kernel:
         geometry = cls.Geometry(**cls.window_attrs(b.graph, node))
@@ -199,6 +234,9 @@ class Pool(WindowKernel):
 class MaxPool(Pool):
     kind = "max_pool"
     ir_ops = ("max_pool",)
+
+    def pool_features(self) -> dict[str, float]:
+        return {"ismax": 1}
 
 
 @register

@@ -9,7 +9,8 @@ module bireal_input_dma #(
     parameter EB = 1,
     parameter BITS = 8,
     parameter PIXELS = 1,
-    parameter WORDS = 1  // bus words per frame
+    parameter WORDS = 1,  // bus words per frame
+    parameter REACH = 1   // bit v: it reads a word while holding v bytes (v < C * EB)
 ) (
     input  wire clk,
     input  wire rst,
@@ -25,12 +26,32 @@ module bireal_input_dma #(
     localparam NW = $clog2(CAP + 1);
     reg [8*CAP-1:0] held;
     reg [NW-1:0] n;  // bytes held
-    reg [31:0] words_left, pixels_left;
+    localparam WW = $clog2(WORDS + 1), XW = $clog2(PIXELS + 1);  // counters as wide as they count
+    reg [WW-1:0] words_left;
+    reg [XW-1:0] pixels_left;
     wire rd = n < PB && words_left != 0;
     wire [NW-1:0] total = n + (rd ? 4'd8 : 4'd0);
     wire wr = total >= PB;
     wire fire = (!rd || s_axis_tvalid) && (!wr || out_ready);
-    wire [8*CAP-1:0] merged = rd ? (held | ({{8*(CAP-8){1'b0}}, s_axis_tdata} << (8 * n))) : held;
+    // the word is placed at the byte counts where it reads only (REACH, as the width converter's)
+    wire [PB-1:0] at;
+    genvar v;
+    generate
+        for (v = 0; v < PB; v = v + 1) begin : count
+            if (((REACH >> v) & 1) != 0) begin : reached
+                assign at[v] = rd && n == v;
+            end else begin : unreached
+                assign at[v] = 1'b0;
+            end
+        end
+    endgenerate
+    reg [8*CAP-1:0] merged;
+    integer j;
+    always @* begin
+        merged = held;
+        for (j = 0; j < PB; j = j + 1)
+            if (at[j]) merged[8*j +: 64] = s_axis_tdata;
+    end
     assign s_axis_tready = fire && rd;
     assign out_valid = fire && wr;
     genvar i;
@@ -91,7 +112,9 @@ module bireal_output_dma #(
     localparam VW = 8 * EB;
     reg [8*CAP-1:0] held;
     reg [NW-1:0] n;
-    reg [31:0] beat, word;
+    localparam BW = BEATS > 1 ? $clog2(BEATS) : 1, WDW = WORDS > 1 ? $clog2(WORDS) : 1;
+    reg [BW-1:0] beat;
+    reg [WDW-1:0] word;
     wire [PE*VW-1:0] v;
     bireal_unpack #(.N(PE), .BITS(BITS), .SIGNED(SIGNED), .KIND(KIND), .VW(VW)) ux (.beat(in_data), .values(v));
     wire last_beat = beat == BEATS - 1;
@@ -113,8 +136,8 @@ module bireal_output_dma #(
         end else begin
             held <= take ? (shifted | ({{8*(CAP-PB){1'b0}}, v} << (8 * after_send))) : shifted;
             n <= after_send + (take ? add : {NW{1'b0}});
-            if (take) beat <= last_beat ? 32'd0 : beat + 1;
-            if (send) word <= (word == WORDS - 1) ? 32'd0 : word + 1;
+            if (take) beat <= last_beat ? {BW{1'b0}} : beat + 1'b1;
+            if (send) word <= (word == WORDS - 1) ? {WDW{1'b0}} : word + 1'b1;
         end
     end
 `ifndef SYNTHESIS

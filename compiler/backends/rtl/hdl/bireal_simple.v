@@ -137,7 +137,8 @@ module bireal_global_sum_pool #(
     localparam GW = GROUPS > 1 ? $clog2(GROUPS) : 1;
     reg [PE*VW-1:0] sums [0:GROUPS-1];
     reg [GW-1:0] g;
-    reg [31:0] px;
+    localparam XW = PIXELS > 1 ? $clog2(PIXELS) : 1;
+    reg [XW-1:0] px;
     wire last = px == PIXELS - 1;
     wire fire = in_valid && (!last || out_ready);
     assign in_ready = fire;
@@ -160,7 +161,7 @@ module bireal_global_sum_pool #(
             sums[g] <= nv;
             if (g == GROUPS - 1) begin
                 g <= 0;
-                px <= last ? 32'd0 : px + 1;
+                px <= last ? {XW{1'b0}} : px + 1'b1;
             end else g <= g + 1'b1;
         end
     end
@@ -168,11 +169,15 @@ endmodule
 
 // Width converter: beats of A elements -> beats of B elements (BITS each), in order. It reads
 // every op when A <= B, else while it holds fewer than B elements; it writes in the same op
-// as soon as it holds B (sim/schedule.py's _dwc).
+// as soon as it holds B (sim/schedule.py's _dwc). The count n of elements held runs through a
+// fixed cycle of values (compiler/hw/kernels/width.py, converter_counts): REACH has bit v set
+// for each count v at which it reads, so the input beat is placed at those offsets only (a
+// multiplexer of |REACH| inputs per bit, not a barrel shifter over every count).
 module bireal_dwc #(
     parameter A = 1,
     parameter B = 1,
-    parameter BITS = 1
+    parameter BITS = 1,
+    parameter REACH = 1
 ) (
     input  wire clk,
     input  wire rst,
@@ -191,7 +196,24 @@ module bireal_dwc #(
     wire [NW-1:0] total = n + (rd ? A[NW-1:0] : {NW{1'b0}});
     wire wr = total >= B;
     wire fire = (!rd || in_valid) && (!wr || out_ready);
-    wire [CAP*BITS-1:0] merged = rd ? (held | ({{(CAP-A)*BITS{1'b0}}, in_data} << (n * BITS))) : held;
+    wire [B:0] at;  // at[v]: it reads with v elements held (a read needs v < B or A <= B, so v <= B)
+    genvar v;
+    generate
+        for (v = 0; v <= B; v = v + 1) begin : count
+            if (((REACH >> v) & 1) != 0) begin : reached
+                assign at[v] = rd && n == v;
+            end else begin : unreached
+                assign at[v] = 1'b0;
+            end
+        end
+    endgenerate
+    reg [CAP*BITS-1:0] merged;
+    integer i;
+    always @* begin
+        merged = held;
+        for (i = 0; i <= B; i = i + 1)
+            if (at[i]) merged[i*BITS +: A*BITS] = in_data;
+    end
     assign in_ready = fire && rd;
     assign out_valid = fire && wr;
     assign out_data = merged[B*BITS-1:0];
