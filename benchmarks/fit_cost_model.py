@@ -6,7 +6,8 @@
 Per kernel class and resource (LUT, FF) the formula's terms are `FORMULAS` of calibrated.py; the
 coefficients are fitted by non-negative least squares on the relative error
 (estimate - synthesized) / max(synthesized, 1) over the calibration split only: LUTs less the
-LUTs the model gives the instance's memories. Printed: the median absolute error per class on
+LUTs the model gives the instance's memories; where kernel classes share a formula (its key,
+`Kernel.calibration_key`: the max and sum pools) each class weighs alike. Printed: the median absolute error per class on
 each split (held-out: designs the fit never saw); --write puts the coefficients into
 calibrated.py.
 """
@@ -19,6 +20,7 @@ import math
 import re
 import statistics
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +48,9 @@ def fit(rows: list[dict], terms: list[str], resource: str) -> dict[str, float]:
         return {}
     y = np.array([target(r, resource) for r in rows])
     weight = 1.0 / np.maximum(np.array([r["synthesized"][resource] for r in rows], dtype=float), 1.0)
+    # kernel classes sharing a formula (the two pools) weigh alike, however many instances each has
+    per_class = Counter(r["class"] for r in rows)
+    weight /= np.sqrt(np.array([per_class[r["class"]] for r in rows], dtype=float))
     coef, _ = nnls(design_matrix(rows, terms) * weight[:, None], y * weight)
     return {t: round(float(c), 3) for t, c in zip(terms, coef, strict=True) if c > 0}
 

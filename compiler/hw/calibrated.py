@@ -40,25 +40,25 @@ FORMULAS: dict[str, dict[str, list[str]]] = {
     "add": {"LUT": ["1", "inb"], "FF": []},
     "fork": {"LUT": ["1"], "FF": []},
     "dwc": {"LUT": ["1", "cap", "place", "counts"], "FF": ["1", "lgw", "mn", "mx"]},
-    "input_dma": {"LUT": ["1", "outb", "buf", "wplace"], "FF": ["1", "lgw", "buf"]},
+    "input_dma": {"LUT": ["1", "outb", "buf", "wplace"], "FF": ["1", "buf"]},
     "output_dma": {"LUT": ["1", "buf", "bshift"], "FF": ["1", "buf"]},
     "fifo": {"LUT": ["1", "ffmem", "ram", "deep", "lgd"], "FF": ["ffmem", "ptr"]},
 }  # the terms of each class's formulas (benchmarks/fit_cost_model.py fits their coefficients)
 
 COEFFICIENTS: dict[str, dict[str, dict[str, float]]] = {
-    "mvu_binary": {"LUT": {"PS": 2.806, "PA": 1.132, "PLT": 0.365, "lg": 7.169, "sfin": 2.392, "inbuf": 0.181}, "FF": {"accff": 1.139, "cnt": 1.421, "kff": 0.56, "PLT": 0.061}},
-    "mvu_lut": {"LUT": {"1": 34.527, "PS": 6.739, "PLT": 3.609, "inb": 9.128, "sfin": 3.751}, "FF": {"accff": 1.123, "cnt": 1.829, "PLT": 0.217}},
-    "mvu_dsp": {"LUT": {"PSP": 1.735, "PL": 5.705, "lg": 7.023, "sfin": 2.084, "inbuf": 0.465}, "FF": {"accff": 1.163, "cnt": 2.878, "kff": 1.017, "PLT": 0.0}},
-    "swu": {"LUT": {"1": 27.498, "lgmap": 16.642, "taddr": 5.018, "tword": 0.591}, "FF": {"1": 59.943, "lgmap": 8.82}},
-    "pool": {"LUT": {"1": 177.366, "taddr": 2.758, "tword": 2.312}, "FF": {"1": 21.131, "cw": 7.99, "ismax": 10.907}},
-    "global_sum_pool": {"LUT": {"1": 76.251, "mx": 2.727}, "FF": {"1": 37.45, "kff": 0.889}},
+    "mvu_binary": {"LUT": {"PS": 2.475, "PA": 1.202, "PLT": 0.382, "lg": 6.743, "sfin": 2.908, "inbuf": 0.189}, "FF": {"accff": 1.139, "cnt": 1.421, "kff": 0.56, "PLT": 0.061}},
+    "mvu_lut": {"LUT": {"1": 74.682, "macw": 1.647, "PLT": 1.938, "inb": 1.125, "inbuf": 0.103}, "FF": {"accff": 1.123, "cnt": 1.829, "PLT": 0.217}},
+    "mvu_dsp": {"LUT": {"PSP": 1.744, "PL": 5.61, "lg": 7.616, "sfin": 1.83, "inbuf": 0.448}, "FF": {"accff": 1.163, "cnt": 2.878, "kff": 1.017, "PLT": 0.0}},
+    "swu": {"LUT": {"cw": 15.653, "taddr": 1.2, "tword": 1.479}, "FF": {"1": 16.059, "cw": 9.615}},
+    "pool": {"LUT": {"cw": 17.995, "taddr": 1.464, "tword": 2.523}, "FF": {"1": 22.45, "cw": 7.869, "ismax": 11.072}},
+    "global_sum_pool": {"LUT": {"1": 23.937, "mx": 2.269}, "FF": {"1": 8.47, "kff": 0.895}},
     "thresholding": {"LUT": {"1": 2.907, "inb": 0.887}, "FF": {}},
     "add": {"LUT": {"1": 1.0, "inb": 0.875}, "FF": {}},
     "fork": {"LUT": {"1": 1.0}, "FF": {}},
-    "dwc": {"LUT": {"1": 0.97, "cap": 0.773, "place": 0.756, "counts": 0.434}, "FF": {"1": 1.432, "lgw": 0.513, "mn": 0.861, "mx": 1.015}},
-    "input_dma": {"LUT": {"1": 10.593, "lgw": 31.784}, "FF": {"1": 63.555, "lgw": 20.078}},
-    "output_dma": {"LUT": {"1": 212.767, "inb": 9.257}, "FF": {"1": 228.09, "mx": 1.503}},
-    "fifo": {"LUT": {"1": 3.952, "ffmem": 0.511, "ram": 0.955, "lgd": 4.944}, "FF": {"ffmem": 0.998, "ptr": 1.003}},
+    "dwc": {"LUT": {"cap": 0.608, "place": 0.566, "counts": 1.155}, "FF": {"1": 0.946, "lgw": 0.769, "mx": 0.959}},
+    "input_dma": {"LUT": {"1": 11.136, "outb": 0.97, "buf": 0.023, "wplace": 0.966}, "FF": {"1": 24.239, "buf": 0.667}},
+    "output_dma": {"LUT": {"buf": 8.381, "bshift": 0.849}, "FF": {"1": 10.161, "buf": 7.865}},
+    "fifo": {"LUT": {"1": 3.998, "ffmem": 0.507, "ram": 0.952, "lgd": 4.931}, "FF": {"ffmem": 0.998, "ptr": 1.003}},
 }  # fmt: skip
 
 

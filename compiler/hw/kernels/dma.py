@@ -65,9 +65,16 @@ class InputDMA(DMA):
     def logic_features(self, df: Dataflow) -> dict[str, float]:
         """hdl/bireal_dma.v's input DMA gathers a pixel's bytes (`pb`) from bus words in a buffer of
         pb + 8 bytes (`buf`): each 64-bit word placed at the byte counts where it reads
-        (`wplace`: 64 bits times those counts, `read_counts` of a width converter)."""
+        (`wplace`: 64 bits times those counts, `read_counts` of a width converter); both counted
+        in the bits a pixel uses (synthesis drops the rest: a 1-bit element uses 1 bit a byte)."""
         pb = self.pixel_bytes(df)
-        return {"pb": pb, "buf": 8 * (pb + 8), "wplace": 64 * len(read_counts(BUS_BYTES, pb))}
+        s = df.output_streams(self)[0]
+        used = s.width * s.bits / (8 * pb)  # of each buffered byte's bits, those a pixel uses
+        return {
+            "pb": pb,
+            "buf": 8 * (pb + 8) * used,
+            "wplace": 64 * len(read_counts(BUS_BYTES, pb)) * used,
+        }
 
     def pixel_ready_ops(self, df: Dataflow) -> np.ndarray:
         """Per pixel of a frame, the cycle (op) at which it is written: after its last byte's word
