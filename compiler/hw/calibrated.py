@@ -14,6 +14,8 @@ Features (all of a kernel's own):
     kff, klut: a register file (kept input beats, a global pool's sums) in flip-flops or its
         distributed RAM's LUTs (`kept_beats`)
     PSP = PE * SIMD * (in bits + 1 + weight bits): the product bits a DSP unit's adder tree sums
+    PSlg = PE * SIMD * ceil(log2 SIMD), PSPlg = PSP * ceil(log2 SIMD): popcount and adder trees,
+        whose width grows with their terms (what extrapolates to SIMD beyond the calibration's 16)
     macw: the adder bits of LUT MACs (`MatrixVector.mac_adders`)
     lgmap = ceil(log2(H * W * C)) of a window's input map     kk = KH * KW * inb
     cw: a window's counter width; taddr, tword: per line-buffer read port its address adder and
@@ -27,12 +29,12 @@ from __future__ import annotations
 import math
 
 FORMULAS: dict[str, dict[str, list[str]]] = {
-    "mvu_binary": {"LUT": ["PS", "PA", "PLT", "lg", "sfin", "inbuf"], "FF": ["accff", "cnt", "kff", "PLT"]},
+    "mvu_binary": {"LUT": ["PSlg", "PA", "PLT", "lg", "sfin", "inbuf"], "FF": ["accff", "cnt", "kff", "PLT"]},
     "mvu_lut": {
         "LUT": ["1", "macw", "PS", "PA", "PLT", "inb", "sfin", "inbuf"],
         "FF": ["accff", "cnt", "kff", "PLT"],
     },
-    "mvu_dsp": {"LUT": ["PSP", "PLT", "PL", "lg", "sfin", "inbuf"], "FF": ["accff", "cnt", "kff", "PLT"]},
+    "mvu_dsp": {"LUT": ["PSPlg", "PLT", "PL", "lg", "sfin", "inbuf"], "FF": ["accff", "cnt", "kff", "PLT"]},
     "swu": {"LUT": ["1", "cw", "taddr", "tword", "rmux"], "FF": ["1", "cw"]},
     "pool": {"LUT": ["cw", "taddr", "tword", "red", "rmux"], "FF": ["1", "cw", "ismax"]},
     "global_sum_pool": {"LUT": ["1", "mx"], "FF": ["1", "kff"]},
@@ -46,9 +48,9 @@ FORMULAS: dict[str, dict[str, list[str]]] = {
 }  # the terms of each class's formulas (benchmarks/fit_cost_model.py fits their coefficients)
 
 COEFFICIENTS: dict[str, dict[str, dict[str, float]]] = {
-    "mvu_binary": {"LUT": {"PS": 2.475, "PA": 1.202, "PLT": 0.382, "lg": 6.743, "sfin": 2.908, "inbuf": 0.189}, "FF": {"accff": 1.139, "cnt": 1.421, "kff": 0.56, "PLT": 0.061}},
+    "mvu_binary": {"LUT": {"PSlg": 0.574, "PA": 1.571, "PLT": 0.376, "lg": 6.778, "sfin": 2.971, "inbuf": 0.19}, "FF": {"accff": 1.139, "cnt": 1.421, "kff": 0.56, "PLT": 0.061}},
     "mvu_lut": {"LUT": {"1": 74.682, "macw": 1.647, "PLT": 1.938, "inb": 1.125, "inbuf": 0.103}, "FF": {"accff": 1.123, "cnt": 1.829, "PLT": 0.217}},
-    "mvu_dsp": {"LUT": {"PSP": 1.744, "PL": 5.61, "lg": 7.616, "sfin": 1.83, "inbuf": 0.448}, "FF": {"accff": 1.163, "cnt": 2.878, "kff": 1.017, "PLT": 0.0}},
+    "mvu_dsp": {"LUT": {"PSPlg": 0.548, "PLT": 0.788, "lg": 14.744, "sfin": 2.658}, "FF": {"accff": 1.163, "cnt": 2.878, "kff": 1.017, "PLT": 0.0}},
     "swu": {"LUT": {"cw": 15.653, "taddr": 1.2, "tword": 1.479}, "FF": {"1": 16.059, "cw": 9.615}},
     "pool": {"LUT": {"cw": 17.995, "taddr": 1.464, "tword": 2.523}, "FF": {"1": 22.45, "cw": 7.869, "ismax": 11.072}},
     "global_sum_pool": {"LUT": {"1": 23.937, "mx": 2.269}, "FF": {"1": 8.47, "kff": 0.895}},

@@ -154,6 +154,12 @@ class MatrixVector(Kernel):
             **kept_beats(inb, sf if nf > 1 else 0),
             # integer MACs: product bits summed per lane (SIMD products of in+1 x weight bits)
             "PSP": self.pe * self.simd * (g.in_bits + 1 + (1 if g.binary else g.weight_bits)),
+            # an adder (popcount) tree over SIMD terms: its width grows with log2(SIMD)
+            "PSlg": self.pe * self.simd * clog2(self.simd),
+            "PSPlg": self.pe
+            * self.simd
+            * (g.in_bits + 1 + (1 if g.binary else g.weight_bits))
+            * clog2(self.simd),
             "macw": self.mac_adders() if g.lut_macs else 0,
             "PSacc": self.pe * self.simd * g.acc_bits,
         }
