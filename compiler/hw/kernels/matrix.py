@@ -136,6 +136,7 @@ class MatrixVector(Kernel):
         t_bits = g.threshold_bits if g.threshold_bits is not None else g.acc_bits
         sf, nf = self.folds()
         inb = sum(s.width * s.bits for s in df.input_streams(self))
+        product = g.in_bits + 1 + (1 if g.binary else g.weight_bits)
         return {
             "PS": self.pe * self.simd,
             "PA": self.pe * g.acc_bits,
@@ -153,13 +154,10 @@ class MatrixVector(Kernel):
             # the kept input beats as Yosys maps them: flip-flops, or distributed RAM
             **kept_beats(inb, sf if nf > 1 else 0),
             # integer MACs: product bits summed per lane (SIMD products of in+1 x weight bits)
-            "PSP": self.pe * self.simd * (g.in_bits + 1 + (1 if g.binary else g.weight_bits)),
+            "PSP": self.pe * self.simd * product,
             # an adder (popcount) tree over SIMD terms: its width grows with log2(SIMD)
             "PSlg": self.pe * self.simd * clog2(self.simd),
-            "PSPlg": self.pe
-            * self.simd
-            * (g.in_bits + 1 + (1 if g.binary else g.weight_bits))
-            * clog2(self.simd),
+            "PSPlg": self.pe * self.simd * product * clog2(self.simd),
             "macw": self.mac_adders() if g.lut_macs else 0,
             "PSacc": self.pe * self.simd * g.acc_bits,
         }
@@ -241,8 +239,8 @@ class MatrixVector(Kernel):
         g = self.geometry
         if g.weight_bits == 1:
             return self.pe * self.simd * g.acc_bits
-        self._live_bits()
-        used = self.__dict__["_live_cache"].get(((self.pe, self.simd), "used"))
+        self._live_bits()  # fills the cache, the weight ROM's used columns with it
+        used = self._live_cache.get(((self.pe, self.simd), "used"))
         return (self.pe * self.simd * g.weight_bits if used is None else used) * g.acc_bits
 
     def latency(self, f_in, l_in, rate, ins, outs, cycles):
