@@ -88,7 +88,7 @@ def build_bench(tmp: Path) -> Path:
     tb.write_text(bench(SHAPES))
     build = subprocess.run(
         ["verilator", "--binary", "-j", "2", "--top-module", "tb", "-Wno-fatal", "-Wno-WIDTH",
-         "--Mdir", str(tmp / "obj"), str(tb), str(HDL / "bireal_simple.v")],
+         "--Mdir", str(tmp / "obj"), str(tb), str(HDL / "bireal_simple.v"), str(HDL / "bireal_unpack.v")],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr[-2000:]

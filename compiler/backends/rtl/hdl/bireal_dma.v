@@ -34,24 +34,9 @@ module bireal_input_dma #(
     wire wr = total >= PB;
     wire fire = (!rd || s_axis_tvalid) && (!wr || out_ready);
     // the word is placed at the byte counts where it reads only (REACH, as the width converter's)
-    wire [PB-1:0] at;
-    genvar v;
-    generate
-        for (v = 0; v < PB; v = v + 1) begin : count
-            if (((REACH >> v) & 1) != 0) begin : reached
-                assign at[v] = rd && n == v;
-            end else begin : unreached
-                assign at[v] = 1'b0;
-            end
-        end
-    endgenerate
-    reg [8*CAP-1:0] merged;
-    integer j;
-    always @* begin
-        merged = held;
-        for (j = 0; j < PB; j = j + 1)
-            if (at[j]) merged[8*j +: 64] = s_axis_tdata;
-    end
+    wire [8*CAP-1:0] merged;
+    bireal_place #(.U(8), .W(64), .CAP(CAP), .NW(NW), .MAXV(PB-1), .REACH(REACH)) place (
+        .held(held), .beat(s_axis_tdata), .n(n), .en(rd), .merged(merged));
     assign s_axis_tready = fire && rd;
     assign out_valid = fire && wr;
     genvar i;

@@ -196,24 +196,9 @@ module bireal_dwc #(
     wire [NW-1:0] total = n + (rd ? A[NW-1:0] : {NW{1'b0}});
     wire wr = total >= B;
     wire fire = (!rd || in_valid) && (!wr || out_ready);
-    wire [B:0] at;  // at[v]: it reads with v elements held (a read needs v < B or A <= B, so v <= B)
-    genvar v;
-    generate
-        for (v = 0; v <= B; v = v + 1) begin : count
-            if (((REACH >> v) & 1) != 0) begin : reached
-                assign at[v] = rd && n == v;
-            end else begin : unreached
-                assign at[v] = 1'b0;
-            end
-        end
-    endgenerate
-    reg [CAP*BITS-1:0] merged;
-    integer i;
-    always @* begin
-        merged = held;
-        for (i = 0; i <= B; i = i + 1)
-            if (at[i]) merged[i*BITS +: A*BITS] = in_data;
-    end
+    wire [CAP*BITS-1:0] merged;  // the beat placed at n elements (a read needs n < B or A <= B: n <= B)
+    bireal_place #(.U(BITS), .W(A*BITS), .CAP(CAP), .NW(NW), .MAXV(B), .REACH(REACH)) place (
+        .held(held), .beat(in_data), .n(n), .en(rd), .merged(merged));
     assign in_ready = fire && rd;
     assign out_valid = fire && wr;
     assign out_data = merged[B*BITS-1:0];

@@ -50,3 +50,40 @@ module bireal_pack #(
         end
     endgenerate
 endmodule
+
+// `held` (CAP units of U bits) with the W-bit `beat` placed at unit offset n, where `en` and n is
+// one of the counts whose bit is set in REACH (at most MAXV); elsewhere `held` unchanged. A
+// multiplexer with one input per reachable count (the width converter's and the input DMA's
+// placement: compiler/hw/kernels/width.py, read_counts), not a shifter over every n.
+module bireal_place #(
+    parameter U = 1,
+    parameter W = 1,
+    parameter CAP = 1,
+    parameter NW = 1,
+    parameter MAXV = 0,
+    parameter REACH = 1
+) (
+    input  wire [CAP*U-1:0] held,
+    input  wire [W-1:0]     beat,
+    input  wire [NW-1:0]    n,
+    input  wire             en,
+    output reg  [CAP*U-1:0] merged
+);
+    wire [MAXV:0] at;
+    genvar v;
+    generate
+        for (v = 0; v <= MAXV; v = v + 1) begin : count
+            if (((REACH >> v) & 1) != 0) begin : reached
+                assign at[v] = en && n == v;
+            end else begin : unreached
+                assign at[v] = 1'b0;
+            end
+        end
+    endgenerate
+    integer i;
+    always @* begin
+        merged = held;
+        for (i = 0; i <= MAXV; i = i + 1)
+            if (at[i]) merged[i*U +: W] = beat;
+    end
+endmodule
