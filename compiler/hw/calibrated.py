@@ -51,8 +51,8 @@ COEFFICIENTS: dict[str, dict[str, dict[str, float]]] = {
     "mvu_binary": {"LUT": {"PSlg": 0.574, "PA": 1.571, "PLT": 0.376, "lg": 6.778, "sfin": 2.971, "inbuf": 0.19}, "FF": {"accff": 1.139, "cnt": 1.421, "kff": 0.56, "PLT": 0.061}},
     "mvu_lut": {"LUT": {"1": 74.682, "macw": 1.647, "PLT": 1.938, "inb": 1.125, "inbuf": 0.103}, "FF": {"accff": 1.123, "cnt": 1.829, "PLT": 0.217}},
     "mvu_dsp": {"LUT": {"PSPlg": 0.548, "PLT": 0.788, "lg": 14.744, "sfin": 2.658}, "FF": {"accff": 1.163, "cnt": 2.878, "kff": 1.017, "PLT": 0.0}},
-    "swu": {"LUT": {"cw": 15.653, "taddr": 1.2, "tword": 1.479}, "FF": {"1": 16.059, "cw": 9.615}},
-    "pool": {"LUT": {"cw": 17.995, "taddr": 1.464, "tword": 2.523}, "FF": {"1": 22.45, "cw": 7.869, "ismax": 11.072}},
+    "swu": {"LUT": {"cw": 14.464, "taddr": 3.634, "tword": 1.073, "rmux": 0.274}, "FF": {"1": 16.059, "cw": 9.615}},
+    "pool": {"LUT": {"cw": 18.492, "tword": 3.04, "rmux": 0.778}, "FF": {"1": 22.45, "cw": 7.869, "ismax": 11.072}},
     "global_sum_pool": {"LUT": {"1": 23.937, "mx": 2.269}, "FF": {"1": 8.47, "kff": 0.895}},
     "thresholding": {"LUT": {"1": 2.907, "inb": 0.887}, "FF": {}},
     "add": {"LUT": {"1": 1.0, "inb": 0.875}, "FF": {}},
@@ -89,7 +89,7 @@ def lutram_shape(width: int, depth: int) -> tuple[int, int]:
     32 or 64 words side by side in depth, their read data multiplexed."""
     if depth <= 32:
         return math.ceil(width / 14), 1
-    if depth <= 96:  # three 32-word blocks rather than two of 64 (seen in every such Yosys mapping)
+    if depth <= 96 and depth > 64:  # three 32-word blocks rather than two of 64 (as Yosys maps them)
         return 3 * math.ceil(width / 14), 3
     options = [(math.ceil(depth / 64) * math.ceil(width / 7), math.ceil(depth / 64)),
                (math.ceil(depth / 32) * math.ceil(width / 14), math.ceil(depth / 32))]  # fmt: skip
