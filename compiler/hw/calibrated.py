@@ -89,20 +89,16 @@ def lutram_shape(width: int, depth: int) -> tuple[int, int]:
     32 or 64 words side by side in depth, their read data multiplexed."""
     if depth <= 32:
         return math.ceil(width / 14), 1
-    if depth <= 96 and depth > 64:  # three 32-word blocks rather than two of 64 (as Yosys maps them)
+    if 64 < depth <= 96:  # three 32-word blocks rather than two of 64 (as Yosys maps them)
         return 3 * math.ceil(width / 14), 3
     options = [(math.ceil(depth / 64) * math.ceil(width / 7), math.ceil(depth / 64)),
                (math.ceil(depth / 32) * math.ceil(width / 14), math.ceil(depth / 32))]  # fmt: skip
     return min(options)
 
 
-def lutram_cells(width: int, depth: int) -> int:
-    return lutram_shape(width, depth)[0]
-
-
 def ram_luts(width: int, depth: int, read_ports: int = 1) -> int:
     """LUTs of a RAM read at `read_ports` addresses per cycle: Yosys makes one copy per read port."""
-    return 8 * read_ports * lutram_cells(width, depth)
+    return 8 * read_ports * lutram_shape(width, depth)[0]
 
 
 def ram_in_ffs(width: int, depth: int) -> bool:
@@ -126,7 +122,7 @@ def fifo_features(width: int, depth: int) -> dict[str, float]:
     pointers wp, rp (and a registered read address) of AW bits and the count of CW."""
     aw = clog2(depth) if depth > 1 else 1
     cw = math.ceil(math.log2(depth + 1))
-    small = width * depth <= 16
+    small = ram_in_ffs(width, depth)
     per8 = 14 if depth <= 32 else 7
     return {"ffmem": width * depth if small else 0, "ptr": 3 * aw + cw, "lgd": aw,
             "ram": 0 if small else 8 * math.ceil(width / per8) * math.ceil(depth / 64),
