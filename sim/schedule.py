@@ -4,7 +4,8 @@ Every kernel is one or two pipelined processes with an initiation interval of 1:
 its ops in order, one per cycle at most, and an op fires only when each stream item it reads has
 been pushed in an earlier cycle, each item it writes has room in its FIFO (the item `depth`
 places before it was popped in an earlier cycle), and the op of a sibling process it waits on
-has fired in an earlier cycle. A schedule lists, per process and for `frames` frames, the op
+has fired in an earlier cycle. An op pushes (reserves its FIFO slot) when it fires; the item is
+written, and readable from the next cycle, `latency` cycles later (the kernel's register stages). A schedule lists, per process and for `frames` frames, the op
 index at which each stream item is read or written and the sibling op each op waits on.
 
   input_dma                one pixel or bus word per op
@@ -52,6 +53,7 @@ class Process:
     reads: dict[str, np.ndarray] = field(default_factory=dict)  # stream -> op index of each item
     writes: dict[str, np.ndarray] = field(default_factory=dict)
     wait: tuple[str, np.ndarray] | None = None  # (sibling process, op it waits on per op; -1: none)
+    latency: int = 0  # cycles from an op to the write of its beats (the kernel's pipeline_stages)
 
 
 def _tile(local: np.ndarray, frames: int, ops_per_frame: int) -> np.ndarray:
@@ -192,5 +194,8 @@ BUILDERS = {
 def build_processes(df: Dataflow, frames: int) -> list[Process]:
     procs: list[Process] = []
     for k in df.order():
-        procs.extend(lookup(BUILDERS, k, "schedule")(k, df, frames))
+        for p in lookup(BUILDERS, k, "schedule")(k, df, frames):
+            if p.writes:
+                p.latency = k.pipeline_stages()
+            procs.append(p)
     return procs

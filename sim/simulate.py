@@ -1,7 +1,7 @@
 """Simulate a folded dataflow design: FIFO sizing, cycle-level timing, per-kernel cycle checks and
 bit-exact values.
 
-FIFO sizing: every stream starts at depth 2 except the two outputs of each fork (a residual map
+FIFO sizing: every stream starts at depth 2 plus its writer's pipeline stages (`least_depth`) except the two outputs of each fork (a residual map
 feeding a block and its shortcut), which start deep enough never to block. After simulating
 `frames` frames, each fork output gets the largest number of items it ever held (counting an item
 from the cycle it is pushed through the cycle before it is popped): with that depth no write ever
@@ -49,20 +49,26 @@ def size_fifos(df: Dataflow, frames: int = 2) -> tuple[dict[str, int], dict[str,
     """Depths for every stream (see the module docstring), the observed fork-output occupancy, and
     the timing with those depths."""
     procs = build_processes(df, frames)
-    deep = {s: 2 for s in df.streams}
+    deep = {s: least_depth(df, s) for s in df.streams}
     for s in fork_outputs(df):
         deep[s] = df.streams[s].beats * frames + 2
     unbounded = solve(procs, deep)
     occupancy = {s: unbounded.occupancy_max(s) for s in fork_outputs(df)}
     depths = dict(deep)
     for s, occ in occupancy.items():
-        depths[s] = max(2, occ)
+        depths[s] = max(least_depth(df, s), occ)
     for s, depth in input_vector_buffers(df).items():
         depths[s] = max(depths[s], depth)
     timing = solve(
         procs, depths, start_from=unbounded
     )  # more constraints: the unbounded times are lower bounds
     return depths, occupancy, timing
+
+
+def least_depth(df: Dataflow, stream: str) -> int:
+    """Two beats plus those its writer's pipeline has in flight (each reserved when its op fires):
+    a writer that can fire every cycle never waits on a reader that takes a beat every cycle."""
+    return 2 + df.kernels[df.streams[stream].producer].pipeline_stages()
 
 
 def input_vector_buffers(df: Dataflow) -> dict[str, int]:
@@ -116,10 +122,11 @@ def isolated(df: Dataflow, kernel: Kernel) -> Dataflow:
 
 
 def isolated_interval(df: Dataflow, kernel: Kernel, frames: int = 3) -> int:
-    """Steady-state cycles per frame of one kernel on the `isolated` bench (depth-2 FIFOs)."""
+    """Steady-state cycles per frame of one kernel on the `isolated` bench (FIFOs of depth 2 plus
+    the beats its pipeline has in flight)."""
     mini = isolated(df, kernel)
     procs = build_processes(mini, frames)
-    timing = solve(procs, {s: 2 for s in mini.streams})
+    timing = solve(procs, {s: least_depth(mini, s) for s in mini.streams})
     last = [p for p in procs if p.kernel == kernel.name][-1]
     ends = timing.times[last.name].reshape(frames, -1)[:, -1]
     return int(ends[-1] - ends[-2])

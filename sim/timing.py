@@ -1,18 +1,20 @@
 """Cycle-level timing of a dataflow design: two engines with the same semantics.
 
 The semantics (sim/schedule.py): a process fires its next op in cycle c when every item it reads
-was pushed before c, every item it writes has room (the item `depth` places earlier was popped
+was written before c (pushed `latency` cycles before that: the writer's register stages; `push`
+records the firing, which reserves the slot), every item it writes has room (the item `depth` places earlier was popped
 before c), and the sibling op it waits on fired before c; it fires in the first such cycle.
 
 - `tick`: the reference. Two-phase per cycle (evaluate every process against the state latched
   at the start of the cycle, then commit all firings), bounded FIFOs, a line trace, and a
   no-progress watchdog that reports a deadlock naming the full FIFO and the cycle.
 - `solve`: the fast engine. It skips the cycles in between: the earliest firing times satisfy
-  t[i] = max(t[i-1] + 1, push + 1 of each item read, pop + 1 of the item `depth` before each item
+  t[i] = max(t[i-1] + 1, push + latency + 1 of each item read, pop + 1 of the item `depth` before each item
   written, sibling time + 1), a monotone system whose least solution is computed by sweeping the
   processes forward and backward with numpy (a running maximum per process) until nothing
   changes. A design that deadlocks has no finite solution: times pass the bound (every live cycle
-  fires at least one op, so no op can come after the total op count) and `solve` hands over to
+  fires at least one op or has a beat being written, so no op can come after the total of ops and
+  their latencies) and `solve` hands over to
   `tick` to name the FIFO.
 """
 
@@ -58,6 +60,7 @@ class _Links:
     def __init__(self, procs: list[Process]) -> None:
         self.producer: dict[str, tuple[str, np.ndarray]] = {}
         self.consumer: dict[str, tuple[str, np.ndarray]] = {}
+        self.latency = {p.name: p.latency for p in procs}
         for p in procs:
             for s, idx in p.writes.items():
                 self.producer[s] = (p.name, idx)
@@ -101,7 +104,8 @@ def _earliest(
     for s, idx in p.reads.items():
         prod, widx = links.producer[s]
         k = np.searchsorted(idx, start)
-        need[idx[k:] - start] = np.maximum(need[idx[k:] - start], times[prod][widx[k:]] + 1)
+        visible = times[prod][widx[k:]] + 1 + links.latency[prod]
+        need[idx[k:] - start] = np.maximum(need[idx[k:] - start], visible)
     for s, idx in p.writes.items():
         d = depths[s]
         k = max(d, int(np.searchsorted(idx, start)))
@@ -136,7 +140,7 @@ def solve(
         times = {name: t.copy() for name, t in start_from.times.items()}
     else:
         times = {p.name: np.arange(p.ops, dtype=np.int64) for p in procs}
-    bound = sum(p.ops for p in procs) + 2
+    bound = sum(p.ops * (1 + p.latency) for p in procs) + 2  # a cycle fires an op or waits out a latency
     dirty = {p.name: 0 for p in procs}
     # earliest pending change first (an event order): late suffixes are not recomputed for every
     # early change
@@ -195,7 +199,8 @@ def tick(
     item = {(p.name, s): 0 for p in procs for s in list(p.reads) + list(p.writes)}
     push = {s: np.full(len(idx), -1, dtype=np.int64) for s, (_, idx) in links.producer.items()}
     pop = {s: np.full(len(idx), -1, dtype=np.int64) for s, (_, idx) in links.consumer.items()}
-    limit = max_cycles if max_cycles is not None else sum(p.ops for p in procs) + 2
+    limit = max_cycles if max_cycles is not None else sum(p.ops * (1 + p.latency) for p in procs) + 2
+    in_flight_until = -1  # the last cycle in which a pushed item is still being written
     by_name = {p.name: p for p in procs}
     cycle = 0
     while any(fired[n] < by_name[n].ops for n in names):
@@ -213,7 +218,7 @@ def tick(
                 k = item[(p.name, s)]
                 if k >= len(idx) or idx[k] != i:
                     continue
-                if kind == "r" and not (0 <= push[s][k] < cycle):
+                if kind == "r" and not (0 <= push[s][k] and push[s][k] + links.latency[links.producer[s][0]] < cycle):
                     why = why or "r"
                 if kind == "w":
                     d = depths[s]
@@ -235,10 +240,12 @@ def tick(
                 if k < len(idx) and idx[k] == i:
                     (push if kind == "w" else pop)[s][k] = cycle
                     item[(name, s)] = k + 1
+                    if kind == "w":
+                        in_flight_until = max(in_flight_until, cycle + p.latency)
             fired[name] = i + 1
         if trace is not None:
             trace.append(f"{cycle:6d} " + "".join(status))
-        if not firing:
+        if not firing and cycle > in_flight_until:
             _report_deadlock(
                 procs, ports, item, fired, depths, links, pop, cycle, dict(zip(names, status, strict=True))
             )

@@ -17,6 +17,7 @@ Features (all of a kernel's own):
     PSlg = PE * SIMD * ceil(log2 SIMD), PSPlg = PSP * ceil(log2 SIMD): popcount and adder trees,
         whose width grows with their terms (what extrapolates to SIMD beyond the calibration's 16)
     macw: the adder bits of LUT MACs (`MatrixVector.mac_adders`)
+    pipe: a matrix unit's pipeline registers before the accumulator (`MatrixVector.pipeline_bits`)
     lgmap = ceil(log2(H * W * C)) of a window's input map     kk = KH * KW * inb
     cw: a window's counter width; taddr, tword: per line-buffer read port its address adder and
         word bits; red: a pool's reduced value bits; ismax: 1 for a max pool
@@ -29,16 +30,16 @@ from __future__ import annotations
 import math
 
 FORMULAS: dict[str, dict[str, list[str]]] = {
-    "mvu_binary": {"LUT": ["PSlg", "PA", "PLT", "lg", "sfin", "inbuf"], "FF": ["accff", "cnt", "kff", "PLT"]},
+    "mvu_binary": {"LUT": ["PSlg", "PA", "PLT", "lg", "sfin", "inbuf"], "FF": ["accff", "cnt", "kff", "PLT", "pipe"]},
     "mvu_lut": {
         "LUT": ["1", "macw", "PS", "PA", "PLT", "inb", "sfin", "inbuf"],
-        "FF": ["accff", "cnt", "kff", "PLT"],
+        "FF": ["accff", "cnt", "kff", "PLT", "pipe"],
     },
-    "mvu_dsp": {"LUT": ["PSPlg", "PLT", "PL", "lg", "sfin", "inbuf"], "FF": ["accff", "cnt", "kff", "PLT"]},
-    "swu": {"LUT": ["1", "cw", "taddr", "tword", "rmux"], "FF": ["1", "cw"]},
-    "pool": {"LUT": ["cw", "taddr", "tword", "red", "rmux"], "FF": ["1", "cw", "ismax"]},
+    "mvu_dsp": {"LUT": ["PSPlg", "PLT", "PL", "lg", "sfin", "inbuf"], "FF": ["accff", "cnt", "kff", "PLT", "pipe"]},
+    "swu": {"LUT": ["1", "cw", "taddr", "tword", "rmux"], "FF": ["1", "cw", "taddr"]},
+    "pool": {"LUT": ["cw", "taddr", "tword", "red", "rmux"], "FF": ["1", "cw", "ismax", "taddr", "red"]},
     "global_sum_pool": {"LUT": ["1", "mx"], "FF": ["1", "kff"]},
-    "thresholding": {"LUT": ["1", "inb"], "FF": []},
+    "thresholding": {"LUT": ["1", "inb", "PLT"], "FF": ["1", "PLT"]},
     "add": {"LUT": ["1", "inb"], "FF": []},
     "fork": {"LUT": ["1"], "FF": []},
     "dwc": {"LUT": ["1", "cap", "place", "counts"], "FF": ["1", "lgw", "mn", "mx"]},
@@ -119,12 +120,13 @@ def kept_beats(width: int, depth: int) -> dict[str, float]:
 def fifo_features(width: int, depth: int) -> dict[str, float]:
     """A FIFO (hdl/bireal_fifo.v) as Yosys maps it: up to 16 bits in flip-flops, deeper in
     distributed RAM (RAM32M16: 14 bits x 32 per 8 LUTs; RAM64M8: 7 bits x 64 per 8 LUTs),
-    pointers wp, rp (and a registered read address) of AW bits and the count of CW."""
+    pointers wp, rp (and a registered read address) of AW bits and two counts of CW (slots
+    reserved, beats stored)."""
     aw = clog2(depth) if depth > 1 else 1
     cw = math.ceil(math.log2(depth + 1))
     small = ram_in_ffs(width, depth)
     per8 = 14 if depth <= 32 else 7
-    return {"ffmem": width * depth if small else 0, "ptr": 3 * aw + cw, "lgd": aw,
+    return {"ffmem": width * depth if small else 0, "ptr": 3 * aw + 2 * cw, "lgd": aw,
             "ram": 0 if small else 8 * math.ceil(width / per8) * math.ceil(depth / 64),
             "deep": width if depth > 64 else 0}  # fmt: skip
 

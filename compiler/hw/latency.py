@@ -14,6 +14,8 @@ estimate, compared with the simulated latency in the report):
                                           last out  = max(last in + beats needing the last input,
                                                           first out + output beats - 1)
   global_sum_pool                         first out = last in + 1, last out = last in + output beats
+
+and each output beat is written `pipeline_stages` cycles after its op (the RTL's register stages).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def first_frame_latency(df: Dataflow) -> int:
             beats_in = ins[0].beats
         rate = (l_in - f_in) / max(1, beats_in - 1)  # cycles between input beats
         f_out, l_out = k.latency(f_in, l_in, rate, ins, outs, k.cycles(df))
+        f_out, l_out = f_out + k.pipeline_stages(), l_out + k.pipeline_stages()  # written that much later
         for s in outs:
             first[s.name], last[s.name] = f_out, l_out
         if not outs:  # output DMA: the frame is done when its last beat is read

@@ -19,14 +19,15 @@ from compiler.backends.rtl import verilator as vl
 from compiler.backends.rtl.codegen import generate
 from compiler.backends.rtl.vivado import write_vivado_flow
 from compiler.hw.boards import board
-from compiler.hw.kernels import Fork
+from compiler.hw.folding import connect_widths, follow_neighbours
+from compiler.hw.kernels import Fork, MatrixVector
 from compiler.ir import execute
 from compiler.rtl_steps import compare_timing, deadlock_message, logits, pixel_words, stall_limit
 from sim.functional import run_functional
 from sim.schedule import build_processes
 from sim.simulate import host_pixels, size_fifos
 from sim.timing import Deadlock, solve
-from tests.hls.designs import SHAPES, bireal_like, images, random_folding, sign_pool_fc_graph
+from tests.hls.designs import SHAPES, Shape, bireal_like, images, random_folding, sign_pool_fc_graph
 
 pytestmark = [
     pytest.mark.rtl,
@@ -73,10 +74,16 @@ def check_design(graph, df, x, root: Path) -> dict:
     assert timing["frame_ends_rtl"] == timing["frame_ends_sim"]
     assert timing["streams_differing"] == {}
     assert {s: exact.fifos[s][2] for s in df.streams} == timing["occupancy_sim"]
-    stress = vl.run(exe, project, words, mode=vl.STRESS, seed=7)
-    assert np.array_equal(logits(df, stress.outputs), want)
-    assert stress.input_gaps > 0 and stress.backpressure > 0 and exact.input_gaps == exact.backpressure == 0
-    assert stress.cycles >= exact.cycles
+    # random gaps on the input and refusals on the output: the same values; seeds until the sink
+    # has refused a word at least once (a design with few output words may see none in one run)
+    assert exact.input_gaps == exact.backpressure == 0
+    for seed in range(7, 15):
+        stress = vl.run(exe, project, words, mode=vl.STRESS, seed=seed)
+        assert np.array_equal(logits(df, stress.outputs), want)
+        assert stress.input_gaps > 0 and stress.cycles >= exact.cycles
+        if stress.backpressure > 0:
+            break
+    assert stress.backpressure > 0
     return timing
 
 
@@ -183,3 +190,24 @@ def test_the_rtl_elaborates_in_yosys_without_latches_or_loops(index, tmp_path):
         ["yosys", "-q", "-p", YOSYS_CHECK], cwd=project.root, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_the_widest_folding_is_exact_through_every_pipeline_register(tmp_path):
+    """Every matrix unit at its largest SIMD and PE, so that each tree has registers inside it:
+    the binary conv's 144-input XNOR tree (24 leaves, 5 levels), the stem's 27 DSP products
+    (5 levels), the 3x3 max pool's 9 taps (4 levels, a register every 2); 4-bit requantization
+    (a 4-stage threshold search). Values == the IR and every stream's cycles == sim/'s."""
+    graph = bireal_like(Shape(6, 3, 16, 16, 1, 0, True), seed=5)
+    df = random_folding(graph, 0)
+    for k in df.order():
+        if isinstance(k, MatrixVector):
+            k.simd, k.pe = max(k.simd_options(df)), k.geometry.mh
+    follow_neighbours(df)
+    connect_widths(df)
+    stages = {type(k).__name__: k.pipeline_stages() for k in df.order()}
+    assert max(k.simd for k in df.order() if isinstance(k, MatrixVector)) == 144
+    assert stages["MaxPool"] == 1 + 2 and stages["SlidingWindow"] == 1
+    for name, depth in size_fifos(df, FRAMES)[0].items():
+        df.streams[name].depth = depth
+    timing = check_design(graph, df, images(graph, FRAMES, seed=5), tmp_path / "rtl")
+    assert timing["streams_compared"] == len(df.streams)

@@ -1,6 +1,6 @@
 """Each kernel's schedule on the hardware-queue bench (a source offering a beat every cycle, the
-kernel, a sink taking one every cycle, depth-2 FIFOs): exact arrival cycles of its outputs, from
-both timing engines."""
+kernel, a sink taking one every cycle, FIFOs of depth 2 plus the beats in flight in the writer's
+pipeline): exact push cycles of its outputs, from both timing engines."""
 
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ from compiler.hw.kernels import (
     WidthConverter,
 )
 from sim.schedule import build_processes
-from sim.simulate import isolated
+from sim.simulate import isolated, least_depth
 from sim.timing import solve, tick
 
 
 def bench(kernel: Kernel, inputs: list[tuple[int, int]], outputs: list[tuple[int, int]]):
-    """Arrival cycles (push times) of each output stream; inputs/outputs: (elements, width)."""
+    """Push cycles (the op's firing: the beat is written `pipeline_stages` later) of each output stream; inputs/outputs: (elements, width)."""
     streams = {}
     for i, (n, w) in enumerate(inputs):
         streams[f"in{i}"] = Stream(f"in{i}", "x", kernel.name, n, 8, w)
@@ -35,7 +35,7 @@ def bench(kernel: Kernel, inputs: list[tuple[int, int]], outputs: list[tuple[int
     df = Dataflow("t", {kernel.name: kernel}, streams, (1, 1, 1), 0)
     mini = isolated(df, kernel)
     procs = build_processes(mini, 1)
-    depths = {s: 2 for s in mini.streams}
+    depths = {s: least_depth(mini, s) for s in mini.streams}
     fast, ref = solve(procs, depths), tick(procs, depths)
     assert all(np.array_equal(fast.times[n], ref.times[n]) for n in fast.times)
     return [fast.push[s].tolist() for s in kernel.outputs]
@@ -122,7 +122,7 @@ def test_window_kernel_under_back_pressure_fast_equals_tick():
     beats = len(sink.reads["out0"])
     sink.reads["out0"] = np.arange(beats) * 3
     sink.ops = beats * 3
-    depths = {s: 2 for s in mini.streams}
+    depths = {s: least_depth(mini, s) for s in mini.streams}
     fast, ref = solve(procs, depths), tick(procs, depths)
     assert all(np.array_equal(fast.times[n], ref.times[n]) for n in fast.times)
     need, _, _ = k.window_dependencies(2, 2)
@@ -131,3 +131,26 @@ def test_window_kernel_under_back_pressure_fast_equals_tick():
     writer.wait = (writer.wait[0], writer.wait[1][::-1].copy())
     with pytest.raises(ValueError, match="must not decrease"):
         solve(procs, depths)
+
+
+@pytest.mark.parametrize("simd,levels", [(1, 1), (6, 1), (7, 2), (36, 3), (97, 8), (300, 4)])
+def test_a_pipelined_beat_is_readable_its_stages_after_its_push(simd, levels):
+    """A thresholded binary matrix unit writes each beat pipeline_stages cycles after its op fires
+    (its tree, then one stage per search level): the sink takes it one cycle after that, in both
+    engines, and the unit still fires every cycle (the FIFO holds the beats in flight)."""
+    thresholds = np.sort(np.random.default_rng(simd).integers(-simd, simd, (4, 2**levels - 1)), axis=1)
+    g = MatrixVector.Geometry(mw=simd, mh=4, pixels=3, binary=True, qmin=0, threshold_bits=16)
+    k = MatrixVector("mvu", [], [], g, consts={"thresholds": thresholds, "direction": np.ones(4)}, pe=2, simd=simd)
+    leaves = -(-simd // 6)
+    tree = 1 + -(-max(0, (leaves - 1).bit_length()) // 4)
+    assert k.pipeline_stages() == tree + levels
+    streams = {"in0": Stream("in0", "x", "mvu", 3 * simd, 1, simd), "out0": Stream("out0", "mvu", "y", 12, 8, 2)}
+    k.inputs, k.outputs = ["in0"], ["out0"]
+    mini = isolated(Dataflow("t", {"mvu": k}, streams, (1, 1, 1), 0), k)
+    procs = build_processes(mini, 1)
+    depths = {s: least_depth(mini, s) for s in mini.streams}
+    fast, ref = solve(procs, depths), tick(procs, depths)
+    for t in (fast, ref):
+        assert t.push["out0"].tolist() == [1, 2, 3, 4, 5, 6]  # op i at cycle i + 1, never held back
+        assert (t.pop["out0"] == t.push["out0"] + k.pipeline_stages() + 1).all()
+    assert mini.kernels["mvu"].pipeline_stages() == depths["out0"] - 2

@@ -94,6 +94,7 @@ def generate(df: Dataflow, graph: Graph, root: Path, board: dict[str, int] | Non
             "beats": s.beats,
             "beat_bits": s.width * s.bits,
             "depth": max(2, s.depth),
+            "latency": df.kernels[s.producer].pipeline_stages(),
         }
         for s in df.streams.values()
     ]

@@ -32,7 +32,12 @@ from compiler.hw.kernels import (
     clog2,
     lookup,
 )
-from compiler.hw.kernels.base import signed_bits, threshold_stage_words
+from compiler.hw.kernels.base import (
+    POOL_LEVELS_PER_STAGE,
+    TREE_LEVELS_PER_STAGE,
+    signed_bits,
+    threshold_stage_words,
+)
 from compiler.hw.kernels.dma import BUS_BYTES, element_bytes
 from compiler.hw.kernels.width import read_counts
 from compiler.ir import Graph
@@ -155,6 +160,7 @@ def _mvu(k: MatrixVector, df: Dataflow, graph: Graph, placement: dict) -> RtlKer
         OBITS=oe.bits,
         WEIGHTS=f"mem/{k.name}_weights",
         WSTYLE=ROM_STYLE.get(placement.get((k.name, "weights"), ""), 0),
+        TREE_PER=TREE_LEVELS_PER_STAGE,
     )
     out_value = max(acc, oe.bits) + 1
     if "thresholds" in k.consts:
@@ -217,6 +223,7 @@ def _pool(k: MaxPool | SumPool, df: Dataflow, graph: Graph) -> RtlKernel:
         OKIND=KIND[oe.kind],
         OBITS=oe.bits,
         VW=vw,
+        POOL_PER=POOL_LEVELS_PER_STAGE,
     )
     return RtlKernel(k, "bireal_window", params, ["in"], ["out"])
 

@@ -48,6 +48,9 @@ BLOCKS = {
 CHAIN = {"CARRY4", "CARRY8", "MUXF7", "MUXF8", "MUXF9"}
 # cells whose outputs are registered: a path starts and ends there
 SEQUENTIAL = FFS | {"RAMB36E2", "RAMB18E2", "URAM288"}
+# a distributed RAM's or SRL's read-address ports (ADDRA.., A0.., DPRA..): its data, write enable
+# and write clock end a path (the write happens at the clock edge)
+READ_ADDRESS = ("A", "DPRA")
 DEPTH_BOUND = 8  # LUT levels between registers for 200 MHz on UltraScale+ (-1 speed grade), docs/hardware.md
 
 
@@ -88,7 +91,7 @@ def count(by_type: dict[str, int]) -> Cells:
 def logic_depth(module: dict) -> tuple[int, int]:
     """(LUT levels, carry/mux cells) of the longest combinational path of a netlist module
     (Yosys' JSON): LUTs and distributed RAM reads count 1, carry and wide-mux cells 0 (counted
-    apart), registers and block RAMs end a path."""
+    apart), registers and block RAMs end a path, and so do a distributed RAM's write ports."""
     drivers: dict[int, str] = {}
     cells = module["cells"]
     for name, cell in cells.items():
@@ -100,10 +103,11 @@ def logic_depth(module: dict) -> tuple[int, int]:
     preds: dict[str, set[str]] = {}
     for name, cell in cells.items():
         dirs = cell.get("port_directions", {})
+        memory = cell["type"] in LUTRAM_LUTS  # written at the clock: only its read address is combinational
         srcs = {
             drivers[b]
             for port, bits in cell["connections"].items()
-            if dirs.get(port) == "input"
+            if dirs.get(port) == "input" and (not memory or port.startswith(READ_ADDRESS))
             for b in bits
             if isinstance(b, int) and b in drivers
         }

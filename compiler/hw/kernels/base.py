@@ -164,6 +164,20 @@ def clog2(n: int) -> int:
     return max(1, math.ceil(math.log2(max(n, 2))))
 
 
+# Pipelining of the RTL (hdl/bireal_tree.v): levels of a balanced tree between two registers
+TREE_LEVELS_PER_STAGE = 4  # a matrix unit's adder tree: an adder is one LUT level (carries apart)
+POOL_LEVELS_PER_STAGE = 2  # a pool's max/sum tree: a comparison and a select per level
+
+
+def tree_stages(leaves: int, per: int, registered_sum: bool) -> int:
+    """Register stages of a balanced tree over `leaves` values (hdl/bireal_tree.v): the leaves,
+    after every `per` levels, and after its last level where `registered_sum`."""
+    levels = math.ceil(math.log2(leaves)) if leaves > 1 else 0
+    if registered_sum:
+        return 1 + -(-levels // per)
+    return 1 + (levels - 1) // per if levels else 1
+
+
 def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
@@ -231,6 +245,12 @@ class Kernel:
 
     def memories(self, df: Dataflow) -> list[Memory]:
         return []
+
+    def pipeline_stages(self) -> int:
+        """Cycles from an op's firing to the write of the beat it produces: the register stages of
+        its RTL datapath (hdl/). The op reserves its FIFO slot when it fires; sim/ makes the beat
+        readable that many cycles later, as the RTL FIFO does (`LAT`)."""
+        return 0
 
     def latency(
         self, f_in: float, l_in: float, rate: float, ins: list[Stream], outs: list[Stream], cycles: int

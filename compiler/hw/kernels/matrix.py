@@ -17,12 +17,14 @@ from compiler.hw.kernels.base import (
     Kernel,
     Memory,
     MemoryRole,
+    TREE_LEVELS_PER_STAGE,
     clog2,
     divisors,
     live_columns,
     register,
     signed_bits,
     threshold_stage_columns,
+    tree_stages,
     used_columns,
 )
 from compiler.hw.kernels.threshold import stored_thresholds
@@ -151,6 +153,7 @@ class MatrixVector(Kernel):
             + (clog2(nf) if nf > 1 else 0)
             + (clog2(sf * nf) if sf * nf > 1 else 0),
             "inbuf": inb * sf if nf > 1 else 0,
+            "pipe": self.pipeline_bits(),
             # the kept input beats as Yosys maps them: flip-flops, or distributed RAM
             **kept_beats(inb, sf if nf > 1 else 0),
             # integer MACs: product bits summed per lane (SIMD products of in+1 x weight bits)
@@ -242,6 +245,35 @@ class MatrixVector(Kernel):
         self._live_bits()  # fills the cache, the weight ROM's used columns with it
         used = self._live_cache.get(((self.pe, self.simd), "used"))
         return (self.pe * self.simd * g.weight_bits if used is None else used) * g.acc_bits
+
+    def tree_leaves(self) -> int:
+        """Values its adder tree sums per lane: 6-bit XNOR-popcount groups, else one product per input."""
+        return -(-self.simd // 6) if self.geometry.binary else self.simd
+
+    def pipeline_bits(self) -> int:
+        """Flip-flops of hdl/bireal_mvu.v's pipeline before the accumulator: per lane the tree's
+        leaves (LB bits) and registered levels (bireal_tree: LB + levels bits a node), and the
+        op's flags delayed to the accumulator."""
+        g = self.geometry
+        leaves = self.tree_leaves()
+        xw = g.in_bits + 1
+        lb = 4 if g.binary else (xw + 1 if g.weight_bits == 1 else xw + g.weight_bits)
+        levels = math.ceil(math.log2(leaves)) if leaves > 1 else 0
+        per_lane = leaves * lb
+        for level in range(1, levels + 1):
+            if (level % TREE_LEVELS_PER_STAGE == 0 and level < levels) or level == levels:
+                per_lane += -(-leaves // 2**level) * (lb + levels)
+        _, nf = self.folds()
+        stages = tree_stages(leaves, TREE_LEVELS_PER_STAGE, True)
+        return self.pe * per_lane + (clog2(nf) + 3) * stages
+
+    def pipeline_stages(self) -> int:
+        """hdl/bireal_mvu.v: the leaves and the adder tree, accumulated in the cycle its sum is
+        registered; then the threshold search, one register per level."""
+        tree = tree_stages(self.tree_leaves(), TREE_LEVELS_PER_STAGE, True)
+        if "thresholds" not in self.consts:
+            return tree
+        return tree + clog2(len(self.consts["thresholds"][0]) + 1)
 
     def latency(self, f_in, l_in, rate, ins, outs, cycles):
         sf, nf = self.folds()

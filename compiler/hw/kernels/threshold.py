@@ -81,6 +81,15 @@ class Thresholding(Kernel):
     def levels(self) -> int:
         return clog2(self.consts["thresholds"].shape[1] + 1)
 
+    def logic_features(self, df: Dataflow) -> dict[str, float]:
+        """The search's pipeline registers: per lane and level a value of threshold width."""
+        return {"PLT": self.pe * self.levels() * self.geometry.threshold_bits}
+
+    def pipeline_stages(self) -> int:
+        """hdl/bireal_threshold.v: direction * x registered, then one register per search level
+        but the last."""
+        return self.levels()
+
     def memories(self, df: Dataflow) -> list[Memory]:
         groups = self.channels() // self.pe
         t = self.consts["thresholds"].reshape(-1, self.consts["thresholds"].shape[-1])

@@ -10,7 +10,17 @@ from typing import NamedTuple
 import numpy as np
 
 from compiler.hw.calibrated import lutram_shape
-from compiler.hw.kernels.base import Builder, Dataflow, Kernel, Memory, MemoryRole, clog2, register
+from compiler.hw.kernels.base import (
+    POOL_LEVELS_PER_STAGE,
+    Builder,
+    Dataflow,
+    Kernel,
+    Memory,
+    MemoryRole,
+    clog2,
+    register,
+    tree_stages,
+)
 from compiler.hw.kernels.elementwise import fold_elementwise
 from compiler.ir import TERNARY
 
@@ -74,6 +84,13 @@ class WindowKernel(Kernel):
 
     def pool_features(self) -> dict[str, float]:
         return {}
+
+    def pipeline_stages(self) -> int:
+        """hdl/bireal_window.v: the tap addresses registered in the op's cycle, the line buffer
+        read in the next (the reader cannot overwrite it before), a pool's taps registered there
+        and reduced in a tree."""
+        kh, kw = self.geometry.kernel
+        return 1 + tree_stages(kh * kw, POOL_LEVELS_PER_STAGE, False)
 
     def read_ports(self) -> int:
         """Line-buffer words read per output beat: a pool reads every tap of its window."""
@@ -199,6 +216,10 @@ class SlidingWindow(WindowKernel):
 
     def buffer_lanes(self) -> int:
         return min(self.simd, self.geometry.ifm[2])
+
+    def pipeline_stages(self) -> int:
+        """hdl/bireal_window.v: the tap addresses registered, the line buffer read in the next cycle."""
+        return 1
 
     def read_ports(self) -> int:
         """Buffer words per output beat (TPB: a beat of SIMD elements is SIMD / lanes words)."""

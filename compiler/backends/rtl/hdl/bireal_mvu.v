@@ -1,7 +1,9 @@
 // Matrix-vector unit (FINN's MVAU), PE x SIMD folded: MH = NF*PE outputs of MW = SF*SIMD inputs
 // for each of PIXELS input vectors. Ops (pixel, neuron fold, synapse fold) in that loop order,
 // one per cycle: the input beat is read on neuron fold 0 and kept for the other folds; the output
-// beat (PE channels) is written on the last synapse fold.
+// beat (PE channels) is pushed on the last synapse fold and written T (+ LEVELS) cycles later:
+// per lane a pipelined tree (T register stages) sums the op's SIMD products into the accumulator,
+// then the threshold search takes one register stage per level (MatrixVector.pipeline_stages).
 //   BINARY   XNOR-popcount of bipolar inputs (IKIND 1) or ternary ones (IKIND 2: padded taps
 //            count 0) with 1-bit weights (1: +1)
 //   else     integer MACs: WBITS-bit two's complement weights, or with WBITS 1 sign bits
@@ -34,7 +36,8 @@ module bireal_mvu #(
     parameter WSTYLE = 0,                // the weight ROMs: 0 the synthesizer's choice, 1 block RAM
     parameter THRESHOLDS = "thresholds", // likewise
     parameter DIRECTIONS = "directions.mem",
-    parameter BIASES = "bias.mem"
+    parameter BIASES = "bias.mem",
+    parameter TREE_PER = 4               // adder levels per register stage (TREE_LEVELS_PER_STAGE)
 ) (
     input  wire clk,
     input  wire rst,
@@ -68,25 +71,32 @@ module bireal_mvu #(
     reg [NFW-1:0] nf;
     reg [TLW-1:0] tile;
     reg [IW-1:0] inbuf [0:SF-1];
-    reg [PE*ACC-1:0] acc;
     wire first_fold = nf == 0;
     wire last_synapse = sf == SF - 1;
     wire fire = (!first_fold || in_valid) && (!last_synapse || out_ready);
     assign in_ready = fire && first_fold;
     assign out_valid = fire && last_synapse;
 
+    // stage 0, the op's cycle: the input and each lane's weights -> its tree's leaves
     wire [IW-1:0] x = first_fold ? in_data : inbuf[sf];
-    wire [PE*2-1:0] dir = dir_rom[nf];
-    wire [PE*BB-1:0] bias = bias_rom[nf];
-    wire [PE*ACC-1:0] acc_next;
-    wire [PE*OW-1:0] y;
-
-    // the inputs as signed values (integer MACs)
-    wire [SIMD*XW-1:0] xv;
+    wire [SIMD*XW-1:0] xv;  // the inputs as signed values (integer MACs)
     bireal_unpack #(.N(SIMD), .BITS(IBITS), .SIGNED(ISIGNED), .KIND(IKIND), .VW(XW)) ux (.beat(x), .values(xv));
     wire [SIMD-1:0] valid = IKIND == 2 ? x[IW-1 -: SIMD] : {SIMD{1'b1}};
+    // the tree (bireal_tree): 6-input XNOR-popcount groups or one product per input, T stages
+    localparam LEAVES = BINARY ? (SIMD + 5) / 6 : SIMD;
+    localparam LB = BINARY ? 4 : (WBITS == 1 ? XW + 1 : XW + WBITS);  // bits per leaf (signed)
+    localparam TLEV = LEAVES > 1 ? $clog2(LEAVES) : 0;
+    localparam T = 1 + (TLEV + TREE_PER - 1) / TREE_PER;
+    // the op's flags when its partial sums leave the trees: {nf, last synapse fold, first, fired}
+    wire [NFW+2:0] at;
+    bireal_delay #(.W(NFW + 3), .N(T)) flags (.clk(clk), .rst(rst), .d({nf, last_synapse, sf == 0, fire}), .q(at));
+    wire a_fired = at[0], a_first = at[1];
+    wire [NFW-1:0] a_nf = at[3 +: NFW];
+    wire [PE*2-1:0] dir = dir_rom[a_nf];
+    wire [PE*BB-1:0] bias = bias_rom[a_nf];
+    wire [PE*OW-1:0] y;
 
-    genvar p;
+    genvar p, q;
     generate
         for (p = 0; p < PE; p = p + 1) begin : lane
             // this lane's ROMs: WEIGHTS_ppp.mem (a word per tile), THRESHOLDS_ppp.mem (a word per neuron fold)
@@ -95,39 +105,46 @@ module bireal_mvu #(
             wire [LW-1:0] w;
             bireal_rom #(.W(LW), .D(TILES), .AW(TLW), .STYLE(WSTYLE), .FILE({WEIGHTS, "_", LANE, ".mem"})) weights (
                 .addr(tile), .data(w));
-            wire signed [ACC-1:0] partial;
-            if (BINARY) begin : xnor_popcount
-                // x * w = +1 where they agree, -1 where not, 0 for a padded tap:
-                // 2 * popcount(xnor & valid) - popcount(valid)
-                wire [SIMD-1:0] agree = ~(x[SIMD-1:0] ^ w[SIMD-1:0]) & valid;
-                wire [31:0] agreeing = $countones(agree);
-                wire [31:0] counted = $countones(valid);
-                assign partial = 2 * agreeing - counted;
-            end else begin : macs
-                reg signed [ACC-1:0] total, xe;
-                integer i, j;
-                always @* begin
-                    total = 0;
-                    for (i = 0; i < SIMD; i = i + 1) begin
-                        xe = $signed(xv[i*XW +: XW]);
-                        if (WBITS == 1)  // a sign bit: add or subtract the input
-                            total = w[i] ? total + xe : total - xe;
-                        else if (LUTMAC)  // shift and add over the weight's bits (the top one subtracts): LUTs
-                            for (j = 0; j < WBITS; j = j + 1) begin
-                                if (w[i*WBITS + j]) total = (j == WBITS - 1) ? total - (xe <<< j) : total + (xe <<< j);
-                            end
-                        else  // a multiplier (DSP48E2)
-                            total = total + xe * $signed(w[i*WBITS +: WBITS]);
+            wire [LEAVES*LB-1:0] leaves;
+            for (q = 0; q < LEAVES; q = q + 1) begin : leaf
+                if (BINARY) begin : xnor_popcount
+                    // x * w = +1 where they agree, -1 where not, 0 for a padded tap, over inputs
+                    // 6q .. 6q+5: 2 * popcount(agree & valid) - popcount(valid)
+                    localparam G = SIMD - 6 * q < 6 ? SIMD - 6 * q : 6;
+                    wire [G-1:0] v = valid[6*q +: G];
+                    wire [G-1:0] agree = ~(x[6*q +: G] ^ w[6*q +: G]) & v;
+                    wire [3:0] agreeing = $countones(agree);
+                    wire [3:0] counted = $countones(v);
+                    assign leaves[q*LB +: LB] = (agreeing << 1) - counted;
+                end else begin : mac
+                    wire signed [XW-1:0] xe = $signed(xv[q*XW +: XW]);
+                    if (WBITS == 1) begin : sign  // a sign bit: the input added or subtracted
+                        assign leaves[q*LB +: LB] = w[q] ? {xe[XW-1], xe} : -{xe[XW-1], xe};
+                    end else if (LUTMAC) begin : shift_add  // over the weight's bits (the top one subtracts): LUTs
+                        reg signed [LB-1:0] prod;
+                        integer j;
+                        always @* begin
+                            prod = 0;
+                            for (j = 0; j < WBITS; j = j + 1)
+                                if (w[q*WBITS + j]) prod = (j == WBITS - 1) ? prod - (xe <<< j) : prod + (xe <<< j);
+                        end
+                        assign leaves[q*LB +: LB] = prod;
+                    end else begin : multiply  // a DSP48E2 (the leaf register: its M register)
+                        assign leaves[q*LB +: LB] = xe * $signed(w[q*WBITS +: WBITS]);
                     end
                 end
-                assign partial = total;
             end
-            wire signed [ACC-1:0] sum = (sf == 0 ? {ACC{1'b0}} : $signed(acc[p*ACC +: ACC])) + partial;
-            assign acc_next[p*ACC +: ACC] = sum;
-            if (THRESH) begin : thresholds
+            wire signed [ACC-1:0] partial;
+            bireal_tree #(.N(LEAVES), .W(LB), .OW(ACC), .MAX(0), .PER(TREE_PER), .LAST_REG(1)) tree (
+                .clk(clk), .leaves(leaves), .valid({LEAVES{1'b1}}), .result(partial));
+            // stage T: accumulate (restarting on synapse fold 0)
+            reg signed [ACC-1:0] acc;
+            wire signed [ACC-1:0] sum = (a_first ? {ACC{1'b0}} : acc) + partial;
+            always @(posedge clk) if (a_fired) acc <= sum;
+            if (THRESH) begin : thresholds  // LEVELS more stages
                 bireal_threshold_search #(.LEVELS(LEVELS), .GROUPS(NF), .TB(TB), .VW(ACC), .OW(OW), .QMIN(QMIN),
                                           .STEP(STEP), .PREFIX({THRESHOLDS, "_", LANE})) search (
-                    .group({{(32-NFW){1'b0}}, nf}), .direction(dir[p*2 +: 2]), .x(sum), .y(y[p*OW +: OW]));
+                    .clk(clk), .group({{(32-NFW){1'b0}}, a_nf}), .direction(dir[p*2 +: 2]), .x(sum), .y(y[p*OW +: OW]));
             end else if (BIAS) begin : biased
                 assign y[p*OW +: OW] = {{(OW-ACC){sum[ACC-1]}}, sum} + {{(OW-BB){bias[p*BB+BB-1]}}, bias[p*BB +: BB]};
             end else begin : plain
@@ -142,10 +159,8 @@ module bireal_mvu #(
             sf <= 0;
             nf <= 0;
             tile <= 0;
-            acc <= 0;
         end else if (fire) begin
             if (first_fold) inbuf[sf] <= in_data;
-            acc <= acc_next;
             tile <= (tile == TILES - 1) ? {TLW{1'b0}} : tile + 1'b1;
             if (last_synapse) begin
                 sf <= 0;

@@ -63,7 +63,8 @@ module bireal_add #(
 endmodule
 
 // Thresholding unit (FINN's Thresholding): per channel, QMIN + STEP * (thresholds reached by
-// direction * x); PE channels per beat, GROUPS beats per pixel. Thresholds and directions are
+// direction * x); PE channels per beat, GROUPS beats per pixel; a beat is written LEVELS cycles
+// after its op (the search's register stages). Thresholds and directions are
 // ROMs of GROUPS words (lane p of word g: channel g*PE + p).
 module bireal_thresholding #(
     parameter PE = 1,
@@ -109,7 +110,7 @@ module bireal_thresholding #(
             localparam [23:0] LANE = {D2, D1, D0};  // the lane's number, 3 digits
             bireal_threshold_search #(.LEVELS(LEVELS), .GROUPS(GROUPS), .TB(TB), .VW(VW), .OW(OW), .QMIN(QMIN),
                                       .STEP(STEP), .PREFIX({THRESHOLDS, "_", LANE})) search (
-                .group({{(32-GW){1'b0}}, g}), .direction(dir[p*2 +: 2]), .x(xv[p*VW +: VW]), .y(yv[p*OW +: OW]));
+                .clk(clk), .group({{(32-GW){1'b0}}, g}), .direction(dir[p*2 +: 2]), .x(xv[p*VW +: VW]), .y(yv[p*OW +: OW]));
         end
     endgenerate
     bireal_pack #(.N(PE), .BITS(OBITS), .KIND(OKIND), .VW(OW)) po (.values(yv), .beat(out_data));

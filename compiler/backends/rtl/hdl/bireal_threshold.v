@@ -2,8 +2,10 @@
 // reaches, as QMIN + STEP * count; a binary search over 2**LEVELS - 1 thresholds (padded above
 // every input), one ROM per stage: stage s holds 2**s thresholds of each of GROUPS channels
 // (file PREFIX_lSS.mem, word g * 2**s + j: threshold j * 2**(LEVELS-s) + 2**(LEVELS-1-s) - 1 of
-// channel group g), read at the count the stages before it found. Combinational: its registers
-// are the FIFO it writes.
+// channel group g), read at the count the stages before it found. Pipelined: direction * x is
+// registered in its cycle (with the group), and each stage but the last registers its count, so
+// y is that of the x of LEVELS cycles before (Thresholding.pipeline_stages). Stage s's address
+// {group, count so far} comes from registers.
 module bireal_threshold_search #(
     parameter LEVELS = 1,
     parameter GROUPS = 1,
@@ -14,15 +16,27 @@ module bireal_threshold_search #(
     parameter STEP = 1,
     parameter PREFIX = "thresholds"
 ) (
+    input  wire                 clk,
     input  wire [31:0]          group,
     input  wire [1:0]           direction,  // +1, -1 or 0 (two's complement)
     input  wire signed [VW-1:0] x,
     output wire signed [OW-1:0] y
 );
     localparam CW = LEVELS + 1;
+    localparam GW = GROUPS > 1 ? $clog2(GROUPS) : 1;
     wire signed [TB-1:0] xs = {{(TB-VW){x[VW-1]}}, x};
-    wire signed [TB-1:0] v = direction == 2'b11 ? -xs : (direction == 2'b00 ? {TB{1'b0}} : xs);
-    wire [(LEVELS+1)*CW-1:0] count /*verilator split_var*/;  // after each stage
+    // per stage s: the value, the group and the count found before it, registered
+    wire [LEVELS*TB-1:0] v /*verilator split_var*/;
+    wire [LEVELS*GW-1:0] g /*verilator split_var*/;
+    wire [(LEVELS+1)*CW-1:0] count /*verilator split_var*/;
+    reg signed [TB-1:0] v0;
+    reg [GW-1:0] g0;
+    always @(posedge clk) begin
+        v0 <= direction == 2'b11 ? -xs : (direction == 2'b00 ? {TB{1'b0}} : xs);
+        g0 <= group[GW-1:0];
+    end
+    assign v[TB-1:0] = v0;
+    assign g[GW-1:0] = g0;
     assign count[CW-1:0] = 0;
     genvar s;
     generate
@@ -31,8 +45,24 @@ module bireal_threshold_search #(
             reg [TB-1:0] rom [0:GROUPS*(1<<s)-1];
             initial $readmemh({PREFIX, "_l", S1, S0, ".mem"}, rom);
             wire [CW-1:0] found = count[s*CW +: CW];
-            wire signed [TB-1:0] t = rom[group * (1 << s) + (found >> (LEVELS - s))];
-            assign count[(s+1)*CW +: CW] = t <= v ? found + (1 << (LEVELS - 1 - s)) : found;
+            wire signed [TB-1:0] t = rom[g[s*GW +: GW] * (1 << s) + (found >> (LEVELS - s))];
+            wire signed [TB-1:0] vs = v[s*TB +: TB];
+            wire [CW-1:0] next = t <= vs ? found + (1 << (LEVELS - 1 - s)) : found;
+            if (s == LEVELS - 1) begin : last
+                assign count[(s+1)*CW +: CW] = next;
+            end else begin : staged
+                reg [CW-1:0] cq;
+                reg signed [TB-1:0] vq;
+                reg [GW-1:0] gq;
+                always @(posedge clk) begin
+                    cq <= next;
+                    vq <= vs;
+                    gq <= g[s*GW +: GW];
+                end
+                assign count[(s+1)*CW +: CW] = cq;
+                assign v[(s+1)*TB +: TB] = vq;
+                assign g[(s+1)*GW +: GW] = gq;
+            end
         end
     endgenerate
     assign y = QMIN + STEP * $signed({1'b0, count[LEVELS*CW +: CW]});

@@ -9,6 +9,7 @@
 // invalid (OKIND 2: ternary beats, sign plane then valid plane).
 // Pools: per output pixel CG beats of INW channels, each the max or sum over its window's taps
 // inside the map.
+// An output beat is written pipeline_stages cycles after its op (1 for the SWU; a pool's tree more).
 module bireal_window #(
     parameter MODE = 0,
     parameter IH = 1, parameter IW = 1, parameter CG = 1, parameter INW = 1,
@@ -21,7 +22,8 @@ module bireal_window #(
     parameter SB = 8,                   // stored bits per element
     parameter OKIND = 0, parameter OBITS = 8,
     parameter PAD = 0,                  // SWU: the padding value (OKIND 0: an integer; 1: +1 or -1)
-    parameter VW = 10                   // pools: bits of a reduced value (signed)
+    parameter VW = 10,                  // pools: bits of a reduced value (signed)
+    parameter POOL_PER = 2              // pools: tree levels per register stage (POOL_LEVELS_PER_STAGE)
 ) (
     input  wire clk,
     input  wire rst,
@@ -45,7 +47,6 @@ module bireal_window #(
     localparam CW = $clog2(2 * (N_IN + N_OUT + DEPTH) + 16) + 2;
     localparam AW = $clog2(DEPTH + 1) + 1;          // a line buffer address (+ one bit: signed offsets)
     localparam PW = $clog2((IH > IW ? IH : IW) + (KH > KW ? KH : KW) + (TOP > LEFT ? TOP : LEFT) + SY + SX + 2) + 2;
-    localparam RW = $clog2(ROWS + 1);
     localparam TW = $clog2(NT + 1);
     localparam OBW = $clog2(OPP + 1);
     localparam GW = $clog2(CG + 1);
@@ -61,7 +62,6 @@ module bireal_window #(
     reg [CW-1:0] use_col [0:IW-1];
     reg unused_row [0:IH-1];
     reg unused_col [0:IW-1];
-    reg [AW-1:0] slot_base [0:ROWS-1];
     reg [PW-1:0] tap_y [0:NT-1];
     reg [PW-1:0] tap_x [0:NT-1];
     reg [AW-1:0] tap_off [0:NT-1];
@@ -92,7 +92,6 @@ module bireal_window #(
             use_col[t] = (last_output(t, SX, LEFT, KW, OW) + 1) * OPP - 1;
             unused_col[t] = last_output(t, SX, LEFT, KW, OW) < 0;
         end
-        for (t = 0; t < ROWS; t = t + 1) slot_base[t] = t * IW * CG;
         for (t = 0; t < NT; t = t + 1) begin
             tap_y[t] = (t / CG) / KW;
             tap_x[t] = (t / CG) % KW;
@@ -157,29 +156,64 @@ module bireal_window #(
     reg [OBW-1:0] ob;
     reg [TW-1:0] word0;                 // ob * TPB
     reg [CW-1:0] nbase;                 // reader beats before its frame
-    reg [RW-1:0] base_slot, y0slot;
+    reg [ROWS*AW-1:0] rowbase;          // per window row r: the first address of its slot
     reg signed [PW-1:0] y0, x0;
     reg signed [AW:0] x0cg;             // x0 * CG
     wire [CW-1:0] need = nbase + need_row[oy] + need_col[ox];
     wire wfire = out_ready && $signed(rd_count - need) > 0;
     assign out_valid = wfire;
-    localparam IH_SLOTS = IH % ROWS;
-    localparam TOP_SLOTS = (ROWS - TOP % ROWS) % ROWS;  // -TOP mod ROWS
-
-    function [RW-1:0] slot_plus;  // (a + b) mod ROWS for a, b < ROWS
-        input [RW:0] a, b;
-        slot_plus = (a + b >= ROWS) ? a + b - ROWS : a + b;
+    // The line buffer is a ring of ROWS slots of IW*CG words; window row r of output row oy is
+    // slot (y0slot + r) mod ROWS, y0slot starting at -TOP mod ROWS. The writer keeps each row's
+    // slot address (`rowbase`) rather than the slot: a new output row turns the slots by SY, a new
+    // frame by FRAME_TURN (its first row is IH rows past the frame's: IH - SY*(OH-1) from the
+    // last), both rotations of the registers (no adder or comparison on the address path).
+    localparam integer TOP_SLOTS = (ROWS - TOP % ROWS) % ROWS;  // -TOP mod ROWS
+    localparam integer FRAME_TURN = ((IH - SY * (OH - 1)) % ROWS + ROWS) % ROWS;
+    function [ROWS*AW-1:0] rows_from;  // the slot addresses with window row 0 in slot `first`
+        input integer first;
+        integer r;
+        begin
+            rows_from = 0;
+            for (r = 0; r < ROWS; r = r + 1) rows_from[r*AW +: AW] = ((first + r) % ROWS) * IW * CG;
+        end
+    endfunction
+    function [ROWS*AW-1:0] turned;  // row r takes row (r + by) mod ROWS's slot
+        input [ROWS*AW-1:0] v;
+        input integer by;
+        integer r;
+        begin
+            turned = 0;
+            for (r = 0; r < ROWS; r = r + 1) turned[r*AW +: AW] = v[((r + by) % ROWS)*AW +: AW];
+        end
     endfunction
 
+    // the writer's op: each tap's line-buffer address and whether it lies in the map, registered
+    // in the op's cycle; the buffer is read in the next (the reader overwrites a word only after
+    // the op that last uses it has fired: not before that read)
     generate
         if (MODE == 0) begin : swu
             genvar m;
             for (m = 0; m < TPB; m = m + 1) begin : tap
-                wire [TW-1:0] word = word0 + m;
-                wire signed [PW:0] iy = y0 + $signed({1'b0, tap_y[word]}), ix = x0 + $signed({1'b0, tap_x[word]});
-                wire in_map = iy >= 0 && iy < IH && ix >= 0 && ix < IW;
-                wire [AW:0] addr = slot_base[slot_plus(y0slot, tap_y[word])] + x0cg + tap_off[word];
-                wire [EW-1:0] got = lb[addr[AW-1:0]];
+                // the tap's row, column and offset for word word0 + m, read from the tables when
+                // the op before fires (for the next word), so not on the address path
+                reg [PW-1:0] ty, tx;
+                reg [AW-1:0] toff;
+                wire [TW-1:0] next = (ob == OPP - 1) ? {TW{1'b0}} : word0 + TPB[TW-1:0];
+                always @(posedge clk)
+                    if (rst) begin
+                        ty <= tap_y[m]; tx <= tap_x[m]; toff <= tap_off[m];
+                    end else if (wfire) begin
+                        ty <= tap_y[next + m]; tx <= tap_x[next + m]; toff <= tap_off[next + m];
+                    end
+                wire signed [PW:0] iy = y0 + $signed({1'b0, ty}), ix = x0 + $signed({1'b0, tx});
+                wire [AW:0] addr = rowbase[ty*AW +: AW] + x0cg + toff;
+                reg [AW-1:0] addr_q;
+                reg in_map;
+                always @(posedge clk) begin
+                    addr_q <= addr[AW-1:0];
+                    in_map <= iy >= 0 && iy < IH && ix >= 0 && ix < IW;
+                end
+                wire [EW-1:0] got = lb[addr_q];
                 if (OKIND == 2) begin : ternary
                     assign out_data[m*INW +: INW] = in_map ? got : {INW{1'b0}};
                     assign out_data[TPB*INW + m*INW +: INW] = {INW{in_map}};
@@ -191,35 +225,35 @@ module bireal_window #(
                 end
             end
         end else begin : pool
-            reg [INW*VW-1:0] result;
+            // the taps' values registered (the tree's leaves) and reduced per element in a tree
+            // (max or sum over the taps in the map): Pool.pipeline_stages
             wire [KH*KW*INW*VW-1:0] taps;
             wire [KH*KW-1:0] in_map;
-            genvar k;
+            genvar k, e;
             for (k = 0; k < KH * KW; k = k + 1) begin : tap
                 localparam signed [PW:0] KY = k / KW, KX = k % KW;
                 localparam [AW:0] OFF = (k % KW) * CG;
                 wire signed [PW:0] iy = y0 + KY, ix = x0 + KX;
-                assign in_map[k] = iy >= 0 && iy < IH && ix >= 0 && ix < IW;
-                wire [AW:0] addr = slot_base[slot_plus(y0slot, k / KW)] + x0cg + OFF + ob;
-                wire [EW-1:0] got = lb[addr[AW-1:0]];
+                wire [AW:0] addr = rowbase[(k / KW)*AW +: AW] + x0cg + OFF + ob;
+                reg [AW-1:0] addr_q;
+                reg in_map_q;
+                always @(posedge clk) begin
+                    addr_q <= addr[AW-1:0];
+                    in_map_q <= iy >= 0 && iy < IH && ix >= 0 && ix < IW;
+                end
+                assign in_map[k] = in_map_q;
+                wire [EW-1:0] got = lb[addr_q];
                 bireal_unpack #(.N(INW), .BITS(SB), .SIGNED(ISIGNED), .KIND(IKIND), .VW(VW)) ux (
                     .beat(got), .values(taps[k*INW*VW +: INW*VW]));
             end
-            integer e, j;
-            reg seen;
-            always @* begin
-                result = 0;
-                for (e = 0; e < INW; e = e + 1) begin
-                    seen = 0;
-                    for (j = 0; j < KH * KW; j = j + 1)
-                        if (in_map[j]) begin
-                            if (MODE == 2)
-                                result[e*VW +: VW] = result[e*VW +: VW] + taps[(j*INW + e)*VW +: VW];
-                            else if (!seen || $signed(taps[(j*INW + e)*VW +: VW]) > $signed(result[e*VW +: VW]))
-                                result[e*VW +: VW] = taps[(j*INW + e)*VW +: VW];
-                            seen = 1;
-                        end
+            wire [INW*VW-1:0] result;
+            for (e = 0; e < INW; e = e + 1) begin : element
+                wire [KH*KW*VW-1:0] leaves;
+                for (k = 0; k < KH * KW; k = k + 1) begin : gather
+                    assign leaves[k*VW +: VW] = taps[(k*INW + e)*VW +: VW];
                 end
+                bireal_tree #(.N(KH * KW), .W(VW), .OW(VW), .MAX(MODE == 1), .PER(POOL_PER), .LAST_REG(0)) tree (
+                    .clk(clk), .leaves(leaves), .valid(in_map), .result(result[e*VW +: VW]));
             end
             bireal_pack #(.N(INW), .BITS(OBITS), .KIND(OKIND), .VW(VW)) po (.values(result), .beat(out_data));
         end
@@ -228,7 +262,7 @@ module bireal_window #(
     always @(posedge clk) begin
         if (rst) begin
             oy <= 0; ox <= 0; ob <= 0; word0 <= 0; nbase <= 0; wr_count <= 0;
-            y0 <= -TOP; x0 <= -LEFT; x0cg <= -LEFT * CG; base_slot <= 0; y0slot <= TOP_SLOTS;
+            y0 <= -TOP; x0 <= -LEFT; x0cg <= -LEFT * CG; rowbase <= rows_from(TOP_SLOTS);
         end else if (wfire) begin
             wr_count <= wr_count + 1'b1;
             if (ob == OPP - 1) begin
@@ -242,12 +276,11 @@ module bireal_window #(
                         oy <= 0;
                         y0 <= -TOP;
                         nbase <= nbase + N_IN;
-                        base_slot <= slot_plus(base_slot, IH_SLOTS);
-                        y0slot <= slot_plus(slot_plus(base_slot, IH_SLOTS), TOP_SLOTS);
+                        rowbase <= turned(rowbase, FRAME_TURN);
                     end else begin
                         oy <= oy + 1'b1;
                         y0 <= y0 + SY;
-                        y0slot <= slot_plus(y0slot, SY);
+                        rowbase <= turned(rowbase, SY);
                     end
                 end else begin
                     ox <= ox + 1'b1;

@@ -1,0 +1,95 @@
+// Pipelining: a delay line, and a balanced reduction tree with register stages
+// (compiler/hw/kernels/base.py: tree_stages; sim/ delays each kernel's beats by as many cycles).
+
+// d delayed N cycles (N = 0: a wire); reset to 0.
+module bireal_delay #(
+    parameter W = 1,
+    parameter N = 1
+) (
+    input  wire         clk,
+    input  wire         rst,
+    input  wire [W-1:0] d,
+    output wire [W-1:0] q
+);
+    generate
+        if (N == 0) begin : through
+            assign q = d;
+        end else begin : line
+            reg [N*W-1:0] r;
+            always @(posedge clk)
+                if (rst) r <= 0;
+                else if (N == 1) r <= d;
+                else r <= {r[N*W-1-(N > 1 ? W : 0):0], d};
+            assign q = r[N*W-1 -: W];
+        end
+    endgenerate
+endmodule
+
+// The sum (MAX 0) or the largest (MAX 1) of the valid ones of N signed W-bit leaves, reduced in
+// pairs level by level (an odd one passes on): a balanced tree of ceil(log2 N) levels.
+// Registers: the leaves (and their valid flags), after every PER levels, and after the last level
+// where LAST_REG; latency tree_stages(N, PER, LAST_REG) cycles. A sum's invalid leaves count 0;
+// values are TW = W + levels bits (a sum cannot overflow), the result OW bits (sign-extended or
+// truncated: the caller's width holds every reachable result).
+module bireal_tree #(
+    parameter N = 1,
+    parameter W = 1,
+    parameter OW = 1,
+    parameter MAX = 0,
+    parameter PER = 4,
+    parameter LAST_REG = 1
+) (
+    input  wire          clk,
+    input  wire [N*W-1:0] leaves,
+    input  wire [N-1:0]  valid,
+    output wire [OW-1:0] result
+);
+    localparam LEVELS = N > 1 ? $clog2(N) : 0;
+    localparam TW = W + (MAX ? 0 : LEVELS);
+    localparam E = TW + 1;  // a node: {valid, value}
+    wire [(LEVELS+1)*N*E-1:0] lv;
+    genvar l, i;
+    generate
+        for (i = 0; i < N; i = i + 1) begin : leaf
+            wire [TW-1:0] x = {{(TW-W){leaves[i*W+W-1]}}, leaves[i*W +: W]};
+            reg [E-1:0] q;
+            always @(posedge clk) q <= {valid[i], (MAX || valid[i]) ? x : {TW{1'b0}}};
+            assign lv[i*E +: E] = q;
+        end
+        for (l = 1; l <= LEVELS; l = l + 1) begin : level
+            localparam M = (N + (1 << l) - 1) >> l;              // nodes at this level
+            localparam P = (N + (1 << (l - 1)) - 1) >> (l - 1);  // at the level before
+            for (i = 0; i < M; i = i + 1) begin : node
+                wire [E-1:0] a = lv[((l-1)*N + 2*i)*E +: E];
+                wire [E-1:0] s;
+                if (2 * i + 1 < P) begin : pair
+                    wire [E-1:0] b = lv[((l-1)*N + 2*i + 1)*E +: E];
+                    if (MAX) begin : larger
+                        wire take_a = a[E-1] && (!b[E-1] || $signed(a[TW-1:0]) >= $signed(b[TW-1:0]));
+                        assign s = {a[E-1] | b[E-1], take_a ? a[TW-1:0] : b[TW-1:0]};
+                    end else begin : add
+                        assign s = {a[E-1] | b[E-1], a[TW-1:0] + b[TW-1:0]};
+                    end
+                end else begin : odd
+                    assign s = a;
+                end
+                if ((l % PER == 0 && l < LEVELS) || (l == LEVELS && LAST_REG)) begin : staged
+                    reg [E-1:0] q;
+                    always @(posedge clk) q <= s;
+                    assign lv[(l*N + i)*E +: E] = q;
+                end else begin : direct
+                    assign lv[(l*N + i)*E +: E] = s;
+                end
+            end
+            if (M < N) begin : unused
+                assign lv[(l*N + M)*E +: (N-M)*E] = 0;
+            end
+        end
+        wire [TW-1:0] top = lv[LEVELS*N*E +: TW];
+        if (OW > TW) begin : widen
+            assign result = {{(OW-TW){top[TW-1]}}, top};
+        end else begin : narrow
+            assign result = top[OW-1:0];
+        end
+    endgenerate
+endmodule
