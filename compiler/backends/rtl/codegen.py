@@ -20,7 +20,7 @@ from pathlib import Path
 import jinja2
 
 from compiler.backends.hls.codegen import environment as templates_environment
-from compiler.backends.rtl.kernels import Bits, RtlKernel, rtl_kernel
+from compiler.backends.rtl.kernels import RAM_STYLE, Bits, RtlKernel, rtl_kernel
 from compiler.hw.cost import design_cost
 from compiler.hw.dataflow import Dataflow
 from compiler.ir import Graph
@@ -61,12 +61,14 @@ def placement(df: Dataflow, board: dict[str, int] | None) -> dict[tuple[str, str
     if board is None:
         return {}
     cost = design_cost(df, board)
-    return {(kc.name, m.what): m.kind for kc in cost.kernels for m in kc.memories}
+    fifos = {(m.stream, "fifo"): m.kind for m in cost.fifos}
+    return {(kc.name, m.what): m.kind for kc in cost.kernels for m in kc.memories} | fifos
 
 
 def generate(df: Dataflow, graph: Graph, root: Path, board: dict[str, int] | None = None) -> RtlProject:
     """Write the RTL of `df` (folded, FIFOs sized) under `root`; with `board` (its resources) the
-    weight ROMs ask the synthesizer for the memory the cost model placed them in."""
+    weight ROMs, line buffers and FIFOs ask the synthesizer for the memory the cost model placed
+    them in."""
     env = environment()
     order = df.order()
     where = placement(df, board)
@@ -95,6 +97,7 @@ def generate(df: Dataflow, graph: Graph, root: Path, board: dict[str, int] | Non
             "beat_bits": s.width * s.bits,
             "depth": max(2, s.depth),
             "latency": df.kernels[s.producer].pipeline_stages(),
+            "style": RAM_STYLE.get(where.get((s.name, "fifo"), ""), 0),
         }
         for s in df.streams.values()
     ]

@@ -120,6 +120,7 @@ def _out_value_bits(qmin: int, step: int, levels: int, out_bits: int) -> int:
 
 
 ROM_STYLE = {"BRAM36": 1}  # the cost model's placement -> bireal_rom's STYLE (else 0: the synthesizer's)
+RAM_STYLE = {"LUTRAM": 1, "BRAM36": 2}  # -> bireal_ram's STYLE (line buffers, FIFOs; else 0)
 
 
 def _mvu(k: MatrixVector, df: Dataflow, graph: Graph, placement: dict) -> RtlKernel:
@@ -350,4 +351,7 @@ MODULES = {
 def rtl_kernel(k: Kernel, df: Dataflow, graph: Graph, placement: dict | None = None) -> RtlKernel:
     """`placement`: (kernel, memory) -> where the cost model put it (`BRAM36`, `LUTRAM`, ...)."""
     make = lookup(MODULES, k, "RTL module")
-    return make(k, df, graph, placement or {}) if make is _mvu else make(k, df, graph)
+    rk = make(k, df, graph, placement or {}) if make is _mvu else make(k, df, graph)
+    if isinstance(k, WindowKernel):
+        rk.params["LBSTYLE"] = RAM_STYLE.get((placement or {}).get((k.name, "line buffer"), ""), 0)
+    return rk

@@ -13,6 +13,7 @@ module bireal_fifo #(
     parameter W = 8,
     parameter DEPTH = 2,
     parameter LAT = 0,   // cycles from a push to its data
+    parameter STYLE = 0, // the memory's placement (bireal_ram)
     parameter ITEMS = 1  // beats per frame (simulation log)
 ) (
     input  wire         clk,
@@ -26,7 +27,6 @@ module bireal_fifo #(
 );
     localparam AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
     localparam CW = $clog2(DEPTH + 1);
-    reg [W-1:0] mem [0:DEPTH-1];
     reg [AW-1:0] wp, rp;
     reg [CW-1:0] count;   // slots reserved (pushed, not popped)
     reg [CW-1:0] stored;  // items stored (readable), not popped
@@ -36,7 +36,8 @@ module bireal_fifo #(
     bireal_delay #(.W(1), .N(LAT)) arriving (.clk(clk), .rst(rst), .d(push), .q(store));
     assign wr_ready = count != DEPTH[CW-1:0];
     assign rd_valid = stored != 0;
-    assign rd_data = mem[rp];
+    bireal_ram #(.W(W), .D(DEPTH), .AW(AW), .R(1), .STYLE(STYLE)) mem (
+        .clk(clk), .we(store && !rst), .waddr(wp), .wdata(wr_data), .raddr(rp), .rdata(rd_data));
     always @(posedge clk) begin
         if (rst) begin
             wp <= 0;
@@ -45,7 +46,6 @@ module bireal_fifo #(
             stored <= 0;
         end else begin
             if (store) begin
-                mem[wp] <= wr_data;
                 wp <= (wp == DEPTH - 1) ? {AW{1'b0}} : wp + 1'b1;
             end
             if (pop) rp <= (rp == DEPTH - 1) ? {AW{1'b0}} : rp + 1'b1;

@@ -23,7 +23,8 @@ module bireal_window #(
     parameter OKIND = 0, parameter OBITS = 8,
     parameter PAD = 0,                  // SWU: the padding value (OKIND 0: an integer; 1: +1 or -1)
     parameter VW = 10,                  // pools: bits of a reduced value (signed)
-    parameter POOL_PER = 2              // pools: tree levels per register stage (POOL_LEVELS_PER_STAGE)
+    parameter POOL_PER = 2,             // pools: tree levels per register stage (POOL_LEVELS_PER_STAGE)
+    parameter LBSTYLE = 0               // the line buffer's placement (bireal_ram)
 ) (
     input  wire clk,
     input  wire rst,
@@ -51,7 +52,11 @@ module bireal_window #(
     localparam OBW = $clog2(OPP + 1);
     localparam GW = $clog2(CG + 1);
 
-    reg [EW-1:0] lb [0:DEPTH-1];
+    // the line buffer: written by the reader, read at every tap's registered address
+    localparam RP = MODE == 0 ? TPB : KH * KW;
+    wire [RP*AW-1:0] lb_addr;
+    wire [RP*EW-1:0] lb_data;
+    wire [EW-1:0] stored;
     // tables (constants, no multiplier in the logic): per output row/column the last input beat
     // its window needs, as row and column offsets; per input row/column the last writer op that
     // uses it (none: the flag), likewise; per line-buffer slot its first address; per SWU buffer
@@ -111,9 +116,10 @@ module bireal_window #(
     wire room = !freeing || unused_row[fy] || unused_col[fx] || $signed(wr_count - last_use) > 0;
     wire rfire = in_valid && room;
     assign in_ready = rfire;
+    bireal_ram #(.W(EW), .D(DEPTH), .AW(AW), .R(RP), .STYLE(LBSTYLE)) lb (
+        .clk(clk), .we(rfire && !rst), .waddr(waddr), .wdata(stored), .raddr(lb_addr), .rdata(lb_data));
 
     // stored elements: the sign (bit 1: x >= 0) of an integer input, else the element bits
-    wire [EW-1:0] stored;
     genvar i;
     generate
         for (i = 0; i < INW; i = i + 1) begin : store
@@ -132,7 +138,6 @@ module bireal_window #(
             waddr <= 0; rd_count <= 0;
             fx <= 0; fy <= 0; fg <= 0; fbase <= 0; freeing <= 0;
         end else if (rfire) begin
-            lb[waddr] <= stored;
             waddr <= (waddr == DEPTH - 1) ? {AW{1'b0}} : waddr + 1'b1;
             rd_count <= rd_count + 1'b1;
             if (waddr == DEPTH - 1) freeing <= 1;
@@ -194,6 +199,7 @@ module bireal_window #(
         if (MODE == 0) begin : swu
             genvar m;
             for (m = 0; m < TPB; m = m + 1) begin : tap
+                localparam IDX = m;
                 // the tap's row, column and offset for word word0 + m, read from the tables when
                 // the op before fires (for the next word), so not on the address path
                 reg [PW-1:0] ty, tx;
@@ -206,14 +212,21 @@ module bireal_window #(
                         ty <= tap_y[next + m]; tx <= tap_x[next + m]; toff <= tap_off[next + m];
                     end
                 wire signed [PW:0] iy = y0 + $signed({1'b0, ty}), ix = x0 + $signed({1'b0, tx});
-                wire [AW:0] addr = rowbase[ty*AW +: AW] + x0cg + toff;
+                reg [AW-1:0] row;  // rowbase[ty], selected without a multiplier
+                integer r;
+                always @* begin
+                    row = rowbase[AW-1:0];
+                    for (r = 1; r < KH; r = r + 1) if (ty == r) row = rowbase[r*AW +: AW];
+                end
+                wire [AW:0] addr = row + x0cg + toff;
                 reg [AW-1:0] addr_q;
                 reg in_map;
                 always @(posedge clk) begin
                     addr_q <= addr[AW-1:0];
                     in_map <= iy >= 0 && iy < IH && ix >= 0 && ix < IW;
                 end
-                wire [EW-1:0] got = lb[addr_q];
+                assign lb_addr[IDX*AW +: AW] = addr_q;
+                wire [EW-1:0] got = lb_data[IDX*EW +: EW];
                 if (OKIND == 2) begin : ternary
                     assign out_data[m*INW +: INW] = in_map ? got : {INW{1'b0}};
                     assign out_data[TPB*INW + m*INW +: INW] = {INW{in_map}};
@@ -231,6 +244,7 @@ module bireal_window #(
             wire [KH*KW-1:0] in_map;
             genvar k, e;
             for (k = 0; k < KH * KW; k = k + 1) begin : tap
+                localparam IDX = k;
                 localparam signed [PW:0] KY = k / KW, KX = k % KW;
                 localparam [AW:0] OFF = (k % KW) * CG;
                 wire signed [PW:0] iy = y0 + KY, ix = x0 + KX;
@@ -242,7 +256,8 @@ module bireal_window #(
                     in_map_q <= iy >= 0 && iy < IH && ix >= 0 && ix < IW;
                 end
                 assign in_map[k] = in_map_q;
-                wire [EW-1:0] got = lb[addr_q];
+                assign lb_addr[IDX*AW +: AW] = addr_q;
+                wire [EW-1:0] got = lb_data[IDX*EW +: EW];
                 bireal_unpack #(.N(INW), .BITS(SB), .SIGNED(ISIGNED), .KIND(IKIND), .VW(VW)) ux (
                     .beat(got), .values(taps[k*INW*VW +: INW*VW]));
             end
