@@ -49,19 +49,19 @@ FORMULAS: dict[str, dict[str, list[str]]] = {
 }  # the terms of each class's formulas (benchmarks/fit_cost_model.py fits their coefficients)
 
 COEFFICIENTS: dict[str, dict[str, dict[str, float]]] = {
-    "mvu_binary": {"LUT": {"PSlg": 0.574, "PA": 1.571, "PLT": 0.376, "lg": 6.778, "sfin": 2.971, "inbuf": 0.19}, "FF": {"accff": 1.139, "cnt": 1.421, "kff": 0.56, "PLT": 0.061}},
-    "mvu_lut": {"LUT": {"1": 74.682, "macw": 1.647, "PLT": 1.938, "inb": 1.125, "inbuf": 0.103}, "FF": {"accff": 1.123, "cnt": 1.829, "PLT": 0.217}},
-    "mvu_dsp": {"LUT": {"PSPlg": 0.548, "PLT": 0.788, "lg": 14.744, "sfin": 2.658}, "FF": {"accff": 1.163, "cnt": 2.878, "kff": 1.017, "PLT": 0.0}},
-    "swu": {"LUT": {"cw": 14.464, "taddr": 3.634, "tword": 1.073, "rmux": 0.274}, "FF": {"1": 16.059, "cw": 9.615}},
-    "pool": {"LUT": {"cw": 18.492, "tword": 3.04, "rmux": 0.778}, "FF": {"1": 22.45, "cw": 7.869, "ismax": 11.072}},
+    "mvu_binary": {"LUT": {"PSlg": 0.461, "PA": 1.645, "PLT": 0.672, "lg": 6.387, "sfin": 1.703, "inbuf": 0.254}, "FF": {"accff": 0.55, "cnt": 1.319, "kff": 0.125, "PLT": 1.932, "pipe": 1.217}},
+    "mvu_lut": {"LUT": {"1": 24.761, "macw": 0.27, "PS": 10.554, "PA": 1.984, "PLT": 1.448, "inb": 4.998, "inbuf": 0.04}, "FF": {"cnt": 2.598, "PLT": 2.949, "pipe": 0.684}},
+    "mvu_dsp": {"LUT": {"PSPlg": 0.665, "PL": 12.859, "lg": 12.743, "sfin": 2.925}, "FF": {"accff": 0.673, "cnt": 2.995, "kff": 0.961, "PLT": 1.761, "pipe": 1.015}},
+    "swu": {"LUT": {"cw": 14.826, "taddr": 3.755, "tword": 0.963, "rmux": 1.001}, "FF": {"1": 17.563, "cw": 11.097, "taddr": 1.349}},
+    "pool": {"LUT": {"taddr": 6.026, "red": 0.559, "rmux": 0.471}, "FF": {"1": 8.648, "cw": 8.039, "taddr": 1.981, "red": 0.564}},
     "global_sum_pool": {"LUT": {"1": 23.937, "mx": 2.269}, "FF": {"1": 8.47, "kff": 0.895}},
-    "thresholding": {"LUT": {"1": 2.907, "inb": 0.887}, "FF": {}},
+    "thresholding": {"LUT": {"1": 2.127, "PLT": 0.303}, "FF": {"1": 2.224, "PLT": 0.607}},
     "add": {"LUT": {"1": 1.0, "inb": 0.875}, "FF": {}},
     "fork": {"LUT": {"1": 1.0}, "FF": {}},
     "dwc": {"LUT": {"cap": 0.608, "place": 0.566, "counts": 1.155}, "FF": {"1": 0.946, "lgw": 0.769, "mx": 0.959}},
-    "input_dma": {"LUT": {"1": 11.136, "outb": 0.97, "buf": 0.023, "wplace": 0.966}, "FF": {"1": 24.239, "buf": 0.667}},
-    "output_dma": {"LUT": {"buf": 8.381, "bshift": 0.849}, "FF": {"1": 10.161, "buf": 7.865}},
-    "fifo": {"LUT": {"1": 3.998, "ffmem": 0.507, "ram": 0.952, "lgd": 4.931}, "FF": {"ffmem": 0.998, "ptr": 1.003}},
+    "input_dma": {"LUT": {"1": 11.184, "outb": 0.588, "buf": 0.383, "wplace": 0.604}, "FF": {"1": 24.239, "buf": 0.667}},
+    "output_dma": {"LUT": {"buf": 8.38, "bshift": 0.849}, "FF": {"1": 10.161, "buf": 7.865}},
+    "fifo": {"LUT": {"1": 4.515, "ffmem": 0.478, "ram": 0.98, "deep": 0.534, "lgd": 6.907}, "FF": {"ffmem": 0.699, "ptr": 1.087}},
 }  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from compiler.hw.kernels.base import (
     MemoryRole,
     clog2,
     register,
+    signed_bits,
     threshold_stage_columns,
 )
 from compiler.hw.kernels.elementwise import fold_elementwise
@@ -82,8 +83,12 @@ class Thresholding(Kernel):
         return clog2(self.consts["thresholds"].shape[1] + 1)
 
     def logic_features(self, df: Dataflow) -> dict[str, float]:
-        """The search's pipeline registers: per lane and level a value of threshold width."""
-        return {"PLT": self.pe * self.levels() * self.geometry.threshold_bits}
+        """The search's pipeline registers: per lane and level a value as wide as the RTL's
+        comparison (the thresholds' range and the input's, plus a sign: compiler/backends/rtl)."""
+        t = self.consts["thresholds"]
+        in_bits = df.input_streams(self)[0].bits
+        tb = max(signed_bits(int(t.min(initial=0)), int(t.max(initial=0))), in_bits + 4) + 1
+        return {"PLT": self.pe * self.levels() * tb}
 
     def pipeline_stages(self) -> int:
         """hdl/bireal_threshold.v: direction * x registered, then one register per search level
