@@ -3,6 +3,7 @@
 generated RTL gives (Yosys synth_xilinx -family xcup, every top-level instance apart).
 
     python benchmarks/cost_model_error.py [--split held-out|calibration|both] [--json F] [--rows F]
+        [--reuse F [--again dwc,mvu_lut]]
 
 Designs: seeded random Bi-Real-like designs (tests/hls/designs.py: a stem conv with 8-bit
 weights, thresholds, max pools, a binary 3x3 conv block with zero or +-1 padding, stride 1 or 2
@@ -129,24 +130,30 @@ def fit_inputs(k, kc, df, inst: str) -> dict:
     return {"key": k.calibration_key(), "features": k.calibration_features(df), "memory_lut": memory_lut}
 
 
-def design_rows(name: str, graph, seed: int, folder: Path, reuse: dict | None = None) -> list[dict]:
+def design_rows(
+    name: str, graph, seed: int, folder: Path, reuse: dict | None = None, again: set[str] = frozenset()
+) -> list[dict]:
     """Every instance's synthesized counts and estimates; with `reuse` ({(design, instance):
-    row} of an earlier run over the same RTL) only the estimates are computed again."""
+    row} of an earlier run over the same RTL) only the estimates are computed again, except for
+    the instances of the classes in `again`, synthesized again (alone: `only`) where their RTL
+    changed."""
     df = random_folding(graph, seed)
     depths, _, _ = size_fifos(df, 2)
     for s, d in depths.items():
         df.streams[s].depth = d
-    if reuse is None:
-        root = folder / name
-        project = generate(df, graph, root, BOARD)
-        synthesized = synthesize_xilinx(root, project.sources, TOP, root / "synth").instances
-        counts = {i: (c.resources(), c.lutram, c.depth, c.by_type) for i, c in synthesized.items()}
-    else:
+    counts = {}
+    if reuse is not None:
         counts = {
             i: (r["synthesized"], r["lutram"], r["depth"], r.get("cells", {}))
             for (d, i), r in reuse.items()
             if d == name
         }
+    redo = None if reuse is None else {k.name for k in df.order() if kernel_class(k) in again}
+    if redo is None or redo:
+        root = folder / name
+        project = generate(df, graph, root, BOARD)
+        synthesized = synthesize_xilinx(root, project.sources, TOP, root / "synth", only=redo).instances
+        counts |= {i: (c.resources(), c.lutram, c.depth, c.by_type) for i, c in synthesized.items()}
     est = estimates(df, BOARD)
     cost = {kc.name: kc for kc in design_cost(df, BOARD).kernels}
     rows = []
@@ -220,7 +227,16 @@ def main() -> None:
     p.add_argument(
         "--reuse", help="the --rows file of an earlier run over the same RTL: estimates only, no synthesis"
     )
+    p.add_argument(
+        "--again",
+        default="",
+        help="with --reuse: kernel classes (comma-separated, e.g. dwc,mvu_lut) to synthesize again, "
+        "alone, where their RTL changed",
+    )
     args = p.parse_args()
+    again = {c for c in args.again.split(",") if c}
+    if again and not args.reuse:
+        p.error("--again needs --reuse (the other instances' counts)")
     reuse = None
     if args.reuse:
         reuse = {
@@ -235,7 +251,7 @@ def main() -> None:
             rows = []
             for name, graph, seed in designs(split, Path(tmp)):
                 t0 = time.perf_counter()
-                rows += design_rows(name, graph, seed, Path(tmp), reuse[split] if reuse else None)
+                rows += design_rows(name, graph, seed, Path(tmp), reuse[split] if reuse else None, again)
                 print(f"  {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
             results[split] = errors(rows)
             all_rows[split] = rows

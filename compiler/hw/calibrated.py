@@ -50,7 +50,7 @@ FORMULAS: dict[str, dict[str, list[str]]] = {
 
 COEFFICIENTS: dict[str, dict[str, dict[str, float]]] = {
     "mvu_binary": {"LUT": {"PSlg": 0.461, "PA": 1.645, "PLT": 0.672, "lg": 6.387, "sfin": 1.703, "inbuf": 0.254}, "FF": {"accff": 0.55, "cnt": 1.319, "kff": 0.125, "PLT": 1.932, "pipe": 1.217}},
-    "mvu_lut": {"LUT": {"1": 24.761, "macw": 0.27, "PS": 10.554, "PA": 1.984, "PLT": 1.448, "inb": 4.998, "inbuf": 0.04}, "FF": {"cnt": 2.598, "PLT": 2.949, "pipe": 0.684}},
+    "mvu_lut": {"LUT": {"1": 20.284, "macw": 0.17, "PS": 11.66, "PA": 0.53, "PLT": 2.3, "inb": 5.676, "inbuf": 0.035}, "FF": {"cnt": 2.598, "PLT": 2.949, "pipe": 0.684}},
     "mvu_dsp": {"LUT": {"PSPlg": 0.665, "PL": 12.859, "lg": 12.743, "sfin": 2.925}, "FF": {"accff": 0.673, "cnt": 2.995, "kff": 0.961, "PLT": 1.761, "pipe": 1.015}},
     "swu": {"LUT": {"cw": 14.826, "taddr": 3.755, "tword": 0.963, "rmux": 1.001}, "FF": {"1": 17.563, "cw": 11.097, "taddr": 1.349}},
     "pool": {"LUT": {"taddr": 6.026, "red": 0.559, "rmux": 0.471}, "FF": {"1": 8.648, "cw": 8.039, "taddr": 1.981, "red": 0.564}},

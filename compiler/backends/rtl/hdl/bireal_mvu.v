@@ -120,13 +120,21 @@ module bireal_mvu #(
                     wire signed [XW-1:0] xe = $signed(xv[q*XW +: XW]);
                     if (WBITS == 1) begin : sign  // a sign bit: the input added or subtracted
                         assign leaves[q*LB +: LB] = w[q] ? {xe[XW-1], xe} : -{xe[XW-1], xe};
-                    end else if (LUTMAC) begin : shift_add  // over the weight's bits (the top one subtracts): LUTs
+                    end else if (LUTMAC) begin : shift_add
+                        // shift and add over the narrower operand's bits (its top bit subtracts),
+                        // the other shifted: LUTs, as few adders in series as that operand has bits
+                        wire signed [WBITS-1:0] wq = w[q*WBITS +: WBITS];
                         reg signed [LB-1:0] prod;
                         integer j;
                         always @* begin
                             prod = 0;
-                            for (j = 0; j < WBITS; j = j + 1)
-                                if (w[q*WBITS + j]) prod = (j == WBITS - 1) ? prod - (xe <<< j) : prod + (xe <<< j);
+                            if (XW <= WBITS) begin
+                                for (j = 0; j < XW; j = j + 1)
+                                    if (xe[j]) prod = (j == XW - 1) ? prod - (wq <<< j) : prod + (wq <<< j);
+                            end else begin
+                                for (j = 0; j < WBITS; j = j + 1)
+                                    if (wq[j]) prod = (j == WBITS - 1) ? prod - (xe <<< j) : prod + (xe <<< j);
+                            end
                         end
                         assign leaves[q*LB +: LB] = prod;
                     end else begin : multiply  // a DSP48E2 (the leaf register: its M register)
