@@ -47,7 +47,7 @@ module bireal_tree #(
     localparam LEVELS = N > 1 ? $clog2(N) : 0;
     localparam TW = W + (MAX ? 0 : LEVELS);
     localparam E = TW + 1;  // a node: {valid, value}
-    wire [(LEVELS+1)*N*E-1:0] lv;
+    wire [(LEVELS+1)*N*E-1:0] lv /*verilator split_var*/;
     genvar l, i;
     generate
         for (i = 0; i < N; i = i + 1) begin : leaf
