@@ -169,13 +169,25 @@ TREE_LEVELS_PER_STAGE = 4  # a matrix unit's adder tree: an adder is one LUT lev
 POOL_LEVELS_PER_STAGE = 2  # a pool's max/sum tree: a comparison and a select per level
 
 
+def tree_levels(leaves: int) -> int:
+    """Levels of a balanced pairwise tree over `leaves` values."""
+    return math.ceil(math.log2(leaves)) if leaves > 1 else 0
+
+
+def registered_levels(leaves: int, per: int, registered_sum: bool) -> list[int]:
+    """The levels of hdl/bireal_tree.v followed by a register (besides the leaves'): every `per`
+    levels, and its last level where `registered_sum`."""
+    levels = tree_levels(leaves)
+    return [
+        level
+        for level in range(1, levels + 1)
+        if (level % per == 0 and level < levels) or (level == levels and registered_sum)
+    ]
+
+
 def tree_stages(leaves: int, per: int, registered_sum: bool) -> int:
-    """Register stages of a balanced tree over `leaves` values (hdl/bireal_tree.v): the leaves,
-    after every `per` levels, and after its last level where `registered_sum`."""
-    levels = math.ceil(math.log2(leaves)) if leaves > 1 else 0
-    if registered_sum:
-        return 1 + -(-levels // per)
-    return 1 + (levels - 1) // per if levels else 1
+    """Register stages of a balanced tree over `leaves` values: the leaves and `registered_levels`."""
+    return 1 + len(registered_levels(leaves, per, registered_sum))
 
 
 def divisors(n: int) -> list[int]:

@@ -12,18 +12,20 @@ import numpy as np
 
 from compiler.hw.calibrated import kept_beats
 from compiler.hw.kernels.base import (
+    TREE_LEVELS_PER_STAGE,
     Builder,
     Dataflow,
     Kernel,
     Memory,
     MemoryRole,
-    TREE_LEVELS_PER_STAGE,
     clog2,
     divisors,
     live_columns,
     register,
+    registered_levels,
     signed_bits,
     threshold_stage_columns,
+    tree_levels,
     tree_stages,
     used_columns,
 )
@@ -134,7 +136,7 @@ class MatrixVector(Kernel):
 
     def logic_features(self, df: Dataflow) -> dict[str, float]:
         g = self.geometry
-        levels = clog2(len(self.consts["thresholds"][0]) + 1) if "thresholds" in self.consts else 0
+        levels = self.search_levels()
         t_bits = g.threshold_bits if g.threshold_bits is not None else g.acc_bits
         sf, nf = self.folds()
         inb = sum(s.width * s.bits for s in df.input_streams(self))
@@ -258,22 +260,20 @@ class MatrixVector(Kernel):
         leaves = self.tree_leaves()
         xw = g.in_bits + 1
         lb = 4 if g.binary else (xw + 1 if g.weight_bits == 1 else xw + g.weight_bits)
-        levels = math.ceil(math.log2(leaves)) if leaves > 1 else 0
-        per_lane = leaves * lb
-        for level in range(1, levels + 1):
-            if (level % TREE_LEVELS_PER_STAGE == 0 and level < levels) or level == levels:
-                per_lane += -(-leaves // 2**level) * (lb + levels)
+        node = lb + tree_levels(leaves)
+        registered = registered_levels(leaves, TREE_LEVELS_PER_STAGE, True)
+        per_lane = leaves * lb + sum(-(-leaves // 2**level) * node for level in registered)
         _, nf = self.folds()
-        stages = tree_stages(leaves, TREE_LEVELS_PER_STAGE, True)
-        return self.pe * per_lane + (clog2(nf) + 3) * stages
+        return self.pe * per_lane + (clog2(nf) + 3) * (1 + len(registered))
 
     def pipeline_stages(self) -> int:
         """hdl/bireal_mvu.v: the leaves and the adder tree, accumulated in the cycle its sum is
         registered; then the threshold search, one register per level."""
-        tree = tree_stages(self.tree_leaves(), TREE_LEVELS_PER_STAGE, True)
-        if "thresholds" not in self.consts:
-            return tree
-        return tree + clog2(len(self.consts["thresholds"][0]) + 1)
+        return tree_stages(self.tree_leaves(), TREE_LEVELS_PER_STAGE, True) + self.search_levels()
+
+    def search_levels(self) -> int:
+        """Stages of its threshold search (0 without thresholds)."""
+        return clog2(len(self.consts["thresholds"][0]) + 1) if "thresholds" in self.consts else 0
 
     def latency(self, f_in, l_in, rate, ins, outs, cycles):
         sf, nf = self.folds()
