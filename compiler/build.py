@@ -90,6 +90,7 @@ class BuildConfig:
     residual_bits: int | None = None  # a named model's residual grid (default: the model's, 8)
     input_shape: tuple[int, ...] | None = None  # (1, C, H, W) to export a Brevitas nn.Module
     synth: bool = False  # --target rtl: also synthesize with Yosys (the `synth` step)
+    synth_jobs: int = 1  # Yosys runs at once, each over a group of instances (1: the whole design in one)
 
     def __post_init__(self) -> None:
         if isinstance(self.out, str) and not self.out.strip():
@@ -463,6 +464,13 @@ def build_parser() -> v.Parser:
         action="store_true",
         help="--target rtl: also synthesize with Yosys for UltraScale+ (counts beside the cost model's)",
     )
+    hw.add_argument(
+        "--synth-jobs",
+        type=v.integer(1, 64),
+        default=1,
+        help="Yosys runs at once, each synthesizing a group of the design's instances (same counts; "
+        "use the machine's cores for a large design)",
+    )
     return p
 
 
@@ -509,6 +517,7 @@ def main(argv: list[str] | None = None) -> None:
         sim_frames=args.sim_frames,
         residual_bits=args.residual_bits,
         synth=args.synth,
+        synth_jobs=args.synth_jobs,
     )
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
     report = build(cfg, progress=lambda msg: print(msg, file=sys.stderr, flush=True), verbosity=verbosity)

@@ -30,12 +30,18 @@ from __future__ import annotations
 import math
 
 FORMULAS: dict[str, dict[str, list[str]]] = {
-    "mvu_binary": {"LUT": ["PSlg", "PA", "PLT", "lg", "sfin", "inbuf"], "FF": ["accff", "cnt", "kff", "PLT", "pipe"]},
+    "mvu_binary": {
+        "LUT": ["PSlg", "PA", "PLT", "lg", "sfin", "inbuf"],
+        "FF": ["accff", "cnt", "kff", "PLT", "pipe"],
+    },
     "mvu_lut": {
         "LUT": ["1", "macw", "PS", "PA", "PLT", "inb", "sfin", "inbuf"],
         "FF": ["accff", "cnt", "kff", "PLT", "pipe"],
     },
-    "mvu_dsp": {"LUT": ["PSPlg", "PLT", "PL", "lg", "sfin", "inbuf"], "FF": ["accff", "cnt", "kff", "PLT", "pipe"]},
+    "mvu_dsp": {
+        "LUT": ["PSPlg", "PLT", "PL", "lg", "sfin", "inbuf"],
+        "FF": ["accff", "cnt", "kff", "PLT", "pipe"],
+    },
     "swu": {"LUT": ["1", "cw", "taddr", "tword", "rmux"], "FF": ["1", "cw", "taddr"]},
     "pool": {"LUT": ["cw", "taddr", "tword", "red", "rmux"], "FF": ["1", "cw", "ismax", "taddr", "red"]},
     "global_sum_pool": {"LUT": ["1", "mx"], "FF": ["1", "kff"]},

@@ -352,6 +352,12 @@ def rtl_kernel(k: Kernel, df: Dataflow, graph: Graph, placement: dict | None = N
     """`placement`: (kernel, memory) -> where the cost model put it (`BRAM36`, `LUTRAM`, ...)."""
     make = lookup(MODULES, k, "RTL module")
     rk = make(k, df, graph, placement or {}) if make is _mvu else make(k, df, graph)
+    where = placement or {}
     if isinstance(k, WindowKernel):
-        rk.params["LBSTYLE"] = RAM_STYLE.get((placement or {}).get((k.name, "line buffer"), ""), 0)
+        rk.params["LBSTYLE"] = RAM_STYLE.get(where.get((k.name, "line buffer"), ""), 0)
+    if "LEVELS" in rk.params:  # a threshold search: the stages placed in block RAM
+        stages = range(rk.params["LEVELS"])
+        rk.params["TSTYLE"] = sum(
+            ROM_STYLE.get(where.get((k.name, f"thresholds[{s}]"), ""), 0) << s for s in stages
+        )
     return rk

@@ -24,6 +24,7 @@ import json
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -214,3 +215,36 @@ def synthesize_xilinx(
     kinds = {c["type"] for n, c in top_cells.items() if n in instances}
     glue = count({k: v for k, v in glue_types.items() if k not in kinds and "BUF" not in k})
     return SynthResult(instances, glue, seconds, out / "yosys_xcup.log")
+
+
+def balanced_groups(weights: dict[str, float], jobs: int) -> list[set[str]]:
+    """The instances in `jobs` groups of about equal weight (an instance's estimated LUT + FF: the
+    synthesizer's work), heaviest first onto the lightest group."""
+    groups: list[tuple[float, set[str]]] = [(0.0, set()) for _ in range(max(1, jobs))]
+    for name in sorted(weights, key=lambda n: (-weights[n], n)):
+        i = min(range(len(groups)), key=lambda j: groups[j][0])
+        groups[i] = (groups[i][0] + weights[name], groups[i][1] | {name})
+    return [g for _, g in groups if g]
+
+
+def synthesize_in_groups(
+    root: Path, sources: list[Path], top: str, out: Path, weights: dict[str, float], jobs: int
+) -> SynthResult:
+    """`synthesize_xilinx` of the whole design, or with `jobs` > 1 of `jobs` groups of instances
+    at once (`only`: each instance is synthesized as in the whole design, its hierarchy kept), on
+    as many cores; the counts are the same, the top's glue (a few LUTs) is left out. Seconds: the
+    longest group's."""
+    groups = balanced_groups(weights, jobs)
+    if len(groups) <= 1:
+        return synthesize_xilinx(root, sources, top, out)
+    with ThreadPoolExecutor(len(groups)) as pool:  # each thread waits on its own Yosys process
+        parts = list(
+            pool.map(
+                lambda ig: synthesize_xilinx(root, sources, top, out / f"group{ig[0]}", only=ig[1]),
+                enumerate(groups),
+            )
+        )
+    instances = {name: c for part in parts for name, c in part.instances.items()}
+    log = out / "yosys_xcup.log"
+    log.write_text("".join(f"==> {part.log}\n{part.log.read_text()}" for part in parts))
+    return SynthResult(instances, count({}), max(part.seconds for part in parts), log)

@@ -35,6 +35,7 @@ module bireal_mvu #(
     parameter WEIGHTS = "weights",       // file name prefix: WEIGHTS_000.mem ... one per lane
     parameter WSTYLE = 0,                // the weight ROMs: 0 the synthesizer's choice, 1 block RAM
     parameter THRESHOLDS = "thresholds", // likewise
+    parameter TSTYLE = 0,                // bit s: threshold search stage s in block RAM
     parameter DIRECTIONS = "directions.mem",
     parameter BIASES = "bias.mem",
     parameter TREE_PER = 4               // adder levels per register stage (TREE_LEVELS_PER_STAGE)
@@ -151,7 +152,7 @@ module bireal_mvu #(
             always @(posedge clk) if (a_fired) acc <= sum;
             if (THRESH) begin : thresholds  // LEVELS more stages
                 bireal_threshold_search #(.LEVELS(LEVELS), .GROUPS(NF), .TB(TB), .VW(ACC), .OW(OW), .QMIN(QMIN),
-                                          .STEP(STEP), .PREFIX({THRESHOLDS, "_", LANE})) search (
+                                          .STEP(STEP), .PREFIX({THRESHOLDS, "_", LANE}), .TSTYLE(TSTYLE)) search (
                     .clk(clk), .group({{(32-NFW){1'b0}}, a_nf}), .direction(dir[p*2 +: 2]), .x(sum), .y(y[p*OW +: OW]));
             end else if (BIAS) begin : biased
                 assign y[p*OW +: OW] = {{(OW-ACC){sum[ACC-1]}}, sum} + {{(OW-BB){bias[p*BB+BB-1]}}, bias[p*BB +: BB]};

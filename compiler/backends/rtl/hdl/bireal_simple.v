@@ -77,6 +77,7 @@ module bireal_thresholding #(
     parameter TB = 12,
     parameter QMIN = 0,
     parameter STEP = 1,
+    parameter TSTYLE = 0,  // bit s: threshold stage s in block RAM
     parameter THRESHOLDS = "thresholds",  // file name prefix: THRESHOLDS_000.mem ... one per lane
     parameter DIRECTIONS = "directions.mem"
 ) (
@@ -109,7 +110,7 @@ module bireal_thresholding #(
             localparam [7:0] D2 = 48 + p / 100, D1 = 48 + (p / 10) % 10, D0 = 48 + p % 10;
             localparam [23:0] LANE = {D2, D1, D0};  // the lane's number, 3 digits
             bireal_threshold_search #(.LEVELS(LEVELS), .GROUPS(GROUPS), .TB(TB), .VW(VW), .OW(OW), .QMIN(QMIN),
-                                      .STEP(STEP), .PREFIX({THRESHOLDS, "_", LANE})) search (
+                                      .STEP(STEP), .PREFIX({THRESHOLDS, "_", LANE}), .TSTYLE(TSTYLE)) search (
                 .clk(clk), .group({{(32-GW){1'b0}}, g}), .direction(dir[p*2 +: 2]), .x(xv[p*VW +: VW]), .y(yv[p*OW +: OW]));
         end
     endgenerate

@@ -5,7 +5,8 @@
 // channel group g), read at the count the stages before it found. Pipelined: direction * x is
 // registered in its cycle (with the group), and each stage but the last registers its count, so
 // y is that of the x of LEVELS cycles before (Thresholding.pipeline_stages). Stage s's address
-// {group, count so far} comes from registers.
+// {group, count so far} comes from registers, so a stage the cost model placed in block RAM
+// (TSTYLE) is one.
 module bireal_threshold_search #(
     parameter LEVELS = 1,
     parameter GROUPS = 1,
@@ -14,7 +15,8 @@ module bireal_threshold_search #(
     parameter OW = 8,    // bits of the result (signed)
     parameter QMIN = 0,
     parameter STEP = 1,
-    parameter PREFIX = "thresholds"
+    parameter PREFIX = "thresholds",
+    parameter TSTYLE = 0  // bit s: stage s's ROM in block RAM (the cost model's placement)
 ) (
     input  wire                 clk,
     input  wire [31:0]          group,
@@ -42,10 +44,25 @@ module bireal_threshold_search #(
     generate
         for (s = 0; s < LEVELS; s = s + 1) begin : stage
             localparam [7:0] S1 = 48 + s / 10, S0 = 48 + s % 10;
-            reg [TB-1:0] rom [0:GROUPS*(1<<s)-1];
-            initial $readmemh({PREFIX, "_l", S1, S0, ".mem"}, rom);
             wire [CW-1:0] found = count[s*CW +: CW];
-            wire signed [TB-1:0] t = rom[g[s*GW +: GW] * (1 << s) + (found >> (LEVELS - s))];
+            // word g * 2**s + the s bits found so far: a concatenation of registers, which a block
+            // RAM's address register absorbs
+            wire [GW+s-1:0] addr;
+            if (s == 0) begin : first
+                assign addr = g[GW-1:0];
+            end else begin : later
+                assign addr = {g[s*GW +: GW], found[LEVELS-1 -: (s > 0 ? s : 1)]};
+            end
+            wire signed [TB-1:0] t;
+            if ((TSTYLE >> s) & 1) begin : block  // the cost model placed this stage in block RAM
+                (* rom_style = "block", ram_style = "block" *) reg [TB-1:0] rom [0:GROUPS*(1<<s)-1];
+                initial $readmemh({PREFIX, "_l", S1, S0, ".mem"}, rom);
+                assign t = rom[addr];
+            end else begin : any
+                reg [TB-1:0] rom [0:GROUPS*(1<<s)-1];
+                initial $readmemh({PREFIX, "_l", S1, S0, ".mem"}, rom);
+                assign t = rom[addr];
+            end
             wire signed [TB-1:0] vs = v[s*TB +: TB];
             wire [CW-1:0] next = t <= vs ? found + (1 << (LEVELS - 1 - s)) : found;
             if (s == LEVELS - 1) begin : last
