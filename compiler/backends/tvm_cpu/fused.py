@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.backends.tvm_cpu.kernels import WORD, schedule, words
+from compiler.ir.affine import checkpoints, widest_slope
 
 VALUE_LIMIT = 1 << 30  # |every int32 value| stays below this, so clipped thresholds stay exact
 
@@ -57,51 +58,18 @@ def affine_thresholds(t: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarr
     for every integer v = d * acc that the accumulator's bounds [lo, hi] allow, evaluated in
     `dtype` arithmetic (fused or not), or None when some channel has no such fit.
 
-    The count and the clamped floor(a*v + b) are both non-decreasing step functions of v, so they
-    agree on [vlo, vhi] when they agree, with a margin, at vlo, vhi and on both sides of every
-    jump (u - 1 and u for each threshold u inside): between two such checkpoints with one count,
-    the affine value stays inside the same integer band. The margin exceeds the rounding of a*v + b
+    Checked at compiler/ir/affine.py's checkpoints, with a margin above the rounding of a*v + b
     in `dtype`: 1e-9 for float64 (values below 1e5); for float32, 2**-20 of the channel's
     magnitude |a| max|v| + |b|, eight times the worst float32 error of a product and a sum. The
-    check runs on a and b as rounded to `dtype`. For each channel the feasible b for a given a is
-    an interval whose width is concave in a; a ternary search finds its widest a."""
+    check runs on a and b as rounded to `dtype`; the slope is the one with the widest interval of
+    feasible b (`widest_slope`)."""
     c, steps = t.shape
-    t = t.astype(np.float64)
-    d = d.astype(np.int64)
-    lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
-    vlo = np.where(d > 0, lo, np.where(d < 0, -hi, 0)).astype(np.float64)
-    vhi = np.where(d > 0, hi, np.where(d < 0, -lo, 0)).astype(np.float64)
-    inside = (t > vlo[:, None]) & (t <= vhi[:, None])
-    points = np.concatenate(
-        [
-            vlo[:, None],
-            vhi[:, None],
-            np.where(inside, t, vlo[:, None]),
-            np.where(inside, t - 1, vlo[:, None]),
-        ],
-        axis=1,
-    )
-    counts = np.stack([np.searchsorted(t[k], points[k], side="right") for k in range(c)]).astype(np.float64)
-    vmax = np.maximum(np.abs(vlo), np.abs(vhi))
+    points, counts = checkpoints(t, d, lo, hi)
+    vmax = np.abs(points).max(axis=1)
 
     def fit(margin):
-        floor_free = np.where(counts == 0, -np.inf, counts + margin[:, None])  # clamped up to 0 anyway
-        ceil_free = np.where(counts == steps, np.inf, counts + 1 - margin[:, None])  # clamped to steps
-
-        def width(a):
-            offsets = points * a[:, None]
-            low = (floor_free - offsets).max(axis=1)
-            high = (ceil_free - offsets).min(axis=1)
-            low, high = np.where(np.isinf(low), high - 1, low), np.where(np.isinf(high), low + 1, high)
-            return high - low, (low + high) / 2
-
-        left, right = np.zeros(c), np.full(c, float(steps + 1))  # a > 1: repeated thresholds
-        for _ in range(200):
-            m1, m2 = left + (right - left) / 3, right - (right - left) / 3
-            better = width(m1)[0] < width(m2)[0]
-            left, right = np.where(better, m1, left), np.where(better, right, m2)
-        a = (left + right) / 2
-        return a, width(a)[1]
+        a, b, _ = widest_slope(points, counts, steps, margin)
+        return a, b
 
     a, b = fit(np.full(c, MARGIN64))
     magnitude = np.abs(a) * vmax + np.abs(b) + 1

@@ -1,0 +1,77 @@
+"""compiler/ir/affine.py: threshold sets as the floor of an affine map of the input, in integers
+(M v + B) >> S for the FPGA units. Every fit is compared with the threshold count at every value
+the input's range allows, over random grids, ranges, directions and threshold counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compiler.ir.affine import integer_affine, reachable
+
+
+def count(t: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return np.searchsorted(t, v, side="right")
+
+
+def exhaustive(t, d, lo, hi, fit) -> None:
+    """The fit's count == the thresholds' count for every reachable input of every channel."""
+    for c in range(len(t)):
+        v = d[c] * np.arange(lo[c], hi[c] + 1)
+        got = np.clip((fit.mult[c] * v + fit.offset[c]) >> fit.shift, 0, fit.steps)
+        assert np.array_equal(got, count(t[c], v)), c
+        column = np.zeros((len(v), len(t)), dtype=np.int64)
+        column[:, c] = v
+        assert np.array_equal(fit.counts(column)[:, c], got)  # the vectorized form the simulator uses
+    assert fit.mult.min(initial=0) >= 0 and fit.sum_bits <= 62
+
+
+def bn_thresholds(rng, channels: int, steps: int) -> np.ndarray:
+    """What a folded BatchNorm gives: count = round(scale * x + shift) clamped to the grid, as
+    thresholds ceil((k - 1/2 - shift) / scale), some channels with repeated thresholds (a
+    scale above 1 skips grid values)."""
+    scale = np.exp(rng.uniform(np.log(0.005), np.log(4.0), channels))
+    shift = rng.uniform(-3 * steps, 3 * steps, channels)
+    k = np.arange(1, steps + 1)
+    return np.ceil((k[None, :] - 0.5 - shift[:, None]) / scale[:, None]).astype(np.int64)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_batchnorm_grids_fit_and_are_exact_over_the_whole_range(seed):
+    rng = np.random.default_rng(seed)
+    channels = int(rng.integers(1, 40))
+    steps = int(rng.choice([1, 2, 3, 7, 15, 31, 63, 255]))
+    t = bn_thresholds(rng, channels, steps)
+    d = rng.choice([-1, 0, 1], channels)
+    lo = -rng.integers(0, 3000, channels)
+    hi = rng.integers(0, 3000, channels)  # asymmetric ranges, some of one value (0)
+    fit = integer_affine(t, d, lo, hi)
+    assert fit is not None
+    exhaustive(t, d, lo, hi, fit)
+    vlo, vhi = reachable(d, lo, hi)
+    assert fit.v_bits >= int(max(abs(vlo).max(), abs(vhi).max())).bit_length() + 1
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_other_threshold_sets_fit_only_where_exact(seed):
+    """Random ascending thresholds (no affine map behind them) over a range: either no fit or an
+    exact one (a few sets with one or two thresholds inside the range always fit)."""
+    rng = np.random.default_rng(100 + seed)
+    channels, steps = 6, int(rng.choice([1, 2, 3, 15]))
+    t = np.sort(rng.integers(-60, 60, (channels, steps)), axis=1)
+    d = rng.choice([-1, 1], channels)
+    lo, hi = np.full(channels, -50), np.full(channels, 50)
+    fit = integer_affine(t, d, lo, hi)
+    if steps == 1:
+        assert fit is not None  # one threshold: a step, always a floor of a steep line
+    if fit is not None:
+        exhaustive(t, d, lo, hi, fit)
+
+
+def test_uneven_gaps_have_no_fit():
+    t = np.array([[0, 1, 100]])  # gaps 1 and 99 inside [-200, 200]: no line has both
+    assert integer_affine(t, np.array([1]), np.array([-200]), np.array([200])) is None
+    # the same thresholds where only the first is reachable: a fit
+    fit = integer_affine(t, np.array([1]), np.array([-200]), np.array([0]))
+    assert fit is not None
+    exhaustive(t, np.array([1]), np.array([-200]), np.array([0]), fit)
