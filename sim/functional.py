@@ -3,7 +3,7 @@
 Each kernel is modelled the way the hardware computes: the sliding-window units generate
 addresses into their input (padding and the Bi-Real sign applied on the way), the matrix-vector
 units accumulate SIMD-wide partial products fold by fold (bit-packed XNOR-popcount for binary
-layers) and compare against their thresholds, adds saturate, pools reduce their windows. Streams
+layers) and compare against their thresholds (or requantize with their multiply-add), adds saturate, pools reduce their windows. Streams
 hold every frame's elements in stream order: `values[stream]` is (frames, elements) int64.
 """
 
@@ -76,7 +76,12 @@ def _mvu(k: MatrixVector, ins: list[np.ndarray]) -> np.ndarray:
             acc = (rows.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
         else:
             acc = rows.astype(np.int64) @ w.T.astype(np.int64)
-    if "thresholds" in k.consts:
+    fit = k.requant()
+    if fit is not None:  # the multiply-add as the units compute it: (d M acc + B) >> S, clamped
+        m, b = (c.reshape(-1) for c in k.requant_words())
+        count = np.clip((m * acc + b) >> fit.shift, 0, fit.steps)
+        out = count * g.step + g.qmin
+    elif "thresholds" in k.consts:
         out = _thresholds(k, acc)
     else:
         out = acc + k.consts.get("bias", np.zeros(g.mh, dtype=np.int64)).astype(np.int64)

@@ -91,7 +91,7 @@ PLACEMENT_HEADROOM = 0.85  # memory placement aims to keep each resource under 8
 
 
 LUTRAM_MAX_DEPTH = 128  # parameter memories up to this depth are distributed RAM (FINN's rule)
-PARAMETERS = (MemoryRole.WEIGHTS, MemoryRole.THRESHOLDS, MemoryRole.BIAS)
+PARAMETERS = (MemoryRole.WEIGHTS, MemoryRole.THRESHOLDS, MemoryRole.BIAS, MemoryRole.REQUANT)
 
 
 def first_choice(m: Memory, opts: dict[str, int], capacity: dict[str, int]) -> str:

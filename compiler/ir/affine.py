@@ -17,6 +17,7 @@ Two forms use this:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,7 +131,28 @@ def _offset_interval(m: np.ndarray, v: np.ndarray, n: np.ndarray, steps: int, sh
     return np.where(low == -big, np.minimum(high, 0), low), np.where(high == big, np.maximum(low, 0), high)
 
 
+_FITS: dict[bytes, IntegerAffine | None] = {}  # content digest -> fit (a design search asks again and again)
+
+
 def integer_affine(t: np.ndarray, d: np.ndarray, lo, hi) -> IntegerAffine | None:
+    """`fit_integer_affine`, remembered by the content of its arguments."""
+    arrays = [
+        np.ascontiguousarray(np.asarray(a, dtype=np.int64))
+        for a in (t, d, np.atleast_1d(lo), np.atleast_1d(hi))
+    ]
+    h = hashlib.blake2b(digest_size=20)
+    for a in arrays:
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    key = h.digest()
+    if key not in _FITS:
+        if len(_FITS) > 4096:
+            _FITS.clear()
+        _FITS[key] = fit_integer_affine(*arrays)
+    return _FITS[key]
+
+
+def fit_integer_affine(t: np.ndarray, d: np.ndarray, lo, hi) -> IntegerAffine | None:
     """The integer form of the thresholds `t` (C, steps), ascending per channel, with directions
     `d` over inputs in [lo, hi] per channel, or None when some channel has none (within
     MAX_SHIFT). Each channel's real slope range is found first (`widest_slope`); the shift is

@@ -19,6 +19,7 @@ from compiler.hw.kernels import (
     SumPool,
     WidthConverter,
 )
+from compiler.hw.kernels.matrix import AFFINE_MIN_STEPS, REQUANT_STAGES
 from sim.schedule import build_processes
 from sim.simulate import isolated, least_depth
 from sim.timing import solve, tick
@@ -133,18 +134,35 @@ def test_window_kernel_under_back_pressure_fast_equals_tick():
         solve(procs, depths)
 
 
-@pytest.mark.parametrize("simd,levels", [(1, 1), (6, 1), (7, 2), (36, 3), (97, 8), (300, 4)])
+@pytest.mark.parametrize(
+    "simd,levels", [(1, 1), (6, 1), (7, 2), (36, 3), (97, 8), (300, 4), (97, -8), (300, -4)]
+)
 def test_a_pipelined_beat_is_readable_its_stages_after_its_push(simd, levels):
     """A thresholded binary matrix unit writes each beat pipeline_stages cycles after its op fires
-    (its tree, then one stage per search level): the sink takes it one cycle after that, in both
+    (its tree, then one stage per search level, or the multiply-add's REQUANT_STAGES where the
+    thresholds are evenly spaced: levels < 0): the sink takes it one cycle after that, in both
     engines, and the unit still fires every cycle (the FIFO holds the beats in flight)."""
-    thresholds = np.sort(np.random.default_rng(simd).integers(-simd, simd, (4, 2**levels - 1)), axis=1)
-    g = MatrixVector.Geometry(mw=simd, mh=4, pixels=3, binary=True, qmin=0, threshold_bits=16)
-    k = MatrixVector("mvu", [], [], g, consts={"thresholds": thresholds, "direction": np.ones(4)}, pe=2, simd=simd)
+    rng = np.random.default_rng(simd)
+    steps = 2 ** abs(levels) - 1
+    if levels > 0:  # random: no multiply-add reproduces them
+        thresholds = np.sort(rng.integers(-simd, simd, (4, steps)), axis=1)
+    else:  # a BatchNorm's grid: 2 accumulator values per step
+        thresholds = np.arange(steps)[None, :] * 2 - steps + rng.integers(-3, 3, (4, 1))
+    g = MatrixVector.Geometry(
+        mw=simd, mh=4, pixels=3, binary=True, qmin=0, threshold_bits=16, in_lo=-1, in_hi=1
+    )
+    weights = rng.choice([-1, 1], (4, simd))
+    consts = {"weights": weights, "thresholds": thresholds, "direction": np.ones(4)}
+    k = MatrixVector("mvu", [], [], g, consts=consts, pe=2, simd=simd)
     leaves = -(-simd // 6)
     tree = 1 + -(-max(0, (leaves - 1).bit_length()) // 4)
-    assert k.pipeline_stages() == tree + levels
-    streams = {"in0": Stream("in0", "x", "mvu", 3 * simd, 1, simd), "out0": Stream("out0", "mvu", "y", 12, 8, 2)}
+    affine = levels < 0 or (steps >= AFFINE_MIN_STEPS and k.requant() is not None)
+    assert (k.requant() is not None) == affine and (levels > 0 or affine)
+    assert k.pipeline_stages() == tree + (REQUANT_STAGES if affine else levels)
+    streams = {
+        "in0": Stream("in0", "x", "mvu", 3 * simd, 1, simd),
+        "out0": Stream("out0", "mvu", "y", 12, 8, 2),
+    }
     k.inputs, k.outputs = ["in0"], ["out0"]
     mini = isolated(Dataflow("t", {"mvu": k}, streams, (1, 1, 1), 0), k)
     procs = build_processes(mini, 1)

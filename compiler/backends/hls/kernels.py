@@ -273,7 +273,19 @@ def _mvu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
         spec.pragmas.append(f"BIND_STORAGE variable={k.name}_weights type=rom_2p impl={impl}")
     ctx.update(words=words if binary else -(-ctx["in_beat"] // 64), out_words=-(-ctx["out_beat"] // 64))
     out_calc = max(out_elem.bits, acc) + 2
-    if ctx["thresholds"]:
+    fit = k.requant()
+    ctx["affine"] = fit is not None
+    if fit is not None:  # the thresholds as a proven multiply-add (compiler/ir/affine.py)
+        mult, offset = k.requant_words()
+        for name, values, bits, what in (
+            ("rq_mult", mult, fit.mult_bits + 1, "d * M: the multiplier, the direction folded in"),
+            ("rq_offset", offset, fit.offset_bits, "B: the offset"),
+        ):
+            spec.arrays.append(ParamArray(name, const_int(bits), f"[{k.pe}][{nf}]", c_array(values.T), what))
+            spec.pragmas.append(f"ARRAY_PARTITION variable={k.name}_{name} complete dim=1")
+        ctx.update(qmin=g.qmin, step=g.step, shift=fit.shift, steps=fit.steps, rq_bits=fit.sum_bits + 1)
+        out_calc = max(out_calc, fit.steps.bit_length() + 2, int(abs(g.qmin)).bit_length() + 2)
+    elif ctx["thresholds"]:
         t_bits = g.threshold_bits if g.threshold_bits is not None else acc
         levels = _threshold_tables(spec, cost, nf, k.pe, max(int(t_bits), acc + 2) + 1)
         ctx.update(levels=levels, qmin=g.qmin, step=g.step)

@@ -164,7 +164,21 @@ def _mvu(k: MatrixVector, df: Dataflow, graph: Graph, placement: dict) -> RtlKer
         TREE_PER=TREE_LEVELS_PER_STAGE,
     )
     out_value = max(acc, oe.bits) + 1
-    if "thresholds" in k.consts:
+    fit = k.requant()
+    if fit is not None:  # the thresholds as a proven multiply-add: a word {d*M, B} per lane and fold
+        mult, offset = k.requant_words()
+        mb, bb = fit.mult_bits + 1, fit.offset_bits
+        for p in range(k.pe):
+            fields = np.stack([offset[:, p], mult[:, p]], axis=1)  # B in the low bits, M above
+            words = [(int(m) & ((1 << mb) - 1)) << bb | (int(b) & ((1 << bb) - 1)) for b, m in fields]
+            rk.roms[f"{k.name}_requant_{p:03d}.mem"] = (mb + bb, words)
+        rk.params.update(
+            AFFINE=1, RQM=mb, RQB=bb, RQW=max(fit.sum_bits, acc + mb) + 1, RQS=fit.shift, RQN=fit.steps,
+            RQSTYLE=ROM_STYLE.get(placement.get((k.name, "requant"), ""), 0), REQUANT=f"mem/{k.name}_requant",
+            QMIN=g.qmin, STEP=g.step,
+        )  # fmt: skip
+        out_value = _out_value_bits(g.qmin, g.step, clog2(fit.steps + 1), oe.bits)
+    elif "thresholds" in k.consts:
         _threshold_roms(rk, nf, k.pe, acc, k.name)
         rk.params.update(QMIN=g.qmin, STEP=g.step)
         out_value = _out_value_bits(g.qmin, g.step, rk.params["LEVELS"], oe.bits)

@@ -77,6 +77,7 @@ class MemoryRole(Enum):
     WEIGHTS = "weights"
     THRESHOLDS = "thresholds"
     BIAS = "bias"
+    REQUANT = "requant"  # a multiply-add's constants (d*M, B) instead of thresholds
     LINE_BUFFER = "line buffer"
     FIFO = "fifo"
 

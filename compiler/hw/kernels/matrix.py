@@ -32,8 +32,13 @@ from compiler.hw.kernels.base import (
 from compiler.hw.kernels.threshold import stored_thresholds
 from compiler.hw.kernels.window import SlidingWindow
 from compiler.ir import BIPOLAR, TERNARY, IntType
+from compiler.ir.affine import IntegerAffine, integer_affine
+from compiler.ir.ops.base import linear_bounds
 
 LUT_MAC_BITS = 16  # partial-product bits up to which a MAC is cheaper in LUTs than in a DSP slice
+AFFINE_MIN_STEPS = 15  # threshold sets this long (4-bit grids and wider) become a multiply-add where proven
+REQUANT_STAGES = 2  # the multiply-add's registers: the product, the sum (hdl/bireal_mvu.v)
+DSP_A, DSP_B = 27, 18  # a DSP48E2's signed multiplier operands
 
 
 def stored_bits(dtype) -> int:
@@ -55,6 +60,8 @@ class MatrixGeometry:
     weight_bits: int = 8  # stored bits per weight (1: bipolar)
     step: int = 1  # with thresholds: output = qmin + step * count (2: bipolar from one threshold)
     in_bits: int = 8  # bits per input element
+    in_lo: int = -128  # the input elements' range (the accumulator's bounds follow)
+    in_hi: int = 127
 
     @property
     def lut_macs(self) -> bool:
@@ -116,6 +123,8 @@ class MatrixVector(Kernel):
             weight_bits=stored_bits(graph.tensors[wname].dtype),
             step=step,
             in_bits=2 if graph.tensors[x].dtype == TERNARY else stored_bits(graph.tensors[x].dtype),
+            in_lo=graph.tensors[x].dtype.lo,
+            in_hi=graph.tensors[x].dtype.hi,
         )
         return b.add(cls, geometry, nodes, consts, inputs=[x], output=out_tensor)
 
@@ -165,6 +174,8 @@ class MatrixVector(Kernel):
             "PSPlg": self.pe * self.simd * product * clog2(self.simd),
             "macw": self.mac_adders() if g.lut_macs else 0,
             "PSacc": self.pe * self.simd * g.acc_bits,
+            # the multiply-add requantization: per lane its sum's bits (adder, clamp, register)
+            "PRQ": self.pe * self.requant().sum_bits if self.requant() is not None else 0,
         }
 
     def logic(self, df: Dataflow) -> dict[str, int]:
@@ -172,6 +183,8 @@ class MatrixVector(Kernel):
         g = self.geometry
         if not g.binary and not g.lut_macs:
             out["DSP"] = self.dsp_multipliers()
+        if self.requant_dsps():
+            out["DSP"] = out.get("DSP", 0) + self.requant_dsps()
         return out
 
     def dsp_multipliers(self) -> int:
@@ -194,7 +207,13 @@ class MatrixVector(Kernel):
                 MemoryRole.WEIGHTS, self.pe * self.simd * w_bits, sf * nf, lanes=self.pe, live_bits=live[0]
             )
         ]
-        if "thresholds" in self.consts:
+        fit = self.requant()
+        if fit is not None:  # the multiply-add's constants: a word of d*M and B per lane and fold
+            m, b = self.requant_words()
+            live = live_columns(m, fit.mult_bits + 1) + live_columns(b, fit.offset_bits)
+            width = self.pe * (fit.mult_bits + 1 + fit.offset_bits)
+            mems.append(Memory(MemoryRole.REQUANT, width, nf, lanes=self.pe, live_bits=live))
+        elif "thresholds" in self.consts:
             steps = len(self.consts["thresholds"][0])
             # pipelined binary search: stage L holds 2**L thresholds per channel
             for level in range(clog2(steps + 1)):
@@ -231,7 +250,7 @@ class MatrixVector(Kernel):
                 w = (w > 0).astype(np.int64)
             words = w.reshape(nf, self.pe, sf, self.simd).transpose(0, 2, 1, 3).reshape(nf * sf, -1)
             live = [live_columns(words, 1 if g.binary else g.weight_bits)]
-            if "thresholds" in self.consts:
+            if "thresholds" in self.consts and self.requant() is None:
                 live += threshold_stage_columns(self.consts["thresholds"], self.pe, g.threshold_bits)
             cache[key] = live
             cache[key, "used"] = used_columns(words, 1 if g.binary else g.weight_bits)
@@ -268,12 +287,55 @@ class MatrixVector(Kernel):
 
     def pipeline_stages(self) -> int:
         """hdl/bireal_mvu.v: the leaves and the adder tree, accumulated in the cycle its sum is
-        registered; then the threshold search, one register per level."""
-        return tree_stages(self.tree_leaves(), TREE_LEVELS_PER_STAGE, True) + self.search_levels()
+        registered; then the threshold search, one register per level, or the multiply-add's
+        REQUANT_STAGES."""
+        stages = tree_stages(self.tree_leaves(), TREE_LEVELS_PER_STAGE, True) + self.search_levels()
+        return stages + (REQUANT_STAGES if self.requant() is not None else 0)
 
     def search_levels(self) -> int:
-        """Stages of its threshold search (0 without thresholds)."""
-        return clog2(len(self.consts["thresholds"][0]) + 1) if "thresholds" in self.consts else 0
+        """Stages of its threshold search (0 without thresholds, or with them as a multiply-add)."""
+        if "thresholds" not in self.consts or self.requant() is not None:
+            return 0
+        return clog2(len(self.consts["thresholds"][0]) + 1)
+
+    def accumulator_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per output channel the accumulator's reachable range over inputs in [in_lo, in_hi]."""
+        g = self.geometry
+        w = np.asarray(self.consts["weights"], dtype=np.int64)
+        b = linear_bounds(w, np.full(g.mw, g.in_lo), np.full(g.mw, g.in_hi))
+        lo = np.broadcast_to(np.asarray(b.lo, dtype=np.int64), (g.mh,))
+        return lo, np.broadcast_to(np.asarray(b.hi, dtype=np.int64), (g.mh,))
+
+    def requant(self) -> IntegerAffine | None:
+        """Its thresholds as a multiply-add and shift per lane (compiler/ir/affine.py): where the
+        set has AFFINE_MIN_STEPS or more steps and the integer form is proven equal to the count
+        over the accumulator's whole reachable range; else None (the binary search). Cached."""
+        if "_requant" not in self.__dict__:
+            fit = None
+            t = self.consts.get("thresholds")
+            if t is not None and np.asarray(t).shape[1] >= AFFINE_MIN_STEPS:
+                fit = integer_affine(t, self.consts["direction"], *self.accumulator_bounds())
+            self.__dict__["_requant"] = fit
+        return self.__dict__["_requant"]
+
+    def requant_words(self) -> tuple[np.ndarray, np.ndarray]:
+        """The multiply-add's constants as the units store them, (NF, PE) each (channel nf*PE + p):
+        the multiplier with the direction folded in (d * M: the accumulator is multiplied as it
+        is) and the offset; count = clamp((d M acc + B) >> S, 0, steps)."""
+        fit = self.requant()
+        _, nf = self.folds()
+        d = np.asarray(self.consts["direction"], dtype=np.int64)
+        return (d * fit.mult).reshape(nf, self.pe), fit.offset.reshape(nf, self.pe)
+
+    def requant_dsps(self) -> int:
+        """DSP48E2s of the multiply-add: per lane d*M (signed, mult_bits + 1) x the accumulator
+        (signed, v_bits) on as many 27 x 18 multipliers as its operands need (none when the
+        product fits LUT_MAC_BITS)."""
+        fit = self.requant()
+        if fit is None or (fit.mult_bits + 1) * fit.v_bits <= LUT_MAC_BITS:
+            return 0
+        a, b = sorted((fit.mult_bits + 1, fit.v_bits), reverse=True)
+        return self.pe * math.ceil(a / DSP_A) * math.ceil(b / DSP_B)
 
     def latency(self, f_in, l_in, rate, ins, outs, cycles):
         sf, nf = self.folds()

@@ -36,6 +36,10 @@ module bireal_mvu #(
     parameter WSTYLE = 0,                // the weight ROMs: 0 the synthesizer's choice, 1 block RAM
     parameter THRESHOLDS = "thresholds", // likewise
     parameter TSTYLE = 0,                // bit s: threshold search stage s in block RAM
+    parameter AFFINE = 0,                // the thresholds as a multiply-add (bireal_requant)
+    parameter RQM = 2, parameter RQB = 2, parameter RQW = 16, parameter RQS = 0, parameter RQN = 1,
+    parameter RQSTYLE = 0,
+    parameter REQUANT = "requant",       // file name prefix: REQUANT_000.mem ... one per lane
     parameter DIRECTIONS = "directions.mem",
     parameter BIASES = "bias.mem",
     parameter TREE_PER = 4               // adder levels per register stage (TREE_LEVELS_PER_STAGE)
@@ -60,7 +64,7 @@ module bireal_mvu #(
     reg [PE*2-1:0] dir_rom [0:NF-1];
     reg [PE*BB-1:0] bias_rom [0:NF-1];
     generate
-        if (THRESH) begin : directions
+        if (THRESH && !AFFINE) begin : directions
             initial $readmemh(DIRECTIONS, dir_rom);
         end
         if (BIAS) begin : biases
@@ -150,7 +154,11 @@ module bireal_mvu #(
             reg signed [ACC-1:0] acc;
             wire signed [ACC-1:0] sum = (a_first ? {ACC{1'b0}} : acc) + partial;
             always @(posedge clk) if (a_fired) acc <= sum;
-            if (THRESH) begin : thresholds  // LEVELS more stages
+            if (THRESH && AFFINE) begin : requant  // REQUANT_STAGES (2) more stages
+                bireal_requant #(.GROUPS(NF), .VW(ACC), .MB(RQM), .BB(RQB), .SW(RQW), .S(RQS), .N(RQN), .OW(OW),
+                                 .QMIN(QMIN), .STEP(STEP), .STYLE(RQSTYLE), .FILE({REQUANT, "_", LANE, ".mem"})) rq (
+                    .clk(clk), .group({{(32-NFW){1'b0}}, a_nf}), .x(sum), .y(y[p*OW +: OW]));
+            end else if (THRESH) begin : thresholds  // LEVELS more stages
                 bireal_threshold_search #(.LEVELS(LEVELS), .GROUPS(NF), .TB(TB), .VW(ACC), .OW(OW), .QMIN(QMIN),
                                           .STEP(STEP), .PREFIX({THRESHOLDS, "_", LANE}), .TSTYLE(TSTYLE)) search (
                     .clk(clk), .group({{(32-NFW){1'b0}}, a_nf}), .direction(dir[p*2 +: 2]), .x(sum), .y(y[p*OW +: OW]));

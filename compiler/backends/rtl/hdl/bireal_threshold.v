@@ -111,3 +111,48 @@ module bireal_rom #(
         end
     endgenerate
 endmodule
+
+// One lane's requantization as a multiply-add (compiler/ir/affine.py proves it equal to the
+// layer's threshold count over the accumulator's whole reachable range at build time):
+// y = QMIN + STEP * clamp((M * x + B) >>> S, 0, N), with M and B of channel group `group`: word
+// `group` of ROM FILE holds {M (MB bits, signed: the direction folded in), B (BB bits, signed)}.
+// Pipelined (MatrixVector.REQUANT_STAGES = 2): the product is registered (a DSP48E2's M
+// register), then the sum; y is that of the x of 2 cycles before. `group` comes from a register,
+// so a ROM the cost model placed in block RAM (STYLE 1) is one.
+module bireal_requant #(
+    parameter GROUPS = 1,
+    parameter VW = 8,    // bits of x (signed)
+    parameter MB = 2,    // bits of M (signed)
+    parameter BB = 2,    // bits of B (signed)
+    parameter SW = 16,   // bits of M * x + B (signed)
+    parameter S = 0,
+    parameter N = 1,     // the largest count
+    parameter OW = 8,    // bits of the result (signed)
+    parameter QMIN = 0,
+    parameter STEP = 1,
+    parameter STYLE = 0,
+    parameter FILE = "requant.mem"
+) (
+    input  wire                 clk,
+    input  wire [31:0]          group,
+    input  wire signed [VW-1:0] x,
+    output wire signed [OW-1:0] y
+);
+    localparam GW = GROUPS > 1 ? $clog2(GROUPS) : 1;
+    localparam CW = $clog2(N + 1) + 1;
+    wire [MB+BB-1:0] word;
+    bireal_rom #(.W(MB + BB), .D(GROUPS), .AW(GW), .STYLE(STYLE), .FILE(FILE)) constants (
+        .addr(group[GW-1:0]), .data(word));
+    wire signed [MB-1:0] m = word[MB+BB-1:BB];
+    wire signed [BB-1:0] b = word[BB-1:0];
+    reg signed [SW-1:0] product, total;
+    reg signed [BB-1:0] bq;
+    always @(posedge clk) begin
+        product <= m * x;
+        bq <= b;
+        total <= product + bq;
+    end
+    wire signed [SW-1:0] f = total >>> S;
+    wire signed [CW:0] count = f < 0 ? 0 : (f > N ? N : f[CW:0]);
+    assign y = QMIN + STEP * count;
+endmodule
