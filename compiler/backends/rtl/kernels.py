@@ -173,7 +173,7 @@ def _mvu(k: MatrixVector, df: Dataflow, graph: Graph, placement: dict) -> RtlKer
             words = [(int(m) & ((1 << mb) - 1)) << bb | (int(b) & ((1 << bb) - 1)) for b, m in fields]
             rk.roms[f"{k.name}_requant_{p:03d}.mem"] = (mb + bb, words)
         rk.params.update(
-            AFFINE=1, RQM=mb, RQB=bb, RQW=max(fit.sum_bits, acc + mb) + 1, RQS=fit.shift, RQN=fit.steps,
+            AFFINE=1, RQV=min(fit.v_bits, acc), RQM=mb, RQB=bb, RQW=fit.sum_bits + 1, RQS=fit.shift, RQN=fit.steps,
             RQSTYLE=ROM_STYLE.get(placement.get((k.name, "requant"), ""), 0), REQUANT=f"mem/{k.name}_requant",
             QMIN=g.qmin, STEP=g.step,
         )  # fmt: skip

@@ -39,6 +39,7 @@ LUT_MAC_BITS = 16  # partial-product bits up to which a MAC is cheaper in LUTs t
 AFFINE_MIN_STEPS = 15  # threshold sets this long (4-bit grids and wider) become a multiply-add where proven
 REQUANT_STAGES = 2  # the multiply-add's registers: the product, the sum (hdl/bireal_mvu.v)
 DSP_A, DSP_B = 27, 18  # a DSP48E2's signed multiplier operands
+DSP_MIN_PRODUCT = 9  # Yosys' synth_xilinx maps a multiply with a product this wide or wider to DSPs
 
 
 def stored_bits(dtype) -> int:
@@ -189,9 +190,10 @@ class MatrixVector(Kernel):
 
     def dsp_multipliers(self) -> int:
         """One DSP48E2 per MAC (the RTL and HLS multiply each product alone), but none in a lane
-        whose every channel has direction 0 (a constant output: synthesis removes its MACs)."""
+        whose every channel has direction 0 (a constant output: synthesis removes its MACs),
+        unless a multiply-add requantizes (its multiplier, reading from a ROM, keeps the lane)."""
         direction = self.consts.get("direction")
-        if direction is None:
+        if direction is None or self.requant() is not None:  # a multiply-add reads every lane's sum
             return self.pe * self.simd
         _, nf = self.folds()
         dead = (np.asarray(direction).reshape(nf, self.pe) == 0).all(axis=0).sum()
@@ -329,10 +331,10 @@ class MatrixVector(Kernel):
 
     def requant_dsps(self) -> int:
         """DSP48E2s of the multiply-add: per lane d*M (signed, mult_bits + 1) x the accumulator
-        (signed, v_bits) on as many 27 x 18 multipliers as its operands need (none when the
-        product fits LUT_MAC_BITS)."""
+        (signed, v_bits) on as many 27 x 18 multipliers as its operands need (none for a product
+        narrower than DSP_MIN_PRODUCT bits, which synthesis builds in LUTs)."""
         fit = self.requant()
-        if fit is None or (fit.mult_bits + 1) * fit.v_bits <= LUT_MAC_BITS:
+        if fit is None or fit.mult_bits + 1 + fit.v_bits < DSP_MIN_PRODUCT:
             return 0
         a, b = sorted((fit.mult_bits + 1, fit.v_bits), reverse=True)
         return self.pe * math.ceil(a / DSP_A) * math.ceil(b / DSP_B)

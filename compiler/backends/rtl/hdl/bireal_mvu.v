@@ -37,6 +37,7 @@ module bireal_mvu #(
     parameter THRESHOLDS = "thresholds", // likewise
     parameter TSTYLE = 0,                // bit s: threshold search stage s in block RAM
     parameter AFFINE = 0,                // the thresholds as a multiply-add (bireal_requant)
+    parameter RQV = 2,                   // bits of every reachable accumulator (the multiplier's input)
     parameter RQM = 2, parameter RQB = 2, parameter RQW = 16, parameter RQS = 0, parameter RQN = 1,
     parameter RQSTYLE = 0,
     parameter REQUANT = "requant",       // file name prefix: REQUANT_000.mem ... one per lane
@@ -155,9 +156,9 @@ module bireal_mvu #(
             wire signed [ACC-1:0] sum = (a_first ? {ACC{1'b0}} : acc) + partial;
             always @(posedge clk) if (a_fired) acc <= sum;
             if (THRESH && AFFINE) begin : requant  // REQUANT_STAGES (2) more stages
-                bireal_requant #(.GROUPS(NF), .VW(ACC), .MB(RQM), .BB(RQB), .SW(RQW), .S(RQS), .N(RQN), .OW(OW),
+                bireal_requant #(.GROUPS(NF), .VW(RQV), .MB(RQM), .BB(RQB), .SW(RQW), .S(RQS), .N(RQN), .OW(OW),
                                  .QMIN(QMIN), .STEP(STEP), .STYLE(RQSTYLE), .FILE({REQUANT, "_", LANE, ".mem"})) rq (
-                    .clk(clk), .group({{(32-NFW){1'b0}}, a_nf}), .x(sum), .y(y[p*OW +: OW]));
+                    .clk(clk), .group({{(32-NFW){1'b0}}, a_nf}), .x(sum[RQV-1:0]), .y(y[p*OW +: OW]));
             end else if (THRESH) begin : thresholds  // LEVELS more stages
                 bireal_threshold_search #(.LEVELS(LEVELS), .GROUPS(NF), .TB(TB), .VW(ACC), .OW(OW), .QMIN(QMIN),
                                           .STEP(STEP), .PREFIX({THRESHOLDS, "_", LANE}), .TSTYLE(TSTYLE)) search (
