@@ -23,8 +23,9 @@ Features (all of a kernel's own):
         word bits; red: a pool's reduced value bits; ismax: 1 for a max pool
     PRQ = PE * the bits of d*M*acc + B: a matrix unit's multiply-add requantization (adder, clamp
         and registers; 0 with a threshold search; provisional coefficients until a refit)
-    cap, place, counts: a width converter's register bits, input bits times the counts it
-        reads at (its multiplexer inputs), and those counts' decoders
+    cap, place, counts, smux, held: a width converter's register bits, input bits times the
+        counts it reads at (its multiplexer inputs), those counts' decoders, the 2:1 multiplexer
+        bits of a scattering shift register, the register bits synthesis keeps
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ FORMULAS: dict[str, dict[str, list[str]]] = {
     "thresholding": {"LUT": ["1", "inb", "PLT"], "FF": ["1", "PLT"]},
     "add": {"LUT": ["1", "inb"], "FF": []},
     "fork": {"LUT": ["1"], "FF": []},
-    "dwc": {"LUT": ["1", "cap", "place", "counts"], "FF": ["1", "lgw", "mn", "mx"]},
+    "dwc": {"LUT": ["1", "cap", "place", "counts", "smux", "lgw"], "FF": ["1", "lgw", "held"]},
     "input_dma": {"LUT": ["1", "outb", "buf", "wplace"], "FF": ["1", "buf"]},
     "output_dma": {"LUT": ["1", "buf", "bshift"], "FF": ["1", "buf"]},
     "fifo": {"LUT": ["1", "ffmem", "ram", "deep", "lgd"], "FF": ["ffmem", "ptr"]},
@@ -66,7 +67,7 @@ COEFFICIENTS: dict[str, dict[str, dict[str, float]]] = {
     "thresholding": {"LUT": {"1": 2.127, "PLT": 0.303}, "FF": {"1": 2.224, "PLT": 0.607}},
     "add": {"LUT": {"1": 1.0, "inb": 0.875}, "FF": {}},
     "fork": {"LUT": {"1": 1.0}, "FF": {}},
-    "dwc": {"LUT": {"cap": 0.608, "place": 0.566, "counts": 1.155}, "FF": {"1": 0.946, "lgw": 0.769, "mx": 0.959}},
+    "dwc": {"LUT": {"cap": 0.608, "place": 0.566, "counts": 1.155, "smux": 1.0}, "FF": {"1": 0.946, "lgw": 0.769, "held": 0.959}},
     "input_dma": {"LUT": {"1": 11.184, "outb": 0.588, "buf": 0.383, "wplace": 0.604}, "FF": {"1": 24.239, "buf": 0.667}},
     "output_dma": {"LUT": {"buf": 8.38, "bshift": 0.849}, "FF": {"1": 10.161, "buf": 7.865}},
     "fifo": {"LUT": {"1": 4.515, "ffmem": 0.478, "ram": 0.98, "deep": 0.534, "lgd": 6.907}, "FF": {"ffmem": 0.699, "ptr": 1.087}},

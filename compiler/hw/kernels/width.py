@@ -44,14 +44,24 @@ class WidthConverter(Kernel):
         return max(df.input_streams(self)[0].beats, df.output_streams(self)[0].beats)
 
     def logic_features(self, df: Dataflow) -> dict[str, float]:
-        """hdl/bireal_dwc.v places the input beat at the counts where it reads (`read_counts`)
-        and shifts the output beat out of a register of A + B elements: `place` = input bits
-        times those counts (the multiplexer inputs), `cap` the register's bits."""
+        """hdl/bireal_dwc.v. Where B is a multiple of A it gathers B/A beats in a shift register of
+        B - A elements (no multiplexer); where A is a multiple of B it scatters through a
+        register of A - B elements, a 2:1 multiplexer per bit of the beat (`smux`). Otherwise it
+        places the input beat at the counts where it reads (`read_counts`) and shifts the output
+        beat out of a register of A + B elements: `place` = input bits times those counts (the
+        multiplexer inputs), `cap` the register's bits. `held`: the register bits synthesis
+        keeps (the general form's top B elements only ever hold zeros once shifted)."""
         a, b = self.geometry.inw, self.geometry.outw
         bits = df.input_streams(self)[0].bits
+        if a < b and b % a == 0:
+            return {"cap": (b - a) * bits, "place": 0, "counts": 0, "smux": 0, "held": (b - a) * bits}
+        if a > b and a % b == 0:
+            return {"cap": (a - b) * bits, "place": 0, "counts": 0, "smux": a * bits, "held": (a - b) * bits}
         reads = read_counts(a, b)
         return {
             "cap": (a + b) * bits,
             "place": len(reads) * a * bits,
             "counts": len(reads) * clog2(a + b + 1),
+            "smux": 0,
+            "held": max(a, b) * bits,
         }

@@ -174,7 +174,9 @@ endmodule
 // as soon as it holds B (sim/schedule.py's _dwc). The count n of elements held runs through a
 // fixed cycle of values (compiler/hw/kernels/width.py, converter_counts): REACH has bit v set
 // for each count v at which it reads, so the input beat is placed at those offsets only (a
-// multiplexer of |REACH| inputs per bit, not a barrel shifter over every count).
+// multiplexer of |REACH| inputs per bit, not a barrel shifter over every count). Where one
+// width divides the other, a shift register instead: B/A beats gathered with no multiplexer, or
+// A/B beats scattered through a 2:1 multiplexer per bit (the same counts and cycles).
 module bireal_dwc #(
     parameter A = 1,
     parameter B = 1,
@@ -192,25 +194,45 @@ module bireal_dwc #(
 );
     localparam CAP = A + B;
     localparam NW = $clog2(CAP + 1);
-    reg [CAP*BITS-1:0] held;
     reg [NW-1:0] n;
     wire rd = (A <= B) || (n < B);
     wire [NW-1:0] total = n + (rd ? A[NW-1:0] : {NW{1'b0}});
     wire wr = total >= B;
     wire fire = (!rd || in_valid) && (!wr || out_ready);
-    wire [CAP*BITS-1:0] merged;  // the beat placed at n elements (a read needs n < B or A <= B: n <= B)
-    bireal_place #(.U(BITS), .W(A*BITS), .CAP(CAP), .NW(NW), .MAXV(B), .REACH(REACH)) place (
-        .held(held), .beat(in_data), .n(n), .en(rd), .merged(merged));
     assign in_ready = fire && rd;
     assign out_valid = fire && wr;
-    assign out_data = merged[B*BITS-1:0];
     always @(posedge clk) begin
-        if (rst) begin
-            held <= 0;
-            n <= 0;
-        end else if (fire) begin
-            held <= wr ? merged >> (B * BITS) : merged;
-            n <= wr ? total - B[NW-1:0] : total;
-        end
+        if (rst) n <= 0;
+        else if (fire) n <= wr ? total - B[NW-1:0] : total;
     end
+    generate
+        if (A < B && B % A == 0) begin : gather
+            // B/A beats per output: each read shifts the held elements down by A and puts the beat
+            // on top; the output is the beat above the B - A held (no multiplexer)
+            reg [(B-A)*BITS-1:0] held;
+            assign out_data = {in_data, held};
+            if (B - A > A) begin : deep
+                always @(posedge clk) if (fire && !wr) held <= {in_data, held[(B-A)*BITS-1:A*BITS]};
+            end else begin : one
+                always @(posedge clk) if (fire && !wr) held <= in_data;
+            end
+        end else if (A > B && A % B == 0) begin : scatter
+            // A/B output beats per input: the first straight from the beat, the rest from the
+            // A - B elements held, shifted down by B per output
+            reg [(A-B)*BITS-1:0] held;
+            assign out_data = rd ? in_data[B*BITS-1:0] : held[B*BITS-1:0];
+            always @(posedge clk)
+                if (fire) held <= rd ? in_data[A*BITS-1:B*BITS] : held >> (B * BITS);
+        end else begin : general
+            reg [CAP*BITS-1:0] held;
+            wire [CAP*BITS-1:0] merged;  // the beat placed at n elements (a read needs n < B or A <= B: n <= B)
+            bireal_place #(.U(BITS), .W(A*BITS), .CAP(CAP), .NW(NW), .MAXV(B), .REACH(REACH)) place (
+                .held(held), .beat(in_data), .n(n), .en(rd), .merged(merged));
+            assign out_data = merged[B*BITS-1:0];
+            always @(posedge clk) begin
+                if (rst) held <= 0;
+                else if (fire) held <= wr ? merged >> (B * BITS) : merged;
+            end
+        end
+    endgenerate
 endmodule
