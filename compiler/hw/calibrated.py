@@ -21,6 +21,7 @@ Features (all of a kernel's own):
     lgmap = ceil(log2(H * W * C)) of a window's input map     kk = KH * KW * inb
     cw: a window's counter width; taddr, tword: per line-buffer read port its address adder and
         word bits; red: a pool's reduced value bits; ismax: 1 for a max pool
+    pk = PE/2 * SIMD * (w + 1 + in + 1 + w): a packed DSP unit's weight pre-adders and sign corrections
     PRQ = PE * the bits of d*M*acc + B: a matrix unit's multiply-add requantization (adder, clamp
         and registers; 0 with a threshold search; provisional coefficients until a refit)
     cap, place, counts, smux, held: a width converter's register bits, input bits times the
@@ -42,7 +43,7 @@ FORMULAS: dict[str, dict[str, list[str]]] = {
         "FF": ["accff", "cnt", "kff", "PLT", "pipe", "PRQ"],
     },
     "mvu_dsp": {
-        "LUT": ["PSPlg", "PLT", "PL", "lg", "sfin", "inbuf", "PRQ"],
+        "LUT": ["PSPlg", "PLT", "PL", "lg", "sfin", "inbuf", "PRQ", "pk"],
         "FF": ["accff", "cnt", "kff", "PLT", "pipe", "PRQ"],
     },
     "swu": {"LUT": ["1", "cw", "taddr", "tword", "rmux"], "FF": ["1", "cw", "taddr"]},
@@ -60,7 +61,7 @@ FORMULAS: dict[str, dict[str, list[str]]] = {
 COEFFICIENTS: dict[str, dict[str, dict[str, float]]] = {
     "mvu_binary": {"LUT": {"PSlg": 0.461, "PA": 1.645, "PLT": 0.672, "lg": 6.387, "sfin": 1.703, "inbuf": 0.254, "PRQ": 1.2}, "FF": {"accff": 0.55, "cnt": 1.319, "kff": 0.125, "PLT": 1.932, "pipe": 1.217, "PRQ": 1.0}},
     "mvu_lut": {"LUT": {"1": 20.284, "macw": 0.17, "PS": 11.66, "PA": 0.53, "PLT": 2.3, "inb": 5.676, "inbuf": 0.035, "PRQ": 1.2}, "FF": {"cnt": 2.598, "PLT": 2.949, "pipe": 0.684, "PRQ": 1.0}},
-    "mvu_dsp": {"LUT": {"PSPlg": 0.665, "PL": 12.859, "lg": 12.743, "sfin": 2.925, "PRQ": 1.2}, "FF": {"accff": 0.673, "cnt": 2.995, "kff": 0.961, "PLT": 1.761, "pipe": 1.015, "PRQ": 1.0}},
+    "mvu_dsp": {"LUT": {"PSPlg": 0.665, "PL": 12.859, "lg": 12.743, "sfin": 2.925, "PRQ": 1.2, "pk": 1.0}, "FF": {"accff": 0.673, "cnt": 2.995, "kff": 0.961, "PLT": 1.761, "pipe": 1.015, "PRQ": 1.0}},
     "swu": {"LUT": {"cw": 14.826, "taddr": 3.755, "tword": 0.963, "rmux": 1.001}, "FF": {"1": 17.563, "cw": 11.097, "taddr": 1.349}},
     "pool": {"LUT": {"taddr": 6.026, "red": 0.559, "rmux": 0.471}, "FF": {"1": 8.648, "cw": 8.039, "taddr": 1.981, "red": 0.564}},
     "global_sum_pool": {"LUT": {"1": 23.937, "mx": 2.269}, "FF": {"1": 8.47, "kff": 0.895}},

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAX_SHIFT = 40  # the integer form's shift: M * v + B stays inside int64 for |v| < 2**21
+MAX_SHIFT = 56  # the integer form's largest shift (M * v + B must also stay inside int64)
 
 
 def reachable(d: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +165,7 @@ def fit_integer_affine(t: np.ndarray, d: np.ndarray, lo, hi) -> IntegerAffine | 
     vlo, vhi = reachable(d, lo, hi)
     vmax = int(np.maximum(np.abs(vlo), np.abs(vhi)).max(initial=0))
     v_bits = max(1, vmax.bit_length() + 1)
-    if vmax >= 1 << 21:
+    if vmax >= 1 << 50:
         return None
     points, counts = checkpoints(t, d, lo, hi)
     a, _, width = widest_slope(points, counts, steps, np.zeros(c))
@@ -186,6 +186,8 @@ def fit_integer_affine(t: np.ndarray, d: np.ndarray, lo, hi) -> IntegerAffine | 
             continue
         idx = np.flatnonzero(todo)
         scaled = a[idx] * float(1 << s)
+        if (scaled.max(initial=0) + 1) * (vmax + 1) + (steps + 2) * float(1 << s) >= 2.0**62:
+            break  # M v + B would leave int64
         for m in (np.floor(scaled), np.ceil(scaled)):
             m = m.astype(np.int64)
             low, high = _offset_interval(m, v[idx], n[idx], steps, s)

@@ -75,3 +75,21 @@ def test_uneven_gaps_have_no_fit():
     fit = integer_affine(t, np.array([1]), np.array([-200]), np.array([0]))
     assert fit is not None
     exhaustive(t, np.array([1]), np.array([-200]), np.array([0]), fit)
+
+
+def test_a_wide_accumulator_fits_within_int64():
+    """A stem's range (8-bit inputs times 8-bit weights over 147 taps: about +-4.8 million) and a
+    BatchNorm scale down to 1e-5: a fit with a shift above 40, equal to the count on both sides of
+    every threshold and at random points, and its arithmetic inside int64."""
+    rng = np.random.default_rng(1)
+    channels, steps = 64, 255
+    scale = np.exp(rng.uniform(np.log(1e-5), np.log(1e-3), channels))
+    shift = rng.uniform(-300, 300, channels)
+    t = np.ceil((np.arange(1, steps + 1)[None, :] - 0.5 - shift[:, None]) / scale[:, None]).astype(np.int64)
+    lo, hi = np.full(channels, -4_800_000), np.full(channels, 4_800_000)
+    fit = integer_affine(t, np.ones(channels, dtype=np.int64), lo, hi)
+    assert fit is not None and fit.sum_bits <= 62 and fit.v_bits == 24
+    v = np.concatenate([rng.integers(-4_800_000, 4_800_001, (4000, channels)), t.T, t.T - 1])
+    v = np.clip(v, lo, hi)
+    want = np.stack([count(t[c], v[:, c]) for c in range(channels)], axis=1)
+    assert np.array_equal(fit.counts(v), want)

@@ -13,9 +13,10 @@ from compiler.backends.hls import driver as host
 from compiler.backends.hls.bench import Benches
 from compiler.backends.hls.elements import Element, pack_beats, unpack_beats
 from compiler.backends.hls.kernels import CONTEXTS, element_bytes
+from compiler.hw.folding import connect_widths, follow_neighbours
 from compiler.hw.kernels import InputDMA, MatrixVector, OutputDMA, SlidingWindow
 from compiler.ir import execute
-from tests.hls.designs import SHAPES, bireal_like, images, random_folding
+from tests.hls.designs import SHAPES, Shape, bireal_like, images, random_folding
 
 pytestmark = pytest.mark.hls
 FRAMES = 3
@@ -47,7 +48,8 @@ def _variant(k, df) -> str:
     if isinstance(k, MatrixVector):
         kind = "binary" if g.binary else "integer"
         inp = "ternary" if g.ternary_input else "plain"
-        return f"mvu/{kind}/{inp}/{'thresholds' if 'thresholds' in k.consts else 'bias'}"
+        out = "bias" if "thresholds" not in k.consts else ("affine" if k.requant() else "thresholds")
+        return f"mvu/{kind}/{inp}/{out}" + ("/packed" if k.packed() else "")
     if isinstance(k, SlidingWindow):
         return f"swu/sign={g.sign_input}/ternary={g.ternary}/taps>1={k.simd > g.ifm[2]}"
     return k.kind
@@ -56,10 +58,20 @@ def _variant(k, df) -> str:
 COVERED: set[str] = set()
 
 
-@pytest.mark.parametrize("index", range(len(SHAPES)))
+@pytest.mark.parametrize("index", [*range(len(SHAPES)), "packed"])
 def test_every_kernel_equals_its_ir_op(index, tmp_path):
-    graph = bireal_like(SHAPES[index], seed=index)
-    df = random_folding(graph, seed=100 + index)
+    if index == "packed":  # even channel counts, every matrix unit at PE = MH: DSPs shared by lane pairs
+        graph = bireal_like(Shape(6, 3, 16, 16, 1, 0, True), seed=7)
+        df = random_folding(graph, seed=7)
+        for k in df.order():
+            if isinstance(k, MatrixVector):
+                k.pe = k.geometry.mh
+        follow_neighbours(df)
+        connect_widths(df)
+        index = 0
+    else:
+        graph = bireal_like(SHAPES[index], seed=index)
+        df = random_folding(graph, seed=100 + index)
     x = images(graph, FRAMES, seed=index)
     values = _tensor_values(graph, x)
     benches = Benches(df.order(), df, graph, tmp_path)
@@ -81,10 +93,12 @@ def test_the_designs_cover_every_template_and_variant():
     kinds = {v.split("/")[0] for v in COVERED}
     assert kinds == {cls.kind for cls in CONTEXTS}
     for needed in [
-        "mvu/binary/ternary/thresholds",
-        "mvu/binary/plain/thresholds",
+        "mvu/binary/ternary/affine",
+        "mvu/binary/plain/affine",
+        "mvu/integer/plain/affine",
         "mvu/integer/plain/thresholds",
         "mvu/integer/plain/bias",
+        "mvu/integer/plain/affine/packed",
         "swu/sign=True/ternary=True/taps>1=True",
         "swu/sign=True/ternary=False/taps>1=True",
         "swu/sign=False/ternary=False/taps>1=True",

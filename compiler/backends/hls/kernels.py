@@ -215,6 +215,7 @@ def _mvu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
         w_bits=w_bits,
         sign_weights=not binary and g.weight_bits == 1,
         lut_macs=g.lut_macs,
+        packed=k.packed(),
         acc=acc,
         ternary=in_elem.kind == "ternary",
         thresholds="thresholds" in k.consts,

@@ -162,6 +162,7 @@ def _mvu(k: MatrixVector, df: Dataflow, graph: Graph, placement: dict) -> RtlKer
         WEIGHTS=f"mem/{k.name}_weights",
         WSTYLE=ROM_STYLE.get(placement.get((k.name, "weights"), ""), 0),
         TREE_PER=TREE_LEVELS_PER_STAGE,
+        PACK=int(k.packed()),
     )
     out_value = max(acc, oe.bits) + 1
     fit = k.requant()

@@ -121,9 +121,14 @@ def live_columns(words: np.ndarray, bits: int) -> int:
     w = np.asarray(words, dtype=np.int64).reshape(len(words), -1)
     if w.shape[0] <= 1:
         return 0
-    columns = ((w[:, :, None] >> np.arange(bits)) & 1).reshape(w.shape[0], -1).T  # (columns, depth)
-    varying = columns[columns.min(axis=1) != columns.max(axis=1)]
-    return len(np.unique(varying, axis=0)) if len(varying) else 0
+    columns = (
+        ((w[:, :, None] >> np.arange(bits)) & 1).astype(np.uint8).reshape(w.shape[0], -1)
+    )  # (depth, columns)
+    varying = columns.min(axis=0) != columns.max(axis=0)
+    if not varying.any():
+        return 0
+    packed = np.ascontiguousarray(np.packbits(columns[:, varying], axis=0).T)  # a column's bits as bytes
+    return len(np.unique(packed.view(np.dtype((np.void, packed.shape[1]))).ravel()))
 
 
 def used_columns(words: np.ndarray, bits: int) -> int:

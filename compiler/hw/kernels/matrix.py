@@ -5,6 +5,7 @@ weights stored at their own width."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -40,6 +41,8 @@ AFFINE_MIN_STEPS = 15  # threshold sets this long (4-bit grids and wider) become
 REQUANT_STAGES = 2  # the multiply-add's registers: the product, the sum (hdl/bireal_mvu.v)
 DSP_A, DSP_B = 27, 18  # a DSP48E2's signed multiplier operands
 DSP_MIN_PRODUCT = 9  # Yosys' synth_xilinx maps a multiply with a product this wide or wider to DSPs
+_LIVE: dict[bytes, dict] = {}  # ROM contents' digest -> {(PE, SIMD): live columns, ...}
+PACK_FIELD = 18  # a packed DSP's low product field (bits); the high weight sits above it
 
 
 def stored_bits(dtype) -> int:
@@ -177,6 +180,9 @@ class MatrixVector(Kernel):
             "PSacc": self.pe * self.simd * g.acc_bits,
             # the multiply-add requantization: per lane its sum's bits (adder, clamp, register)
             "PRQ": self.pe * self.requant().sum_bits if self.requant() is not None else 0,
+            # packed DSPs: per pair and SIMD lane the packed weight's adder and the high product's
+            # sign correction
+            "pk": self.pe // 2 * self.simd * (g.weight_bits + 1 + product) if self.packed() else 0,
         }
 
     def logic(self, df: Dataflow) -> dict[str, int]:
@@ -189,15 +195,31 @@ class MatrixVector(Kernel):
         return out
 
     def dsp_multipliers(self) -> int:
-        """One DSP48E2 per MAC (the RTL and HLS multiply each product alone), but none in a lane
-        whose every channel has direction 0 (a constant output: synthesis removes its MACs),
-        unless a multiply-add requantizes (its multiplier, reading from a ROM, keeps the lane)."""
+        """One DSP48E2 per MAC, or per two MACs of a lane pair where they are packed (`packed`),
+        but none in a lane (a pair) whose every channel has direction 0 (a constant output:
+        synthesis removes its MACs), unless a multiply-add requantizes (its multiplier, reading
+        from a ROM, keeps the lane)."""
+        group = 2 if self.packed() else 1
         direction = self.consts.get("direction")
         if direction is None or self.requant() is not None:  # a multiply-add reads every lane's sum
-            return self.pe * self.simd
+            return self.pe // group * self.simd
         _, nf = self.folds()
-        dead = (np.asarray(direction).reshape(nf, self.pe) == 0).all(axis=0).sum()
-        return int((self.pe - dead) * self.simd)
+        dead_lanes = (np.asarray(direction).reshape(nf, self.pe) == 0).all(axis=0)
+        dead = dead_lanes.reshape(-1, group).all(axis=1).sum()
+        return int((self.pe // group - dead) * self.simd)
+
+    def packed(self) -> bool:
+        """Two lanes' MACs in one DSP48E2 (hdl/bireal_mvu.v, PACK): lanes 2i and 2i + 1 multiply
+        the same input, so one multiplier computes (w_{2i+1} 2**18 + w_{2i}) x and the two products
+        are its low 18 bits (sign-extended) and the rest (plus the low field's sign). Exact where
+        every product fits 18 signed bits, the packed weight the 27-bit port and the input the
+        18-bit one: weights of 2 to 9 bits times inputs of up to 17 bits whose product is at most
+        18 bits; PE even. Integer units on DSPs only (LUT MACs and binary units have none)."""
+        g = self.geometry
+        if g.binary or g.lut_macs or self.pe % 2 or not 2 <= g.weight_bits <= DSP_A - PACK_FIELD:
+            return False
+        xw = g.in_bits + 1  # the input as the RTL decodes it (signed)
+        return xw <= DSP_B and xw + g.weight_bits - 1 <= PACK_FIELD
 
     def memories(self, df: Dataflow) -> list[Memory]:
         g = self.geometry
@@ -240,7 +262,7 @@ class MatrixVector(Kernel):
     def _live_bits(self) -> list[int]:
         """`live_columns` of the weight ROM (word nf*SF + sf: lane p's SIMD weights of row
         nf*PE + p) and of each threshold stage's ROM, for this folding (cached)."""
-        cache = self.__dict__.setdefault("_live_cache", {})
+        cache = _LIVE.setdefault(self._content_key(), {})  # by content: a design search rebuilds kernels
         key = (self.pe, self.simd)
         if key not in cache:
             g = self.geometry
@@ -258,6 +280,18 @@ class MatrixVector(Kernel):
             cache[key, "used"] = used_columns(words, 1 if g.binary else g.weight_bits)
         return cache[key]
 
+    def _content_key(self) -> bytes:
+        """A digest of what its ROMs hold (weights, thresholds) and how they are read."""
+        if "_content" not in self.__dict__:
+            h = hashlib.blake2b(digest_size=20)
+            h.update(repr((self.geometry, self.requant() is not None)).encode())
+            for name in ("weights", "thresholds"):
+                if name in self.consts:
+                    a = np.ascontiguousarray(np.asarray(self.consts[name], dtype=np.int64))
+                    h.update(str(a.shape).encode() + a.tobytes())
+            self.__dict__["_content"] = h.digest()
+        return self.__dict__["_content"]
+
     def mac_adders(self) -> int:
         """Adder bits of the LUT MACs (hdl/bireal_mvu.v, LUTMAC): a sign-bit weight adds or
         subtracts each input (SIMD adders per lane); a wider weight adds a shifted input per weight
@@ -266,7 +300,7 @@ class MatrixVector(Kernel):
         if g.weight_bits == 1:
             return self.pe * self.simd * g.acc_bits
         self._live_bits()  # fills the cache, the weight ROM's used columns with it
-        used = self._live_cache.get(((self.pe, self.simd), "used"))
+        used = _LIVE[self._content_key()].get(((self.pe, self.simd), "used"))
         return (self.pe * self.simd * g.weight_bits if used is None else used) * g.acc_bits
 
     def tree_leaves(self) -> int:
@@ -285,13 +319,14 @@ class MatrixVector(Kernel):
         registered = registered_levels(leaves, TREE_LEVELS_PER_STAGE, True)
         per_lane = leaves * lb + sum(-(-leaves // 2**level) * node for level in registered)
         _, nf = self.folds()
-        return self.pe * per_lane + (clog2(nf) + 3) * (1 + len(registered))
+        return self.pe * per_lane + (clog2(nf) + 3) * (1 + len(registered) + int(self.packed()))
 
     def pipeline_stages(self) -> int:
         """hdl/bireal_mvu.v: the leaves and the adder tree, accumulated in the cycle its sum is
         registered; then the threshold search, one register per level, or the multiply-add's
         REQUANT_STAGES."""
         stages = tree_stages(self.tree_leaves(), TREE_LEVELS_PER_STAGE, True) + self.search_levels()
+        stages += int(self.packed())  # the packed product's register, split into the two leaves after it
         return stages + (REQUANT_STAGES if self.requant() is not None else 0)
 
     def search_levels(self) -> int:

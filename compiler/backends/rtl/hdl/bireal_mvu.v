@@ -43,7 +43,8 @@ module bireal_mvu #(
     parameter REQUANT = "requant",       // file name prefix: REQUANT_000.mem ... one per lane
     parameter DIRECTIONS = "directions.mem",
     parameter BIASES = "bias.mem",
-    parameter TREE_PER = 4               // adder levels per register stage (TREE_LEVELS_PER_STAGE)
+    parameter TREE_PER = 4,              // adder levels per register stage (TREE_LEVELS_PER_STAGE)
+    parameter PACK = 0                   // lanes 2i, 2i+1 share a DSP per input (MatrixVector.packed)
 ) (
     input  wire clk,
     input  wire rst,
@@ -92,7 +93,7 @@ module bireal_mvu #(
     localparam LEAVES = BINARY ? (SIMD + 5) / 6 : SIMD;
     localparam LB = BINARY ? 4 : (WBITS == 1 ? XW + 1 : XW + WBITS);  // bits per leaf (signed)
     localparam TLEV = LEAVES > 1 ? $clog2(LEAVES) : 0;
-    localparam T = 1 + (TLEV + TREE_PER - 1) / TREE_PER;
+    localparam T = 1 + (TLEV + TREE_PER - 1) / TREE_PER + PACK;  // PACK: the packed product's register
     // the op's flags when its partial sums leave the trees: {nf, last synapse fold, first, fired}
     wire [NFW+2:0] at;
     bireal_delay #(.W(NFW + 3), .N(T)) flags (.clk(clk), .rst(rst), .d({nf, last_synapse, sf == 0, fire}), .q(at));
@@ -102,6 +103,8 @@ module bireal_mvu #(
     wire [PE*BB-1:0] bias = bias_rom[a_nf];
     wire [PE*OW-1:0] y;
 
+    wire [PE*LW-1:0] wall;             // every lane's weights (a packed pair reads its partner's)
+    wire [PE*SIMD*LB-1:0] packed_high;  // a pair's second products, computed in its first lane
     genvar p, q;
     generate
         for (p = 0; p < PE; p = p + 1) begin : lane
@@ -111,6 +114,10 @@ module bireal_mvu #(
             wire [LW-1:0] w;
             bireal_rom #(.W(LW), .D(TILES), .AW(TLW), .STYLE(WSTYLE), .FILE({WEIGHTS, "_", LANE, ".mem"})) weights (
                 .addr(tile), .data(w));
+            assign wall[p*LW +: LW] = w;
+            if (!(PACK && !BINARY && !LUTMAC && WBITS > 1 && p % 2 == 1)) begin : no_partner
+                assign packed_high[p*SIMD*LB +: SIMD*LB] = {(SIMD*LB){1'b0}};  // not read
+            end
             wire [LEAVES*LB-1:0] leaves;
             for (q = 0; q < LEAVES; q = q + 1) begin : leaf
                 if (BINARY) begin : xnor_popcount
@@ -143,6 +150,22 @@ module bireal_mvu #(
                             end
                         end
                         assign leaves[q*LB +: LB] = prod;
+                    end else if (PACK && p % 2 == 0) begin : packed_low
+                        // one DSP48E2 for this lane and the next: (w_next * 2**18 + w) * x, its
+                        // product registered (the DSP's M register); w * x is the low 18 bits
+                        // sign-extended (|w x| < 2**17), w_next * x the rest plus their sign bit
+                        wire signed [WBITS-1:0] wl = w[q*WBITS +: WBITS];
+                        wire signed [WBITS-1:0] wh = wall[(p+1)*LW + q*WBITS +: WBITS];
+                        wire signed [26:0] wp = ($signed({{(27-WBITS){wh[WBITS-1]}}, wh}) <<< 18) + wl;
+                        reg signed [44:0] prod;
+                        always @(posedge clk) prod <= wp * xe;
+                        wire signed [17:0] low = prod[17:0];
+                        wire signed [26:0] high = (prod >>> 18) + {26'b0, prod[17]};
+                        wire signed [LB-1:0] low_leaf = low, high_leaf = high;  // both fit LB bits
+                        assign leaves[q*LB +: LB] = low_leaf;
+                        assign packed_high[((p+1)*SIMD + q)*LB +: LB] = high_leaf;
+                    end else if (PACK) begin : packed_high_lane  // computed in lane p - 1
+                        assign leaves[q*LB +: LB] = packed_high[(p*SIMD + q)*LB +: LB];
                     end else begin : multiply  // a DSP48E2 (the leaf register: its M register)
                         assign leaves[q*LB +: LB] = xe * $signed(w[q*WBITS +: WBITS]);
                     end
