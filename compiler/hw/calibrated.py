@@ -26,7 +26,9 @@ Features (all of a kernel's own):
         and registers; 0 with a threshold search; provisional coefficients until a refit)
     cap, place, counts, smux, held: a width converter's register bits, input bits times the
         counts it reads at (its multiplexer inputs), those counts' decoders, the 2:1 multiplexer
-        bits of a scattering shift register, the register bits synthesis keeps
+        bits of a scattering shift register, the register bits synthesis keeps; ctr: the bits of the
+        count's states (`count_states`), wrap: those bits again where the states are not a power
+        of two (the counter compares and resets)
 """
 
 from __future__ import annotations
@@ -52,26 +54,26 @@ FORMULAS: dict[str, dict[str, list[str]]] = {
     "thresholding": {"LUT": ["1", "inb", "PLT"], "FF": ["1", "PLT"]},
     "add": {"LUT": ["1", "inb"], "FF": []},
     "fork": {"LUT": ["1"], "FF": []},
-    "dwc": {"LUT": ["1", "cap", "place", "counts", "smux", "lgw"], "FF": ["1", "lgw", "held"]},
+    "dwc": {"LUT": ["1", "cap", "place", "counts", "smux", "lgw", "ctr", "wrap"], "FF": ["1", "lgw", "held"]},
     "input_dma": {"LUT": ["1", "outb", "buf", "wplace"], "FF": ["1", "buf"]},
     "output_dma": {"LUT": ["1", "buf", "bshift"], "FF": ["1", "buf"]},
     "fifo": {"LUT": ["1", "ffmem", "ram", "deep", "lgd"], "FF": ["ffmem", "ptr"]},
 }  # the terms of each class's formulas (benchmarks/fit_cost_model.py fits their coefficients)
 
 COEFFICIENTS: dict[str, dict[str, dict[str, float]]] = {
-    "mvu_binary": {"LUT": {"PSlg": 0.461, "PA": 1.645, "PLT": 0.672, "lg": 6.387, "sfin": 1.703, "inbuf": 0.254, "PRQ": 1.2}, "FF": {"accff": 0.55, "cnt": 1.319, "kff": 0.125, "PLT": 1.932, "pipe": 1.217, "PRQ": 1.0}},
-    "mvu_lut": {"LUT": {"1": 20.284, "macw": 0.17, "PS": 11.66, "PA": 0.53, "PLT": 2.3, "inb": 5.676, "inbuf": 0.035, "PRQ": 1.2}, "FF": {"cnt": 2.598, "PLT": 2.949, "pipe": 0.684, "PRQ": 1.0}},
-    "mvu_dsp": {"LUT": {"PSPlg": 0.665, "PL": 12.859, "lg": 12.743, "sfin": 2.925, "PRQ": 1.2, "pk": 1.0}, "FF": {"accff": 0.673, "cnt": 2.995, "kff": 0.961, "PLT": 1.761, "pipe": 1.015, "PRQ": 1.0}},
-    "swu": {"LUT": {"cw": 14.826, "taddr": 3.755, "tword": 0.963, "rmux": 1.001}, "FF": {"1": 17.563, "cw": 11.097, "taddr": 1.349}},
-    "pool": {"LUT": {"taddr": 6.026, "red": 0.559, "rmux": 0.471}, "FF": {"1": 8.648, "cw": 8.039, "taddr": 1.981, "red": 0.564}},
+    "mvu_binary": {"LUT": {"PSlg": 0.437, "PA": 1.554, "PLT": 1.209, "lg": 5.896, "sfin": 2.764, "inbuf": 0.162, "PRQ": 0.266}, "FF": {"accff": 0.293, "cnt": 1.411, "PLT": 2.675, "pipe": 1.184, "PRQ": 1.846}},
+    "mvu_lut": {"LUT": {"1": 26.406, "macw": 0.366, "PS": 10.233, "PA": 1.356, "PLT": 1.842, "inb": 4.561, "inbuf": 0.037}, "FF": {"cnt": 2.655, "PLT": 3.157, "pipe": 0.674}},
+    "mvu_dsp": {"LUT": {"PSPlg": 0.663, "PL": 14.595, "lg": 10.129, "sfin": 3.071, "inbuf": 0.071, "PRQ": 1.067, "pk": 0.75}, "FF": {"accff": 0.427, "cnt": 3.306, "kff": 0.789, "PLT": 2.388, "pipe": 1.074, "PRQ": 2.128}},
+    "swu": {"LUT": {"cw": 14.829, "taddr": 3.726, "tword": 0.944, "rmux": 0.975}, "FF": {"1": 17.563, "cw": 11.097, "taddr": 1.349}},
+    "pool": {"LUT": {"taddr": 6.04, "red": 0.559, "rmux": 0.454}, "FF": {"1": 8.648, "cw": 8.039, "taddr": 1.981, "red": 0.564}},
     "global_sum_pool": {"LUT": {"1": 23.937, "mx": 2.269}, "FF": {"1": 8.47, "kff": 0.895}},
     "thresholding": {"LUT": {"1": 2.127, "PLT": 0.303}, "FF": {"1": 2.224, "PLT": 0.607}},
     "add": {"LUT": {"1": 1.0, "inb": 0.875}, "FF": {}},
     "fork": {"LUT": {"1": 1.0}, "FF": {}},
-    "dwc": {"LUT": {"cap": 0.608, "place": 0.566, "counts": 1.155, "smux": 1.0}, "FF": {"1": 0.946, "lgw": 0.769, "held": 0.959}},
-    "input_dma": {"LUT": {"1": 11.184, "outb": 0.588, "buf": 0.383, "wplace": 0.604}, "FF": {"1": 24.239, "buf": 0.667}},
+    "dwc": {"LUT": {"1": 3.199, "place": 0.749, "smux": 1.179, "lgw": 0.151, "ctr": 0.351, "wrap": 7.497}, "FF": {"1": 1.818, "lgw": 0.099, "held": 1.064}},
+    "input_dma": {"LUT": {"1": 11.098, "outb": 0.562, "buf": 0.394, "wplace": 0.603}, "FF": {"1": 24.239, "buf": 0.667}},
     "output_dma": {"LUT": {"buf": 8.38, "bshift": 0.849}, "FF": {"1": 10.161, "buf": 7.865}},
-    "fifo": {"LUT": {"1": 4.515, "ffmem": 0.478, "ram": 0.98, "deep": 0.534, "lgd": 6.907}, "FF": {"ffmem": 0.699, "ptr": 1.087}},
+    "fifo": {"LUT": {"1": 4.515, "ffmem": 0.478, "ram": 0.981, "deep": 0.521, "lgd": 6.901}, "FF": {"ffmem": 0.697, "ptr": 1.089}},
 }  # fmt: skip
 
 

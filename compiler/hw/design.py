@@ -51,29 +51,50 @@ def folded_for(graph: Graph, target: int, fps: float, clock: float, board: Board
     return Design(df, design_cost(df, board.resources()), board, clock, fps)
 
 
+LADDER = 1.25  # the folding search's first pass: cycle targets this factor apart, slowest first
+
+
 def _fastest_fitting(graph: Graph, board: Board, clock: float) -> Design:
     """The smallest cycles-per-frame target whose folding uses at most 85% of every resource of
-    the board (binary search)."""
+    the board. Whether a target fits is not monotone in it (a faster folding can place its
+    memories better: another PE moves a line buffer out of LUTs), so a binary search alone can
+    miss every fitting design: first a ladder of targets LADDER apart from the fully folded
+    design's cycles down to 1, then a binary search between the fastest rung that fits and the
+    next rung, which did not."""
     slowest = build_dataflow(graph)
     for k in slowest.order():
         k.pe = k.simd = 1
     connect_widths(slowest)
     hi = max(k.cycles(slowest) for k in slowest.order())
-    lo = 1
-    best = None
-    while lo <= hi:
-        mid = (lo + hi) // 2
+
+    def attempt(target: int) -> Design | None:
         try:
-            design = folded_for(graph, mid, clock * 1e6 / mid, clock, board)
-            ok = design.fits()
+            design = folded_for(graph, target, clock * 1e6 / target, clock, board)
         except UserError:
-            ok = False
-        if ok:
-            best, hi = design, mid - 1
-        else:
-            lo = mid + 1
+            return None
+        return design if design.fits() else None
+
+    rungs, target = [], float(hi)
+    while target >= 1:
+        rungs.append(int(target))
+        target /= LADDER
+    best, failed_below = None, 0
+    for rung in dict.fromkeys(rungs):  # slowest first
+        design = attempt(rung)
+        if design is not None:
+            best, failed_below = design, 0
+        elif best is not None and not failed_below:
+            failed_below = rung
     if best is None:
         raise UserError(f"the model does not fit {board.name} even fully folded; choose a larger board")
+    lo, top = failed_below + 1, best.cost.interval - 1  # between the next rung that failed and the best
+    while failed_below and lo <= top:
+        mid = (lo + top) // 2
+        design = attempt(mid)
+        if design is not None and design.cost.interval < best.cost.interval:
+            best, top = design, mid - 1
+        else:
+            lo = mid + 1
     best.target_fps = None
     return best
 

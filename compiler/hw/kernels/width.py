@@ -9,6 +9,19 @@ from compiler.hw.kernels.base import Dataflow, Kernel, clog2, register
 
 
 @cache
+def count_states(a: int, b: int) -> int:
+    """How many values the element count takes in its fixed cycle (`read_counts`): the states
+    of the converter's counter, whose compare and next-value logic grows with their bits."""
+    n, seen = 0, set()
+    while n not in seen:
+        seen.add(n)
+        read = a <= b or n < b
+        total = n + (a if read else 0)
+        n = total - b if total >= b else total
+    return len(seen)
+
+
+@cache
 def read_counts(a: int, b: int) -> tuple[int, ...]:
     """The element counts n at which a converter of A-element to B-element beats reads: the count
     runs from 0 through a fixed cycle (read when A <= B or n < B, write when it then holds B),
@@ -53,10 +66,27 @@ class WidthConverter(Kernel):
         keeps (the general form's top B elements only ever hold zeros once shifted)."""
         a, b = self.geometry.inw, self.geometry.outw
         bits = df.input_streams(self)[0].bits
+        states = count_states(a, b)
+        ctr = clog2(states)  # the count's compare and next-value logic
+        wrap = ctr if states & (states - 1) else 0  # a cycle not a power of two: a compare and reset
         if a < b and b % a == 0:
-            return {"cap": (b - a) * bits, "place": 0, "counts": 0, "smux": 0, "held": (b - a) * bits}
+            return {
+                "cap": (b - a) * bits,
+                "place": 0,
+                "counts": 0,
+                "smux": 0,
+                "held": (b - a) * bits,
+                "ctr": ctr,
+            }
         if a > b and a % b == 0:
-            return {"cap": (a - b) * bits, "place": 0, "counts": 0, "smux": a * bits, "held": (a - b) * bits}
+            return {
+                "cap": (a - b) * bits,
+                "place": 0,
+                "counts": 0,
+                "smux": a * bits,
+                "held": (a - b) * bits,
+                "ctr": ctr,
+            }
         reads = read_counts(a, b)
         return {
             "cap": (a + b) * bits,
@@ -64,4 +94,6 @@ class WidthConverter(Kernel):
             "counts": len(reads) * clog2(a + b + 1),
             "smux": 0,
             "held": max(a, b) * bits,
+            "ctr": ctr,
+            "wrap": wrap,
         }
