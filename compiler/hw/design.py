@@ -51,7 +51,7 @@ def folded_for(graph: Graph, target: int, fps: float, clock: float, board: Board
     return Design(df, design_cost(df, board.resources()), board, clock, fps)
 
 
-LADDER = 1.25  # the folding search's first pass: cycle targets this factor apart, slowest first
+LADDER = 1.1  # the folding search's first pass: cycle targets this factor apart, slowest first
 
 
 def _fastest_fitting(graph: Graph, board: Board, clock: float) -> Design:
