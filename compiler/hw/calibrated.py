@@ -70,7 +70,7 @@ COEFFICIENTS: dict[str, dict[str, dict[str, float]]] = {
     "thresholding": {"LUT": {"1": 2.127, "PLT": 0.303}, "FF": {"1": 2.224, "PLT": 0.607}},
     "add": {"LUT": {"1": 1.0, "inb": 0.875}, "FF": {}},
     "fork": {"LUT": {"1": 1.0}, "FF": {}},
-    "dwc": {"LUT": {"1": 3.199, "place": 0.749, "smux": 1.179, "lgw": 0.151, "ctr": 0.351, "wrap": 7.497}, "FF": {"1": 1.818, "lgw": 0.099, "held": 1.064}},
+    "dwc": {"LUT": {"1": 2.381, "place": 0.711, "smux": 0.955, "lgw": 0.057, "ctr": 1.399, "wrap": 7.329}, "FF": {"1": 1.046, "lgw": 0.07, "held": 1.097}},
     "input_dma": {"LUT": {"1": 11.098, "outb": 0.562, "buf": 0.394, "wplace": 0.603}, "FF": {"1": 24.239, "buf": 0.667}},
     "output_dma": {"LUT": {"buf": 8.38, "bshift": 0.849}, "FF": {"1": 10.161, "buf": 7.865}},
     "fifo": {"LUT": {"1": 4.515, "ffmem": 0.478, "ram": 0.981, "deep": 0.521, "lgd": 6.901}, "FF": {"ffmem": 0.697, "ptr": 1.089}},

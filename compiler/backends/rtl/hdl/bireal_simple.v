@@ -192,38 +192,72 @@ module bireal_dwc #(
     output wire out_valid,
     input  wire out_ready
 );
-    localparam CAP = A + B;
-    localparam NW = $clog2(CAP + 1);
-    reg [NW-1:0] n;
-    wire rd = (A <= B) || (n < B);
-    wire [NW-1:0] total = n + (rd ? A[NW-1:0] : {NW{1'b0}});
-    wire wr = total >= B;
-    wire fire = (!rd || in_valid) && (!wr || out_ready);
-    assign in_ready = fire && rd;
-    assign out_valid = fire && wr;
-    always @(posedge clk) begin
-        if (rst) n <= 0;
-        else if (fire) n <= wr ? total - B[NW-1:0] : total;
-    end
+    // Where one width divides the other the converter is a shift register stepped by a counter
+    // of the R beats of its cycle, with the one state that matters (the gathering's last input,
+    // the scattering's first output) kept in a flip-flop: the data multiplexers' select is then one
+    // register, not a compare of a count, which synthesis would copy into every bit's LUT.
+    localparam R = (A < B) ? B / A : A / B;
+    localparam KW = (R > 2) ? $clog2(R) : 1;
     generate
         if (A < B && B % A == 0) begin : gather
-            // B/A beats per output: each read shifts the held elements down by A and puts the beat
+            // R beats per output: each read shifts the held elements down by A and puts the beat
             // on top; the output is the beat above the B - A held (no multiplexer)
+            reg [KW-1:0] k;
+            reg last;  // k == R - 1: this beat completes the output
+            wire fire = in_valid && (!last || out_ready);
+            assign in_ready = fire;
+            assign out_valid = fire && last;
+            always @(posedge clk) begin
+                if (rst) begin
+                    k <= 0;
+                    last <= (R == 1);
+                end else if (fire) begin
+                    k <= last ? {KW{1'b0}} : k + 1'b1;
+                    last <= last ? (R == 1) : (k == R - 2);
+                end
+            end
             reg [(B-A)*BITS-1:0] held;
             assign out_data = {in_data, held};
             if (B - A > A) begin : deep
-                always @(posedge clk) if (fire && !wr) held <= {in_data, held[(B-A)*BITS-1:A*BITS]};
+                always @(posedge clk) if (fire && !last) held <= {in_data, held[(B-A)*BITS-1:A*BITS]};
             end else begin : one
-                always @(posedge clk) if (fire && !wr) held <= in_data;
+                always @(posedge clk) if (fire && !last) held <= in_data;
             end
         end else if (A > B && A % B == 0) begin : scatter
-            // A/B output beats per input: the first straight from the beat, the rest from the
+            // R output beats per input: the first straight from the beat, the rest from the
             // A - B elements held, shifted down by B per output
+            reg [KW-1:0] k;
+            reg first;  // k == 0: this output reads the input beat
+            wire fire = (!first || in_valid) && out_ready;
+            assign in_ready = fire && first;
+            assign out_valid = fire;
+            always @(posedge clk) begin
+                if (rst) begin
+                    k <= 0;
+                    first <= 1'b1;
+                end else if (fire) begin
+                    k <= (k == R - 1) ? {KW{1'b0}} : k + 1'b1;
+                    first <= (k == R - 1);
+                end
+            end
             reg [(A-B)*BITS-1:0] held;
-            assign out_data = rd ? in_data[B*BITS-1:0] : held[B*BITS-1:0];
+            assign out_data = first ? in_data[B*BITS-1:0] : held[B*BITS-1:0];
             always @(posedge clk)
-                if (fire) held <= rd ? in_data[A*BITS-1:B*BITS] : held >> (B * BITS);
+                if (fire) held <= first ? in_data[A*BITS-1:B*BITS] : held >> (B * BITS);
         end else begin : general
+            localparam CAP = A + B;
+            localparam NW = $clog2(CAP + 1);
+            reg [NW-1:0] n;
+            wire rd = (A <= B) || (n < B);
+            wire [NW-1:0] total = n + (rd ? A[NW-1:0] : {NW{1'b0}});
+            wire wr = total >= B;
+            wire fire = (!rd || in_valid) && (!wr || out_ready);
+            assign in_ready = fire && rd;
+            assign out_valid = fire && wr;
+            always @(posedge clk) begin
+                if (rst) n <= 0;
+                else if (fire) n <= wr ? total - B[NW-1:0] : total;
+            end
             reg [CAP*BITS-1:0] held;
             wire [CAP*BITS-1:0] merged;  // the beat placed at n elements (a read needs n < B or A <= B: n <= B)
             bireal_place #(.U(BITS), .W(A*BITS), .CAP(CAP), .NW(NW), .MAXV(B), .REACH(REACH)) place (
