@@ -118,60 +118,83 @@ uint64_t sweep_avx512bw_lut(const uint64_t* a, const uint64_t* b) {
     return static_cast<uint64_t>(_mm512_reduce_add_epi64(total));
 }
 
-// AVX-512 Harley-Seal: carry-save adders (vpternlogd) compress 16 XORed vectors into one
-// "sixteens" vector that is popcounted with the vpshufb lookup, plus the leftover ones..eights.
-// The reduction a long binary dot product (K bits) can use; ~5x fewer lookups per bit.
-inline void csa(__m512i& h, __m512i& l, __m512i a, __m512i b, __m512i c) {
-    l = _mm512_ternarylogic_epi32(a, b, c, 0x96);  // a ^ b ^ c
-    h = _mm512_ternarylogic_epi32(a, b, c, 0xe8);  // majority
-}
+// The vector operations of one ISA, for the Harley-Seal sweep below.
+struct Avx512BwOps {
+    using V = __m512i;
+    static V zero() { return _mm512_setzero_si512(); }
+    static V load(const void* p) { return _mm512_load_si512(p); }
+    static V xor_(V a, V b) { return _mm512_xor_si512(a, b); }
+    static void csa(V& h, V& l, V a, V b, V c) {
+        l = _mm512_ternarylogic_epi32(a, b, c, 0x96);  // a ^ b ^ c
+        h = _mm512_ternarylogic_epi32(a, b, c, 0xe8);  // majority
+    }
+    static V count(V v) {  // per 64-bit lane: vpshufb nibble lookups, vpsadbw
+        const V lut = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+        const V low = _mm512_set1_epi8(0x0f);
+        V c = _mm512_add_epi8(_mm512_shuffle_epi8(lut, _mm512_and_si512(v, low)),
+                              _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), low)));
+        return _mm512_sad_epu8(c, _mm512_setzero_si512());
+    }
+    static V add(V a, V b) { return _mm512_add_epi64(a, b); }
+    static V shl(V a, int k) { return _mm512_slli_epi64(a, k); }
+    static uint64_t reduce(V v) { return static_cast<uint64_t>(_mm512_reduce_add_epi64(v)); }
+    static constexpr size_t bytes = 64;
+};
 
-inline __m512i popcnt_bytes_sad(__m512i v) {
-    const __m512i lut = _mm512_broadcast_i32x4(
-        _mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
-    const __m512i low = _mm512_set1_epi8(0x0f);
-    __m512i c = _mm512_add_epi8(_mm512_shuffle_epi8(lut, _mm512_and_si512(v, low)),
-                                _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), low)));
-    return _mm512_sad_epu8(c, _mm512_setzero_si512());
+// Harley-Seal: carry-save adders compress 16 XORed vectors into one "sixteens" vector that is
+// counted, plus the leftover ones..eights at the end. The reduction a long binary dot product
+// (K bits) can use; 16x fewer counts per bit.
+template <class O>
+uint64_t sweep_harley_seal(const uint64_t* a, const uint64_t* b) {
+    using V = typename O::V;
+    const char* pa = reinterpret_cast<const char*>(a);
+    const char* pb = reinterpret_cast<const char*>(b);
+    V total = O::zero(), ones = O::zero(), twos = ones, fours = ones, eights = ones, sixteens;
+    V twosA, twosB, foursA, foursB, eightsA, eightsB;
+    constexpr size_t n = kBytes / O::bytes;
+#define X(k) O::xor_(O::load(pa + (i + (k)) * O::bytes), O::load(pb + (i + (k)) * O::bytes))
+    for (size_t i = 0; i < n; i += 16) {
+        O::csa(twosA, ones, ones, X(0), X(1));
+        O::csa(twosB, ones, ones, X(2), X(3));
+        O::csa(foursA, twos, twos, twosA, twosB);
+        O::csa(twosA, ones, ones, X(4), X(5));
+        O::csa(twosB, ones, ones, X(6), X(7));
+        O::csa(foursB, twos, twos, twosA, twosB);
+        O::csa(eightsA, fours, fours, foursA, foursB);
+        O::csa(twosA, ones, ones, X(8), X(9));
+        O::csa(twosB, ones, ones, X(10), X(11));
+        O::csa(foursA, twos, twos, twosA, twosB);
+        O::csa(twosA, ones, ones, X(12), X(13));
+        O::csa(twosB, ones, ones, X(14), X(15));
+        O::csa(foursB, twos, twos, twosA, twosB);
+        O::csa(eightsB, fours, fours, foursA, foursB);
+        O::csa(sixteens, eights, eights, eightsA, eightsB);
+        total = O::add(total, O::count(sixteens));
+    }
+#undef X
+    total = O::shl(total, 4);
+    total = O::add(total, O::shl(O::count(eights), 3));
+    total = O::add(total, O::shl(O::count(fours), 2));
+    total = O::add(total, O::shl(O::count(twos), 1));
+    total = O::add(total, O::count(ones));
+    return O::reduce(total);
 }
 
 uint64_t sweep_avx512bw_harley_seal(const uint64_t* a, const uint64_t* b) {
-    const __m512i* pa = reinterpret_cast<const __m512i*>(a);
-    const __m512i* pb = reinterpret_cast<const __m512i*>(b);
-    __m512i total = _mm512_setzero_si512();
-    __m512i ones = _mm512_setzero_si512(), twos = ones, fours = ones, eights = ones, sixteens;
-    __m512i twosA, twosB, foursA, foursB, eightsA, eightsB;
-    constexpr size_t n = kBytes / 64;
-#define X(k) _mm512_xor_si512(_mm512_load_si512(pa + i + (k)), _mm512_load_si512(pb + i + (k)))
-    for (size_t i = 0; i < n; i += 16) {
-        csa(twosA, ones, ones, X(0), X(1));
-        csa(twosB, ones, ones, X(2), X(3));
-        csa(foursA, twos, twos, twosA, twosB);
-        csa(twosA, ones, ones, X(4), X(5));
-        csa(twosB, ones, ones, X(6), X(7));
-        csa(foursB, twos, twos, twosA, twosB);
-        csa(eightsA, fours, fours, foursA, foursB);
-        csa(twosA, ones, ones, X(8), X(9));
-        csa(twosB, ones, ones, X(10), X(11));
-        csa(foursA, twos, twos, twosA, twosB);
-        csa(twosA, ones, ones, X(12), X(13));
-        csa(twosB, ones, ones, X(14), X(15));
-        csa(foursB, twos, twos, twosA, twosB);
-        csa(eightsB, fours, fours, foursA, foursB);
-        csa(sixteens, eights, eights, eightsA, eightsB);
-        total = _mm512_add_epi64(total, popcnt_bytes_sad(sixteens));
-    }
-#undef X
-    total = _mm512_slli_epi64(total, 4);
-    total = _mm512_add_epi64(total, _mm512_slli_epi64(popcnt_bytes_sad(eights), 3));
-    total = _mm512_add_epi64(total, _mm512_slli_epi64(popcnt_bytes_sad(fours), 2));
-    total = _mm512_add_epi64(total, _mm512_slli_epi64(popcnt_bytes_sad(twos), 1));
-    total = _mm512_add_epi64(total, popcnt_bytes_sad(ones));
-    return static_cast<uint64_t>(_mm512_reduce_add_epi64(total));
+    return sweep_harley_seal<Avx512BwOps>(a, b);
 }
 #endif
 
 #if defined(__AVX512VPOPCNTDQ__)
+struct Avx512PopcntOps : Avx512BwOps {
+    static V count(V v) { return _mm512_popcnt_epi64(v); }
+};
+
+// Harley-Seal with the counts on vpopcntq: what the vpopcntdq path's binary convs run
+uint64_t sweep_avx512_vpopcntdq_harley_seal(const uint64_t* a, const uint64_t* b) {
+    return sweep_harley_seal<Avx512PopcntOps>(a, b);
+}
+
 // Native vpopcntq (Ice Lake and later): XOR + popcount per 64-bit lane, 4 accumulators.
 uint64_t sweep_avx512_vpopcntq(const uint64_t* a, const uint64_t* b) {
     const __m512i* pa = reinterpret_cast<const __m512i*>(a);
@@ -189,6 +212,42 @@ uint64_t sweep_avx512_vpopcntq(const uint64_t* a, const uint64_t* b) {
 }
 #endif
 
+#if defined(__AVX2__) && defined(__AVX512BW__)
+struct Avx2Ops {
+    using V = __m256i;
+    static V zero() { return _mm256_setzero_si256(); }
+    static V load(const void* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
+    static V xor_(V a, V b) { return _mm256_xor_si256(a, b); }
+    static void csa(V& h, V& l, V a, V b, V c) {  // no vpternlog on AVX2: xor, and, or
+        V u = _mm256_xor_si256(a, b);
+        h = _mm256_or_si256(_mm256_and_si256(a, b), _mm256_and_si256(u, c));
+        l = _mm256_xor_si256(u, c);
+    }
+    static V count(V v) {
+        const V lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3,
+                                       1, 2, 2, 3, 2, 3, 3, 4);
+        const V low = _mm256_set1_epi8(0x0f);
+        V c = _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
+                              _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low)));
+        return _mm256_sad_epu8(c, _mm256_setzero_si256());
+    }
+    static V add(V a, V b) { return _mm256_add_epi64(a, b); }
+    static V shl(V a, int k) { return _mm256_slli_epi64(a, k); }
+    static uint64_t reduce(V v) {
+        alignas(32) uint64_t t[4];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(t), v);
+        return t[0] + t[1] + t[2] + t[3];
+    }
+    static constexpr size_t bytes = 32;
+};
+
+// the AVX2 path's form: Harley-Seal on 256-bit vectors (built here with -march=native, the
+// compiler may encode it with EVEX, still 256 bits wide)
+uint64_t sweep_avx2_harley_seal(const uint64_t* a, const uint64_t* b) {
+    return sweep_harley_seal<Avx2Ops>(a, b);
+}
+#endif
+
 using Sweep = uint64_t (*)(const uint64_t*, const uint64_t*);
 
 struct Variant {
@@ -203,14 +262,18 @@ std::vector<Variant> variants() {
 #if defined(__AVX2__)
     v.push_back({"avx2_vpshufb", sweep_avx2_lut, static_cast<bool>(__builtin_cpu_supports("avx2"))});
 #endif
+#if defined(__AVX2__) && defined(__AVX512BW__)
+    v.push_back({"avx2_harley_seal", sweep_avx2_harley_seal, static_cast<bool>(__builtin_cpu_supports("avx2"))});
+#endif
 #if defined(__AVX512BW__)
     bool bw = __builtin_cpu_supports("avx512bw");
     v.push_back({"avx512bw_vpshufb", sweep_avx512bw_lut, bw});
     v.push_back({"avx512bw_harley_seal", sweep_avx512bw_harley_seal, bw});
 #endif
 #if defined(__AVX512VPOPCNTDQ__)
-    v.push_back({"avx512_vpopcntdq", sweep_avx512_vpopcntq,
-                 static_cast<bool>(__builtin_cpu_supports("avx512vpopcntdq"))});
+    bool dq = __builtin_cpu_supports("avx512vpopcntdq");
+    v.push_back({"avx512_vpopcntdq", sweep_avx512_vpopcntq, dq});
+    v.push_back({"avx512_vpopcntdq_harley_seal", sweep_avx512_vpopcntdq_harley_seal, dq});
 #endif
     return v;
 }

@@ -12,7 +12,13 @@ Variants, compiled in where `-march=native` enables them and run where the CPU s
 - avx512bw_vpshufb: the same on 512-bit vectors (AVX-512BW);
 - avx512bw_harley_seal: carry-save-adder (vpternlogd) compression of 16 vectors, then the
   lookup; what a long binary dot product can use (it sums popcounts across many words);
-- avx512_vpopcntdq: native `_mm512_popcnt_epi64`, only on CPUs with AVX512-VPOPCNTDQ.
+- avx2_harley_seal: the same carry-saves on 256-bit vectors (vpxor/vpand/vpor), then the lookup;
+- avx512_vpopcntdq: native `_mm512_popcnt_epi64`, only on CPUs with AVX512-VPOPCNTDQ;
+- avx512_vpopcntdq_harley_seal: the carry-saves, then `vpopcntq`.
+
+`PATH_VARIANTS` names the variants of each popcount path of the CPU target
+(compiler/backends/tvm_cpu/isa.py): a path's peak is the best of its variants, the fastest code
+its instructions allow (`peak_of_path`).
 
 Each variant is checked against a plain bit count before it is timed; every sweep changes one
 word of its data and ends with a compiler memory barrier, so no work can be folded away.
@@ -62,6 +68,26 @@ def peak_xor_popcount_gops(threads: int = 2, seconds: float = 0.2, trials: int =
     per_variant = {name: v["gops"] for name, v in raw.items() if not name.startswith("_")}
     best = max(per_variant, key=per_variant.get)
     return {"variant": best, "gops": per_variant[best], "threads": threads, "per_variant": per_variant}
+
+
+PATH_VARIANTS = {
+    "vpopcntdq": (
+        "avx512_vpopcntdq",
+        "avx512_vpopcntdq_harley_seal",
+        "avx512bw_harley_seal",
+        "avx512bw_vpshufb",
+    ),
+    "avx512bw": ("avx512bw_harley_seal", "avx512bw_vpshufb"),
+    "avx2": ("avx2_harley_seal", "avx2_vpshufb"),
+    "portable": ("scalar_popcnt64",),
+}
+
+
+def peak_of_path(peak: dict, path: str) -> tuple[str, float]:
+    """(variant, G/s): the best of `path`'s variants in a peak_xor_popcount_gops result."""
+    rates = {k: v for k, v in peak["per_variant"].items() if k in PATH_VARIANTS[path]}
+    best = max(rates, key=rates.get)
+    return best, rates[best]
 
 
 def main() -> None:

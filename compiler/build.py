@@ -51,6 +51,7 @@ from pathlib import Path
 from bireal_hw import validate as v
 from bireal_hw.errors import CheckFailed, UserError, cli_main
 from compiler import fingerprint as fp
+from compiler.backends.tvm_cpu.isa import AUTO, ORDER
 from compiler.build_log import NORMAL, QUIET, VERBOSE, BuildLog
 from compiler.hw.boards import BOARDS, Board, choose_board
 from compiler.ir import Graph, IRError, load_graph, save_graph
@@ -60,6 +61,7 @@ from compiler.targets import ARTIFACTS, GENERATED_FOLDERS, TARGETS, Target, run_
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "examples" / "fashion_mnist" / "checkpoint.pt"
 MAX_IMAGES = 1_000_000  # check images per build (their memory is checked against the budget too)
 MAX_SIM_FRAMES = 1000  # the timing simulation's frames (its run time grows linearly)
+CPU_ISAS = (AUTO, *ORDER)  # --cpu-isa: auto or a popcount path (compiler/backends/tvm_cpu/isa.py)
 MIN_CLOCK_MHZ, MAX_CLOCK_MHZ = 1.0, 1000.0  # an FPGA fabric clock
 
 
@@ -91,6 +93,7 @@ class BuildConfig:
     input_shape: tuple[int, ...] | None = None  # (1, C, H, W) to export a Brevitas nn.Module
     synth: bool = False  # --target rtl: also synthesize with Yosys (the `synth` step)
     synth_jobs: int = 1  # Yosys runs at once, each over a group of instances (1: the whole design in one)
+    cpu_isa: str = "auto"  # --target cpu: the popcount path (auto: the best this CPU has; isa.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.out, str) and not self.out.strip():
@@ -128,6 +131,8 @@ class BuildConfig:
             raise UserError("give either --fps or --folding, not both")
         if self.residual_bits is not None:
             v.check_integer("--residual-bits", self.residual_bits, 2, 16)
+        if self.cpu_isa not in CPU_ISAS:
+            raise UserError(f"--cpu-isa {self.cpu_isa!r}: unknown; choose one of {', '.join(CPU_ISAS)}")
 
     @property
     def source(self):
@@ -471,6 +476,13 @@ def build_parser() -> v.Parser:
         help="Yosys runs at once, each synthesizing a group of the design's instances (same counts; "
         "use the machine's cores for a large design)",
     )
+    p.add_argument(
+        "--cpu-isa",
+        choices=CPU_ISAS,
+        default="auto",
+        help="--target cpu: the binary convs' popcount code (default auto: the best this CPU has; a lower "
+        "one builds for that x86-64 level, to run on other machines: docs/cpu.md)",
+    )
     return p
 
 
@@ -518,6 +530,7 @@ def main(argv: list[str] | None = None) -> None:
         residual_bits=args.residual_bits,
         synth=args.synth,
         synth_jobs=args.synth_jobs,
+        cpu_isa=args.cpu_isa,
     )
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
     report = build(cfg, progress=lambda msg: print(msg, file=sys.stderr, flush=True), verbosity=verbosity)

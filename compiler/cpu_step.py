@@ -31,10 +31,10 @@ def run_cpu(graph: Graph, state) -> None:
     cfg = state.cfg
     out = state.stage / "cpu"
     out.mkdir(parents=True, exist_ok=True)
-    target = host_target()
+    target = host_target(isa=cfg.cpu_isa)
     start = time.perf_counter()
     try:
-        program = compile_program(graph, batch=1)
+        program = compile_program(graph, batch=1, target=target)
         lib = compile_funcs(program.funcs, target)
     except UserError:
         raise
@@ -65,6 +65,8 @@ def run_cpu(graph: Graph, state) -> None:
         )
     state.report["cpu"] = {
         "target": str(target),
+        "popcount_path": program.cpu["path"],  # isa.py: the binary convs' XOR-popcount code
+        "built_for": {k: program.cpu[k] for k in ("mcpu", "mattr")},
         "kernels": len(program.funcs),
         "compile_seconds": round(compile_seconds, 2),
         "artifacts": ["cpu/model.so", "cpu/params.npz", "cpu/plan.json"],
@@ -74,7 +76,8 @@ def run_cpu(graph: Graph, state) -> None:
     state.report["latency_ms"]["batch"] = 1
     peers = ", ".join(f"{k} {v:.3f} ms" for k, v in latency.items() if k != "ours")
     print(
-        f"cpu: {len(program.funcs)} TVM kernels, {len(images)} images, {mismatches} mismatches, "
+        f"cpu: {len(program.funcs)} TVM kernels ({program.cpu['path']} popcounts, {program.cpu['mcpu']}), "
+        f"{len(images)} images, {mismatches} mismatches, "
         f"median latency {latency['ours']:.3f} ms" + (f" (float twin: {peers})" if peers else ""),
         file=sys.stderr,
     )

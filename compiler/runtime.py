@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from compiler.host_cpu import require_host
+
 PAGE = 4096
 HUGE_PAGE = 2 << 20
 
@@ -59,6 +61,8 @@ class CompiledModel:
         tvm.get_global_func("runtime.config_threadpool")(1, threads or os.cpu_count() or 1)
         folder = Path(folder)
         self.plan = json.loads((folder / "plan.json").read_text())
+        # a library built for features this CPU lacks would die of SIGILL in some kernel: refuse it
+        require_host(self.plan.get("cpu"), str(folder / "model.so"))
         self.lib = tvm.runtime.load_module(str(folder / "model.so"))
         self.dev = tvm.cpu()
         params = np.load(folder / "params.npz")

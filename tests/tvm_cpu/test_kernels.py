@@ -15,7 +15,7 @@ from compiler.ir.ops.sliding_window import WindowAttrs
 tvm = pytest.importorskip("tvm")
 pytestmark = pytest.mark.tvm
 
-from compiler.backends.tvm_cpu import fused  # noqa: E402
+from compiler.backends.tvm_cpu import fused, isa  # noqa: E402
 from compiler.backends.tvm_cpu.fused import Epilogue, words  # noqa: E402
 from compiler.backends.tvm_cpu.kernels import (  # noqa: E402
     build,
@@ -27,9 +27,10 @@ from compiler.backends.tvm_cpu.kernels import (  # noqa: E402
 from compiler.backends.tvm_cpu.target import compile_funcs, host_target  # noqa: E402
 
 
-def call(func, **arrays):
-    """Compile `func` and run it on the arrays named like its parameters; returns them after."""
-    lib = compile_funcs({func.attrs["global_symbol"]: func})
+def call(func, target=None, **arrays):
+    """Compile `func` (for `target`, default this host) and run it on the arrays named like its
+    parameters; returns them after."""
+    lib = compile_funcs({func.attrs["global_symbol"]: func}, target)
     names = [p.name for p in func.params]
     args = {k: tvm.runtime.tensor(np.ascontiguousarray(arrays[k]), tvm.cpu()) for k in names}
     lib[func.attrs["global_symbol"]](*[args[k] for k in names])
@@ -66,12 +67,15 @@ def line_thresholds(rng, o: int, steps: int, reach: int) -> np.ndarray:
     return np.ceil((k[None, :] - 0.5 - shift[:, None]) / scale[:, None]).astype(np.int64)
 
 
-TERNLOG = [False] + ([True] if fused.has_avx512(host_target()) else [])  # both where the host runs both
+# every popcount path this CPU runs, each built for its own target (isa.cpu_target); the vpopcntdq
+# path also without the carry-saves (one vpopcntq per term)
+RUNNABLE = [(p, True) for p in isa.ORDER if isa.has_features(host_target(), isa.PATHS[p].needs)]
+RUNNABLE += [("vpopcntdq", False)] if ("vpopcntdq", True) in RUNNABLE else []
 
 
-@pytest.mark.parametrize("ternlog", TERNLOG, ids=lambda t: "ternlog" if t else "plain")
+@pytest.mark.parametrize("path", RUNNABLE, ids=lambda p: p[0] + ("" if p[1] else "-direct"))
 @pytest.mark.parametrize("case", BINARY, ids=lambda c: f"c{c[3]}-o{c[4]}-s{c[5]}-pad{c[6]}-t{c[7]}")
-def test_fused_binary_conv_equals_the_ir_ops(case, ternlog):
+def test_fused_binary_conv_equals_the_ir_ops(case, path):
     n, h, w, c, o, stride, pad_value, steps, add, pack = case
     rng = np.random.default_rng(c * 100 + o)
     x = rng.integers(-128, 128, size=(n, h, w, c))
@@ -85,7 +89,20 @@ def test_fused_binary_conv_equals_the_ir_ops(case, ternlog):
     xp = np.zeros((n, h + 2 * halo, w + 2 * halo, words(c)), np.uint64)
     xp[:, halo:-halo, halo:-halo] = pack_signs(x)
     corr, rows, cols = fused.correction_table(wt, (3, 3), (stride, stride), pads, pad_value, (h, w))
-    tiled, pairs = fused.binary_weights(pack_weights(wt))
+    spec = fused.BinaryConv(
+        n,
+        h + 2 * halo,
+        w + 2 * halo,
+        c,
+        o,
+        (oh, ow),
+        (3, 3),
+        (stride, stride),
+        (halo - 1, halo - 1),
+        corr.shape[:2],
+        *path,
+    )
+    tiled, pairs = fused.binary_weights(pack_weights(wt), spec.tile)
     arrays = dict(xp=xp, wp=tiled, wq=pairs, corr=corr, rows=rows, cols=cols)
     fields: dict = {}
     want = acc
@@ -110,20 +127,7 @@ def test_fused_binary_conv_equals_the_ir_ops(case, ternlog):
         arrays["packed"] = np.zeros((n, oh + 3, ow + 3, words(o)), np.uint64)
         fields.update(pack=(1, 2), packed_hw=(oh + 3, ow + 3))
     arrays["out"] = np.zeros(acc.shape, np.int32)
-    spec = fused.BinaryConv(
-        n,
-        h + 2 * halo,
-        w + 2 * halo,
-        c,
-        o,
-        (oh, ow),
-        (3, 3),
-        (stride, stride),
-        (halo - 1, halo - 1),
-        corr.shape[:2],
-        ternlog,
-    )
-    got = call(fused.binary_conv_kernel(spec, Epilogue(**fields), "f"), **arrays)
+    got = call(fused.binary_conv_kernel(spec, Epilogue(**fields), "f"), host_target(isa=path[0]), **arrays)
     assert np.array_equal(got["out"], want)
     if pack:
         expect = np.zeros_like(arrays["packed"])

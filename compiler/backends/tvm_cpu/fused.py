@@ -199,7 +199,6 @@ def count_macro(epi: Epilogue, ob: int):
 
 
 XB_BINARY = 1  # output pixels per register tile of a binary conv (measured best: 2 and 4 spill)
-OB_BINARY = 16  # output channels per register tile of a binary conv (two 8 x 64-bit vectors)
 STACK = {"disable_lower_builtin": True}  # per-task scratch on the stack: LLVM keeps it in registers
 TASKS = 16  # parallel tasks wanted per kernel call (rows x channel groups), for load balance
 
@@ -355,7 +354,19 @@ class BinaryConv:
     stride: tuple[int, int]
     origin: tuple[int, int]  # halo offset minus the conv's own top/left padding
     classes: tuple[int, int]  # border classes of rows and columns (see correction_table)
-    ternlog: bool = False  # the target has AVX-512F/BW: vpternlogq carry-saves, vpshufb counts
+    path: str = "portable"  # the XOR-popcount code (isa.PATHS): vpopcntdq, avx512bw, avx2, portable
+    harley_seal: bool = True  # carry-save adders before the counts (else one count per term)
+
+    @property
+    def isa(self):
+        from compiler.backends.tvm_cpu.isa import PATHS
+
+        return PATHS[self.path]
+
+    @property
+    def tile(self) -> int:
+        """Output channels per register tile (the path's tile_vectors vectors)."""
+        return channel_tile(self.o, self.isa.tile_vectors * self.isa.lanes)
 
 
 LANES = 8  # 64-bit words per vector of the binary conv's core loop (one 512-bit register)
@@ -430,14 +441,14 @@ def weighted_popcount(terms: list) -> object:
     return lane_sums(sum(counts[1:], counts[0]))
 
 
-def binary_weights(wp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def binary_weights(wp: np.ndarray, ob: int) -> tuple[np.ndarray, np.ndarray]:
     """Packed weights (KH, KW, K, O) as the binary conv kernel reads them, tile by tile so that
     each register tile's words are one contiguous run (the hardware prefetcher streams it in,
     where rows of O words put each term of a tile on its own page): (O / OB, TERMS, OB) words
     and (O / OB, TERMS // 2, OB) pair words w[2p] ^ w[2p + 1] (terms flattened (ky, kx, k)),
-    which with the pixel's x[2p] ^ x[2p + 1] give a pair's XOR sum in one step."""
+    which with the pixel's x[2p] ^ x[2p + 1] give a pair's XOR sum in one step. `ob`: the
+    kernel's channel tile (`BinaryConv.tile`)."""
     o = wp.shape[-1]
-    ob = channel_tile(o, OB_BINARY)
     flat = wp.reshape(-1, o // ob, ob).transpose(1, 0, 2)  # (tiles, TERMS, OB)
     pairs = flat.shape[1] // 2
     if pairs == 0:
@@ -464,7 +475,7 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     SY, SX = s.stride
     Y0, X0 = s.origin
     R, CC = s.classes
-    OB = channel_tile(O, OB_BINARY)
+    OB = s.tile
     XB = tile(OW, max(1, XB_BINARY * 16 // OB))
     plan = conv_epilogue_plan(epi, O, OB, N * OH)
     TS, TD, PH, PW, PK = (
@@ -483,16 +494,18 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     EB = WORD if (GB * OB) % WORD == 0 else OB  # epilogue lanes
     apply_wide = epilogue_macro(epi, EB)
     TERMS = KH * KW * K  # XOR words summed per output: (ky, kx, k) flattened
-    GROUPS16, HALF = TERMS // 16, TERMS % 16 // 8  # groups of 16 terms, then one of 8 or none
-    V = LANES if OB % LANES == 0 else OB  # lanes per vector
+    HS = s.harley_seal
+    GROUPS16, HALF = (TERMS // 16, TERMS % 16 // 8) if HS else (0, 0)  # 16-term groups, then 8 or none
+    V = s.isa.lanes if OB % s.isa.lanes == 0 else OB  # lanes per vector
     NV = OB // V  # vectors per register tile
     PAIRS = max(1, TERMS // 2)
     # the rolled 16-term loop reads its x words from a per-row table xt[ox, term] (filled once per
     # task for all its channel blocks): linear addresses, where the map's (ky, kx, k) of a
     # running term index cost divisions in the loop
-    XT = GROUPS16 >= 2
-    LUT = s.ternlog and V == LANES  # AVX-512F/BW: vpternlogq, weighted nibble lookups
-    sum3, carry = carry_save(LUT)
+    XT = GROUPS16 >= 2 or (not HS and TERMS >= 32)
+    LUT = s.isa.nibbles and V == LANES  # AVX-512BW: weighted vpshufb nibble lookups
+    assert HS or not LUT, "weighted nibble counts need the carry-saves (at most 31 weights per count)"
+    sum3, carry = carry_save(s.isa.ternlog and V == LANES)  # AVX-512F: vpternlogq
     BYTES16 = LUT and GROUPS16 <= 31  # the loop's weight-16 counts kept per byte (<= 8 each time)
 
     def lanes(v):
@@ -669,12 +682,20 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                                     total[xi, oi] = total[xi, oi] + T.shift_left(
                                         T.popcount(ea[xi, oi]), T.uint64(3)
                                     )
-                        for j in T.unroll(GROUPS16 * 16 + HALF * 8, TERMS):
-                            for xi in T.unroll(XB):
-                                for v in T.unroll(NV):
-                                    total[xi, lanes(v)] = total[xi, lanes(v)] + T.popcount(
-                                        tw(xp, xt, wp, j, xi, v, n, oy, xo, oo)
-                                    )
+                        if HS:  # the terms after the last octet (at most 7)
+                            for j in T.unroll(GROUPS16 * 16 + HALF * 8, TERMS):
+                                for xi in T.unroll(XB):
+                                    for v in T.unroll(NV):
+                                        total[xi, lanes(v)] = total[xi, lanes(v)] + T.popcount(
+                                            tw(xp, xt, wp, j, xi, v, n, oy, xo, oo)
+                                        )
+                        else:  # one count per term, a rolled loop
+                            for j in T.serial(TERMS):
+                                for xi in T.unroll(XB):
+                                    for v in T.unroll(NV):
+                                        total[xi, lanes(v)] = total[xi, lanes(v)] + T.popcount(
+                                            tw(xp, xt, wp, j, xi, v, n, oy, xo, oo)
+                                        )
                     for xi in T.unroll(XB):
                         for oi in T.vectorized(OB):
                             out[n, oy, xo * XB + xi, oo * OB + oi] = corr[

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bireal_hw.errors import UserError
-from compiler.backends.tvm_cpu import fused
+from compiler.backends.tvm_cpu import fused, isa
 from compiler.backends.tvm_cpu.fused import VALUE_LIMIT, Epilogue, threshold_operand, words
 from compiler.backends.tvm_cpu.kernels import pack_weights, schedule, threshold_table, thresholds
 from compiler.ir import BIPOLAR, Graph
@@ -44,6 +44,7 @@ class Program:
     output: str = ""
     quantizer: dict = field(default_factory=dict)
     out_scale: float = 1.0
+    cpu: dict = field(default_factory=dict)  # isa.build_record: the path and features it was built for
 
     def plan(self) -> dict:
         return {
@@ -61,6 +62,7 @@ class Program:
             "output": self.output,
             "quantizer": self.quantizer,
             "out_scale": self.out_scale,
+            "cpu": self.cpu,
         }
 
 
@@ -90,7 +92,8 @@ class _Compiler:
         self.g = graph
         self.batch = batch
         self.target = target
-        self.p = Program()
+        self.isa = isa.path_of(target)
+        self.p = Program(cpu=isa.build_record(target))
         self.consumers = graph.consumers()
         self.producers = graph.producers()
         self.bounds = value_bounds(graph)
@@ -261,7 +264,6 @@ class _Compiler:
         top, left, _, _ = self.halo[x]
         xshape = self.p.buffers[x][0]
         corr, rows, cols = fused.correction_table(w, a.kernel, a.stride, a.pads, a.pad_value, (h, wd))
-        tiled, pairs = fused.binary_weights(pack_weights(w))
         oh, ow = self.shape(conv.outputs[0])[1:3]
         spec = fused.BinaryConv(
             n,
@@ -274,8 +276,10 @@ class _Compiler:
             tuple(a.stride),
             (top - a.pads[0], left - a.pads[1]),
             corr.shape[:2],
-            fused.has_avx512(self.target),
+            self.isa.name,
+            self.isa.harley_seal,
         )
+        tiled, pairs = fused.binary_weights(pack_weights(w), spec.tile)
         args = {
             "xp": x,
             "wp": self.param(f"{name}.w", tiled),

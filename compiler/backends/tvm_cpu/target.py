@@ -1,16 +1,14 @@
-"""The host CPU as a TVM target: the CPU name LLVM detects on this machine (never the string
-"native"), its core count, given as a target dict (TVM 0.27)."""
+"""The host CPU as a TVM target (isa.py chooses it and its popcount path), and the compile step."""
 
 from __future__ import annotations
 
-import os
 
+def host_target(threads: int | None = None, isa: str = "auto"):
+    """This CPU as a TVM target (isa.cpu_target): its LLVM name less the features it lacks, or
+    the generic level of a forced popcount path."""
+    from compiler.backends.tvm_cpu.isa import cpu_target
 
-def host_target(threads: int | None = None):
-    import tvm
-
-    mcpu = tvm.get_global_func("tvm.codegen.llvm.GetHostCPUName")()
-    return tvm.target.Target({"kind": "llvm", "mcpu": str(mcpu), "num-cores": threads or os.cpu_count() or 1})
+    return cpu_target(isa, threads)
 
 
 def compile_funcs(funcs: dict, target=None):
