@@ -56,6 +56,7 @@ BINARY = [
     (1, 6, 6, 200, 16, 2, 0, -15, True, False),
     (1, 5, 6, 300, 24, 1, 1, 15, True, True),  # 45 terms: 16-term loop twice, 8, then 5 alone
     (1, 3, 4, 3712, 16, 1, 0, 15, True, True),  # 522 terms: 32 loop rounds (byte counts would wrap)
+    (1, 2, 70, 64, 256, 1, 0, 15, True, True),  # a row of 70 x 256 accumulators: over ROW_BYTES, in `out`
 ]
 
 
@@ -135,12 +136,17 @@ def test_fused_binary_conv_equals_the_ir_ops(case, path):
         assert np.array_equal(got["packed"], expect)  # the halo stays zero
 
 
+# the integer convs' register tiles for 512-bit vectors on this host, and for AVX2 built for it
+INT_ISAS = ["auto"] + (["avx2"] if "avx2" in [p for p, _ in RUNNABLE] else [])
+
+
+@pytest.mark.parametrize("isa_name", INT_ISAS)
 @pytest.mark.parametrize("w_dtype", ["", "int8"], ids=["w-acc", "w-int8"])
 @pytest.mark.parametrize("exact", [True, False], ids=["float32", "int32"])
 @pytest.mark.parametrize(
     "pads,pad_value,stride", [((3, 3, 3, 3), 0, 2), ((0, 0, 0, 0), 0, 1), ((1, 1, 1, 1), 5, 1)]
 )
-def test_int_conv_equals_the_ir_conv(exact, pads, pad_value, stride, w_dtype):
+def test_int_conv_equals_the_ir_conv(exact, pads, pad_value, stride, w_dtype, isa_name):
     rng = np.random.default_rng(sum(pads) + stride)
     k = 1 + 2 * pads[0] if pads[0] else 1
     n, h, w, c, o = 1, 11, 9, 3, 48  # three blocks of 16 output channels
@@ -154,11 +160,23 @@ def test_int_conv_equals_the_ir_conv(exact, pads, pad_value, stride, w_dtype):
         prep = fused.pad_input_kernel((n, h, w, c), pads, pad_value, dtype, "pad")
         hp, wp = h + pads[0] + pads[2], w + pads[1] + pads[3]
         xin = call(prep, x=x.astype(np.int32), padded=np.zeros((n, hp, wp, c), dtype))["padded"]
+    lanes = fused.ACC_LANES_256 if isa_name == "avx2" else fused.ACC_LANES_512
     spec = fused.IntConv(
-        n, *xin.shape[1:3], c, o, acc.shape[1:3], (k, k), (stride, stride), exact, any(pads), w_dtype
+        n,
+        *xin.shape[1:3],
+        c,
+        o,
+        acc.shape[1:3],
+        (k, k),
+        (stride, stride),
+        exact,
+        any(pads),
+        w_dtype,
+        acc_lanes=lanes,
     )
     got = call(
         fused.int_conv_kernel(spec, Epilogue(), "f"),
+        host_target(isa=isa_name),
         x=xin if any(pads) else x.astype(np.int32),
         w=fused.int_conv_weights(spec, wt),
         out=np.zeros(acc.shape, np.int32),

@@ -132,14 +132,20 @@ def tile(extent: int, limit: int) -> int:
     return max(d for d in range(1, min(extent, limit) + 1) if extent % d == 0)
 
 
-def int_tiles(o: int, ow: int, even: bool = False) -> tuple[int, int]:
-    """(OB, XB) of an integer conv: the register tile of XB pixels x OB channels (16 float32 or
-    int32 lanes per vector) with the most accumulators up to 24 of the 32 vector registers, so
-    that FMA chains hide their latency even on 7-wide maps; XB even if `even` (ow even)."""
+ACC_LANES_512 = 24 * 16  # accumulator lanes of an integer conv's tile: 24 of the 32 zmm registers
+ACC_LANES_256 = 12 * 8  # on AVX2: 12 of the 16 ymm registers (24 spilled: the stem 3.0 ms on a Zen 4)
+
+
+def int_tiles(o: int, ow: int, even: bool = False, acc_lanes: int = ACC_LANES_512) -> tuple[int, int]:
+    """(OB, XB) of an integer conv: the register tile of XB pixels x OB channels with the most
+    accumulators up to `acc_lanes` 32-bit lanes (24 zmm registers of 16, or 12 ymm of 8 on AVX2),
+    so that FMA chains hide their latency even on 7-wide maps; XB even if `even` (ow even)."""
     best = (channel_tile(o, 64), 2 if even else 1)
     for ob in (64, 32, 16):
         if o % ob == 0:
-            xb = 2 * tile(ow // 2, max(1, 12 * 16 // ob)) if even else tile(ow, max(1, 24 * 16 // ob))
+            xb = (
+                2 * tile(ow // 2, max(1, acc_lanes // 2 // ob)) if even else tile(ow, max(1, acc_lanes // ob))
+            )
             if xb * ob > best[0] * best[1]:
                 best = (ob, xb)
     return best
@@ -199,6 +205,7 @@ def count_macro(epi: Epilogue, ob: int):
 
 
 XB_BINARY = 1  # output pixels per register tile of a binary conv (measured best: 2 and 4 spill)
+ROW_BYTES = 64 * 1024  # the largest row of binary-conv accumulators kept on a task's stack
 STACK = {"disable_lower_builtin": True}  # per-task scratch on the stack: LLVM keeps it in registers
 TASKS = 16  # parallel tasks wanted per kernel call (rows x channel groups), for load balance
 
@@ -503,6 +510,9 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
     # task for all its channel blocks): linear addresses, where the map's (ky, kx, k) of a
     # running term index cost divisions in the loop
     XT = GROUPS16 >= 2 or (not HS and TERMS >= 32)
+    # the task's row of accumulators on its stack (L1) where it fits, not in `out`: the epilogue
+    # reads it back right after, and `out` is then written once (bireal18: 14 KiB per row)
+    ROW = OW * GB * OB * 4 <= ROW_BYTES
     LUT = s.isa.nibbles and V == LANES  # AVX-512BW: weighted vpshufb nibble lookups
     assert HS or not LUT, "weighted nibble counts need the carry-saves (at most 31 weights per count)"
     sum3, carry = carry_save(s.isa.ternlog and V == LANES)  # AVX-512F: vpternlogq
@@ -609,6 +619,7 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
             xt = T.alloc_buffer((OW, TERMS) if XT else (1, 1), "uint64", scope="local", annotations=STACK)
             words8 = T.meta_var((ones, twos, fours, ta, tb, fa, fb))
             tail_words = T.meta_var((ones, twos, fours, eights, ea))
+            row = T.alloc_buffer((OW, GB * OB) if ROW else (1, 1), "int32", scope="local", annotations=STACK)
             wide = T.alloc_buffer((EB,), "int32", scope="local", annotations=STACK)
             wide_count = T.alloc_buffer((EB,), "int32", scope="local", annotations=STACK)
             word = T.alloc_buffer((1,), "uint64", scope="local", annotations=STACK)
@@ -698,9 +709,14 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                                         )
                     for xi in T.unroll(XB):
                         for oi in T.vectorized(OB):
-                            out[n, oy, xo * XB + xi, oo * OB + oi] = corr[
-                                rows[oy], cols[xo * XB + xi], oo * OB + oi
-                            ] - 2 * T.Cast("int32", total[xi, oi])
+                            if ROW:
+                                row[xo * XB + xi, ob * OB + oi] = corr[
+                                    rows[oy], cols[xo * XB + xi], oo * OB + oi
+                                ] - 2 * T.Cast("int32", total[xi, oi])
+                            else:
+                                out[n, oy, xo * XB + xi, oo * OB + oi] = corr[
+                                    rows[oy], cols[xo * XB + xi], oo * OB + oi
+                                ] - 2 * T.Cast("int32", total[xi, oi])
             # the epilogue over the task's whole row afterwards: its dependency chains overlap
             # each other here, where between two register tiles they would stall the core loop
             # (EB channels at a time: a whole packed word when the group holds whole words)
@@ -708,7 +724,10 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                 for eb in range(GB * OB // EB):
                     e0 = T.meta_var(task % G * GB * OB + eb * EB)
                     for oi in T.vectorized(EB):
-                        wide[oi] = out[n, oy, ox, e0 + oi]
+                        if ROW:
+                            wide[oi] = row[ox, eb * EB + oi]
+                        else:
+                            wide[oi] = out[n, oy, ox, e0 + oi]
                     apply_wide(wide, wide_count, t, d, res, out, packed, n, oy, ox, e0)
                 if packs:
                     pack(word, out, packed, n, oy, ox)
@@ -784,6 +803,7 @@ class IntConv:
     # converted in registers, they cost a quarter of the bytes that stream in from memory
     pairs16: bool = False  # AVX512-VNNI vpdpwssd: x an int16 copy, w int16 pairs (pair_weights16)
     hpool: tuple[int, int, int] | None = None  # see HPOOL
+    acc_lanes: int = ACC_LANES_512  # the register tile's accumulator lanes (int_tiles)
 
     @property
     def acc(self) -> str:
@@ -913,7 +933,7 @@ def int_conv_tiles(s: IntConv | VnniConv) -> tuple[int, int]:
     if isinstance(s, VnniConv):
         ow = s.out_hw[1]
         return (64 if s.o % 64 == 0 else 16), (2 * tile(ow // 2, 2) if s.hpool else tile(ow, 4))
-    return int_tiles(s.o, s.out_hw[1], even=s.hpool is not None)
+    return int_tiles(s.o, s.out_hw[1], even=s.hpool is not None, acc_lanes=s.acc_lanes)
 
 
 def int_conv_weights(s: IntConv | VnniConv, w: np.ndarray) -> np.ndarray:

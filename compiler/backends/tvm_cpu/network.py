@@ -372,7 +372,20 @@ class _Compiler:
         narrow = np.dtype(narrowest_int(w))
         w_dtype = str(narrow) if narrow.itemsize < 4 and w.size * 4 > NARROW_WEIGHT_BYTES else ""
         spec = fused.IntConv(
-            n, h, wd, c, o, (oh, ow), tuple(a.kernel), tuple(a.stride), exact, padded, w_dtype, pairs16, hpool
+            n,
+            h,
+            wd,
+            c,
+            o,
+            (oh, ow),
+            tuple(a.kernel),
+            tuple(a.stride),
+            exact,
+            padded,
+            w_dtype,
+            pairs16,
+            hpool,
+            fused.ACC_LANES_512 if fused.has_avx512(self.target) else fused.ACC_LANES_256,
         )
         args = {"x": x, "w": self.param(f"{name}.w", fused.int_conv_weights(spec, w))}
         epi = self.epilogue(grp, args)
