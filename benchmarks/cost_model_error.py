@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bireal_hw import bnn_pynq  # noqa: E402
 from compiler.backends.rtl.codegen import TOP, generate  # noqa: E402
-from compiler.backends.rtl.synth import RESOURCES, synthesize_xilinx  # noqa: E402
+from compiler.backends.rtl.synth import RESOURCES, synthesize_in_groups, synthesize_xilinx  # noqa: E402
 from compiler.frontend import load_model_graph  # noqa: E402
 from compiler.hw.boards import BOARDS  # noqa: E402
 from compiler.hw.calibrated import fifo_features as fifo_features_of  # noqa: E402
@@ -131,13 +131,20 @@ def fit_inputs(k, kc, df, inst: str) -> dict:
 
 
 def design_rows(
-    name: str, graph, seed: int, folder: Path, reuse: dict | None = None, again: set[str] = frozenset()
+    name: str,
+    graph,
+    df,
+    folder: Path,
+    reuse: dict | None = None,
+    again: set[str] = frozenset(),
+    only: set[str] | None = None,
+    jobs: int = 1,
 ) -> list[dict]:
-    """Every instance's synthesized counts and estimates; with `reuse` ({(design, instance):
-    row} of an earlier run over the same RTL) only the estimates are computed again, except for
-    the instances of the classes in `again`, synthesized again (alone: `only`) where their RTL
-    changed."""
-    df = random_folding(graph, seed)
+    """Every instance's synthesized counts and estimates (of the instances in `only`, if given:
+    synthesized in `jobs` groups at once); with `reuse` ({(design, instance): row} of an earlier
+    run over the same RTL) only the estimates are computed again, except for the instances of the
+    classes in `again`, synthesized again (alone: `only`) where their RTL changed, and for a
+    design the earlier run did not have."""
     depths, _, _ = size_fifos(df, 2)
     for s, d in depths.items():
         df.streams[s].depth = d
@@ -148,12 +155,19 @@ def design_rows(
             for (d, i), r in reuse.items()
             if d == name
         }
-    redo = None if reuse is None else {k.name for k in df.order() if kernel_class(k) in again}
-    if redo is None or redo:
+    redo = only
+    if counts:
+        redo = {k.name for k in df.order() if kernel_class(k) in again and (only is None or k.name in only)}
+    if not counts or redo:
         root = folder / name
         project = generate(df, graph, root, BOARD)
-        synthesized = synthesize_xilinx(root, project.sources, TOP, root / "synth", only=redo).instances
-        counts |= {i: (c.resources(), c.lutram, c.depth, c.by_type) for i, c in synthesized.items()}
+        if redo is not None and jobs > 1:
+            est0 = estimates(df, BOARD)
+            weights = {n: est0[n]["LUT"] + est0[n]["FF"] for n in redo}
+            result = synthesize_in_groups(root, project.sources, TOP, root / "synth", weights, jobs)
+        else:
+            result = synthesize_xilinx(root, project.sources, TOP, root / "synth", only=redo)
+        counts |= {i: (c.resources(), c.lutram, c.depth, c.by_type) for i, c in result.instances.items()}
     est = estimates(df, BOARD)
     cost = {kc.name: kc for kc in design_cost(df, BOARD).kernels}
     rows = []
@@ -168,20 +182,55 @@ def design_rows(
             "pe": getattr(k, "pe", None), "simd": getattr(k, "simd", None),
             "synthesized": resources, "lutram": lutram, "depth": depth, "cells": cells,
             "estimate": est[inst],
+            "wide": only is not None,
         })  # fmt: skip
     return rows
 
 
 def designs(split: str, folder: Path):
-    """(name, graph, folding seed) of the split's designs."""
+    """(name, graph, dataflow at a random folding) of the split's designs."""
     for seed in SPLITS[split]:
         shape = random_shape(np.random.default_rng(seed))
-        yield f"bireal_like_{seed}", bireal_like(shape, seed), seed
+        graph = bireal_like(shape, seed)
+        yield f"bireal_like_{seed}", graph, random_folding(graph, seed)
     for i, model in enumerate(ZOO):
         seed = SPLITS[split][i % len(SPLITS[split])]
         path = bnn_pynq.export_model(model, folder / f"{model}.onnx", seed=seed, small=True)
         graph = PassManager(streamline_passes() + lowering_passes()).run(load_model_graph(path).graph)
-        yield f"{model}_{seed}", graph, seed
+        yield f"{model}_{seed}", graph, random_folding(graph, seed)
+
+
+# --wide: a Bi-Real model at its fastest zcu104 folding, whose matrix units are far beyond the
+# random foldings' 16 lanes (PE x SIMD up to 4 x 1,152): only those are synthesized. The
+# calibration split has the embedded default model's, the held-out split bireal18's (4-bit grid,
+# random weights and BatchNorm: resources follow the folding and the ROMs' structure).
+WIDE = {"calibration": "default", "held-out": "bireal18"}
+
+
+def wide_design(split: str):
+    """(name, graph, dataflow) of the split's wide design, at its fastest zcu104 folding."""
+    import torch
+
+    from bireal_hw.checkpoint import load_model
+    from bireal_hw.export import export_qonnx_model
+    from bireal_hw.models import build_model, model_config
+    from compiler.build import DEFAULT_MODEL
+    from compiler.frontend.importer import import_qonnx
+    from compiler.hw.design import make_design
+    from tests.conftest import randomize_batchnorm
+
+    which = WIDE[split]
+    if which == "default":
+        model, _ = load_model(DEFAULT_MODEL)
+    else:
+        torch.manual_seed(0)
+        model = build_model(model_config(which).replace(residual_bits=4)).eval()
+        randomize_batchnorm(model, torch.Generator().manual_seed(1))
+    graph = import_qonnx(export_qonnx_model(model), which).graph
+    graph = PassManager(streamline_passes() + lowering_passes()).run(graph)
+    board = BOARDS["zcu104"]
+    design = make_design(graph, board, board.default_clock_mhz, None, None)
+    return f"{which}_zcu104", graph, design.dataflow
 
 
 def errors(rows: list[dict]) -> dict:
@@ -233,6 +282,8 @@ def main() -> None:
         help="with --reuse: kernel classes (comma-separated, e.g. dwc,mvu_lut) to synthesize again, "
         "alone, where their RTL changed",
     )
+    p.add_argument("--wide", action="store_true", help="also a Bi-Real model's wide matrix units (WIDE)")
+    p.add_argument("--jobs", type=int, default=1, help="Yosys runs at once for --wide's units")
     args = p.parse_args()
     again = {c for c in args.again.split(",") if c}
     if again and not args.reuse:
@@ -249,13 +300,27 @@ def main() -> None:
         for split in splits:
             start = time.perf_counter()
             rows = []
-            for name, graph, seed in designs(split, Path(tmp)):
+            for name, graph, df in designs(split, Path(tmp)):
                 t0 = time.perf_counter()
-                rows += design_rows(name, graph, seed, Path(tmp), reuse[split] if reuse else None, again)
+                rows += design_rows(name, graph, df, Path(tmp), reuse[split] if reuse else None, again)
                 print(f"  {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+            if args.wide:
+                t0 = time.perf_counter()
+                name, graph, df = wide_design(split)
+                units = {k.name for k in df.order() if isinstance(k, MatrixVector)}
+                rows += design_rows(
+                    name, graph, df, Path(tmp), reuse[split] if reuse else None, again, units, args.jobs
+                )
+                print(
+                    f"  {name} (matrix units): {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True
+                )
             results[split] = errors(rows)
             all_rows[split] = rows
             print_table(split, results[split], time.perf_counter() - start)
+            wide = [r for r in rows if r.get("wide")]
+            if wide:
+                results[split]["wide"] = errors(wide)
+                print_table(f"{split}, wide matrix units only", results[split]["wide"], 0)
     if args.json:
         out = results[splits[-1]] if len(splits) == 1 else results
         Path(args.json).write_text(json.dumps(out, indent=1))
