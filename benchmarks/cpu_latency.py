@@ -46,9 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.popcount_peak import peak_of_path, peak_xor_popcount_gops  # noqa: E402
 from bireal_hw.checkpoint import save_checkpoint  # noqa: E402
 from bireal_hw.models import build_model, model_config  # noqa: E402
+from compiler.backends.host_cpu import host_cpu  # noqa: E402
 from compiler.build import CPU_ISAS, DEFAULT_MODEL, BuildConfig, Target, build  # noqa: E402
 from compiler.cpu_peers import median_ms, onnxruntime_runner  # noqa: E402
-from compiler.host_cpu import host_cpu  # noqa: E402
 from compiler.runtime import CompiledModel  # noqa: E402
 from tests.conftest import randomize_batchnorm  # noqa: E402
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler.host_cpu import require_host
+from compiler.backends.host_cpu import require_host
 
 PAGE = 4096
 HUGE_PAGE = 2 << 20

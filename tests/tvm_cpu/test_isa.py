@@ -15,10 +15,10 @@ tvm = pytest.importorskip("tvm")
 pytestmark = pytest.mark.tvm
 
 from bireal_hw.errors import UserError  # noqa: E402
+from compiler.backends.host_cpu import host_features, missing_on_host  # noqa: E402
 from compiler.backends.tvm_cpu import fused, isa  # noqa: E402
 from compiler.backends.tvm_cpu.fused import Epilogue  # noqa: E402
 from compiler.backends.tvm_cpu.target import compile_funcs, host_target  # noqa: E402
-from compiler.host_cpu import host_features, missing_on_host  # noqa: E402
 
 # a CPU of each kind, by LLVM name: Ice Lake server and Zen 4 (VPOPCNTDQ), Cascade Lake (AVX-512BW
 # only), Zen 3 and Haswell (AVX2), and the x86-64-v2 baseline

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 
 from bireal_hw.errors import UserError
-from compiler.host_cpu import host_cpu, missing_on_host
+from compiler.backends.host_cpu import host_cpu, missing_on_host
 
 
 @dataclass(frozen=True)
