@@ -31,6 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from compiler.hw.calibrated import FORMULAS  # noqa: E402
 
+WIDE_WEIGHT = 3.0  # the weight of a wide matrix unit's row against a random design's
+
 
 def target(row: dict, resource: str) -> float:
     synthesized = row["synthesized"][resource]
@@ -51,6 +53,8 @@ def fit(rows: list[dict], terms: list[str], resource: str) -> dict[str, float]:
     # kernel classes sharing a formula (the two pools) weigh alike, however many instances each has
     per_class = Counter(r["class"] for r in rows)
     weight /= np.sqrt(np.array([per_class[r["class"]] for r in rows], dtype=float))
+    # a wide unit (cost_model_error.py --wide) is one of few, each thousands of LUTs: weigh it more
+    weight *= np.array([WIDE_WEIGHT if r.get("wide") else 1.0 for r in rows])
     coef, _ = nnls(design_matrix(rows, terms) * weight[:, None], y * weight)
     return {t: round(float(c), 3) for t, c in zip(terms, coef, strict=True) if c > 0}
 
@@ -87,15 +91,22 @@ def main() -> None:
             "fit_cost_model: the rows file has no calibration split; run cost_model_error.py --split both"
         )
     coefficients = {}
-    print(f"{'class':18}{'n':>4}{'LUT cal':>9}{'LUT held':>10}{'FF cal':>8}{'FF held':>9}")
+    print(
+        f"{'class':18}{'n':>4}{'LUT cal':>9}{'LUT held':>10}{'FF cal':>8}{'FF held':>9}   wide: n, LUT/FF cal, held"
+    )
     for cls, per in FORMULAS.items():
         cal = [r for r in splits["calibration"] if r["fit"]["key"] == cls]
         held = [r for r in splits.get("held-out", []) if r["fit"]["key"] == cls]
         coefficients[cls] = {res: fit(cal, terms, res) for res, terms in per.items()}
         e = {(res, name): median_error(sub, coefficients[cls][res], res)
-             for res in per for name, sub in (("cal", cal), ("held", held))}  # fmt: skip
+             for res in per for name, sub in (("cal", cal), ("held", held),
+                                              ("wcal", [r for r in cal if r.get("wide")]),
+                                              ("wheld", [r for r in held if r.get("wide")]))}  # fmt: skip
+        wide = sum(r.get("wide", False) for r in cal + held)
         print(f"{cls:18}{len(cal):>4}{e['LUT', 'cal']:>9.1%}{e['LUT', 'held']:>10.1%}"
-              f"{e['FF', 'cal']:>8.1%}{e['FF', 'held']:>9.1%}")  # fmt: skip
+              f"{e['FF', 'cal']:>8.1%}{e['FF', 'held']:>9.1%}"
+              + (f"   {wide}: {e['LUT', 'wcal']:.1%}/{e['FF', 'wcal']:.1%}, {e['LUT', 'wheld']:.1%}/{e['FF', 'wheld']:.1%}"
+                 if wide else ""))  # fmt: skip
     text = render(coefficients)
     print(text)
     if args.write:
