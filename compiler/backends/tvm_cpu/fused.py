@@ -679,7 +679,7 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                                 total[xi, lanes(v)] = total[xi, lanes(v)] + tail_count(
                                     xp, xt, wp, tail_words, xi, v, n, oy, xo, oo
                                 )
-                    else:
+                    elif HS:  # the carry-saves' words, then the terms after the last octet (at most 7)
                         for xi in T.unroll(XB):
                             for oi in T.vectorized(OB):
                                 total[xi, oi] = (
@@ -693,20 +693,19 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                                     total[xi, oi] = total[xi, oi] + T.shift_left(
                                         T.popcount(ea[xi, oi]), T.uint64(3)
                                     )
-                        if HS:  # the terms after the last octet (at most 7)
-                            for j in T.unroll(GROUPS16 * 16 + HALF * 8, TERMS):
-                                for xi in T.unroll(XB):
-                                    for v in T.unroll(NV):
-                                        total[xi, lanes(v)] = total[xi, lanes(v)] + T.popcount(
-                                            tw(xp, xt, wp, j, xi, v, n, oy, xo, oo)
-                                        )
-                        else:  # one count per term, a rolled loop
-                            for j in T.serial(TERMS):
-                                for xi in T.unroll(XB):
-                                    for v in T.unroll(NV):
-                                        total[xi, lanes(v)] = total[xi, lanes(v)] + T.popcount(
-                                            tw(xp, xt, wp, j, xi, v, n, oy, xo, oo)
-                                        )
+                        for j in T.unroll(GROUPS16 * 16 + HALF * 8, TERMS):
+                            for xi in T.unroll(XB):
+                                for v in T.unroll(NV):
+                                    total[xi, lanes(v)] = total[xi, lanes(v)] + T.popcount(
+                                        tw(xp, xt, wp, j, xi, v, n, oy, xo, oo)
+                                    )
+                    else:  # one count per term, a rolled loop
+                        for j in T.serial(TERMS):
+                            for xi in T.unroll(XB):
+                                for v in T.unroll(NV):
+                                    total[xi, lanes(v)] = total[xi, lanes(v)] + T.popcount(
+                                        tw(xp, xt, wp, j, xi, v, n, oy, xo, oo)
+                                    )
                     for xi in T.unroll(XB):
                         for oi in T.vectorized(OB):
                             if ROW:
