@@ -3,10 +3,10 @@ the CPU's name), recorded in the library's plan, and checked against the CPU tha
 
 Paths, best first (docs/cpu.md measures each):
 
-- `vpopcntdq`: AVX-512F/BW with AVX512-VPOPCNTDQ. Harley-Seal carry-saves on `vpternlogq`, every
-  count a `vpopcntq` on 512-bit vectors (Intel Ice Lake and later, AMD Zen 4 and 5).
-- `avx512bw`: AVX-512F/BW without it. The same carry-saves, the counts as weighted `vpshufb` nibble
-  lookups summed by one `vpsadbw` (Intel Skylake-SP, Cascade Lake).
+- `vpopcntdq`: AVX-512F/BW with AVX512-VPOPCNTDQ. One `vpopcntq` per XOR word on 512-bit vectors,
+  no carry-saves (measured faster on a Zen 4; Intel Ice Lake and later, AMD Zen 4 and 5).
+- `avx512bw`: AVX-512F/BW without it. Harley-Seal carry-saves on `vpternlogq`, the counts as
+  weighted `vpshufb` nibble lookups summed by one `vpsadbw` (Intel Skylake-SP, Cascade Lake).
 - `avx2`: 256-bit vectors, no AVX-512. The carry-saves as `vpxor`/`vpand`/`vpor`, the counts as
   LLVM's `vpshufb` nibble lookups (AMD Zen 2/3, Intel client CPUs).
 - `portable`: any x86-64 (or other LLVM target): the same kernel from plain `^ & |` and popcount.
