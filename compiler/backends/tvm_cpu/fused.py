@@ -708,14 +708,14 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
                                     )
                     for xi in T.unroll(XB):
                         for oi in T.vectorized(OB):
+                            acc = T.meta_var(
+                                corr[rows[oy], cols[xo * XB + xi], oo * OB + oi]
+                                - 2 * T.Cast("int32", total[xi, oi])
+                            )
                             if ROW:
-                                row[xo * XB + xi, ob * OB + oi] = corr[
-                                    rows[oy], cols[xo * XB + xi], oo * OB + oi
-                                ] - 2 * T.Cast("int32", total[xi, oi])
+                                row[xo * XB + xi, ob * OB + oi] = acc
                             else:
-                                out[n, oy, xo * XB + xi, oo * OB + oi] = corr[
-                                    rows[oy], cols[xo * XB + xi], oo * OB + oi
-                                ] - 2 * T.Cast("int32", total[xi, oi])
+                                out[n, oy, xo * XB + xi, oo * OB + oi] = acc
             # the epilogue over the task's whole row afterwards: its dependency chains overlap
             # each other here, where between two register tiles they would stall the core loop
             # (EB channels at a time: a whole packed word when the group holds whole words)
