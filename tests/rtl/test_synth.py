@@ -197,7 +197,8 @@ def test_threshold_stages_placed_in_block_ram_are_block_ram(tmp_path, monkeypatc
         ("LUTRAM", 6), ("LUTRAM", 14), ("BRAM36", 0.5), ("BRAM36", 0.5)
     ]  # fmt: skip
     project = generate(df, graph, tmp_path / "rtl", resources)
-    assert ".TSTYLE(12)" in (project.root / "bireal_top.v").read_text()
+    # 2 bits per stage: LUTs (2) for stages 0 and 1, block RAM (1) for 2 and 3
+    assert f".TSTYLE({2 + (2 << 2) + (1 << 4) + (1 << 6)})" in (project.root / "bireal_top.v").read_text()
     sources = sorted((project.root / "hdl").glob("*.v")) + [project.root / "bireal_top.v"]
     synth.synthesize_xilinx(project.root, sources, "bireal_top", tmp_path / "part", only={mvu})
     netlist = json.loads((tmp_path / "part" / "xcup_netlist.json").read_text())["modules"]

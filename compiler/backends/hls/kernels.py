@@ -39,9 +39,9 @@ from compiler.ir import Graph
 
 BUS = "bireal::bus_t"
 IMPL = {"LUTRAM": "lutram", "BRAM36": "bram", "URAM": "uram", "SRL": "srl"}
-# Vitis HLS cannot initialize a URAM from the bitstream: constants the estimate puts in URAM are
-# bound to block RAM (docs/decisions.md).
-ROM_IMPL = {"LUTRAM": "lutram", "BRAM36": "bram", "URAM": "bram"}
+# A URAM has no initial contents on UltraScale+: the cost model never places a constant there
+# (compiler/hw/cost.py, docs/decisions.md).
+ROM_IMPL = {"LUTRAM": "lutram", "BRAM36": "bram"}
 
 
 @dataclass

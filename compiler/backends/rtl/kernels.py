@@ -119,7 +119,7 @@ def _out_value_bits(qmin: int, step: int, levels: int, out_bits: int) -> int:
     return max(signed_bits(min(qmin, 0), max(hi, 0)), out_bits) + 1
 
 
-ROM_STYLE = {"BRAM36": 1}  # the cost model's placement -> bireal_rom's STYLE (else 0: the synthesizer's)
+ROM_STYLE = {"BRAM36": 1, "LUTRAM": 2}  # the cost model's placement -> bireal_rom's STYLE (else 0: the synthesizer's)
 RAM_STYLE = {"LUTRAM": 1, "BRAM36": 2}  # -> bireal_ram's STYLE (line buffers, FIFOs; else 0)
 
 
@@ -373,6 +373,6 @@ def rtl_kernel(k: Kernel, df: Dataflow, graph: Graph, placement: dict | None = N
     if "LEVELS" in rk.params:  # a threshold search: the stages placed in block RAM
         stages = range(rk.params["LEVELS"])
         rk.params["TSTYLE"] = sum(
-            ROM_STYLE.get(where.get((k.name, f"thresholds[{s}]"), ""), 0) << s for s in stages
+            ROM_STYLE.get(where.get((k.name, f"thresholds[{s}]"), ""), 0) << (2 * s) for s in stages
         )
     return rk

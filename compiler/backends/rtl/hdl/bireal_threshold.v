@@ -6,7 +6,7 @@
 // registered in its cycle (with the group), and each stage but the last registers its count, so
 // y is that of the x of LEVELS cycles before (Thresholding.pipeline_stages). Stage s's address
 // {group, count so far} comes from registers, so a stage the cost model placed in block RAM
-// (TSTYLE) is one.
+// (TSTYLE) is one; a stage it placed in LUTs is asked for logic.
 module bireal_threshold_search #(
     parameter LEVELS = 1,
     parameter GROUPS = 1,
@@ -16,7 +16,7 @@ module bireal_threshold_search #(
     parameter QMIN = 0,
     parameter STEP = 1,
     parameter PREFIX = "thresholds",
-    parameter TSTYLE = 0  // bit s: stage s's ROM in block RAM (the cost model's placement)
+    parameter TSTYLE = 0  // bits 2s+1..2s: stage s's ROM's bireal_rom STYLE (the cost model's placement)
 ) (
     input  wire                 clk,
     input  wire [31:0]          group,
@@ -54,15 +54,8 @@ module bireal_threshold_search #(
                 assign addr = {g[s*GW +: GW], found[LEVELS-1 -: (s > 0 ? s : 1)]};
             end
             wire signed [TB-1:0] t;
-            if ((TSTYLE >> s) & 1) begin : block  // the cost model placed this stage in block RAM
-                (* rom_style = "block", ram_style = "block" *) reg [TB-1:0] rom [0:GROUPS*(1<<s)-1];
-                initial $readmemh({PREFIX, "_l", S1, S0, ".mem"}, rom);
-                assign t = rom[addr];
-            end else begin : any
-                reg [TB-1:0] rom [0:GROUPS*(1<<s)-1];
-                initial $readmemh({PREFIX, "_l", S1, S0, ".mem"}, rom);
-                assign t = rom[addr];
-            end
+            bireal_rom #(.W(TB), .D(GROUPS*(1<<s)), .AW(GW+s), .STYLE((TSTYLE >> (2*s)) & 3),
+                         .FILE({PREFIX, "_l", S1, S0, ".mem"})) rom (.addr(addr), .data(t));
             wire signed [TB-1:0] vs = v[s*TB +: TB];
             wire [CW-1:0] next = t <= vs ? found + (1 << (LEVELS - 1 - s)) : found;
             if (s == LEVELS - 1) begin : last
@@ -85,8 +78,9 @@ module bireal_threshold_search #(
     assign y = QMIN + STEP * $signed({1'b0, count[LEVELS*CW +: CW]});
 endmodule
 
-// A ROM ($readmemh FILE) read at `addr`: STYLE 1 asks for block RAM (the cost model's placement,
-// compiler/hw/cost.py), 0 leaves it to the synthesizer (distributed RAM or logic). Read
+// A ROM ($readmemh FILE) read at `addr`: STYLE 1 asks for block RAM, 2 for LUTs (the cost
+// model's placement, compiler/hw/cost.py), 0 leaves it to the synthesizer. Never URAM: an
+// UltraScale+ URAM has no initial contents. Read
 // combinationally: a block RAM needs `addr` to come straight from a register (a matrix unit's
 // tile counter), whose next value the synthesizer then reads one cycle early.
 module bireal_rom #(
@@ -102,6 +96,14 @@ module bireal_rom #(
     generate
         if (STYLE == 1) begin : block
             (* rom_style = "block", ram_style = "block" *) reg [W-1:0] rom [0:D-1];
+            initial $readmemh(FILE, rom);
+            assign data = rom[addr];
+        end else if (STYLE == 2) begin : lut
+`ifdef YOSYS
+            (* rom_style = "logic" *) reg [W-1:0] rom [0:D-1];  // Yosys' name for a ROM in LUTs
+`else
+            (* rom_style = "distributed" *) reg [W-1:0] rom [0:D-1];  // Vivado's
+`endif
             initial $readmemh(FILE, rom);
             assign data = rom[addr];
         end else begin : any
