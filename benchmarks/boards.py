@@ -1,11 +1,14 @@
 """The fastest design that fits each board, for bireal18 and bireal34 at 224x224 (analytical
 cycles and resources; `python -m compiler.build --target sim` simulates any of them).
 
-    python benchmarks/boards.py [--residual-bits 4,8] [--models bireal18,bireal34]
+    python benchmarks/boards.py [--residual-bits 4,8] [--models bireal18,bireal34] [--json F]
 
 Weights are random with randomized BN statistics (throughput and resources do not depend on the
 values, only on the thresholds' count, i.e. the residual grid's bits). Each board runs at its
-default clock (compiler/hw/boards.py).
+default clock (compiler/hw/boards.py). Printed per design: fps, every resource against the
+board, the bottleneck kernel and the resource nearest its limit; then the table of best fps per
+model and board beside `PUBLISHED`, the table this benchmark gave before issue 20 (README, the
+cost model of stop 27, before its calibration against Yosys).
 """
 
 from __future__ import annotations
@@ -29,10 +32,44 @@ from compiler.passes import PassManager, lowering_passes, streamline_passes  # n
 from tests.conftest import randomize_batchnorm  # noqa: E402
 
 
+# (model, residual bits) -> board -> fps, as published before issue 20 (absent: did not fit)
+PUBLISHED = {
+    ("bireal18", 4): {"kv260": 443.0, "zcu104": 2657.0, "u250": 4983.0},
+    ("bireal18", 8): {"zcu104": 443.0, "u250": 4983.0},
+    ("bireal34", 4): {"zcu104": 443.0, "u250": 4983.0},
+    ("bireal34", 8): {"u250": 4983.0},
+}
+
+
+def limiting(totals: dict, capacity: dict) -> str:
+    """The resource nearest its board's limit, as `LUT 84%`."""
+    r = max((r for r in capacity if capacity[r]), key=lambda r: totals[r] / capacity[r])
+    return f"{r} {totals[r] / capacity[r]:.0%}"
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: best fps per model and board, before (PUBLISHED) and now."""
+    boards = [b for b in BOARDS if b != "pynq-z1"]  # the pynq-z2's part: the same answers
+    keys = list(dict.fromkeys((r["model"], r["bits"]) for r in rows))
+    now = {(r["model"], r["bits"], r["board"]): r for r in rows}
+    lines = ["| model | " + " | ".join(f"{b}: before / now" for b in boards) + " |",
+             "|---|" + "---|" * len(boards)]  # fmt: skip
+    for key in keys:
+        cells = []
+        for b in boards:
+            before = PUBLISHED.get(key, {}).get(b)
+            r = now.get((*key, b))
+            new = "-" if r is None else ("does not fit" if "error" in r else f"{r['fps']:,.0f} ({r['limit']})")
+            cells.append(f"{'does not fit' if before is None else f'{before:,.0f}'} / {new}")
+        lines.append(f"| {key[0]}, {key[1]}-bit residual | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default="bireal18,bireal34")
     p.add_argument("--residual-bits", default="4,8")
+    p.add_argument("--json", type=Path, help="write the rows here")
     args = p.parse_args()
     rows = []
     for name in args.models.split(","):
@@ -50,6 +87,7 @@ def main() -> None:
                     print(f"{name} r{bits} {b.name}: {exc}", flush=True)
                     continue
                 t = d.cost.totals()
+                cap = b.resources()
                 row = {
                     "model": name,
                     "bits": bits,
@@ -58,17 +96,19 @@ def main() -> None:
                     "fps": round(d.fps, 1),
                     "cycles": d.cost.interval,
                     "bottleneck": d.cost.bottleneck,
+                    "limit": limiting(t, cap),
                     **t,
                 }
                 rows.append(row)
-                cap = b.resources()
                 print(
                     f"{name} r{bits} {b.name:8s} {b.default_clock_mhz:5.0f} MHz {d.fps:9.1f} fps  "
                     + "  ".join(f"{r} {t[r]:,}/{cap[r]:,}" for r in cap)
-                    + f"  bottleneck {d.cost.bottleneck}",
+                    + f"  bottleneck {d.cost.bottleneck}, nearest limit {row['limit']}",
                     flush=True,
                 )
-    print(json.dumps(rows))
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

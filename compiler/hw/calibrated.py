@@ -14,8 +14,9 @@ Features (all of a kernel's own):
     kff, klut: a register file (kept input beats, a global pool's sums) in flip-flops or its
         distributed RAM's LUTs (`kept_beats`)
     PSP = PE * SIMD * (in bits + 1 + weight bits): the product bits a DSP unit's adder tree sums
-    PSlg = PE * SIMD * ceil(log2 SIMD), PSPlg = PSP * ceil(log2 SIMD): popcount and adder trees,
-        whose width grows with their terms (what extrapolates to SIMD beyond the calibration's 16)
+    tree = PE * the adder bits of a lane's tree (hdl/bireal_tree.v: a node of level l adds LB + l
+        bits; `MatrixVector.tree_adder_bits`): popcount and adder trees, exact in their structure,
+        so what extrapolates to SIMD beyond the random designs' 16
     macw: the adder bits of LUT MACs (`MatrixVector.mac_adders`)
     pipe: a matrix unit's pipeline registers before the accumulator (`MatrixVector.pipeline_bits`)
     lgmap = ceil(log2(H * W * C)) of a window's input map     kk = KH * KW * inb
@@ -37,15 +38,15 @@ import math
 
 FORMULAS: dict[str, dict[str, list[str]]] = {
     "mvu_binary": {
-        "LUT": ["PSlg", "PA", "PLT", "lg", "sfin", "inbuf", "PRQ"],
+        "LUT": ["PS", "tree", "PA", "PLT", "lg", "sfin", "inbuf", "PRQ"],
         "FF": ["accff", "cnt", "kff", "PLT", "pipe", "PRQ"],
     },
     "mvu_lut": {
-        "LUT": ["1", "macw", "PS", "PA", "PLT", "inb", "sfin", "inbuf", "PRQ"],
+        "LUT": ["1", "macw", "PS", "tree", "PA", "PLT", "inb", "sfin", "inbuf", "PRQ"],
         "FF": ["accff", "cnt", "kff", "PLT", "pipe", "PRQ"],
     },
     "mvu_dsp": {
-        "LUT": ["PSPlg", "PLT", "PL", "lg", "sfin", "inbuf", "PRQ", "pk"],
+        "LUT": ["tree", "PLT", "PL", "lg", "sfin", "inbuf", "PRQ", "pk"],
         "FF": ["accff", "cnt", "kff", "PLT", "pipe", "PRQ", "pk"],
     },
     "swu": {"LUT": ["1", "cw", "taddr", "tword", "rmux"], "FF": ["1", "cw", "taddr"]},

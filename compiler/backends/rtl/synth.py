@@ -52,10 +52,6 @@ SEQUENTIAL = FFS | {"RAMB36E2", "RAMB18E2", "URAM288"}
 # a distributed RAM's or SRL's read-address ports (ADDRA.., A0.., DPRA..): its data, write enable
 # and write clock end a path (the write happens at the clock edge)
 READ_ADDRESS = ("A", "DPRA")
-# ABC9, Yosys' timing-driven LUT mapper, over the default `abc -luts 2:2,3,6:5,10,20`: on adder
-# trees the default cone mapping builds wide functions of MUXF7/8/9 (a sum of 192 4-bit leaves:
-# 3,616 LUTs and 2,329 MUXFs against ABC9's 1,498 LUTs and none; docs/decisions.md)
-XCUP_FLOW = "-abc9"
 DEPTH_BOUND = 8  # LUT levels between registers for 200 MHz on UltraScale+ (-1 speed grade), docs/hardware.md
 
 
@@ -196,7 +192,7 @@ def synthesize_xilinx(
     script = (
         f"read_verilog -defer {files}; hierarchy -top {top}; {keep}"
         f"setattr -set keep_hierarchy 1 {top}/t:*; "
-        f"synth_xilinx -family xcup -flatten {XCUP_FLOW}; "
+        "synth_xilinx -family xcup -flatten; "
         f"tee -q -o {stat} stat -json; write_json {netlist}"
     )
     seconds = run_yosys(script, root, (out / "yosys_xcup.log").resolve(), "synthesis for UltraScale+")

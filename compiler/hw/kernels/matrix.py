@@ -173,9 +173,8 @@ class MatrixVector(Kernel):
             **kept_beats(inb, sf if nf > 1 else 0),
             # integer MACs: product bits summed per lane (SIMD products of in+1 x weight bits)
             "PSP": self.pe * self.simd * product,
-            # an adder (popcount) tree over SIMD terms: its width grows with log2(SIMD)
-            "PSlg": self.pe * self.simd * clog2(self.simd),
-            "PSPlg": self.pe * self.simd * product * clog2(self.simd),
+            # the adder trees' bits (hdl/bireal_tree.v: level l adds LB + l bits), every lane
+            "tree": self.pe * self.tree_adder_bits(),
             "macw": self.mac_adders() if g.lut_macs else 0,
             "PSacc": self.pe * self.simd * g.acc_bits,
             # the multiply-add requantization: per lane its sum's bits (adder, clamp, register)
@@ -309,17 +308,26 @@ class MatrixVector(Kernel):
 
     def pipeline_bits(self) -> int:
         """Flip-flops of hdl/bireal_mvu.v's pipeline before the accumulator: per lane the tree's
-        leaves (LB bits) and registered levels (bireal_tree: LB + levels bits a node), and the
-        op's flags delayed to the accumulator."""
-        g = self.geometry
-        leaves = self.tree_leaves()
-        xw = g.in_bits + 1
-        lb = 4 if g.binary else (xw + 1 if g.weight_bits == 1 else xw + g.weight_bits)
-        node = lb + tree_levels(leaves)
+        leaves (LB bits) and registered levels (bireal_tree: LB + l bits a node of level l), and
+        the op's flags delayed to the accumulator."""
+        leaves, lb = self.tree_leaves(), self.leaf_bits()
         registered = registered_levels(leaves, TREE_LEVELS_PER_STAGE, True)
-        per_lane = leaves * lb + sum(-(-leaves // 2**level) * node for level in registered)
+        per_lane = leaves * lb + sum(-(-leaves // 2**level) * (lb + level) for level in registered)
         _, nf = self.folds()
         return self.pe * per_lane + (clog2(nf) + 3) * (1 + len(registered) + int(self.packed()))
+
+    def leaf_bits(self) -> int:
+        """Bits of a leaf of its adder tree (hdl/bireal_mvu.v LB, signed): a 6-input XNOR-popcount
+        group's 2 agree - valid, or one product."""
+        g = self.geometry
+        xw = g.in_bits + 1
+        return 4 if g.binary else (xw + 1 if g.weight_bits == 1 else xw + g.weight_bits)
+
+    def tree_adder_bits(self) -> int:
+        """Adder bits of one lane's tree (hdl/bireal_tree.v): a node of level l adds LB + l bits."""
+        leaves, lb = self.tree_leaves(), self.leaf_bits()
+        levels = range(1, tree_levels(leaves) + 1)
+        return sum((-(-leaves // 2 ** (level - 1)) // 2) * (lb + level) for level in levels)  # pairs x bits
 
     def pipeline_stages(self) -> int:
         """hdl/bireal_mvu.v: the leaves and the adder tree, accumulated in the cycle its sum is

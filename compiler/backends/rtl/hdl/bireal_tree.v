@@ -27,10 +27,11 @@ endmodule
 
 // The sum (MAX 0) or the largest (MAX 1) of the valid ones of N signed W-bit leaves, reduced in
 // pairs level by level (an odd one passes on): a balanced tree of ceil(log2 N) levels.
-// Registers: the leaves (and their valid flags), after every PER levels, and after the last level
-// where LAST_REG; latency tree_stages(N, PER, LAST_REG) cycles. A sum's invalid leaves count 0;
-// values are TW = W + levels bits (a sum cannot overflow), the result OW bits (sign-extended or
-// truncated: the caller's width holds every reachable result).
+// Registers: the leaves, after every PER levels, and after the last level where LAST_REG; latency
+// tree_stages(N, PER, LAST_REG) cycles. A sum's invalid leaves count 0 and its level l holds
+// W + l bits (a sum of 2**l leaves cannot overflow them); the largest keeps W bits and a valid
+// flag. The result is OW bits (sign-extended or truncated: the caller's width holds every
+// reachable result). A node's slot in `lv` is E bits, {value, valid} in its low bits, the rest 0.
 module bireal_tree #(
     parameter N = 1,
     parameter W = 1,
@@ -46,46 +47,67 @@ module bireal_tree #(
 );
     localparam LEVELS = N > 1 ? $clog2(N) : 0;
     localparam TW = W + (MAX ? 0 : LEVELS);
-    localparam E = TW + 1;  // a node: {valid, value}
+    localparam E = TW + 1;
     wire [(LEVELS+1)*N*E-1:0] lv /*verilator split_var*/;
     genvar l, i;
     generate
         for (i = 0; i < N; i = i + 1) begin : leaf
-            wire [TW-1:0] x = {{(TW-W){leaves[i*W+W-1]}}, leaves[i*W +: W]};
-            reg [E-1:0] q;
-            always @(posedge clk) q <= {valid[i], (MAX || valid[i]) ? x : {TW{1'b0}}};
-            assign lv[i*E +: E] = q;
+            wire [W-1:0] x = leaves[i*W +: W];
+            reg [W-1:0] q;
+            if (MAX) begin : flagged
+                reg v;
+                always @(posedge clk) {q, v} <= {x, valid[i]};
+                assign lv[i*E +: W+1] = {q, v};
+            end else begin : zeroed
+                always @(posedge clk) q <= valid[i] ? x : {W{1'b0}};
+                assign lv[i*E +: W+1] = {q, 1'b1};
+            end
+            if (E > W + 1) begin : pad
+                assign lv[i*E + W + 1 +: E - W - 1] = 0;
+            end
         end
         for (l = 1; l <= LEVELS; l = l + 1) begin : level
             localparam M = (N + (1 << l) - 1) >> l;              // nodes at this level
             localparam P = (N + (1 << (l - 1)) - 1) >> (l - 1);  // at the level before
+            localparam VA = MAX ? W : W + l - 1;                 // value bits at the level before
+            localparam VS = MAX ? W : W + l;                     // at this level
             for (i = 0; i < M; i = i + 1) begin : node
                 wire [E-1:0] a = lv[((l-1)*N + 2*i)*E +: E];
-                wire [E-1:0] s;
+                wire [VA-1:0] av = a[VA:1];
+                wire [VS:0] s;  // {value, valid}
                 if (2 * i + 1 < P) begin : pair
                     wire [E-1:0] b = lv[((l-1)*N + 2*i + 1)*E +: E];
+                    wire [VA-1:0] bv = b[VA:1];
                     if (MAX) begin : larger
-                        wire take_a = a[E-1] && (!b[E-1] || $signed(a[TW-1:0]) >= $signed(b[TW-1:0]));
-                        assign s = {a[E-1] | b[E-1], take_a ? a[TW-1:0] : b[TW-1:0]};
+                        wire take_a = a[0] && (!b[0] || $signed(av) >= $signed(bv));
+                        assign s = {take_a ? av : bv, a[0] | b[0]};
                     end else begin : add
-                        assign s = {a[E-1] | b[E-1], a[TW-1:0] + b[TW-1:0]};
+                        wire [VS-1:0] sum = {av[VA-1], av} + {bv[VA-1], bv};
+                        assign s = {sum, 1'b1};
                     end
                 end else begin : odd
-                    assign s = a;
+                    if (MAX) begin : pass
+                        assign s = a[VS:0];
+                    end else begin : widen
+                        assign s = {av[VA-1], av, 1'b1};
+                    end
                 end
                 if ((l % PER == 0 && l < LEVELS) || (l == LEVELS && LAST_REG)) begin : staged
-                    reg [E-1:0] q;
+                    reg [VS:0] q;
                     always @(posedge clk) q <= s;
-                    assign lv[(l*N + i)*E +: E] = q;
+                    assign lv[(l*N + i)*E +: VS+1] = q;
                 end else begin : direct
-                    assign lv[(l*N + i)*E +: E] = s;
+                    assign lv[(l*N + i)*E +: VS+1] = s;
+                end
+                if (E > VS + 1) begin : pad
+                    assign lv[(l*N + i)*E + VS + 1 +: E - VS - 1] = 0;
                 end
             end
             if (M < N) begin : unused
                 assign lv[(l*N + M)*E +: (N-M)*E] = 0;
             end
         end
-        wire [TW-1:0] top = lv[LEVELS*N*E +: TW];
+        wire [TW-1:0] top = lv[LEVELS*N*E + 1 +: TW];
         if (OW > TW) begin : widen
             assign result = {{(OW-TW){top[TW-1]}}, top};
         end else begin : narrow
