@@ -62,11 +62,11 @@ FORMULAS: dict[str, dict[str, list[str]]] = {
 }  # the terms of each class's formulas (benchmarks/fit_cost_model.py fits their coefficients)
 
 COEFFICIENTS: dict[str, dict[str, dict[str, float]]] = {
-    "mvu_binary": {"LUT": {"PSlg": 0.437, "PA": 1.554, "PLT": 1.209, "lg": 5.896, "sfin": 2.764, "inbuf": 0.162, "PRQ": 0.266}, "FF": {"accff": 0.293, "cnt": 1.411, "PLT": 2.675, "pipe": 1.184, "PRQ": 1.846}},
-    "mvu_lut": {"LUT": {"1": 26.406, "macw": 0.366, "PS": 10.233, "PA": 1.356, "PLT": 1.842, "inb": 4.561, "inbuf": 0.037}, "FF": {"cnt": 2.655, "PLT": 3.157, "pipe": 0.674}},
-    "mvu_dsp": {"LUT": {"PSPlg": 0.663, "PL": 14.595, "lg": 10.129, "sfin": 3.071, "inbuf": 0.071, "PRQ": 1.067, "pk": 0.75}, "FF": {"accff": 0.117, "cnt": 3.927, "kff": 0.847, "PLT": 2.116, "pipe": 1.044, "PRQ": 2.027, "pk": 1.119}},
+    "mvu_binary": {"LUT": {"PS": 2.034, "PA": 1.281, "PLT": 1.138, "lg": 5.951, "sfin": 2.305, "inbuf": 0.169, "PRQ": 0.257}, "FF": {"accff": 0.322, "cnt": 1.432, "PLT": 2.642, "pipe": 1.149, "PRQ": 1.841}},
+    "mvu_lut": {"LUT": {"1": 40.697, "macw": 0.369, "PS": 1.669, "tree": 0.083, "PLT": 3.473, "inb": 6.479}, "FF": {"cnt": 2.655, "PLT": 3.157, "pipe": 0.674}},
+    "mvu_dsp": {"LUT": {"tree": 1.735, "PL": 1.005, "lg": 14.663, "inbuf": 0.292, "PRQ": 1.089}, "FF": {"accff": 0.117, "cnt": 3.927, "kff": 0.847, "PLT": 2.116, "pipe": 1.044, "PRQ": 2.027, "pk": 1.119}},
     "swu": {"LUT": {"cw": 14.829, "taddr": 3.726, "tword": 0.944, "rmux": 0.975}, "FF": {"1": 17.563, "cw": 11.097, "taddr": 1.349}},
-    "pool": {"LUT": {"taddr": 6.04, "red": 0.559, "rmux": 0.454}, "FF": {"1": 8.648, "cw": 8.039, "taddr": 1.981, "red": 0.564}},
+    "pool": {"LUT": {"taddr": 5.985, "red": 0.56, "rmux": 0.473}, "FF": {"1": 8.648, "cw": 8.039, "taddr": 1.981, "red": 0.564}},
     "global_sum_pool": {"LUT": {"1": 23.937, "mx": 2.269}, "FF": {"1": 8.47, "kff": 0.895}},
     "thresholding": {"LUT": {"1": 2.127, "PLT": 0.303}, "FF": {"1": 2.224, "PLT": 0.607}},
     "add": {"LUT": {"1": 1.0, "inb": 0.875}, "FF": {}},
