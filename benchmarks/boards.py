@@ -31,7 +31,6 @@ from compiler.hw.design import make_design  # noqa: E402
 from compiler.passes import PassManager, lowering_passes, streamline_passes  # noqa: E402
 from tests.conftest import randomize_batchnorm  # noqa: E402
 
-
 # (model, residual bits) -> board -> fps, as published before issue 20 (absent: did not fit)
 PUBLISHED = {
     ("bireal18", 4): {"kv260": 443.0, "zcu104": 2657.0, "u250": 4983.0},
@@ -59,7 +58,9 @@ def table(rows: list[dict]) -> str:
         for b in boards:
             before = PUBLISHED.get(key, {}).get(b)
             r = now.get((*key, b))
-            new = "-" if r is None else ("does not fit" if "error" in r else f"{r['fps']:,.0f} ({r['limit']})")
+            new = (
+                "-" if r is None else ("does not fit" if "error" in r else f"{r['fps']:,.0f} ({r['limit']})")
+            )
             cells.append(f"{'does not fit' if before is None else f'{before:,.0f}'} / {new}")
         lines.append(f"| {key[0]}, {key[1]}-bit residual | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -78,7 +78,9 @@ def _options(m: Memory, board: dict[str, int]) -> dict[str, int]:
         in_lut = ram_luts(m.width, m.depth, m.read_ports)
     copies = m.lanes * m.read_ports  # a block RAM's second port writes: a copy per read port
     options = {"LUTRAM": in_lut, "BRAM36": copies * bram36_count(lane, m.depth)}
-    if board.get("URAM", 0) and m.role not in PARAMETERS:  # a URAM has no initial contents (a ROM cannot be one)
+    if (
+        board.get("URAM", 0) and m.role not in PARAMETERS
+    ):  # a URAM has no initial contents (a ROM cannot be one)
         options["URAM"] = copies * uram_count(lane, m.depth)
     return options
 

@@ -100,7 +100,9 @@ def test_every_shape_sums_or_maxes_the_valid_leaves_at_its_latency(tmp_path):
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr[-3000:]
-    done = subprocess.run([str(tmp_path / "obj" / "Vtb")], capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [str(tmp_path / "obj" / "Vtb")], capture_output=True, text=True, timeout=600, check=False
+    )
     assert "MISMATCH" not in done.stdout, done.stdout[-1000:]
     assert "DONE" in done.stdout, done.stdout[-1000:]
 
@@ -116,7 +118,9 @@ def test_the_bench_catches_a_wrong_latency(tmp_path, skew):
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr[-3000:]
-    done = subprocess.run([str(tmp_path / "obj" / "Vtb")], capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [str(tmp_path / "obj" / "Vtb")], capture_output=True, text=True, timeout=600, check=False
+    )
     assert "MISMATCH shape 0" in done.stdout, done.stdout[-1000:]
 
 
