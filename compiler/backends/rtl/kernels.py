@@ -119,7 +119,10 @@ def _out_value_bits(qmin: int, step: int, levels: int, out_bits: int) -> int:
     return max(signed_bits(min(qmin, 0), max(hi, 0)), out_bits) + 1
 
 
-ROM_STYLE = {"BRAM36": 1, "LUTRAM": 2}  # the cost model's placement -> bireal_rom's STYLE (else 0: the synthesizer's)
+ROM_STYLE = {
+    "BRAM36": 1,
+    "LUTRAM": 2,
+}  # the cost model's placement -> bireal_rom's STYLE (else 0: the synthesizer's)
 RAM_STYLE = {"LUTRAM": 1, "BRAM36": 2}  # -> bireal_ram's STYLE (line buffers, FIFOs; else 0)
 
 
