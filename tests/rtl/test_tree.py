@@ -91,9 +91,10 @@ def bench(shapes, skew: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_every_shape_sums_or_maxes_the_valid_leaves_at_its_latency(tmp_path):
+def run_bench(tmp_path, shapes, skew: int = 0) -> str:
+    """Verilate the bench of `shapes` and run it; its output."""
     tb = tmp_path / "tb.sv"
-    tb.write_text(bench(SHAPES))
+    tb.write_text(bench(shapes, skew))
     build = subprocess.run(
         ["verilator", "--binary", "-j", "2", "--top-module", "tb", "-Wno-fatal", "-Wno-WIDTH",
          "--Mdir", str(tmp_path / "obj"), str(tb), str(HDL / "bireal_tree.v")],
@@ -103,25 +104,20 @@ def test_every_shape_sums_or_maxes_the_valid_leaves_at_its_latency(tmp_path):
     done = subprocess.run(
         [str(tmp_path / "obj" / "Vtb")], capture_output=True, text=True, timeout=600, check=False
     )
-    assert "MISMATCH" not in done.stdout, done.stdout[-1000:]
-    assert "DONE" in done.stdout, done.stdout[-1000:]
+    return done.stdout
+
+
+def test_every_shape_sums_or_maxes_the_valid_leaves_at_its_latency(tmp_path):
+    out = run_bench(tmp_path, SHAPES)
+    assert "MISMATCH" not in out, out[-1000:]
+    assert "DONE" in out, out[-1000:]
 
 
 @pytest.mark.parametrize("skew", [-1, 1])
 def test_the_bench_catches_a_wrong_latency(tmp_path, skew):
     """The bench is not vacuous: told a latency one cycle off, it reports a mismatch."""
-    tb = tmp_path / "tb.sv"
-    tb.write_text(bench([(8, 4, 0, 4, 1, 0), (5, 3, 1, 1, 1, 0)], skew))
-    build = subprocess.run(
-        ["verilator", "--binary", "--top-module", "tb", "-Wno-fatal", "-Wno-WIDTH",
-         "--Mdir", str(tmp_path / "obj"), str(tb), str(HDL / "bireal_tree.v")],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert build.returncode == 0, build.stderr[-3000:]
-    done = subprocess.run(
-        [str(tmp_path / "obj" / "Vtb")], capture_output=True, text=True, timeout=600, check=False
-    )
-    assert "MISMATCH shape 0" in done.stdout, done.stdout[-1000:]
+    out = run_bench(tmp_path, [(8, 4, 0, 4, 1, 0), (5, 3, 1, 1, 1, 0)], skew)
+    assert "MISMATCH shape 0" in out, out[-1000:]
 
 
 def test_tree_adder_bits_follow_the_rtl_structure():
