@@ -54,6 +54,7 @@ from compiler import fingerprint as fp
 from compiler.backends.tvm_cpu.isa import AUTO, ORDER
 from compiler.build_log import NORMAL, QUIET, VERBOSE, BuildLog
 from compiler.hw.boards import BOARDS, Board, choose_board
+from compiler.hw.external import MODES as EXTERNAL_MODES
 from compiler.ir import Graph, IRError, load_graph, save_graph
 from compiler.steps import STEPS, run_step, step_file
 from compiler.targets import ARTIFACTS, GENERATED_FOLDERS, TARGETS, Target, run_preflight
@@ -94,6 +95,7 @@ class BuildConfig:
     synth: bool = False  # --target rtl: also synthesize with Yosys (the `synth` step)
     synth_jobs: int = 1  # Yosys runs at once, each over a group of instances (1: the whole design in one)
     cpu_isa: str = "auto"  # --target cpu: the popcount path (auto: the best this CPU has; isa.py)
+    external_weights: str | None = None  # none | auto | all (None: auto where the target streams weights)
 
     def __post_init__(self) -> None:
         if isinstance(self.out, str) and not self.out.strip():
@@ -111,6 +113,8 @@ class BuildConfig:
             self.board = self.target.spec.default_board
         if self.clock_mhz is None:
             self.clock_mhz = self.target.spec.default_clock_mhz
+        if self.external_weights is None:
+            self.external_weights = "auto" if self.target.spec.external_weights else "none"
 
     def validate(self) -> None:
         """One line (UserError) for any value out of its range, before any work."""
@@ -131,6 +135,15 @@ class BuildConfig:
             raise UserError("give either --fps or --folding, not both")
         if self.residual_bits is not None:
             v.check_integer("--residual-bits", self.residual_bits, 2, 16)
+        if self.external_weights not in EXTERNAL_MODES:
+            raise UserError(
+                f"--external-weights {str(self.external_weights)[:40]!r}: choose one of {', '.join(EXTERNAL_MODES)}"
+            )
+        if self.external_weights != "none" and not self.target.spec.external_weights:
+            raise UserError(
+                f"--target {self.target.value} keeps every weight on chip; --external-weights is for "
+                f"--target {' and '.join(t.name for t in TARGETS.values() if t.external_weights)}"
+            )
         if self.cpu_isa not in CPU_ISAS:
             raise UserError(f"--cpu-isa {self.cpu_isa!r}: unknown; choose one of {', '.join(CPU_ISAS)}")
 
@@ -476,6 +489,12 @@ def build_parser() -> v.Parser:
         help="Yosys runs at once, each synthesizing a group of the design's instances (same counts; "
         "use the machine's cores for a large design)",
     )
+    hw.add_argument(
+        "--external-weights",
+        choices=EXTERNAL_MODES,
+        help="matrix units whose weights stream from DRAM (docs/hardware.md): auto (default for --target "
+        "sim and fpga) where the design does not fit on chip, all, or none",
+    )
     p.add_argument(
         "--cpu-isa",
         choices=CPU_ISAS,
@@ -531,6 +550,7 @@ def main(argv: list[str] | None = None) -> None:
         synth=args.synth,
         synth_jobs=args.synth_jobs,
         cpu_isa=args.cpu_isa,
+        external_weights=args.external_weights,
     )
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
     report = build(cfg, progress=lambda msg: print(msg, file=sys.stderr, flush=True), verbosity=verbosity)

@@ -55,6 +55,7 @@ def fingerprint(cfg) -> dict:
         "fps": cfg.fps,
         "clock_mhz": cfg.clock_mhz,
         "sim_frames": cfg.sim_frames,
+        "external_weights": cfg.external_weights,
     }
     if cfg.board_file is not None:
         out["board_file_sha256"] = file_digest(cfg.board_file)

@@ -52,7 +52,9 @@ def step_dataflow(graph: Graph, state) -> Graph:
 
     cfg = state.cfg
     graph = graph.copy()
-    state.design = make_design(graph, cfg.chosen_board(), cfg.clock_mhz, cfg.fps, cfg.folding)
+    state.design = make_design(
+        graph, cfg.chosen_board(), cfg.clock_mhz, cfg.fps, cfg.folding, cfg.external_weights
+    )
     return graph
 
 

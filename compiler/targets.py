@@ -29,13 +29,14 @@ class TargetSpec:
     optional: tuple[str, ...] = ()  # steps that run only when the config's flag of the same name is set
     default_board: str = "zcu104"
     default_clock_mhz: float = 200.0
+    external_weights: bool = False  # matrix units may stream their weights from DRAM (default "auto")
 
 
 TARGETS: dict[str, TargetSpec] = {
     t.name: t
     for t in [
         TargetSpec("ir", IR_STEPS),
-        TargetSpec("sim", HW_STEPS, preflight=("compiler.preflight:hardware_flags",)),
+        TargetSpec("sim", HW_STEPS, preflight=("compiler.preflight:hardware_flags",), external_weights=True),
         TargetSpec(
             "fpga",
             (*HW_STEPS, "codegen", "csim", "package"),

@@ -24,6 +24,7 @@ from compiler.hw.kernels import (
     SlidingWindow,
     SumPool,
     Thresholding,
+    WeightDMA,
     WidthConverter,
     lookup,
 )
@@ -58,10 +59,19 @@ def _thresholds(k: Kernel, acc: np.ndarray) -> np.ndarray:
     return out * k.geometry.step + k.geometry.qmin
 
 
+def _weight_words(k: WeightDMA, frames: int) -> np.ndarray:
+    """A weight DMA's stream, each word as the index of the tile it holds (frames, pixels x
+    tiles): the unit computes with its own weights, which the DMA only moves (the backends'
+    C-simulation moves the words themselves)."""
+    g = k.geometry
+    return np.tile(np.arange(g.tiles), (frames, g.pixels))
+
+
 def _mvu(k: MatrixVector, ins: list[np.ndarray]) -> np.ndarray:
     """Accumulators over all MW inputs (the sum of the synapse folds' partial sums: the fold order
-    changes the timing, which sim/schedule.py models, not the integers), then thresholds or bias."""
-    (x,) = ins
+    changes the timing, which sim/schedule.py models, not the integers), then thresholds or bias.
+    Its weights from DRAM (a second input) are its own: the values do not change."""
+    x = ins[0]
     g = k.geometry
     frames = len(x)
     rows = x.reshape(frames * g.pixels, g.mw)
@@ -147,6 +157,8 @@ def run_functional(df: Dataflow, pixels: np.ndarray) -> dict[str, np.ndarray]:
     for k in df.order():
         if isinstance(k, InputDMA):
             out = pixels.reshape(len(pixels), -1).astype(np.int64)
+        elif isinstance(k, WeightDMA):
+            out = _weight_words(k, len(pixels))
         else:
             out = lookup(VALUES, k, "functional model")(k, [values[s] for s in k.inputs])
         if isinstance(k, OutputDMA):

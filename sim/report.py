@@ -103,7 +103,9 @@ def next_step(graph, design: Design) -> dict:
 
     target = design.cost.interval - 1
     try:
-        faster = folded_for(graph, target, design.clock_mhz * 1e6 / target, design.clock_mhz, design.board)
+        faster = folded_for(
+            graph, target, design.clock_mhz * 1e6 / target, design.clock_mhz, design.board, design.external
+        )
     except UserError as exc:
         return {"possible": False, "why": str(exc)}
     before, after = design.cost.totals(), faster.cost.totals()

@@ -13,7 +13,10 @@ index at which each stream item is read or written and the sibling op each op wa
   fork, add, thresholding  one beat in (from each input) and one out per op
   dwc                      per group of lcm(in, out) elements: reads and writes as the buffer allows
   mvu                      ops (pixel, neuron fold, synapse fold): reads on neuron fold 0, writes on
-                           the last synapse fold (FINN's MVAU loop order)
+                           the last synapse fold (FINN's MVAU loop order); with its weights in
+                           DRAM it also reads a weight word every op
+  weight_dma               one op per cycle; a word is written at the op that issues the read of
+                           its last byte (its share of the DRAM's rate), `latency` cycles later
   global_sum_pool          reads every op, writes the channel groups during the last pixel
   swu, max_pool, sum_pool  a reader (one input beat per op, into a kh-row line buffer) and a writer
                            (one output beat per op); the writer waits until the bottom-right pixel
@@ -38,6 +41,7 @@ from compiler.hw.kernels import (
     MatrixVector,
     OutputDMA,
     Thresholding,
+    WeightDMA,
     WidthConverter,
     WindowKernel,
     lookup,
@@ -101,7 +105,7 @@ def _dwc(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
 
 
 def _mvu(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
-    (s_in,), (s_out,) = df.input_streams(k), df.output_streams(k)
+    s_in, (s_out,) = df.input_streams(k)[0], df.output_streams(k)
     sf, nf = k.folds()
     pixels = k.geometry.pixels
     per_pixel = sf * nf
@@ -112,6 +116,16 @@ def _mvu(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
     p = Process(k.name, k.name, per_frame * frames)
     p.reads[s_in.name] = _tile(reads, frames, per_frame)
     p.writes[s_out.name] = _tile(writes, frames, per_frame)
+    for s_w in df.input_streams(k)[1:]:  # weights from DRAM: a word every op
+        p.reads[s_w.name] = np.arange(per_frame * frames)
+    return [p]
+
+
+def _weight_dma(k: WeightDMA, df: Dataflow, frames: int) -> list[Process]:
+    per_frame = k.cycles(df)
+    p = Process(k.name, k.name, per_frame * frames)
+    (s_out,) = df.output_streams(k)
+    p.writes[s_out.name] = _tile(k.write_ops(), frames, per_frame)
     return [p]
 
 
@@ -181,6 +195,7 @@ def _window(k: Kernel, df: Dataflow, frames: int) -> list[Process]:
 BUILDERS = {
     InputDMA: _input_dma,
     OutputDMA: _output_dma,
+    WeightDMA: _weight_dma,
     Fork: _simple,
     Add: _simple,
     Thresholding: _simple,

@@ -18,11 +18,12 @@ from pathlib import Path
 from bireal_hw import validate
 from bireal_hw.errors import UserError
 from compiler.hw.dataflow import Dataflow, Stream
-from compiler.hw.kernels import OutputDMA, WidthConverter
+from compiler.hw.kernels import MatrixVector, OutputDMA, WeightDMA, WidthConverter
 
 MAX_FOLDING_BYTES = 4 << 20  # a folding of thousands of kernels is a few hundred KB
 MAX_PARALLELISM = 1 << 16  # no kernel has more channels than this
 FOLDING_KEYS = ("pe", "simd")
+WEIGHT_PLACES = ("chip", "dram")  # a matrix unit's "weights": on chip, or streamed from DRAM
 
 
 def follow_neighbours(df: Dataflow) -> None:
@@ -44,6 +45,8 @@ def connect_widths(df: Dataflow) -> None:
         consumer.inputs[consumer.inputs.index(s_out.name)] = s_in.name
     for s in list(df.streams.values()):
         producer, consumer = df.kernels[s.producer], df.kernels[s.consumer]
+        if isinstance(producer, WeightDMA):  # a weight word per beat, read as it is
+            continue
         if isinstance(consumer, OutputDMA):
             consumer.follow(df)
         a, b = producer.out_width(), consumer.in_width()
@@ -94,8 +97,13 @@ def fold_to_target(df: Dataflow, target_cycles: int, fps: float, clock_mhz: floa
 
 
 def folding_dict(df: Dataflow) -> dict:
-    """Each folded kernel's PE and SIMD, in the order the kernels were made (the report's rows)."""
-    return {k.name: {"pe": k.pe, "simd": k.simd} for k in df.kernels.values() if k.folded}
+    """Each folded kernel's PE and SIMD (and "weights": "dram" for a matrix unit whose weights
+    stream from DRAM), in the order the kernels were made (the report's rows)."""
+    return {
+        k.name: {"pe": k.pe, "simd": k.simd} | ({"weights": "dram"} if getattr(k, "external", False) else {})
+        for k in df.kernels.values()
+        if k.folded
+    }
 
 
 def _not_json(name: str):
@@ -130,11 +138,16 @@ def read_folding_file(path: Path) -> dict[str, dict[str, int]]:
                 f"--folding {path}: kernel {name[:60]!r} maps to a JSON {type(f).__name__}, not an object "
                 "{pe, simd}; needs positive integer pe and simd"
             )
-        unknown = sorted(set(f) - set(FOLDING_KEYS))
+        unknown = sorted(set(f) - set(FOLDING_KEYS) - {"weights"})
         if unknown:
             raise UserError(f"--folding {path}: kernel {name[:60]!r} has unknown key {unknown[0][:40]!r}; "
-                            "only pe and simd")  # fmt: skip
+                            "only pe, simd and weights")  # fmt: skip
+        if "weights" in f and f["weights"] not in WEIGHT_PLACES:
+            raise UserError(f"--folding {path}: {name[:60]!r} has weights {str(f['weights'])[:40]!r}; "
+                            f"only {' or '.join(WEIGHT_PLACES)}")  # fmt: skip
         for key, value in f.items():
+            if key == "weights":
+                continue
             try:
                 validate.check_integer(key, value, 1, MAX_PARALLELISM)
             except UserError as exc:
@@ -148,7 +161,8 @@ def read_folding_file(path: Path) -> dict[str, dict[str, int]]:
 
 
 def apply_folding_file(df: Dataflow, path: Path) -> None:
-    """Apply a folding JSON ({kernel: {"pe", "simd"}}); UserError on unknown kernels or illegal values."""
+    """Apply a folding JSON ({kernel: {"pe", "simd", "weights"?}}); UserError on unknown kernels or
+    illegal values (the weight DMAs are attached by the caller, which knows the board)."""
     entries = read_folding_file(path)
     for name, f in entries.items():
         k = df.kernels.get(name)
@@ -157,6 +171,10 @@ def apply_folding_file(df: Dataflow, path: Path) -> None:
                 f"--folding {path}: unknown kernel {name[:60]!r}; kernels: {', '.join(folding_dict(df))}"
             )
         k.pe, k.simd = f.get("pe", k.pe), f.get("simd", k.simd)
+        if "weights" in f:
+            if not isinstance(k, MatrixVector):
+                raise UserError(f"--folding {path}: {k.name} is not a matrix unit; only those have weights")
+            k.external = f["weights"] == "dram"
         if not k.legal(df):
             raise UserError(f"--folding {path}: pe={k.pe} simd={k.simd} is not legal for {k.name}")
     follow_neighbours(df)

@@ -1,7 +1,7 @@
 """The hardware kernel classes, one module per family (docs/extending.md: adding a kernel).
 
 base         the protocol, MemoryRole/Memory, the registries and `lookup`
-dma          InputDMA, OutputDMA
+dma          InputDMA, OutputDMA, WeightDMA (a matrix unit's weights from DRAM)
 window       SlidingWindow, MaxPool, SumPool (line buffers, window dependencies)
 matrix       MatrixVector (XNOR-popcount or 8-bit MACs, thresholds or bias)
 elementwise  Add, Fork, GlobalSumPool
@@ -19,7 +19,7 @@ from compiler.hw.kernels.base import (
     lookup,
     register,
 )
-from compiler.hw.kernels.dma import InputDMA, OutputDMA
+from compiler.hw.kernels.dma import InputDMA, OutputDMA, WeightDMA
 from compiler.hw.kernels.elementwise import Add, Fork, GlobalSumPool
 from compiler.hw.kernels.matrix import MatrixVector
 from compiler.hw.kernels.threshold import Thresholding
@@ -44,6 +44,7 @@ __all__ = [
     "Thresholding",
     "Window",
     "WindowKernel",
+    "WeightDMA",
     "WidthConverter",
     "clog2",
     "divisors",

@@ -125,3 +125,96 @@ class OutputDMA(DMA):
         bytes) at any count it holds: a shifter of 8 pb bits over the buffer's count bits."""
         pb, cap = self.beat_bytes(df), self.buffer_bytes(df)
         return {"pb": pb, "buf": cap, "bshift": 8 * pb * clog2(cap + 1)}
+
+
+def matrix_beats(word_bits: int, tiles: int, bus_bits: int) -> int:
+    """Bus beats of one copy of a matrix unit's weights in DRAM: words narrower than the bus
+    packed `bus // word` to a beat (none straddles two), wider ones over whole beats."""
+    if word_bits <= bus_bits:
+        return -(-tiles // (bus_bits // word_bits))
+    return tiles * -(-word_bits // bus_bits)
+
+
+@dataclass(frozen=True)
+class WeightStreamGeometry:
+    """A matrix unit's weights streamed from DRAM (compiler/hw/external.py): `tiles` words of
+    `word_bits` (one per op of the unit: PE x SIMD weights, tile nf * SF + sf) for each of
+    `pixels` matrix-vector products per frame, read `bus_bits` at a time (`matrix_beats`) at
+    `rate_num / rate_den` bytes per cycle, each read arriving `latency` cycles after it is
+    issued."""
+
+    unit: str  # the matrix unit it feeds
+    word_bits: int
+    tiles: int
+    pixels: int
+    bus_bits: int
+    rate_num: int
+    rate_den: int
+    latency: int
+
+    @property
+    def channels(self) -> int:
+        return 1
+
+    @property
+    def bytes_per_frame(self) -> int:
+        return self.pixels * matrix_beats(self.word_bits, self.tiles, self.bus_bits) * self.bus_bits // 8
+
+
+@register
+class WeightDMA(DMA):
+    """A matrix unit's weights from DRAM (FINN's `external` weights): it reads the unit's weight
+    words in the unit's op order, the whole matrix again for every pixel (the unit keeps none),
+    issuing bus reads at its share of the DRAM's rate and writing at most a word per cycle; a
+    word is in the stream `latency` cycles after the read of its last beat was issued
+    (`pipeline_stages`: the stream's FIFO reserves its slot at the issue, so the FIFO is the
+    DMA's buffer of outstanding reads)."""
+
+    kind = "weight_dma"
+    Geometry = WeightStreamGeometry
+
+    def out_width(self) -> int:
+        return 1
+
+    def write_ops(self) -> np.ndarray:
+        """Per word of a frame, the op (cycle of the DMA's frame) at which it is written: not
+        before the read of its last beat is issued (beat b's bytes are issued by op
+        ceil((b + 1) bus_bytes rate_den / rate_num) - 1), and one word per op."""
+        g = self.geometry
+        per_matrix = matrix_beats(g.word_bits, g.tiles, g.bus_bits)
+        j = np.arange(g.tiles, dtype=np.int64)
+        if g.word_bits <= g.bus_bits:
+            last = j // (g.bus_bits // g.word_bits)
+        else:
+            span = -(-g.word_bits // g.bus_bits)
+            last = j * span + span - 1
+        beat = (np.arange(g.pixels, dtype=np.int64)[:, None] * per_matrix + last[None, :]).ravel()
+        issued = -(-((beat + 1) * (g.bus_bits // 8) * g.rate_den) // g.rate_num) - 1
+        n = np.arange(len(issued), dtype=np.int64)
+        return n + np.maximum.accumulate(issued - n)
+
+    def cycles(self, df: Dataflow) -> int:
+        return int(self.write_ops()[-1]) + 1
+
+    def pipeline_stages(self) -> int:
+        return self.geometry.latency
+
+    def logic(self, df: Dataflow) -> dict[str, int]:
+        """Not calibrated (no RTL of it yet): an AXI4 read master (address and burst counters,
+        `ADDRESS_BITS` each) and the register gathering a word from bus beats; see
+        docs/hardware.md."""
+        g = self.geometry
+        beats = -(-g.word_bits // g.bus_bits)
+        gather = g.word_bits if beats > 1 else 0
+        return {
+            "LUT": 2 * ADDRESS_BITS + g.bus_bits // 4 + gather // 2 + 3 * clog2(g.pixels * g.tiles),
+            "FF": 3 * ADDRESS_BITS + g.bus_bits + gather + 3 * clog2(g.pixels * g.tiles),
+            "DSP": 0,
+        }
+
+    def describe(self) -> str:
+        g = self.geometry
+        return f"{g.unit}'s weights: {g.bytes_per_frame:,} bytes per frame"
+
+
+ADDRESS_BITS = 32  # the AXI read master's address and its burst counter (WeightDMA.logic)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.hw.calibrated import kept_beats
+from compiler.hw.calibrated import beat_features, kept_beats
 from compiler.hw.kernels.base import (
     TREE_LEVELS_PER_STAGE,
     Builder,
@@ -50,6 +50,11 @@ def stored_bits(dtype) -> int:
     return 1 if dtype == BIPOLAR else dtype.bits
 
 
+def stored_bits_of(g) -> int:
+    """Bits a weight of a unit of geometry `g` takes in its memory (binary units: one)."""
+    return 1 if g.binary else g.weight_bits
+
+
 @dataclass(frozen=True)
 class MatrixGeometry:
     mw: int  # inputs per output (the matrix's width)
@@ -86,6 +91,7 @@ class MatrixVector(Kernel):
     ir_ops = ("matmul", "xnor_popcount_matmul")
     folded = True
     fold_order = 0  # before the element-wise kernels, which may take its beat
+    external = False  # its weights stream from DRAM (a WeightDMA, its second input: compiler/hw/external.py)
 
     @classmethod
     def from_ir(cls, b: Builder, node) -> Kernel:
@@ -147,12 +153,35 @@ class MatrixVector(Kernel):
         g = self.geometry
         return "mvu_binary" if g.binary else ("mvu_lut" if g.lut_macs else "mvu_dsp")
 
+    def calibration_features(self, df: Dataflow) -> dict[str, float]:
+        """As every kernel's, over its input vector's stream only (not an external weight stream)."""
+        inb = self.in_beat_bits(df)
+        outb = sum(s.width * s.bits for s in df.output_streams(self))
+        return beat_features(inb, outb) | self.logic_features(df)
+
+    def in_beat_bits(self, df: Dataflow) -> int:
+        s = df.streams[self.inputs[0]]
+        return s.width * s.bits
+
+    def weight_tiles(self) -> np.ndarray:
+        """(PE, NF * SF, SIMD) weights in the order the unit reads them: lane p, tile nf * SF + sf,
+        SIMD lane i holds the weight of row nf * PE + p, column sf * SIMD + i."""
+        sf, nf = self.folds()
+        w = np.asarray(self.consts["weights"], dtype=np.int64)
+        return (
+            w.reshape(nf, self.pe, sf, self.simd).transpose(1, 0, 2, 3).reshape(self.pe, nf * sf, self.simd)
+        )
+
+    def weight_word_bits(self) -> int:
+        """Bits of one tile's weights, every lane's: PE x SIMD stored weights."""
+        return self.pe * self.simd * stored_bits_of(self.geometry)
+
     def logic_features(self, df: Dataflow) -> dict[str, float]:
         g = self.geometry
         levels = self.search_levels()
         t_bits = g.threshold_bits if g.threshold_bits is not None else g.acc_bits
         sf, nf = self.folds()
-        inb = sum(s.width * s.bits for s in df.input_streams(self))
+        inb = self.in_beat_bits(df)
         product = g.in_bits + 1 + (1 if g.binary else g.weight_bits)
         return {
             "PS": self.pe * self.simd,
@@ -225,11 +254,17 @@ class MatrixVector(Kernel):
         w_bits = 1 if g.binary else g.weight_bits
         sf, nf = self.folds()
         live = self._live_bits()
-        mems = [
-            Memory(
-                MemoryRole.WEIGHTS, self.pe * self.simd * w_bits, sf * nf, lanes=self.pe, live_bits=live[0]
+        mems = []
+        if not self.external:  # else in DRAM: the weight stream's FIFO is its only storage here
+            mems.append(
+                Memory(
+                    MemoryRole.WEIGHTS,
+                    self.pe * self.simd * w_bits,
+                    sf * nf,
+                    lanes=self.pe,
+                    live_bits=live[0],
+                )
             )
-        ]
         fit = self.requant()
         if fit is not None:  # the multiply-add's constants: a word of d*M and B per lane and fold
             m, b = self.requant_words()
