@@ -23,7 +23,7 @@ import numpy as np
 from bireal_hw.errors import CheckFailed
 from compiler.backends.hls import driver as host
 from compiler.backends.hls.codegen import TOP, generate
-from compiler.backends.hls.csim import CSim, build_csim, hls_include_dir, max_width
+from compiler.backends.hls.csim import CSim, build_csim, dram_images, hls_include_dir, max_width
 from compiler.backends.hls.kernels import element_bytes
 from compiler.backends.hls.vendor import write_vendor_files
 from compiler.hw.design import dataflow_from_graph
@@ -75,6 +75,18 @@ def design_info(graph: Graph, state) -> dict:
         "out_scale": float(dequantizer.scale),
         "out_offset": float(dequantizer.offset),
         "frames_offset": 0x10,  # the `frames` argument's AXI-Lite register (Vitis HLS s_axilite map)
+        # the streaming units' weights: each image in a DRAM buffer whose address the host writes
+        # into the pointer's registers (by name from the overlay's register map; else at `offset`,
+        # Vitis HLS's s_axilite layout: a 64-bit pointer after `frames`, 12 bytes apart)
+        "dram": [
+            {
+                "port": d["port"],
+                "file": f"dram/{Path(d['file']).name}",
+                "words": d["words"],
+                "offset": 0x18 + 12 * i,
+            }
+            for i, d in enumerate(project.drams)
+        ],
     }
 
 
@@ -143,7 +155,7 @@ def run_csim(graph: Graph, state) -> None:
     start = time.perf_counter()
     library = build_csim(project)
     compile_seconds = time.perf_counter() - start
-    sim = CSim(library, project.stream_names)
+    sim = CSim(library, project.stream_names, dram_images(project))
     state.csim_library = library
     images, source = images_for(graph, cfg.verify_images, cfg.seed)
     ref = reference_for(graph, state)
@@ -224,6 +236,10 @@ def run_package(graph: Graph, state) -> None:
     (deploy / "design.json").write_text(json.dumps(design_info(graph, state), indent=1))
     (deploy / "bitfile" / "README.md").write_text(BITFILE_README)
     shutil.copy(state.csim_library, deploy / "sim" / state.csim_library.name)
+    if state.project.drams:
+        (deploy / "dram").mkdir(exist_ok=True)
+        for d in state.project.drams:
+            shutil.copy(state.project.root / d["file"], deploy / "dram" / Path(d["file"]).name)
     # the packaged driver, run as a user would, against the simulated board
     images, source = images_for(graph, DRIVER_CHECK_IMAGES, cfg.seed + 1)
     accel = load_driver(deploy).BirealAccelerator(deploy, simulated=True)

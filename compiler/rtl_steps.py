@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from bireal_hw.errors import CheckFailed
+from bireal_hw.errors import CheckFailed, UserError
 from compiler.backends.hls import driver as host
 from compiler.backends.rtl import verilator as vl
 from compiler.backends.rtl.codegen import RtlProject, generate
@@ -135,6 +135,12 @@ def compare_timing(df: Dataflow, run: vl.RtlRun, frames: int) -> dict:
 def run_rtlgen(graph: Graph, state) -> None:
     cfg = state.cfg
     design = _design(graph, state)
+    streaming = [k.geometry.unit for k in design.dataflow.order() if k.kind == "weight_dma"]
+    if streaming:  # a folding file's "weights": "dram"
+        raise UserError(
+            f"--target rtl keeps every weight on chip, but the folding streams {streaming[0]}'s from DRAM; "
+            'set its "weights" to "chip", or build it with --target fpga or sim'
+        )
     root = state.stage / "rtl"
     project = generate(design.dataflow, graph, root, design.board.resources())
     if design.board.family:  # a Zynq board: the Vivado flow (an ECP5 build is placed by nextpnr)

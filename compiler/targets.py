@@ -49,6 +49,7 @@ TARGETS: dict[str, TargetSpec] = {
             folders=("hls", "vivado", "deploy"),
             files=("deploy.zip", "Makefile"),
             summary=("csim",),
+            external_weights=True,
         ),
         TargetSpec(
             "rtl",

@@ -22,6 +22,8 @@ import math
 from collections.abc import Callable
 from fractions import Fraction
 
+import numpy as np
+
 from compiler.hw.dataflow import Dataflow, Stream
 from compiler.hw.kernels import MatrixVector, WeightDMA
 from compiler.hw.kernels.dma import matrix_beats
@@ -135,3 +137,48 @@ def choose_external(
         attach_weight_dmas(df, board, clock_mhz)
         if fits():
             return
+
+
+def weight_words(k: MatrixVector) -> list[int]:
+    """The unit's weight words in op order (tile nf * SF + sf), each an integer of
+    `weight_word_bits` bits: lane p's SIMD weights at bits p SIMD w + i w (w bits each, two's
+    complement, so a 1-bit bipolar weight is its sign bit, 1 for -1; but a binary unit's bit 1
+    is +1, the XNOR convention)."""
+    tiles = k.weight_tiles()  # (PE, tiles, SIMD)
+    g = k.geometry
+    w = 1 if g.binary else g.weight_bits
+    if g.binary:
+        fields = (tiles > 0).astype(np.int64)
+    elif w == 1:  # bipolar weights of an integer unit: the sign bit (1: -1), as a 1-bit two's complement
+        fields = (tiles < 0).astype(np.int64)
+    else:
+        fields = tiles & ((1 << w) - 1)
+    flat = fields.transpose(1, 0, 2).reshape(tiles.shape[1], -1)  # (tiles, PE*SIMD): lane-major
+    bits = ((flat[:, :, None] >> np.arange(w)) & 1).astype(np.uint8).reshape(len(flat), -1)
+    packed = np.packbits(bits, axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
+def dram_image(dma: WeightDMA, words: list[int]) -> np.ndarray:
+    """One copy of a unit's weights as its DMA reads them (`matrix_beats` beats of `bus_bits`,
+    `dma.geometry`), as little-endian uint64 words: narrow words packed `bus // word` to a beat
+    from bit 0, a wide word over `ceil(word / bus)` beats."""
+    g = dma.geometry
+    beats = matrix_beats(g.word_bits, g.tiles, g.bus_bits)
+    image = [0] * beats
+    if g.word_bits <= g.bus_bits:
+        per = g.bus_bits // g.word_bits
+        for j, word in enumerate(words):
+            image[j // per] |= word << (g.word_bits * (j % per))
+    else:
+        span = -(-g.word_bits // g.bus_bits)
+        mask = (1 << g.bus_bits) - 1
+        for j, word in enumerate(words):
+            for s in range(span):
+                image[j * span + s] = (word >> (g.bus_bits * s)) & mask
+    per64 = g.bus_bits // 64
+    out = np.zeros(beats * per64, dtype=np.uint64)
+    for b, beat in enumerate(image):
+        for q in range(per64):
+            out[b * per64 + q] = (beat >> (64 * q)) & 0xFFFF_FFFF_FFFF_FFFF
+    return out

@@ -91,7 +91,7 @@ def test_the_designs_cover_every_template_and_variant():
     if len(COVERED) == 0:
         pytest.skip("run together with test_every_kernel_equals_its_ir_op")
     kinds = {v.split("/")[0] for v in COVERED}
-    assert kinds == {cls.kind for cls in CONTEXTS}
+    assert kinds == {cls.kind for cls in CONTEXTS} - {"weight_dma"}  # tests/hls/test_external_weights.py
     for needed in [
         "mvu/binary/ternary/affine",
         "mvu/binary/plain/affine",

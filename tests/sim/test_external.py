@@ -106,11 +106,19 @@ def test_streamed_weights_compute_the_ir_and_run_at_the_modelled_rate(index, nam
     # every DMA's share: together no more than the DRAM gives, each no more than its bus
     rate = dram_bytes_per_cycle(b, b.default_clock_mhz)
     shares = [Fraction(d.geometry.rate_num, d.geometry.rate_den) for d in dmas]
-    assert sum(shares) <= rate and all(s <= Fraction(d.geometry.bus_bits, 8) for s, d in zip(shares, dmas, strict=True))
+    assert sum(shares) <= rate and all(
+        s <= Fraction(d.geometry.bus_bits, 8) for s, d in zip(shares, dmas, strict=True)
+    )
 
 
 def small_board(tmp_path, **changes):
-    spec = dataclasses.asdict(BOARDS["zcu104"]) | {"name": "tiny", "bram36": 1, "uram": 0, "lut": 6000, "ff": 12000}
+    spec = dataclasses.asdict(BOARDS["zcu104"]) | {
+        "name": "tiny",
+        "bram36": 1,
+        "uram": 0,
+        "lut": 6000,
+        "ff": 12000,
+    }
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(spec | changes))
     return path
@@ -186,7 +194,9 @@ def test_folding_files_and_targets_that_cannot_stream_are_refused_in_one_line(tm
 
 def test_a_folding_file_streams_the_units_it_names(tmp_path, capsys):
     folding = tmp_path / "f.json"
-    folding.write_text(json.dumps({"mvu_1": {"weights": "dram"}, "mvu_4": {"pe": 2, "simd": 8, "weights": "dram"}}))
+    folding.write_text(
+        json.dumps({"mvu_1": {"weights": "dram"}, "mvu_4": {"pe": 2, "simd": 8, "weights": "dram"}})
+    )
     out = tmp_path / "o"
     code, stdout, err = run_cli(build_main, capsys, "--model", "tfc_w1a1", "--target", "sim", "--out", str(out),
                                 "--folding", str(folding), "--verify-images", "20")  # fmt: skip
@@ -197,3 +207,13 @@ def test_a_folding_file_streams_the_units_it_names(tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     kinds = [layer["kind"] for layer in report["layers"]]
     assert kinds.count("weight_dma") == 2
+
+
+def test_the_rtl_target_refuses_a_folding_that_streams_weights(tmp_path, capsys):
+    folding = tmp_path / "f.json"
+    folding.write_text(json.dumps({"mvu_2": {"weights": "dram"}}))
+    out = tmp_path / "o"
+    code, _, err = run_cli(build_main, capsys, "--model", "tfc_w1a1", "--target", "rtl", "--out", str(out),
+                           "--folding", str(folding))  # fmt: skip
+    assert code == 2 and "--target rtl keeps every weight on chip" in last_line(err)
+    assert not (out / "rtl").exists()

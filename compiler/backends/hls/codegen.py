@@ -7,6 +7,8 @@
     src/top.cpp               `bireal_accel`: #pragma HLS DATAFLOW, one hls::stream per FIFO at
                               the depth the FIFO sizing chose
     csim/csim.cpp             the C-simulation entry points (g++ only)
+    dram/<weight_dma>.bin     a streaming unit's weights as its DMA reads them from DRAM
+                              (little-endian uint64 words; the host loads them, compiler/hw/external.py)
     kernels.json              kernel -> IR nodes -> original ONNX tensor names
 
 Identifiers and file names are the dataflow's own (`mvu_4`, `s17`): never a name from the model.
@@ -16,15 +18,16 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 
-from compiler.backends.hls.kernels import KernelSpec, kernel_spec
+from compiler.backends.hls.kernels import KernelSpec, dram_port, kernel_spec
 from compiler.hw.cost import DesignCost
 from compiler.hw.dataflow import Dataflow
-from compiler.hw.kernels import InputDMA, OutputDMA
+from compiler.hw.external import dram_image, weight_words
+from compiler.hw.kernels import InputDMA, OutputDMA, WeightDMA
 from compiler.ir import Graph
 
 TOP = "bireal_accel"
@@ -62,6 +65,7 @@ class Project:
     stream_names: list[str]  # index -> FIFO name (the C-simulation's traffic order)
     in_words: int  # bus words per frame
     out_words: int
+    drams: list[dict] = field(default_factory=list)  # per weight DMA: port, file (under root), words, bus
 
 
 def _word_counts(specs: list[KernelSpec]) -> tuple[int, int]:
@@ -102,6 +106,17 @@ def generate(
             }
         )
     in_words, out_words = _word_counts(specs)
+    drams = []
+    for k in order:
+        if isinstance(k, WeightDMA):
+            image = dram_image(k, weight_words(df.kernels[k.geometry.unit]))
+            path = root / "dram" / f"{k.name}.bin"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(image.astype("<u8").tobytes())
+            drams.append({
+                "port": dram_port(k.name), "file": str(path.relative_to(root)), "words": len(image),
+                "bus": k.geometry.bus_bits, "beats": len(image) * 64 // k.geometry.bus_bits,
+            })  # fmt: skip
     stream_ctx = [
         {
             "name": s.name,
@@ -121,6 +136,7 @@ def generate(
         "top": TOP,
         "in_words": in_words,
         "out_words": out_words,
+        "drams": drams,
     }
     (src / "kernels.h").write_text(env.get_template("kernels.h.j2").render(**common))
     (src / "top.cpp").write_text(env.get_template("top.cpp.j2").render(**common))
@@ -140,5 +156,5 @@ def generate(
     }
     (root / "kernels.json").write_text(json.dumps(mapping, indent=1))
     return Project(
-        root, sources, root / "csim" / "csim.cpp", src, [s.name for s in streams], in_words, out_words
+        root, sources, root / "csim" / "csim.cpp", src, [s.name for s in streams], in_words, out_words, drams
     )

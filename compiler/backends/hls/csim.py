@@ -152,16 +152,28 @@ class CSim:
         -2: "the accelerator wrote the wrong number of output words",
         -3: "TLAST was not on the batch's last output word only",
         -4: "a value fell outside its declared bit width (an accumulator or stream element would wrap in hardware)",
+        -6: "a weight DMA's DRAM image was not loaded",
     }
 
-    def __init__(self, library: Path, stream_names: list[str] | None = None) -> None:
+    def __init__(
+        self, library: Path, stream_names: list[str] | None = None, drams: list[np.ndarray] | None = None
+    ) -> None:
         self.lib = ctypes.CDLL(str(Path(library).resolve()))
         self.lib.bireal_run.restype = ctypes.c_int
         self.lib.bireal_run.argtypes = [_u64p, _u64p, ctypes.c_uint, _u64p, _u64p]
+        self.lib.bireal_set_dram.restype = ctypes.c_int
+        self.lib.bireal_set_dram.argtypes = [ctypes.c_int, _u64p, ctypes.c_ulonglong]
         self.streams = self.lib.bireal_streams()
         self.in_words = self.lib.bireal_in_words()
         self.out_words = self.lib.bireal_out_words()
         self.stream_names = stream_names or [f"s{i}" for i in range(self.streams)]
+        drams = drams or []
+        if len(drams) != self.lib.bireal_drams():
+            raise ValueError(f"the accelerator has {self.lib.bireal_drams()} DRAM images, {len(drams)} given")
+        self._drams = [np.ascontiguousarray(d, dtype=np.uint64) for d in drams]  # the library copies them
+        for i, image in enumerate(self._drams):
+            if self.lib.bireal_set_dram(i, _ptr(image), len(image)) != 0:
+                raise ValueError(f"DRAM image {i}: {len(image)} words is not its size")
 
     def run(self, words: np.ndarray, frames: int) -> tuple[np.ndarray, dict[str, int], dict[str, int]]:
         words = np.ascontiguousarray(words, dtype=np.uint64).ravel()
@@ -179,6 +191,11 @@ class CSim:
             {n: int(t) for n, t in zip(names, traffic, strict=True)},
             {n: int(t) for n, t in zip(names, leftover, strict=True)},
         )
+
+
+def dram_images(project: Project) -> list[np.ndarray]:
+    """The weight DMAs' DRAM images the code generator wrote (project.drams, in order)."""
+    return [np.fromfile(project.root / d["file"], dtype="<u8") for d in project.drams]
 
 
 def build_csim(project: Project, jobs: int | None = None, timeout: float = TIMEOUT_S) -> Path:

@@ -14,6 +14,10 @@ q = clip(round_half_even(x / scale), qmin, qmax), NHWC; each value takes `in_byt
 (little-endian two's complement) and every frame starts on a new 64-bit word. The accelerator
 returns `out_bytes`-byte integers, `classes` per frame, each frame on new words; class scores are
 those integers times `out_scale` plus `out_offset`.
+
+Weights in DRAM (design.json `dram`): a matrix unit that streams its weights reads them through
+its own m_axi port from a buffer the host fills once with `dram/<weight_dma>.bin` (little-endian
+uint64 words) and whose physical address it writes into the port's AXI-Lite registers.
 """
 
 from __future__ import annotations
@@ -67,17 +71,39 @@ def unpack_frames(words: np.ndarray, out_bytes: int, classes: int) -> np.ndarray
     return raw[:, : classes * out_bytes].copy().view(f"<i{out_bytes}").astype(np.int64)
 
 
-class SimulatedBoard:
-    """The C-simulation library in place of the FPGA: same words in, same words out."""
+def dram_images(folder: Path, design: dict) -> list[np.ndarray]:
+    """The weight DMAs' DRAM images of design.json's `dram` list, each checked for its size."""
+    images = []
+    for d in design.get("dram", []):
+        image = np.fromfile(folder / d["file"], dtype="<u8")
+        if len(image) != d["words"]:
+            raise ValueError(f"{d['file']}: {len(image)} words, expected {d['words']}")
+        images.append(image)
+    return images
 
-    def __init__(self, library: Path) -> None:
+
+class SimulatedBoard:
+    """The C-simulation library in place of the FPGA: same words in, same words out, the weight
+    images loaded into its simulated DRAM."""
+
+    def __init__(self, library: Path, images: list[np.ndarray] = ()) -> None:
         u64p = ctypes.POINTER(ctypes.c_uint64)
         self.lib = ctypes.CDLL(str(library))
         self.lib.bireal_run.restype = ctypes.c_int
         self.lib.bireal_run.argtypes = [u64p, u64p, ctypes.c_uint, u64p, u64p]
+        self.lib.bireal_set_dram.restype = ctypes.c_int
+        self.lib.bireal_set_dram.argtypes = [ctypes.c_int, u64p, ctypes.c_ulonglong]
         self.streams = self.lib.bireal_streams()
         self.out_words = self.lib.bireal_out_words()
         self._u64p = u64p
+        if len(images) != self.lib.bireal_drams():
+            raise ValueError(
+                f"the accelerator has {self.lib.bireal_drams()} DRAM images, {len(images)} given"
+            )
+        for i, image in enumerate(images):
+            image = np.ascontiguousarray(image, dtype=np.uint64)
+            if self.lib.bireal_set_dram(i, image.ctypes.data_as(u64p), len(image)) != 0:
+                raise ValueError(f"DRAM image {i} has the wrong size")
 
     def transfer(self, words: np.ndarray, frames: int) -> np.ndarray:
         words = np.ascontiguousarray(words, dtype=np.uint64)
@@ -98,7 +124,7 @@ class SimulatedBoard:
 class PynqBoard:
     """The overlay on a PYNQ board: AXI DMA in and out, `frames` written over AXI-Lite."""
 
-    def __init__(self, bitfile: Path, design: dict) -> None:
+    def __init__(self, bitfile: Path, design: dict, images: list[np.ndarray] = ()) -> None:
         from pynq import Overlay, allocate  # only on the board
 
         self.overlay = Overlay(str(bitfile))
@@ -106,6 +132,25 @@ class PynqBoard:
         self.accel = self.overlay.bireal_accel_0
         self.allocate = allocate
         self.design = design
+        self.drams = []  # kept allocated: the accelerator reads them on every frame
+        for d, image in zip(design.get("dram", []), images, strict=True):
+            buffer = allocate(shape=(len(image),), dtype=np.uint64)
+            buffer[:] = image
+            buffer.flush()
+            self._write_pointer(d, buffer.physical_address)
+            self.drams.append(buffer)
+
+    def _write_pointer(self, d: dict, address: int) -> None:
+        """The port's 64-bit address: by name from the overlay's register map (<port>_1 low,
+        <port>_2 high, as PYNQ parses the .hwh), else at the design's offset."""
+        registers = getattr(self.accel, "register_map", None)
+        low, high = getattr(registers, f"{d['port']}_1", None), getattr(registers, f"{d['port']}_2", None)
+        if low is not None and high is not None:
+            low.write(address & 0xFFFFFFFF)
+            high.write(address >> 32)
+        else:
+            self.accel.write(d["offset"], address & 0xFFFFFFFF)
+            self.accel.write(d["offset"] + 4, address >> 32)
 
     def transfer(self, words: np.ndarray, frames: int) -> np.ndarray:
         d = self.design
@@ -140,9 +185,11 @@ class BirealAccelerator:
             libraries = sorted((folder / "sim").glob("libbireal_csim*.so"))
             if not libraries:
                 raise FileNotFoundError(f"no C-simulation library in {folder / 'sim'}")
-            self.board = SimulatedBoard(libraries[-1])
+            self.board = SimulatedBoard(libraries[-1], dram_images(folder, self.design))
         else:
-            self.board = PynqBoard(folder / "bitfile" / "bireal.bit", self.design)
+            self.board = PynqBoard(
+                folder / "bitfile" / "bireal.bit", self.design, dram_images(folder, self.design)
+            )
         self.simulated = simulated
 
     def pack(self, images: np.ndarray) -> np.ndarray:

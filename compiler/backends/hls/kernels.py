@@ -29,12 +29,13 @@ from compiler.hw.kernels import (
     SlidingWindow,
     SumPool,
     Thresholding,
+    WeightDMA,
     WidthConverter,
     WindowKernel,
     clog2,
     lookup,
 )
-from compiler.hw.kernels.dma import element_bytes
+from compiler.hw.kernels.dma import element_bytes, matrix_beats
 from compiler.ir import Graph
 
 BUS = "bireal::bus_t"
@@ -64,6 +65,7 @@ class KernelSpec:
     pragmas: list[str] = field(default_factory=list)
     in_types: list[str] = field(default_factory=list)  # C++ type of each input stream's items
     out_types: list[str] = field(default_factory=list)
+    mem_bits: int = 0  # a weight DMA: the width of its DRAM pointer's words (an m_axi port)
 
     @property
     def name(self) -> str:
@@ -71,12 +73,19 @@ class KernelSpec:
 
     @property
     def signature(self) -> str:
-        ports = [f"hls::stream<{t}> &in{i}" for i, t in enumerate(self.in_types)]
+        ports = [f"const ap_uint<{self.mem_bits}> *mem"] if self.mem_bits else []
+        ports += [f"hls::stream<{t}> &in{i}" for i, t in enumerate(self.in_types)]
         ports += [f"hls::stream<{t}> &out{i}" for i, t in enumerate(self.out_types)]
         return f"void {self.name}({', '.join(ports + ['unsigned frames'])})"
 
     def call(self, ins: list[str], outs: list[str], frames: str = "frames") -> str:
-        return f"{self.name}({', '.join(ins + outs + [frames])})"
+        mem = [dram_port(self.name)] if self.mem_bits else []
+        return f"{self.name}({', '.join(mem + ins + outs + [frames])})"
+
+
+def dram_port(dma: str) -> str:
+    """The top level's pointer argument (an m_axi port) of a weight DMA's DRAM image."""
+    return f"dram_{dma}"
 
 
 def beat_type(bits: int) -> str:
@@ -131,7 +140,7 @@ def _common(k: Kernel, df: Dataflow, graph: Graph) -> dict:
     if ins and not isinstance(k, InputDMA):
         ctx["in_elem"] = stream_element(graph, ins[0])
         ctx["in_beat"] = ins[0].width * ins[0].bits
-    if outs and not isinstance(k, OutputDMA):
+    if outs and not isinstance(k, OutputDMA | WeightDMA):  # a weight word is no IR tensor's element
         ctx["out_elem"] = stream_element(graph, outs[0])
         ctx["out_beat"] = outs[0].width * outs[0].bits
     return ctx
@@ -225,7 +234,13 @@ def _mvu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
     # tile (nf, sf) of lane p holds row nf*PE + p, columns sf*SIMD ... + SIMD - 1
     tiles = weights.reshape(nf, k.pe, sf, k.simd).transpose(1, 0, 2, 3).reshape(k.pe, nf * sf, k.simd)
     words = -(-k.simd // 64)
-    if binary:
+    # the weights of an op: lane p's row of the ROM, or unpacked from the word its DMA streams
+    ctx.update(external=k.external,
+               word_bits=k.weight_word_bits(), w_ctype=const_int(w_bits))  # fmt: skip
+    if k.external:
+        if g.weight_bits == 1 and not binary and not np.isin(weights, (-1, 1)).all():
+            raise ValueError(f"{k.name}: bipolar weights must be -1 or +1")
+    elif binary:
         padded = np.zeros((k.pe, nf * sf, words * 64), dtype=bool)
         padded[..., : k.simd] = tiles > 0
         packed = np.packbits(padded, axis=2, bitorder="little").view("<u8")  # (PE, tiles, words)
@@ -266,12 +281,12 @@ def _mvu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
                 f"int{g.weight_bits} weights, [PE][neuron fold * synapse folds + synapse fold][SIMD lane]",
             )
         )
-    # one memory per PE, its SIMD lanes (words) side by side in one wide word
-    spec.pragmas.append(f"ARRAY_PARTITION variable={k.name}_weights complete dim=1")
-    spec.pragmas.append(f"ARRAY_RESHAPE variable={k.name}_weights complete dim=3")
-    impl = _memory_impl(cost, MemoryRole.WEIGHTS, rom=True)
-    if impl:
-        spec.pragmas.append(f"BIND_STORAGE variable={k.name}_weights type=rom_2p impl={impl}")
+    if not k.external:  # one memory per PE, its SIMD lanes (words) side by side in one wide word
+        spec.pragmas.append(f"ARRAY_PARTITION variable={k.name}_weights complete dim=1")
+        spec.pragmas.append(f"ARRAY_RESHAPE variable={k.name}_weights complete dim=3")
+        impl = _memory_impl(cost, MemoryRole.WEIGHTS, rom=True)
+        if impl:
+            spec.pragmas.append(f"BIND_STORAGE variable={k.name}_weights type=rom_2p impl={impl}")
     ctx.update(words=words if binary else -(-ctx["in_beat"] // 64), out_words=-(-ctx["out_beat"] // 64))
     out_calc = max(out_elem.bits, acc) + 2
     fit = k.requant()
@@ -478,6 +493,23 @@ def _output_dma(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost |
     ctx.update(elements=n, pe=s_in.width, elem_bytes=eb, words=-(-n * eb // 8))
 
 
+def _weight_dma(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) -> None:
+    g = spec.kernel.geometry
+    spec.mem_bits = g.bus_bits
+    narrow = g.word_bits <= g.bus_bits
+    spec.context.update(
+        unit=g.unit,
+        word=g.word_bits,
+        bus=g.bus_bits,
+        tiles=g.tiles,
+        pixels=g.pixels,
+        narrow=narrow,
+        per_beat=g.bus_bits // g.word_bits if narrow else 1,
+        span=1 if narrow else -(-g.word_bits // g.bus_bits),
+        beats=matrix_beats(g.word_bits, g.tiles, g.bus_bits),
+    )
+
+
 # kernel class -> (template, context function)
 CONTEXTS = {
     MatrixVector: ("mvu.cpp.j2", _mvu),
@@ -491,6 +523,7 @@ CONTEXTS = {
     GlobalSumPool: ("global_sum_pool.cpp.j2", _global_sum_pool),
     InputDMA: ("input_dma.cpp.j2", _input_dma),
     OutputDMA: ("output_dma.cpp.j2", _output_dma),
+    WeightDMA: ("weight_dma.cpp.j2", _weight_dma),
 }
 
 
@@ -499,7 +532,9 @@ def kernel_spec(k: Kernel, df: Dataflow, graph: Graph, cost: KernelCost | None =
     ins, outs = df.input_streams(k), df.output_streams(k)
     spec = KernelSpec(k, template, _common(k, df, graph))
     from_bus, to_bus = isinstance(k, InputDMA), isinstance(k, OutputDMA)
-    spec.in_types = [BUS if from_bus else beat_type(s.width * s.bits) for s in ins] or [BUS]
+    spec.in_types = [BUS if from_bus else beat_type(s.width * s.bits) for s in ins]
+    if not ins and not isinstance(k, WeightDMA):  # the input DMA reads the bus
+        spec.in_types = [BUS]
     spec.out_types = [BUS if to_bus else beat_type(s.width * s.bits) for s in outs] or [BUS]
     if from_bus:
         spec.context["inputs"] = ["in0"]

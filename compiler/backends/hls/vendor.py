@@ -5,6 +5,7 @@ them (`make hls`, `make bitstream`; `make csim-gcc` needs only g++)."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,8 @@ class ProcessingSystem:
     slave: str  # PS AXI slave port the DMA masters write through
     clock: str
     board_part: str
+    weight_slaves: tuple[str, ...] = ()  # PS slave ports the weight DMAs' m_axi masters read through
+    weight_config: str = ""  # the PS settings that enable them
 
 
 # the block design of each Zynq family; the board table (compiler/hw/boards.py) names its family
@@ -38,6 +41,8 @@ FAMILY_PS = {
         master="M_AXI_GP0",
         slave="S_AXI_HP0",
         clock="FCLK_CLK0",
+        weight_slaves=("S_AXI_HP1", "S_AXI_HP2", "S_AXI_HP3"),
+        weight_config="CONFIG.PCW_USE_S_AXI_HP1 {1} CONFIG.PCW_USE_S_AXI_HP2 {1} CONFIG.PCW_USE_S_AXI_HP3 {1}",
     ),
     "zynqmp": dict(
         vlnv="xilinx.com:ip:zynq_ultra_ps_e:3.5",
@@ -50,6 +55,8 @@ FAMILY_PS = {
         master="M_AXI_HPM0_FPD",
         slave="S_AXI_HP0_FPD",
         clock="pl_clk0",
+        weight_slaves=("S_AXI_HP1_FPD", "S_AXI_HP2_FPD", "S_AXI_HP3_FPD"),
+        weight_config="CONFIG.PSU__USE__S_AXI_GP3 {1} CONFIG.PSU__USE__S_AXI_GP4 {1} CONFIG.PSU__USE__S_AXI_GP5 {1}",
     ),
 }
 
@@ -94,12 +101,17 @@ def write_vendor_files(
         "ap_types": ap_types,
         "ap_int_max_w": ap_int_max_w,
         "ps": ProcessingSystem(**{**ps.__dict__, "config": ps.config.format(clock=f"{clock_mhz:g}")}),
+        "drams": project.drams,
     }
     tb, data = project.root / "tb", project.root / "tb_data"
     tb.mkdir(parents=True, exist_ok=True)
     data.mkdir(exist_ok=True)
     np.ascontiguousarray(tb_input, dtype="<u8").tofile(data / "input.bin")
     np.ascontiguousarray(tb_expected, dtype="<u8").tofile(data / "expected.bin")
+    images = []
+    for i, d in enumerate(project.drams):  # the weight DMAs' DRAM images, beside the frames
+        images.append(data / f"dram_{i}.bin")
+        shutil.copy(project.root / d["file"], images[-1])
     files = {
         tb / "testbench.cpp": "vendor/testbench.cpp.j2",
         project.root / "vitis_hls.tcl": "vendor/vitis_hls.tcl.j2",
@@ -116,4 +128,4 @@ def write_vendor_files(
         + "".join(f'#include "../src/{p.name}"\n' for p in project.sources)
         + '#include "testbench.cpp"\n'
     )
-    return [*files, unity, data / "input.bin", data / "expected.bin"]
+    return [*files, unity, data / "input.bin", data / "expected.bin", *images]
