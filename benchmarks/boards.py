@@ -1,12 +1,15 @@
 """The fastest design that fits each board, for bireal18 and bireal34 at 224x224 (analytical
 cycles and resources; `python -m compiler.build --target sim` simulates any of them).
 
-    python benchmarks/boards.py [--residual-bits 4,8] [--models bireal18,bireal34] [--json F]
+    python benchmarks/boards.py [--residual-bits 4,8] [--models bireal18,bireal34] [--boards B,...]
+                                [--external-weights auto|none] [--json F]
 
 Weights are random with randomized BN statistics (throughput and resources do not depend on the
 values, only on the thresholds' count, i.e. the residual grid's bits). Each board runs at its
-default clock (compiler/hw/boards.py). Printed per design: fps, every resource against the
-board, the bottleneck kernel and the resource nearest its limit; then the table of best fps per
+default clock (compiler/hw/boards.py); with --external-weights auto (the default) matrix units
+stream their weights from DRAM where the design does not fit on chip (compiler/hw/external.py).
+Printed per design: fps, every resource against the board, the bottleneck kernel, the resource
+nearest its limit, and the units streaming their weights with the DRAM rate they take; then the table of best fps per
 model and board beside `PUBLISHED`, the table this benchmark gave before issue 20 (README, the
 cost model of stop 27, before its calibration against Yosys).
 """
@@ -28,6 +31,7 @@ from bireal_hw.models import build_model, model_config  # noqa: E402
 from compiler.frontend.importer import import_qonnx  # noqa: E402
 from compiler.hw.boards import BOARDS  # noqa: E402
 from compiler.hw.design import make_design  # noqa: E402
+from compiler.hw.kernels import WeightDMA  # noqa: E402
 from compiler.passes import PassManager, lowering_passes, streamline_passes  # noqa: E402
 from tests.conftest import randomize_batchnorm  # noqa: E402
 
@@ -70,6 +74,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default="bireal18,bireal34")
     p.add_argument("--residual-bits", default="4,8")
+    p.add_argument("--boards", default=",".join(BOARDS), help="comma-separated board names")
+    p.add_argument("--external-weights", default="auto", choices=("auto", "none"))
     p.add_argument("--json", type=Path, help="write the rows here")
     args = p.parse_args()
     rows = []
@@ -80,15 +86,17 @@ def main() -> None:
             randomize_batchnorm(model, torch.Generator().manual_seed(1))
             graph = import_qonnx(export_qonnx_model(model), name).graph
             graph = PassManager(streamline_passes() + lowering_passes()).run(graph)
-            for b in BOARDS.values():
+            for b in (BOARDS[n] for n in args.boards.split(",")):
                 try:
-                    d = make_design(graph.copy(), b, b.default_clock_mhz, None, None)
+                    d = make_design(graph.copy(), b, b.default_clock_mhz, None, None, args.external_weights)
                 except UserError as exc:
                     rows.append({"model": name, "bits": bits, "board": b.name, "error": str(exc)})
                     print(f"{name} r{bits} {b.name}: {exc}", flush=True)
                     continue
                 t = d.cost.totals()
                 cap = b.resources()
+                dmas = [k for k in d.dataflow.order() if isinstance(k, WeightDMA)]
+                dram_bytes = sum(k.geometry.bytes_per_frame for k in dmas)
                 row = {
                     "model": name,
                     "bits": bits,
@@ -99,12 +107,15 @@ def main() -> None:
                     "bottleneck": d.cost.bottleneck,
                     "limit": limiting(t, cap),
                     **t,
+                    "streaming": [k.geometry.unit for k in dmas],
+                    "dram_gbs": round(dram_bytes * d.fps / 1e9, 2),
                 }
                 rows.append(row)
                 print(
                     f"{name} r{bits} {b.name:8s} {b.default_clock_mhz:5.0f} MHz {d.fps:9.1f} fps  "
                     + "  ".join(f"{r} {t[r]:,}/{cap[r]:,}" for r in cap)
-                    + f"  bottleneck {d.cost.bottleneck}, nearest limit {row['limit']}",
+                    + f"  bottleneck {d.cost.bottleneck}, nearest limit {row['limit']}"
+                    + (f", weights of {len(dmas)} units from DRAM at {row['dram_gbs']} GB/s" if dmas else ""),
                     flush=True,
                 )
     print(table(rows))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.hw.kernels import IR_OP_KERNELS, Fork, InputDMA, Kernel, OutputDMA, Thresholding
-from compiler.ir import BIPOLAR, Graph, RealType
+from compiler.ir import BIPOLAR, Graph, RealType, value_bounds
 
 
 @dataclass
@@ -103,6 +103,13 @@ class DataflowBuilder:
         self.sign_of: dict[str, str] = {}  # IR tensor (sign output) -> its input tensor
         self.alias: dict[str, str] = {}  # IR tensor (flatten output) -> tensor it renames
         self.pending: dict[str, list[tuple[str, int]]] = {}  # tensor -> consumers (kernel, port)
+        self._bounds: dict | None = None
+
+    def bounds(self) -> dict:
+        """The IR's exact value ranges of every tensor (computed once)."""
+        if self._bounds is None:
+            self._bounds = value_bounds(self.graph)
+        return self._bounds
 
     def add(
         self,

@@ -62,6 +62,8 @@ class Builder(Protocol):
     done: set[str]
     sign_of: dict[str, str]
 
+    def bounds(self) -> dict: ...
+
     def add(
         self,
         cls: type[Kernel],

@@ -119,6 +119,10 @@ class MatrixVector(Kernel):
             b.done.add(thr.name)
         if len(node.inputs) == 3:
             consts["bias"] = graph.consts[node.inputs[2]]
+        acc = b.bounds().get(node.outputs[0])
+        if acc is not None:  # the IR's exact range of the accumulator (its thresholds are clipped to it)
+            acc = acc.channels(mh)
+            consts["acc_lo"], consts["acc_hi"] = np.asarray(acc.lo, dtype=np.int64), np.asarray(acc.hi, dtype=np.int64)
         out_type = graph.tensors[out_tensor].dtype
         geometry = cls.Geometry(
             mw=mw,
@@ -379,12 +383,17 @@ class MatrixVector(Kernel):
         return clog2(len(self.consts["thresholds"][0]) + 1)
 
     def accumulator_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per output channel the accumulator's reachable range over inputs in [in_lo, in_hi]."""
+        """Per output channel the accumulator's reachable range: over inputs in [in_lo, in_hi],
+        within the IR's value-range analysis where the dataflow builder recorded it (tighter where
+        the input's values are narrower than its type: the thresholds were clipped to that)."""
         g = self.geometry
         w = np.asarray(self.consts["weights"], dtype=np.int64)
         b = linear_bounds(w, np.full(g.mw, g.in_lo), np.full(g.mw, g.in_hi))
         lo = np.broadcast_to(np.asarray(b.lo, dtype=np.int64), (g.mh,))
-        return lo, np.broadcast_to(np.asarray(b.hi, dtype=np.int64), (g.mh,))
+        hi = np.broadcast_to(np.asarray(b.hi, dtype=np.int64), (g.mh,))
+        if "acc_lo" in self.consts:
+            lo, hi = np.maximum(lo, self.consts["acc_lo"]), np.minimum(hi, self.consts["acc_hi"])
+        return lo, hi
 
     def requant(self) -> IntegerAffine | None:
         """Its thresholds as a multiply-add and shift per lane (compiler/ir/affine.py): where the
