@@ -93,3 +93,37 @@ def test_a_wide_accumulator_fits_within_int64():
     v = np.clip(v, lo, hi)
     want = np.stack([count(t[c], v[:, c]) for c in range(channels)], axis=1)
     assert np.array_equal(fit.counts(v), want)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_thresholds_clipped_to_the_irs_range_fit_over_that_range(seed):
+    """FoldRequantizeIntoThresholds clips thresholds to the accumulator's exact reachable range
+    (the value-range analysis), which can be narrower than the range a matrix unit derives from its
+    input's type: below it the clipped thresholds look like a jump of several steps, which no
+    affine floor has. The unit proves the fit over the IR's range (MatrixVector
+    .accumulator_bounds), where it is exact, and over the type's range no fit exists."""
+    from compiler.hw.kernels import MatrixVector
+
+    rng = np.random.default_rng(200 + seed)
+    channels, steps = int(rng.integers(2, 12)), 255
+    scale = rng.uniform(0.003, 0.008, channels)  # the grid's 255 steps span more than the IR's range
+    shift = steps / 2 + rng.uniform(-20, 20, channels)
+    k = np.arange(1, steps + 1)
+    t = np.ceil((k[None, :] - 0.5 - shift[:, None]) / scale[:, None]).astype(np.int64)
+    d = rng.choice([-1, 1], channels)
+    wide_lo, wide_hi = -rng.integers(20_000, 40_000, channels), rng.integers(20_000, 40_000, channels)
+    ir_lo, ir_hi = wide_lo // 2, wide_hi // 2  # the IR knows the input is narrower than its type
+    vlo, vhi = reachable(d, ir_lo, ir_hi)
+    t = np.clip(t, vlo[:, None], vhi[:, None] + 1)  # what the fold pass stores
+    jump = ((t == vlo[:, None]).sum(axis=1) >= 2) & (np.diff(t, axis=1).max(axis=1) > 2)
+    assert jump.any()  # a channel whose count jumps by 2 or more at the IR's lowest value
+    fit = integer_affine(t, d, ir_lo, ir_hi)
+    assert fit is not None
+    exhaustive(t, d, ir_lo, ir_hi, fit)
+    assert integer_affine(t, d, wide_lo, wide_hi) is None
+    g = MatrixVector.Geometry(mw=1, mh=channels, pixels=1, binary=False, in_lo=-(2**40), in_hi=2**40)
+    unit = MatrixVector("mvu_0", [], [], g, {"weights": np.ones((channels, 1), dtype=np.int64),
+                                             "thresholds": t, "direction": d,
+                                             "acc_lo": ir_lo, "acc_hi": ir_hi})  # fmt: skip
+    lo, hi = unit.accumulator_bounds()
+    assert np.array_equal(lo, ir_lo) and np.array_equal(hi, ir_hi) and unit.requant() is not None
