@@ -21,6 +21,29 @@ from sim.report import layer_rows, markdown_table, next_step, plot_layers
 from sim.simulate import cycle_errors, host_pixels, simulate
 
 
+def dram_report(design, interval: int) -> dict:
+    """The units streaming their weights from DRAM and the rate they read at the simulated fps,
+    beside the rate the DRAM model gives the design (compiler/hw/external.py)."""
+    from compiler.hw.external import dram_bytes_per_cycle, has_dram
+    from compiler.hw.kernels import WeightDMA
+
+    dmas = [k for k in design.dataflow.order() if isinstance(k, WeightDMA)]
+    per_frame = sum(k.geometry.bytes_per_frame for k in dmas)
+    fps = design.clock_mhz * 1e6 / interval
+    available = (
+        float(dram_bytes_per_cycle(design.board, design.clock_mhz)) * design.clock_mhz * 1e6
+        if has_dram(design.board)
+        else 0.0
+    )
+    return {
+        "mode": design.external,
+        "units": [k.geometry.unit for k in dmas],
+        "bytes_per_frame": per_frame,
+        "gbs": round(per_frame * fps / 1e9, 3),
+        "available_gbs": round(available / 1e9, 3),
+    }
+
+
 def design_runner(graph: Graph, design: Design):
     """NCHW images in [0, 1] -> the design's integer logits, from the simulator's value model."""
     quantizer = next(n for n in graph.nodes if n.op == "quantize_input").attrs
@@ -85,6 +108,7 @@ def run_simulation(graph: Graph, state) -> None:
         "worst_kernel_cycle_error": {"kernel": worst, "error": round(errors[worst], 6)} if worst else None,
         "shortcut_fifo_depths": shortcut,
         "next_step": next_step(graph, design),
+        "dram": dram_report(design, sim.interval),
         "layers": rows,
     }
     state.report.update(report)
@@ -98,6 +122,13 @@ def run_simulation(graph: Graph, state) -> None:
         design,
     )
     fps = report["fps"]
+    if report["dram"]["units"]:
+        d = report["dram"]
+        print(
+            f"weights in DRAM: {len(d['units'])} units ({', '.join(d['units'])}), {d['bytes_per_frame']:,} bytes "
+            f"per frame, {d['gbs']} GB/s of the {d['available_gbs']} GB/s the model gives the design",
+            file=sys.stderr,
+        )
     print(
         f"simulated {cfg.sim_frames} frames: {sim.interval} cycles/frame ({fps:g} fps at {design.clock_mhz:g} MHz), "
         f"latency {sim.latency} cycles, bottleneck {design.cost.bottleneck}, fits {design.board.name} ({SEARCH_HEADROOM:.0%} of every resource): {design.fits()}",
