@@ -104,6 +104,18 @@ def random_folding(graph: Graph, seed: int) -> Dataflow:
     return df
 
 
+def packed_design() -> tuple[Graph, Dataflow]:
+    """Even channel counts, every matrix unit at PE = MH: the integer units share DSPs by lane pairs."""
+    graph = bireal_like(Shape(6, 3, 16, 16, 1, 0, True), seed=7)
+    df = random_folding(graph, seed=7)
+    for k in df.order():
+        if isinstance(k, MatrixVector):
+            k.pe = k.geometry.mh
+    follow_neighbours(df)
+    connect_widths(df)
+    return graph, df
+
+
 def images(graph: Graph, n: int, seed: int) -> np.ndarray:
     """(n, C, H, W) images on the 1/255 grid, the first all 0 and the second all 255."""
     _, h, w, c = graph.tensors[graph.inputs[0]].shape

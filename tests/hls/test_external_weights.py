@@ -23,12 +23,11 @@ from compiler.fpga_steps import predicted_traffic
 from compiler.hw.boards import BOARDS
 from compiler.hw.cost import design_cost
 from compiler.hw.external import attach_weight_dmas
-from compiler.hw.folding import connect_widths, follow_neighbours
 from compiler.hw.kernels import MatrixVector, WeightDMA
 from compiler.verification import graph_runner
 from sim.simulate import size_fifos
 from tests.conftest import run_cli
-from tests.hls.designs import SHAPES, Shape, bireal_like, images, random_folding
+from tests.hls.designs import SHAPES, bireal_like, images, packed_design, random_folding
 
 STUB = Path(__file__).with_name("vendor_stub.tcl")
 
@@ -38,13 +37,7 @@ FRAMES = 4
 
 def streaming_design(case):
     if case == "packed":  # even channels, PE = MH: the integer units share DSPs by lane pairs
-        graph = bireal_like(Shape(6, 3, 16, 16, 1, 0, True), seed=7)
-        df = random_folding(graph, seed=7)
-        for k in df.order():
-            if isinstance(k, MatrixVector):
-                k.pe = k.geometry.mh
-        follow_neighbours(df)
-        connect_widths(df)
+        graph, df = packed_design()
     else:
         graph = bireal_like(SHAPES[case], seed=case)
         df = random_folding(graph, seed=400 + case)

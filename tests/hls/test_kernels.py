@@ -13,10 +13,9 @@ from compiler.backends.hls import driver as host
 from compiler.backends.hls.bench import Benches
 from compiler.backends.hls.elements import Element, pack_beats, unpack_beats
 from compiler.backends.hls.kernels import CONTEXTS, element_bytes
-from compiler.hw.folding import connect_widths, follow_neighbours
 from compiler.hw.kernels import InputDMA, MatrixVector, OutputDMA, SlidingWindow
 from compiler.ir import execute
-from tests.hls.designs import SHAPES, Shape, bireal_like, images, random_folding
+from tests.hls.designs import SHAPES, bireal_like, images, packed_design, random_folding
 
 pytestmark = pytest.mark.hls
 FRAMES = 3
@@ -61,13 +60,7 @@ COVERED: set[str] = set()
 @pytest.mark.parametrize("index", [*range(len(SHAPES)), "packed"])
 def test_every_kernel_equals_its_ir_op(index, tmp_path):
     if index == "packed":  # even channel counts, every matrix unit at PE = MH: DSPs shared by lane pairs
-        graph = bireal_like(Shape(6, 3, 16, 16, 1, 0, True), seed=7)
-        df = random_folding(graph, seed=7)
-        for k in df.order():
-            if isinstance(k, MatrixVector):
-                k.pe = k.geometry.mh
-        follow_neighbours(df)
-        connect_widths(df)
+        graph, df = packed_design()
         index = 0
     else:
         graph = bireal_like(SHAPES[index], seed=index)
