@@ -22,7 +22,7 @@ from compiler.backends.rtl.codegen import RtlProject, generate
 from compiler.backends.rtl.vivado import write_vivado_flow
 from compiler.fpga_steps import _design
 from compiler.hw.dataflow import Dataflow
-from compiler.hw.kernels import MatrixVector
+from compiler.hw.kernels import MatrixVector, WeightDMA
 from compiler.hw.kernels.dma import element_bytes
 from compiler.ir import Graph
 from compiler.verify_build import compare, images_for, reference_for, require
@@ -135,7 +135,7 @@ def compare_timing(df: Dataflow, run: vl.RtlRun, frames: int) -> dict:
 def run_rtlgen(graph: Graph, state) -> None:
     cfg = state.cfg
     design = _design(graph, state)
-    streaming = [k.geometry.unit for k in design.dataflow.order() if k.kind == "weight_dma"]
+    streaming = [k.geometry.unit for k in design.dataflow.order() if isinstance(k, WeightDMA)]
     if streaming:  # a folding file's "weights": "dram"
         raise UserError(
             f"--target rtl keeps every weight on chip, but the folding streams {streaming[0]}'s from DRAM; "

@@ -122,7 +122,10 @@ class MatrixVector(Kernel):
         acc = b.bounds().get(node.outputs[0])
         if acc is not None:  # the IR's exact range of the accumulator (its thresholds are clipped to it)
             acc = acc.channels(mh)
-            consts["acc_lo"], consts["acc_hi"] = np.asarray(acc.lo, dtype=np.int64), np.asarray(acc.hi, dtype=np.int64)
+            consts["acc_lo"], consts["acc_hi"] = (
+                np.asarray(acc.lo, dtype=np.int64),
+                np.asarray(acc.hi, dtype=np.int64),
+            )
         out_type = graph.tensors[out_tensor].dtype
         geometry = cls.Geometry(
             mw=mw,
