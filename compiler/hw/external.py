@@ -125,15 +125,24 @@ def choose_external(
     if mode == "none" or not has_dram(board) or fits():
         return
     budget = dram_bytes_per_cycle(board, clock_mhz) * target
-    streamed = 0
+    chosen, streamed = [], 0
     for k in sorted(units, key=lambda k: (k.geometry.pixels, -k.geometry.mw * k.geometry.mh)):
+        sf, nf = k.folds()
         bus = bus_bits(k.weight_word_bits())
-        if (
-            streamed + stream_bytes(k) > budget or stream_bytes(k) * 8 > bus * target
-        ):  # DRAM or its bus too slow
+        slow = stream_bytes(k) * 8 > bus * target or k.geometry.pixels * sf * nf > target  # its DMA
+        if streamed + stream_bytes(k) > budget or slow:  # or the DRAM would be too slow
             continue
-        k.external = True
+        chosen.append(k)
         streamed += stream_bytes(k)
+    for k in chosen:  # all of them first: where even that does not fit, stop (one evaluation)
+        k.external = True
+    attach_weight_dmas(df, board, clock_mhz)
+    if not chosen or not fits():
+        return
+    for k in chosen:
+        k.external = False
+    for k in chosen:  # then the fewest that fit, in that order
+        k.external = True
         attach_weight_dmas(df, board, clock_mhz)
         if fits():
             return
