@@ -57,16 +57,18 @@ def folded_for(
     df = build_dataflow(graph)
     fold_to_target(df, target, fps, clock)
     design = Design(df, design_cost(df, board.resources()), board, clock, fps, external)
+    costed = [tuple(df.kernels)]  # the kernels design.cost was computed for (weight DMAs come and go)
 
     def fits() -> bool:
-        design.cost = design_cost(df, board.resources())
+        design.cost, costed[0] = design_cost(df, board.resources()), tuple(df.kernels)
         return design.fits()
 
     try:
         choose_external(df, board, clock, target, external, fits)
     except ValueError as exc:
         raise UserError(f"{exc}; leave --external-weights at none, or choose a board with DRAM") from None
-    design.cost = design_cost(df, board.resources())
+    if tuple(df.kernels) != costed[0]:
+        design.cost = design_cost(df, board.resources())
     return design
 
 
