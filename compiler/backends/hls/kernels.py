@@ -232,7 +232,7 @@ def _mvu(spec: KernelSpec, df: Dataflow, graph: Graph, cost: KernelCost | None) 
     )
     weights = k.consts["weights"].astype(np.int64)  # (MH, MW)
     # tile (nf, sf) of lane p holds row nf*PE + p, columns sf*SIMD ... + SIMD - 1
-    tiles = weights.reshape(nf, k.pe, sf, k.simd).transpose(1, 0, 2, 3).reshape(k.pe, nf * sf, k.simd)
+    tiles = k.weight_tiles()
     words = -(-k.simd // 64)
     # the weights of an op: lane p's row of the ROM, or unpacked from the word its DMA streams
     ctx.update(external=k.external,

@@ -140,7 +140,7 @@ def _mvu(k: MatrixVector, df: Dataflow, graph: Graph, placement: dict) -> RtlKer
     if k.pe > 999:
         raise ValueError(f"{k.name}: PE {k.pe} above 999 (the ROM files' lane numbers)")
     # lane p, tile nf*SF + sf: row nf*PE + p, columns sf*SIMD ... + SIMD - 1
-    tiles = w.reshape(nf, k.pe, sf, k.simd).transpose(1, 0, 2, 3).reshape(k.pe, nf * sf, k.simd)
+    tiles = k.weight_tiles()
     if wbits == 1:
         if not np.isin(w, (-1, 1)).all():
             raise ValueError(f"{k.name}: 1-bit weights must be -1 or +1")

@@ -258,7 +258,7 @@ class MatrixVector(Kernel):
 
     def memories(self, df: Dataflow) -> list[Memory]:
         g = self.geometry
-        w_bits = 1 if g.binary else g.weight_bits
+        w_bits = stored_bits_of(g)
         sf, nf = self.folds()
         live = self._live_bits()
         mems = []
