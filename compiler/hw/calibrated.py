@@ -6,6 +6,8 @@ Memories are not in these formulas: each is placed and counted by compiler/hw/co
 fits were made to the synthesized LUTs less the model's memory LUTs.
 
 Features (all of a kernel's own):
+    ag, vt: a binary unit's registered agree bits (PE * SIMD) and its valid count's adder bits
+        where it has them (`MatrixVector.registers_agreement`)
     PS = PE * SIMD            PA = PE * acc bits           PL = PE * L (threshold search stages)
     PLT = PE * L * t bits     lg = ceil(log2(SF * NF))      inb, outb = input / output beat bits
     mx, mn = max / min of inb, outb                           lgw = ceil(log2(mx))
@@ -38,7 +40,7 @@ import math
 
 FORMULAS: dict[str, dict[str, list[str]]] = {
     "mvu_binary": {
-        "LUT": ["PS", "tree", "PA", "PLT", "lg", "sfin", "inbuf", "PRQ"],
+        "LUT": ["PS", "ag", "tree", "vt", "PA", "PLT", "lg", "sfin", "inbuf", "PRQ"],
         "FF": ["accff", "cnt", "kff", "PLT", "pipe", "PRQ"],
     },
     "mvu_lut": {

@@ -23,7 +23,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("verilator") is None, reason="needs verilator"),
 ]
 
-# (N, W, MAX, PER, LAST_REG, extra output bits)
+# (N, W, MAX, PER, LAST_REG, extra output bits[, LEAF_REG (sums only), 1 if not given])
 SHAPES = [
     (1, 1, 0, 4, 1, 0), (1, 5, 1, 4, 0, 0), (2, 1, 0, 1, 1, 0), (2, 4, 1, 1, 0, 0), (3, 2, 0, 2, 1, 3),
     (3, 3, 1, 4, 1, 0), (5, 4, 0, 1, 0, 0), (5, 7, 1, 2, 1, 0), (6, 1, 0, 4, 1, 2), (7, 3, 0, 2, 0, 0),
@@ -31,6 +31,10 @@ SHAPES = [
     (13, 4, 0, 2, 1, 0), (16, 1, 0, 4, 0, 4), (16, 8, 1, 4, 1, 0), (17, 3, 0, 4, 1, 0), (25, 6, 0, 2, 0, 0),
     (25, 4, 1, 2, 1, 0), (31, 2, 0, 1, 1, 0), (33, 4, 0, 4, 1, 0), (49, 7, 1, 4, 0, 0), (64, 3, 0, 4, 1, 0),
     (96, 4, 0, 4, 1, 2), (192, 4, 0, 4, 1, 0),
+    # without the leaf register (LEAF_REG 0: a binary unit registers its agree bits instead; N 1
+    # would have no register at all, latency 0)
+    (3, 4, 0, 4, 1, 0, 0), (2, 4, 0, 4, 1, 0, 0), (7, 4, 0, 2, 1, 0, 0), (13, 3, 0, 1, 0, 0, 0),
+    (48, 4, 0, 4, 1, 0, 0), (96, 4, 0, 4, 0, 1, 0), (192, 4, 0, 4, 1, 0, 0),
 ]  # fmt: skip
 CYCLES = 400
 
@@ -39,11 +43,12 @@ def bench(shapes, skew: int = 0) -> str:
     """Instance i's leaves and valid flags come from a running 64-bit xorshift word per instance;
     its expected result is computed behaviorally and delayed by tree_stages (+ skew) cycles."""
     lines = ["`timescale 1ns/1ps", "module tb;", "    reg clk = 0;", "    integer cycle = 0, i;"]
-    for k, (n, w, mx, per, last, extra) in enumerate(shapes):
+    for k, (n, w, mx, per, last, extra, *rest) in enumerate(shapes):
+        leaf_reg = rest[0] if rest else 1
         levels = tree_levels(n)
         tw = w + (0 if mx else levels)
         ow = tw + extra
-        lat = tree_stages(n, per, bool(last)) + skew
+        lat = tree_stages(n, per, bool(last)) - (1 - leaf_reg) + skew
         words = -(-(n * w + n) // 64)
         lines += [
             f"    // shape {k}: N {n}, W {w}, MAX {mx}, PER {per}, LAST_REG {last}, OW {ow}, latency {lat}",
@@ -54,7 +59,8 @@ def bench(shapes, skew: int = 0) -> str:
             f"    wire [{n * w - 1}:0] leaves{k} = bits{k}[{n * w - 1}:0];",
             f"    wire [{n - 1}:0] valid{k} = bits{k}[{n * w} +: {n}] | {n}'(cycle % 3 == 0 ? {{{n}{{1'b1}}}} : 0);",
             f"    wire [{ow - 1}:0] y{k};",
-            f"    bireal_tree #(.N({n}), .W({w}), .OW({ow}), .MAX({mx}), .PER({per}), .LAST_REG({last})) dut{k} (",
+            f"    bireal_tree #(.N({n}), .W({w}), .OW({ow}), .MAX({mx}), .PER({per}), .LAST_REG({last}),"
+            f" .LEAF_REG({leaf_reg})) dut{k} (",
             f"        .clk(clk), .leaves(leaves{k}), .valid(valid{k}), .result(y{k}));",
             f"    reg signed [{ow - 1}:0] want{k}; reg any{k};",
             "    always @* begin",
@@ -113,10 +119,11 @@ def test_every_shape_sums_or_maxes_the_valid_leaves_at_its_latency(tmp_path):
     assert "DONE" in out, out[-1000:]
 
 
+@pytest.mark.parametrize("leaf_reg", [1, 0])
 @pytest.mark.parametrize("skew", [-1, 1])
-def test_the_bench_catches_a_wrong_latency(tmp_path, skew):
+def test_the_bench_catches_a_wrong_latency(tmp_path, skew, leaf_reg):
     """The bench is not vacuous: told a latency one cycle off, it reports a mismatch."""
-    out = run_bench(tmp_path, [(8, 4, 0, 4, 1, 0), (5, 3, 1, 1, 1, 0)], skew)
+    out = run_bench(tmp_path, [(8, 4, 0, 4, 1, 0, leaf_reg), (5, 3, 1, 1, 1, 0)], skew)
     assert "MISMATCH shape 0" in out, out[-1000:]
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bireal_hw.errors import CheckFailed, UserError
-from compiler.backends.rtl.synth import run_yosys
+from compiler.backends.rtl.synth import FLATTEN_ROMS, run_yosys
 
 DEVICE = "LFE5UM5G-85F-8BG381"
 NEXTPNR_DEVICE = ("--um5g-85k", "--package", "CABGA381", "--speed", "8")
@@ -85,7 +85,8 @@ def build_bitstream(root: Path, sources: list[Path], top: str, target_mhz: float
     )
     seconds = {
         "synth": run_yosys(
-            f"read_verilog -defer {files}; hierarchy -top {top}; synth_ecp5 -top {top} -json {netlist.resolve()}",
+            f"read_verilog -defer {files}; hierarchy -top {top}; synth_ecp5 -top {top}; "
+            f"{FLATTEN_ROMS}write_json {netlist.resolve()}",
             root,
             (out / "yosys_ecp5.log").resolve(),
             "synthesis for the ECP5",

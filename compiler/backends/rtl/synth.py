@@ -52,6 +52,9 @@ SEQUENTIAL = FFS | {"RAMB36E2", "RAMB18E2", "URAM288"}
 # a distributed RAM's or SRL's read-address ports (ADDRA.., A0.., DPRA..): its data, write enable
 # and write clock end a path (the write happens at the clock edge)
 READ_ADDRESS = ("A", "DPRA")
+# after synthesis: the ROMs in LUTs (hdl bireal_rom_logic, synthesized as modules of their own so
+# that ABC does not merge them into the logic they feed) flattened into their kernels
+FLATTEN_ROMS = "setattr -mod -unset keep_hierarchy; flatten; "
 DEPTH_BOUND = 8  # LUT levels between registers for 200 MHz on UltraScale+ (-1 speed grade), docs/hardware.md
 
 
@@ -192,7 +195,7 @@ def synthesize_xilinx(
     script = (
         f"read_verilog -defer {files}; hierarchy -top {top}; {keep}"
         f"setattr -set keep_hierarchy 1 {top}/t:*; "
-        "synth_xilinx -family xcup -flatten; "
+        f"synth_xilinx -family xcup -flatten; {FLATTEN_ROMS}"
         f"tee -q -o {stat} stat -json; write_json {netlist}"
     )
     seconds = run_yosys(script, root, (out / "yosys_xcup.log").resolve(), "synthesis for UltraScale+")

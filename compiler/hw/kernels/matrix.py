@@ -192,6 +192,10 @@ class MatrixVector(Kernel):
         product = g.in_bits + 1 + (1 if g.binary else g.weight_bits)
         return {
             "PS": self.pe * self.simd,
+            # a binary unit's registered agree bits (XNOR with the weights and the valid plane)
+            # and the valid inputs' count, once for all lanes (`registers_agreement`)
+            "ag": self.pe * self.simd if self.registers_agreement() else 0,
+            "vt": self.tree_adder_bits() if self.registers_agreement() and g.ternary_input else 0,
             "PA": self.pe * g.acc_bits,
             "PL": self.pe * levels,
             "PLT": self.pe * levels * t_bits,
@@ -348,15 +352,26 @@ class MatrixVector(Kernel):
         """Values its adder tree sums per lane: 6-bit XNOR-popcount groups, else one product per input."""
         return -(-self.simd // 6) if self.geometry.binary else self.simd
 
+    def registers_agreement(self) -> bool:
+        """hdl/bireal_mvu.v AGREE: a binary unit whose weights change from op to op (more than
+        one tile) or whose inputs are ternary registers each lane's SIMD agree bits in place of
+        its tree's leaves, and counts the valid inputs once for all lanes (ternary inputs)."""
+        sf, nf = self.folds()
+        return self.geometry.binary and (self.geometry.ternary_input or sf * nf > 1)
+
     def pipeline_bits(self) -> int:
         """Flip-flops of hdl/bireal_mvu.v's pipeline before the accumulator: per lane the tree's
-        leaves (LB bits) and registered levels (bireal_tree: LB + l bits a node of level l), and
-        the op's flags delayed to the accumulator."""
+        leaves (LB bits; or its SIMD agree bits, `registers_agreement`) and registered levels
+        (bireal_tree: LB + l bits a node of level l), the valid count's (ternary inputs) likewise,
+        and the op's flags delayed to the accumulator."""
         leaves, lb = self.tree_leaves(), self.leaf_bits()
         registered = registered_levels(leaves, TREE_LEVELS_PER_STAGE, True)
-        per_lane = leaves * lb + sum(-(-leaves // 2**level) * (lb + level) for level in registered)
+        levels = sum(-(-leaves // 2**level) * (lb + level) for level in registered)
+        agree = self.registers_agreement()
+        per_lane = (self.simd if agree else leaves * lb) + levels
+        shared = self.simd + levels if agree and self.geometry.ternary_input else 0
         _, nf = self.folds()
-        return self.pe * per_lane + (clog2(nf) + 3) * (1 + len(registered) + int(self.packed()))
+        return self.pe * per_lane + shared + (clog2(nf) + 3) * (1 + len(registered) + int(self.packed()))
 
     def leaf_bits(self) -> int:
         """Bits of a leaf of its adder tree (hdl/bireal_mvu.v LB, signed): a 6-input XNOR-popcount

@@ -78,7 +78,11 @@ module bireal_mvu #(
     reg [NFW-1:0] nf;
     reg [TLW-1:0] tile;
     reg [IW-1:0] inbuf [0:SF-1];
-    wire first_fold = nf == 0;
+    // nf == 0, from a register of its own: computed from nf, the compare is copied by ABC into
+    // the function of every input bit it selects (8 x 576 lanes: a 9-input function each, 4,608
+    // MUXF9 trees); one flip-flop selects them all
+    reg nf_zero;
+    wire first_fold = NF == 1 || nf_zero;
     wire last_synapse = sf == SF - 1;
     wire fire = (!first_fold || in_valid) && (!last_synapse || out_ready);
     assign in_ready = fire && first_fold;
@@ -91,6 +95,12 @@ module bireal_mvu #(
     wire [SIMD-1:0] valid = IKIND == 2 ? x[IW-1 -: SIMD] : {SIMD{1'b1}};
     // the tree (bireal_tree): 6-input XNOR-popcount groups or one product per input, T stages
     localparam LEAVES = BINARY ? (SIMD + 5) / 6 : SIMD;
+    // AGREE: a binary unit whose weights change from op to op or whose inputs are ternary
+    // registers each lane's agree bits (x XNOR w, and valid), in place of the tree's leaf
+    // register, and counts them; the valid inputs are counted once for all lanes, and a lane's
+    // sum is 2 agreeing - valid. Its leaves as one function of x, w and valid, ABC maps each
+    // count bit as a function of 18 inputs (PE 8 x SIMD 576: 41,044 LUTs, docs/hardware.md).
+    localparam AGREE = BINARY && (IKIND == 2 || NF * SF > 1);
     localparam LB = BINARY ? 4 : (WBITS == 1 ? XW + 1 : XW + WBITS);  // bits per leaf (signed)
     localparam TLEV = LEAVES > 1 ? $clog2(LEAVES) : 0;
     localparam T = 1 + (TLEV + TREE_PER - 1) / TREE_PER + PACK;  // PACK: the packed product's register
@@ -102,6 +112,28 @@ module bireal_mvu #(
     wire [PE*2-1:0] dir = dir_rom[a_nf];
     wire [PE*BB-1:0] bias = bias_rom[a_nf];
     wire [PE*OW-1:0] y;
+
+    // AGREE: the valid inputs of the op, counted as the lanes count their agreeing ones (a
+    // constant SIMD for bipolar inputs), T stages later
+    wire signed [ACC-1:0] counted_all;
+    genvar c;
+    generate
+        if (AGREE && IKIND == 2) begin : count_valid
+            reg [SIMD-1:0] vr;
+            always @(posedge clk) vr <= valid;
+            wire [LEAVES*LB-1:0] vleaves;
+            for (c = 0; c < LEAVES; c = c + 1) begin : group
+                localparam G = SIMD - 6 * c < 6 ? SIMD - 6 * c : 6;
+                wire [3:0] n;
+                bireal_count6 #(.G(G)) count (.bits(vr[6*c +: G]), .n(n));
+                assign vleaves[c*LB +: LB] = n;
+            end
+            bireal_tree #(.N(LEAVES), .W(LB), .OW(ACC), .MAX(0), .PER(TREE_PER), .LAST_REG(1), .LEAF_REG(0)) vtree (
+                .clk(clk), .leaves(vleaves), .valid({LEAVES{1'b1}}), .result(counted_all));
+        end else begin : all_valid
+            assign counted_all = SIMD;
+        end
+    endgenerate
 
     wire [PE*LW-1:0] wall;             // every lane's weights (a packed pair reads its partner's)
     wire [PE*SIMD*LB-1:0] packed_high;  // a pair's second products, computed in its first lane
@@ -119,8 +151,21 @@ module bireal_mvu #(
                 assign packed_high[p*SIMD*LB +: SIMD*LB] = {(SIMD*LB){1'b0}};  // not read
             end
             wire [LEAVES*LB-1:0] leaves;
+            wire [SIMD-1:0] ar;  // AGREE: the op's agree bits, registered
+            if (AGREE) begin : agree_bits
+                reg [SIMD-1:0] r;
+                always @(posedge clk) r <= ~(x[SIMD-1:0] ^ w[SIMD-1:0]) & valid;
+                assign ar = r;
+            end else begin : no_agree_bits
+                assign ar = {SIMD{1'b0}};  // not read
+            end
             for (q = 0; q < LEAVES; q = q + 1) begin : leaf
-                if (BINARY) begin : xnor_popcount
+                if (AGREE) begin : agreeing
+                    localparam G = SIMD - 6 * q < 6 ? SIMD - 6 * q : 6;
+                    wire [3:0] n;
+                    bireal_count6 #(.G(G)) count (.bits(ar[6*q +: G]), .n(n));
+                    assign leaves[q*LB +: LB] = n;
+                end else if (BINARY) begin : xnor_popcount
                     // x * w = +1 where they agree, -1 where not, 0 for a padded tap, over inputs
                     // 6q .. 6q+5: 2 * popcount(agree & valid) - popcount(valid)
                     localparam G = SIMD - 6 * q < 6 ? SIMD - 6 * q : 6;
@@ -172,11 +217,13 @@ module bireal_mvu #(
                 end
             end
             wire signed [ACC-1:0] partial;
-            bireal_tree #(.N(LEAVES), .W(LB), .OW(ACC), .MAX(0), .PER(TREE_PER), .LAST_REG(1)) tree (
+            bireal_tree #(.N(LEAVES), .W(LB), .OW(ACC), .MAX(0), .PER(TREE_PER), .LAST_REG(1), .LEAF_REG(!AGREE)) tree (
                 .clk(clk), .leaves(leaves), .valid({LEAVES{1'b1}}), .result(partial));
+            // AGREE: 2 agreeing - valid, in ACC bits (the true sum fits them: the wrap is exact)
+            wire signed [ACC-1:0] term = AGREE ? (partial <<< 1) - counted_all : partial;
             // stage T: accumulate (restarting on synapse fold 0)
             reg signed [ACC-1:0] acc;
-            wire signed [ACC-1:0] sum = (a_first ? {ACC{1'b0}} : acc) + partial;
+            wire signed [ACC-1:0] sum = (a_first ? {ACC{1'b0}} : acc) + term;
             always @(posedge clk) if (a_fired) acc <= sum;
             if (THRESH && AFFINE) begin : requant  // REQUANT_STAGES (2) more stages
                 bireal_requant #(.GROUPS(NF), .VW(RQV), .MB(RQM), .BB(RQB), .SW(RQW), .S(RQS), .N(RQN), .OW(OW),
@@ -199,6 +246,7 @@ module bireal_mvu #(
         if (rst) begin
             sf <= 0;
             nf <= 0;
+            nf_zero <= 1'b1;
             tile <= 0;
         end else if (fire) begin
             if (first_fold) inbuf[sf] <= in_data;
@@ -206,7 +254,26 @@ module bireal_mvu #(
             if (last_synapse) begin
                 sf <= 0;
                 nf <= (nf == NF - 1) ? {NFW{1'b0}} : nf + 1'b1;
+                nf_zero <= nf == NF - 1;
             end else sf <= sf + 1'b1;
         end
     end
+endmodule
+
+// The ones among G <= 6 bits (a sum of bits: Verilator 5.006's DFG optimizer fails on $countones
+// of a register's slice).
+module bireal_count6 #(
+    parameter G = 6
+) (
+    input  wire [G-1:0] bits,
+    output wire [3:0]   n
+);
+    wire [5:0] b;
+    assign b[G-1:0] = bits;
+    generate
+        if (G < 6) begin : pad
+            assign b[5:G] = 0;
+        end
+    endgenerate
+    assign n = {3'b0, b[0]} + {3'b0, b[1]} + {3'b0, b[2]} + {3'b0, b[3]} + {3'b0, b[4]} + {3'b0, b[5]};
 endmodule

@@ -99,19 +99,39 @@ module bireal_rom #(
             initial $readmemh(FILE, rom);
             assign data = rom[addr];
         end else if (STYLE == 2) begin : lut
-`ifdef YOSYS
-            (* rom_style = "logic" *) reg [W-1:0] rom [0:D-1];  // Yosys' name for a ROM in LUTs
-`else
-            (* rom_style = "distributed" *) reg [W-1:0] rom [0:D-1];  // Vivado's
-`endif
-            initial $readmemh(FILE, rom);
-            assign data = rom[addr];
+            bireal_rom_logic #(.W(W), .D(D), .AW(AW), .FILE(FILE)) rom (.addr(addr), .data(data));
         end else begin : any
             reg [W-1:0] rom [0:D-1];
             initial $readmemh(FILE, rom);
             assign data = rom[addr];
         end
     endgenerate
+endmodule
+
+// A ROM in LUTs. Under Yosys it is synthesized as a module of its own (keep_hierarchy; the
+// synthesis script flattens it into its kernel afterwards): without that boundary ABC maps a
+// binary unit's ROM and its XNOR-popcount as one function of the input and the tile address,
+// e.g. 80,108 LUTs (MUXF7-9 trees) for a PE 8 x SIMD 1,152 unit with 16-word ROMs whose ROMs
+// and logic take a third of that apart (docs/hardware.md).
+`ifdef YOSYS
+(* keep_hierarchy *)
+`endif
+module bireal_rom_logic #(
+    parameter W = 1,
+    parameter D = 1,
+    parameter AW = 1,
+    parameter FILE = "rom.mem"
+) (
+    input  wire [AW-1:0] addr,
+    output wire [W-1:0]  data
+);
+`ifdef YOSYS
+    (* rom_style = "logic" *) reg [W-1:0] rom [0:D-1];  // Yosys' name for a ROM in LUTs
+`else
+    (* rom_style = "distributed" *) reg [W-1:0] rom [0:D-1];  // Vivado's
+`endif
+    initial $readmemh(FILE, rom);
+    assign data = rom[addr];
 endmodule
 
 // One lane's requantization as a multiply-add (compiler/ir/affine.py proves it equal to the

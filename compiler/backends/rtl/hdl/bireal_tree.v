@@ -27,8 +27,9 @@ endmodule
 
 // The sum (MAX 0) or the largest (MAX 1) of the valid ones of N signed W-bit leaves, reduced in
 // pairs level by level (an odd one passes on): a balanced tree of ceil(log2 N) levels.
-// Registers: the leaves, after every PER levels, and after the last level where LAST_REG; latency
-// tree_stages(N, PER, LAST_REG) cycles. A sum's invalid leaves count 0 and its level l holds
+// Registers: the leaves (unless LEAF_REG is 0: the caller registers what they are computed from),
+// after every PER levels, and after the last level where LAST_REG; latency
+// tree_stages(N, PER, LAST_REG) cycles (one less without the leaf register). A sum's invalid leaves count 0 and its level l holds
 // W + l bits (a sum of 2**l leaves cannot overflow them); the largest keeps W bits and a valid
 // flag. The result is OW bits (sign-extended or truncated: the caller's width holds every
 // reachable result). A node's slot in `lv` is E bits, {value, valid} in its low bits, the rest 0.
@@ -38,7 +39,8 @@ module bireal_tree #(
     parameter OW = 1,
     parameter MAX = 0,
     parameter PER = 4,
-    parameter LAST_REG = 1
+    parameter LAST_REG = 1,
+    parameter LEAF_REG = 1
 ) (
     input  wire          clk,
     input  wire [N*W-1:0] leaves,
@@ -58,9 +60,11 @@ module bireal_tree #(
                 reg v;
                 always @(posedge clk) {q, v} <= {x, valid[i]};
                 assign lv[i*E +: W+1] = {q, v};
-            end else begin : zeroed
+            end else if (LEAF_REG) begin : zeroed
                 always @(posedge clk) q <= valid[i] ? x : {W{1'b0}};
                 assign lv[i*E +: W+1] = {q, 1'b1};
+            end else begin : direct
+                assign lv[i*E +: W+1] = {valid[i] ? x : {W{1'b0}}, 1'b1};
             end
             if (E > W + 1) begin : pad
                 assign lv[i*E + W + 1 +: E - W - 1] = 0;
