@@ -6,8 +6,11 @@ Memories are not in these formulas: each is placed and counted by compiler/hw/co
 fits were made to the synthesized LUTs less the model's memory LUTs.
 
 Features (all of a kernel's own):
-    ag, vt: a binary unit's registered agree bits (PE * SIMD) and its valid count's adder bits
-        where it has them (`MatrixVector.registers_agreement`)
+    ag, agg, vt: a binary unit's registered agree bits and their counted groups of 6 that
+        synthesis keeps (PE * SIMD and PE * leaves where the weights change from op to op; with
+        one tile, per input its distinct weights over the lanes and per group its distinct
+        patterns: `MatrixVector.agree_registers`) and its valid count's adder bits
+        (`registers_agreement`, ternary inputs)
     PS = PE * SIMD            PA = PE * acc bits           PL = PE * L (threshold search stages)
     PLT = PE * L * t bits     lg = ceil(log2(SF * NF))      inb, outb = input / output beat bits
     mx, mn = max / min of inb, outb                           lgw = ceil(log2(mx))
@@ -40,7 +43,7 @@ import math
 
 FORMULAS: dict[str, dict[str, list[str]]] = {
     "mvu_binary": {
-        "LUT": ["PS", "ag", "tree", "vt", "PA", "PLT", "lg", "sfin", "inbuf", "PRQ"],
+        "LUT": ["PS", "ag", "agg", "tree", "vt", "PA", "PLT", "lg", "sfin", "inbuf", "PRQ"],
         "FF": ["accff", "cnt", "kff", "PLT", "pipe", "PRQ"],
     },
     "mvu_lut": {
@@ -64,19 +67,19 @@ FORMULAS: dict[str, dict[str, list[str]]] = {
 }  # the terms of each class's formulas (benchmarks/fit_cost_model.py fits their coefficients)
 
 COEFFICIENTS: dict[str, dict[str, dict[str, float]]] = {
-    "mvu_binary": {"LUT": {"PS": 2.034, "PA": 1.281, "PLT": 1.138, "lg": 5.951, "sfin": 2.305, "inbuf": 0.169, "PRQ": 0.257}, "FF": {"accff": 0.322, "cnt": 1.432, "PLT": 2.642, "pipe": 1.149, "PRQ": 1.841}},
-    "mvu_lut": {"LUT": {"1": 40.697, "macw": 0.369, "PS": 1.669, "tree": 0.083, "PLT": 3.473, "inb": 6.479}, "FF": {"cnt": 2.655, "PLT": 3.157, "pipe": 0.674}},
-    "mvu_dsp": {"LUT": {"tree": 1.735, "PL": 1.005, "lg": 14.663, "inbuf": 0.292, "PRQ": 1.089}, "FF": {"accff": 0.117, "cnt": 3.927, "kff": 0.847, "PLT": 2.116, "pipe": 1.044, "PRQ": 2.027, "pk": 1.119}},
+    "mvu_binary": {"LUT": {"PS": 1.011, "ag": 1.486, "agg": 0.576, "vt": 2.447, "PA": 1.159, "PLT": 1.256, "lg": 6.462, "inbuf": 0.152, "PRQ": 0.286}, "FF": {"accff": 0.757, "cnt": 1.411, "kff": 0.62, "PLT": 1.914, "pipe": 1.092, "PRQ": 1.567}},
+    "mvu_lut": {"LUT": {"1": 52.355, "macw": 0.158, "tree": 1.394, "PA": 0.048, "PLT": 3.779, "inb": 1.956}, "FF": {"accff": 0.478, "cnt": 1.525, "PLT": 2.288, "pipe": 0.937}},
+    "mvu_dsp": {"LUT": {"tree": 1.564, "lg": 14.829, "sfin": 0.498, "PRQ": 1.122}, "FF": {"accff": 0.251, "cnt": 2.774, "kff": 0.945, "pipe": 1.019, "PRQ": 1.753, "pk": 1.319}},
     "swu": {"LUT": {"cw": 14.829, "taddr": 3.726, "tword": 0.944, "rmux": 0.975}, "FF": {"1": 17.563, "cw": 11.097, "taddr": 1.349}},
     "pool": {"LUT": {"taddr": 5.985, "red": 0.56, "rmux": 0.473}, "FF": {"1": 8.648, "cw": 8.039, "taddr": 1.981, "red": 0.564}},
     "global_sum_pool": {"LUT": {"1": 23.937, "mx": 2.269}, "FF": {"1": 8.47, "kff": 0.895}},
-    "thresholding": {"LUT": {"1": 2.127, "PLT": 0.303}, "FF": {"1": 2.224, "PLT": 0.607}},
+    "thresholding": {"LUT": {"1": 0.01, "PLT": 0.423}, "FF": {"1": 2.0, "PLT": 0.577}},
     "add": {"LUT": {"1": 1.0, "inb": 0.875}, "FF": {}},
     "fork": {"LUT": {"1": 1.0}, "FF": {}},
     "dwc": {"LUT": {"1": 2.381, "place": 0.711, "smux": 0.955, "lgw": 0.057, "ctr": 1.399, "wrap": 7.329}, "FF": {"1": 1.046, "lgw": 0.07, "held": 1.097}},
     "input_dma": {"LUT": {"1": 11.098, "outb": 0.562, "buf": 0.394, "wplace": 0.603}, "FF": {"1": 24.239, "buf": 0.667}},
     "output_dma": {"LUT": {"buf": 8.38, "bshift": 0.849}, "FF": {"1": 10.161, "buf": 7.865}},
-    "fifo": {"LUT": {"1": 4.515, "ffmem": 0.478, "ram": 0.981, "deep": 0.521, "lgd": 6.901}, "FF": {"ffmem": 0.697, "ptr": 1.089}},
+    "fifo": {"LUT": {"1": 4.479, "ffmem": 0.48, "ram": 0.983, "deep": 0.512, "lgd": 6.917}, "FF": {"ffmem": 0.695, "ptr": 1.091}},
 }  # fmt: skip
 
 

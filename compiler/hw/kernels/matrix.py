@@ -192,9 +192,11 @@ class MatrixVector(Kernel):
         product = g.in_bits + 1 + (1 if g.binary else g.weight_bits)
         return {
             "PS": self.pe * self.simd,
-            # a binary unit's registered agree bits (XNOR with the weights and the valid plane)
-            # and the valid inputs' count, once for all lanes (`registers_agreement`)
-            "ag": self.pe * self.simd if self.registers_agreement() else 0,
+            # a binary unit's registered agree bits (XNOR with the weights and the valid plane),
+            # their groups of 6 counted, and the valid inputs' count, once for all lanes
+            # (`registers_agreement`, `agree_registers`)
+            "ag": self.agree_registers()[0],
+            "agg": self.agree_registers()[1],
             "vt": self.tree_adder_bits() if self.registers_agreement() and g.ternary_input else 0,
             "PA": self.pe * g.acc_bits,
             "PL": self.pe * levels,
@@ -359,6 +361,22 @@ class MatrixVector(Kernel):
         sf, nf = self.folds()
         return self.geometry.binary and (self.geometry.ternary_input or sf * nf > 1)
 
+    def agree_registers(self) -> tuple[int, int]:
+        """(agree bits, groups of 6) that synthesis keeps of a unit that `registers_agreement`:
+        PE x SIMD bits and PE x leaves groups where the weights change from op to op; with one
+        tile, lanes whose weight at an input is the same register the same bit (x & valid, or
+        its complement) and count the same group where all its 6 weights are the same, and
+        synthesis merges them: per input its distinct weights, per group its distinct patterns."""
+        if not self.registers_agreement():
+            return 0, 0
+        sf, nf = self.folds()
+        if sf * nf > 1:
+            return self.pe * self.simd, self.pe * self.tree_leaves()
+        w = self.weight_tiles()[:, 0, :] > 0  # (PE, SIMD)
+        bits = sum(len(np.unique(w[:, i])) for i in range(self.simd))
+        groups = sum(len(np.unique(w[:, q : q + 6], axis=0)) for q in range(0, self.simd, 6))
+        return int(bits), int(groups)
+
     def pipeline_bits(self) -> int:
         """Flip-flops of hdl/bireal_mvu.v's pipeline before the accumulator: per lane the tree's
         leaves (LB bits; or its SIMD agree bits, `registers_agreement`) and registered levels
@@ -368,10 +386,11 @@ class MatrixVector(Kernel):
         registered = registered_levels(leaves, TREE_LEVELS_PER_STAGE, True)
         levels = sum(-(-leaves // 2**level) * (lb + level) for level in registered)
         agree = self.registers_agreement()
-        per_lane = (self.simd if agree else leaves * lb) + levels
+        lanes = self.agree_registers()[0] if agree else self.pe * leaves * lb
         shared = self.simd + levels if agree and self.geometry.ternary_input else 0
         _, nf = self.folds()
-        return self.pe * per_lane + shared + (clog2(nf) + 3) * (1 + len(registered) + int(self.packed()))
+        flags = (clog2(nf) + 3) * (1 + len(registered) + int(self.packed()))
+        return lanes + self.pe * levels + shared + flags
 
     def leaf_bits(self) -> int:
         """Bits of a leaf of its adder tree (hdl/bireal_mvu.v LB, signed): a 6-input XNOR-popcount
