@@ -190,13 +190,14 @@ class MatrixVector(Kernel):
         sf, nf = self.folds()
         inb = self.in_beat_bits(df)
         product = g.in_bits + 1 + (1 if g.binary else g.weight_bits)
+        agree_bits, agree_groups = self.agree_registers()
         return {
             "PS": self.pe * self.simd,
             # a binary unit's registered agree bits (XNOR with the weights and the valid plane),
             # their groups of 6 counted, and the valid inputs' count, once for all lanes
             # (`registers_agreement`, `agree_registers`)
-            "ag": self.agree_registers()[0],
-            "agg": self.agree_registers()[1],
+            "ag": agree_bits,
+            "agg": agree_groups,
             "vt": self.tree_adder_bits() if self.registers_agreement() and g.ternary_input else 0,
             "PA": self.pe * g.acc_bits,
             "PL": self.pe * levels,
