@@ -116,18 +116,12 @@ module bireal_mvu #(
     // AGREE: the valid inputs of the op, counted as the lanes count their agreeing ones (a
     // constant SIMD for bipolar inputs), T stages later
     wire signed [ACC-1:0] counted_all;
-    genvar c;
     generate
         if (AGREE && IKIND == 2) begin : count_valid
             reg [SIMD-1:0] vr;
             always @(posedge clk) vr <= valid;
             wire [LEAVES*LB-1:0] vleaves;
-            for (c = 0; c < LEAVES; c = c + 1) begin : group
-                localparam G = SIMD - 6 * c < 6 ? SIMD - 6 * c : 6;
-                wire [3:0] n;
-                bireal_count6 #(.G(G)) count (.bits(vr[6*c +: G]), .n(n));
-                assign vleaves[c*LB +: LB] = n;
-            end
+            bireal_count_groups #(.N(SIMD), .LB(LB)) count (.bits(vr), .leaves(vleaves));
             bireal_tree #(.N(LEAVES), .W(LB), .OW(ACC), .MAX(0), .PER(TREE_PER), .LAST_REG(1), .LEAF_REG(0)) vtree (
                 .clk(clk), .leaves(vleaves), .valid({LEAVES{1'b1}}), .result(counted_all));
         end else begin : all_valid
@@ -151,21 +145,13 @@ module bireal_mvu #(
                 assign packed_high[p*SIMD*LB +: SIMD*LB] = {(SIMD*LB){1'b0}};  // not read
             end
             wire [LEAVES*LB-1:0] leaves;
-            wire [SIMD-1:0] ar;  // AGREE: the op's agree bits, registered
-            if (AGREE) begin : agree_bits
+            if (AGREE) begin : agree_bits  // the op's agree bits, registered, counted in groups of 6
                 reg [SIMD-1:0] r;
                 always @(posedge clk) r <= ~(x[SIMD-1:0] ^ w[SIMD-1:0]) & valid;
-                assign ar = r;
-            end else begin : no_agree_bits
-                assign ar = {SIMD{1'b0}};  // not read
+                bireal_count_groups #(.N(SIMD), .LB(LB)) count (.bits(r), .leaves(leaves));
             end
-            for (q = 0; q < LEAVES; q = q + 1) begin : leaf
-                if (AGREE) begin : agreeing
-                    localparam G = SIMD - 6 * q < 6 ? SIMD - 6 * q : 6;
-                    wire [3:0] n;
-                    bireal_count6 #(.G(G)) count (.bits(ar[6*q +: G]), .n(n));
-                    assign leaves[q*LB +: LB] = n;
-                end else if (BINARY) begin : xnor_popcount
+            for (q = 0; q < LEAVES && !AGREE; q = q + 1) begin : leaf
+                if (BINARY) begin : xnor_popcount
                     // x * w = +1 where they agree, -1 where not, 0 for a padded tap, over inputs
                     // 6q .. 6q+5: 2 * popcount(agree & valid) - popcount(valid)
                     localparam G = SIMD - 6 * q < 6 ? SIMD - 6 * q : 6;
@@ -260,20 +246,26 @@ module bireal_mvu #(
     end
 endmodule
 
-// The ones among G <= 6 bits (a sum of bits: Verilator 5.006's DFG optimizer fails on $countones
-// of a register's slice).
-module bireal_count6 #(
-    parameter G = 6
+// The ones in each group of 6 of N bits (the last group N mod 6 where that is not 0), as LB-bit
+// leaves (a sum of bits: Verilator 5.006's DFG optimizer fails on $countones of a register's slice).
+module bireal_count_groups #(
+    parameter N = 6,
+    parameter LB = 4
 ) (
-    input  wire [G-1:0] bits,
-    output wire [3:0]   n
+    input  wire [N-1:0]                  bits,
+    output wire [((N + 5) / 6)*LB-1:0]   leaves
 );
-    wire [5:0] b;
-    assign b[G-1:0] = bits;
+    wire [((N + 5) / 6)*6-1:0] b;
+    assign b[N-1:0] = bits;
+    genvar g;
     generate
-        if (G < 6) begin : pad
-            assign b[5:G] = 0;
+        if (N % 6 != 0) begin : pad
+            assign b[((N + 5) / 6)*6-1:N] = 0;
+        end
+        for (g = 0; g < (N + 5) / 6; g = g + 1) begin : group
+            wire [3:0] n = {3'b0, b[6*g]} + {3'b0, b[6*g+1]} + {3'b0, b[6*g+2]} + {3'b0, b[6*g+3]}
+                         + {3'b0, b[6*g+4]} + {3'b0, b[6*g+5]};
+            assign leaves[g*LB +: LB] = n;
         end
     endgenerate
-    assign n = {3'b0, b[0]} + {3'b0, b[1]} + {3'b0, b[2]} + {3'b0, b[3]} + {3'b0, b[4]} + {3'b0, b[5]};
 endmodule
