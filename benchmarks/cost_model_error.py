@@ -3,7 +3,7 @@
 generated RTL gives (Yosys synth_xilinx -family xcup, every top-level instance apart).
 
     python benchmarks/cost_model_error.py [--split held-out|calibration|both] [--json F] [--rows F]
-        [--reuse F [--again dwc,mvu_lut]]
+        [--reuse F [--again dwc,mvu_lut]] [--classes mvu_dsp,...]
 
 Designs: seeded random Bi-Real-like designs (tests/hls/designs.py: a stem conv with 8-bit
 weights, thresholds, max pools, a binary 3x3 conv block with zero or +-1 padding, stride 1 or 2
@@ -139,6 +139,7 @@ def design_rows(
     again: set[str] = frozenset(),
     only: set[str] | None = None,
     jobs: int = 1,
+    wide: bool = False,
 ) -> list[dict]:
     """Every instance's synthesized counts and estimates (of the instances in `only`, if given:
     synthesized in `jobs` groups at once); with `reuse` ({(design, instance): row} of an earlier
@@ -182,7 +183,7 @@ def design_rows(
             "pe": getattr(k, "pe", None), "simd": getattr(k, "simd", None),
             "synthesized": resources, "lutram": lutram, "depth": depth, "cells": cells,
             "estimate": est[inst],
-            "wide": only is not None,
+            "wide": wide,
         })  # fmt: skip
     return rows
 
@@ -291,8 +292,24 @@ def main() -> None:
     )
     p.add_argument("--wide", action="store_true", help="also a Bi-Real model's wide matrix units (WIDE)")
     p.add_argument("--jobs", type=int, default=1, help="Yosys runs at once for --wide's units")
+    p.add_argument(
+        "--classes",
+        default="",
+        help="kernel classes (comma-separated, e.g. mvu_dsp): only their instances, synthesized (or with "
+        "--reuse estimated again) and reported: a class's RTL changed, its rows for fit_cost_model.py --classes",
+    )
     args = p.parse_args()
     again = {c for c in args.again.split(",") if c}
+    classes = {c for c in args.classes.split(",") if c}
+
+    def chosen(df, names=None) -> set[str] | None:
+        """The instances of --classes (of `names` if given), or `names` without --classes."""
+        if not classes:
+            return names
+        return {
+            k.name for k in df.order() if kernel_class(k) in classes and (names is None or k.name in names)
+        }
+
     if again and not args.reuse:
         p.error("--again needs --reuse (the other instances' counts)")
     reuse = None
@@ -309,15 +326,27 @@ def main() -> None:
             rows = []
             for name, graph, df in designs(split, Path(tmp)):
                 t0 = time.perf_counter()
-                rows += design_rows(name, graph, df, Path(tmp), reuse[split] if reuse else None, again)
+                only = chosen(df)
+                if only is not None and not only:
+                    continue
+                rows += design_rows(name, graph, df, Path(tmp), reuse[split] if reuse else None, again, only)
                 print(f"  {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
             if args.wide:
                 t0 = time.perf_counter()
                 name, graph, df = wide_design(split)
-                units = {k.name for k in df.order() if isinstance(k, MatrixVector)}
-                rows += design_rows(
-                    name, graph, df, Path(tmp), reuse[split] if reuse else None, again, units, args.jobs
-                )
+                units = chosen(df, {k.name for k in df.order() if isinstance(k, MatrixVector)})
+                if units:
+                    rows += design_rows(
+                        name,
+                        graph,
+                        df,
+                        Path(tmp),
+                        reuse[split] if reuse else None,
+                        again,
+                        units,
+                        args.jobs,
+                        True,
+                    )
                 print(
                     f"  {name} (matrix units): {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True
                 )

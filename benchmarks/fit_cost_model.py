@@ -1,7 +1,7 @@
 """Refit the cost model's logic formulas (compiler/hw/calibrated.py) to Yosys' counts.
 
     python benchmarks/cost_model_error.py --split both --rows rows.json     # synthesis (minutes)
-    python benchmarks/fit_cost_model.py rows.json [--write]
+    python benchmarks/fit_cost_model.py rows.json [--write] [--classes mvu_dsp,...]
 
 Per kernel class and resource (LUT, FF) the formula's terms are `FORMULAS` of calibrated.py; the
 coefficients are fitted by non-negative least squares on the relative error
@@ -9,7 +9,8 @@ coefficients are fitted by non-negative least squares on the relative error
 LUTs the model gives the instance's memories; where kernel classes share a formula (its key,
 `Kernel.calibration_key`: the max and sum pools) each class weighs alike. Printed: the median absolute error per class on
 each split (held-out: designs the fit never saw); --write puts the coefficients into
-calibrated.py.
+calibrated.py; with --classes only those classes' (rows of cost_model_error.py --classes), the
+others' coefficients kept.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from scipy.optimize import nnls
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compiler.hw.calibrated import FORMULAS  # noqa: E402
+from compiler.hw.calibrated import COEFFICIENTS, FORMULAS  # noqa: E402
 
 WIDE_WEIGHT = 3.0  # the weight of a wide matrix unit's row against a random design's
 
@@ -84,7 +85,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("rows", help="the --rows file of benchmarks/cost_model_error.py --split both")
     p.add_argument("--write", action="store_true", help="write the coefficients into calibrated.py")
+    p.add_argument("--classes", default="", help="refit only these formulas (comma-separated keys)")
     args = p.parse_args()
+    classes = {c for c in args.classes.split(",") if c}
+    unknown = classes - set(FORMULAS)
+    if unknown:
+        sys.exit(
+            f"fit_cost_model: no formula {', '.join(sorted(unknown))}; the keys are {', '.join(FORMULAS)}"
+        )
     splits = json.loads(Path(args.rows).read_text())
     if "calibration" not in splits:
         sys.exit(
@@ -95,6 +103,9 @@ def main() -> None:
         f"{'class':18}{'n':>4}{'LUT cal':>9}{'LUT held':>10}{'FF cal':>8}{'FF held':>9}   wide: n, LUT/FF cal, held"
     )
     for cls, per in FORMULAS.items():
+        if classes and cls not in classes:
+            coefficients[cls] = COEFFICIENTS[cls]
+            continue
         cal = [r for r in splits["calibration"] if r["fit"]["key"] == cls]
         held = [r for r in splits.get("held-out", []) if r["fit"]["key"] == cls]
         coefficients[cls] = {res: fit(cal, terms, res) for res, terms in per.items()}

@@ -27,9 +27,12 @@ Features (all of a kernel's own):
     lgmap = ceil(log2(H * W * C)) of a window's input map     kk = KH * KW * inb
     cw: a window's counter width; taddr, tword: per line-buffer read port its address adder and
         word bits; red: a pool's reduced value bits; ismax: 1 for a max pool
-    pk = PE/2 * SIMD * (w + 1 + in + 1 + w): a packed DSP unit's weight pre-adders and sign corrections
+    pk = PE/2 * SIMD * (in + 1 + w): a packed DSP unit's sign corrections of the high products
+    pkw = PE/2 * SIMD * (w + 1): its packed weights' adders, where the weights change from op to op
+        (with one tile they are constants)
     PRQ = PE * the bits of d*M*acc + B: a matrix unit's multiply-add requantization (adder, clamp
-        and registers; 0 with a threshold search; provisional coefficients until a refit)
+        and registers; 0 with a threshold search; provisional coefficients until a refit); PRQn
+        the same where NF > 1 (its constants read from a ROM per neuron fold)
     cap, place, counts, smux, held: a width converter's register bits, input bits times the
         counts it reads at (its multiplexer inputs), those counts' decoders, the 2:1 multiplexer
         bits of a scattering shift register, the register bits synthesis keeps; ctr: the bits of the
@@ -51,8 +54,8 @@ FORMULAS: dict[str, dict[str, list[str]]] = {
         "FF": ["accff", "cnt", "kff", "PLT", "pipe", "PRQ"],
     },
     "mvu_dsp": {
-        "LUT": ["tree", "PLT", "PL", "lg", "sfin", "inbuf", "PRQ", "pk"],
-        "FF": ["accff", "cnt", "kff", "PLT", "pipe", "PRQ", "pk"],
+        "LUT": ["1", "tree", "PLT", "PL", "lg", "sfin", "inbuf", "PRQ", "pk", "pkw"],
+        "FF": ["accff", "cnt", "kff", "PLT", "pipe", "PRQ", "PRQn", "pk", "pkw"],
     },
     "swu": {"LUT": ["1", "cw", "taddr", "tword", "rmux"], "FF": ["1", "cw", "taddr"]},
     "pool": {"LUT": ["cw", "taddr", "tword", "red", "rmux"], "FF": ["1", "cw", "ismax", "taddr", "red"]},
@@ -69,7 +72,7 @@ FORMULAS: dict[str, dict[str, list[str]]] = {
 COEFFICIENTS: dict[str, dict[str, dict[str, float]]] = {
     "mvu_binary": {"LUT": {"PS": 1.011, "ag": 1.486, "agg": 0.576, "vt": 2.447, "PA": 1.159, "PLT": 1.256, "lg": 6.462, "inbuf": 0.152, "PRQ": 0.286}, "FF": {"accff": 0.757, "cnt": 1.411, "kff": 0.62, "PLT": 1.914, "pipe": 1.092, "PRQ": 1.567}},
     "mvu_lut": {"LUT": {"1": 52.355, "macw": 0.158, "tree": 1.394, "PA": 0.048, "PLT": 3.779, "inb": 1.956}, "FF": {"accff": 0.478, "cnt": 1.525, "PLT": 2.288, "pipe": 0.937}},
-    "mvu_dsp": {"LUT": {"tree": 1.564, "lg": 14.829, "sfin": 0.498, "PRQ": 1.122}, "FF": {"accff": 0.251, "cnt": 2.774, "kff": 0.945, "pipe": 1.019, "PRQ": 1.753, "pk": 1.319}},
+    "mvu_dsp": {"LUT": {"1": 74.484, "tree": 1.017, "sfin": 1.313, "inbuf": 0.022, "PRQ": 1.195, "pk": 0.111, "pkw": 1.289}, "FF": {"accff": 0.601, "cnt": 2.104, "kff": 0.885, "pipe": 1.033, "PRQ": 1.35, "PRQn": 0.728, "pk": 1.975}},
     "swu": {"LUT": {"cw": 14.829, "taddr": 3.726, "tword": 0.944, "rmux": 0.975}, "FF": {"1": 17.563, "cw": 11.097, "taddr": 1.349}},
     "pool": {"LUT": {"taddr": 5.985, "red": 0.56, "rmux": 0.473}, "FF": {"1": 8.648, "cw": 8.039, "taddr": 1.981, "red": 0.564}},
     "global_sum_pool": {"LUT": {"1": 23.937, "mx": 2.269}, "FF": {"1": 8.47, "kff": 0.895}},

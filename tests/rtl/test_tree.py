@@ -23,7 +23,8 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("verilator") is None, reason="needs verilator"),
 ]
 
-# (N, W, MAX, PER, LAST_REG, extra output bits[, LEAF_REG (sums only), 1 if not given])
+# (N, W, MAX, PER, LAST_REG, extra output bits[, LEAF_REG (sums only), 1 if not given[, CHAIN, 0 if
+# not given]])
 SHAPES = [
     (1, 1, 0, 4, 1, 0), (1, 5, 1, 4, 0, 0), (2, 1, 0, 1, 1, 0), (2, 4, 1, 1, 0, 0), (3, 2, 0, 2, 1, 3),
     (3, 3, 1, 4, 1, 0), (5, 4, 0, 1, 0, 0), (5, 7, 1, 2, 1, 0), (6, 1, 0, 4, 1, 2), (7, 3, 0, 2, 0, 0),
@@ -35,6 +36,9 @@ SHAPES = [
     # would have no register at all, latency 0)
     (3, 4, 0, 4, 1, 0, 0), (2, 4, 0, 4, 1, 0, 0), (7, 4, 0, 2, 1, 0, 0), (13, 3, 0, 1, 0, 0, 0),
     (48, 4, 0, 4, 1, 0, 0), (96, 4, 0, 4, 0, 1, 0), (192, 4, 0, 4, 1, 0, 0),
+    # every add a module of its own (CHAIN 1: a DSP unit's products, bireal_chain_add)
+    (2, 5, 0, 1, 1, 0, 1, 1), (3, 11, 0, 4, 0, 2, 1, 1), (9, 19, 0, 4, 1, 0, 1, 1), (13, 17, 0, 2, 1, 0, 1, 1),
+    (27, 9, 0, 4, 1, 0, 1, 1), (5, 1, 0, 4, 1, 3, 1, 1),
 ]  # fmt: skip
 CYCLES = 400
 
@@ -45,6 +49,7 @@ def bench(shapes, skew: int = 0) -> str:
     lines = ["`timescale 1ns/1ps", "module tb;", "    reg clk = 0;", "    integer cycle = 0, i;"]
     for k, (n, w, mx, per, last, extra, *rest) in enumerate(shapes):
         leaf_reg = rest[0] if rest else 1
+        chain = rest[1] if len(rest) > 1 else 0
         levels = tree_levels(n)
         tw = w + (0 if mx else levels)
         ow = tw + extra
@@ -60,7 +65,7 @@ def bench(shapes, skew: int = 0) -> str:
             f"    wire [{n - 1}:0] valid{k} = bits{k}[{n * w} +: {n}] | {n}'(cycle % 3 == 0 ? {{{n}{{1'b1}}}} : 0);",
             f"    wire [{ow - 1}:0] y{k};",
             f"    bireal_tree #(.N({n}), .W({w}), .OW({ow}), .MAX({mx}), .PER({per}), .LAST_REG({last}),"
-            f" .LEAF_REG({leaf_reg})) dut{k} (",
+            f" .LEAF_REG({leaf_reg}), .CHAIN({chain})) dut{k} (",
             f"        .clk(clk), .leaves(leaves{k}), .valid(valid{k}), .result(y{k}));",
             f"    reg signed [{ow - 1}:0] want{k}; reg any{k};",
             "    always @* begin",

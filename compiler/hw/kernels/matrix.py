@@ -222,9 +222,12 @@ class MatrixVector(Kernel):
             "PSacc": self.pe * self.simd * g.acc_bits,
             # the multiply-add requantization: per lane its sum's bits (adder, clamp, register)
             "PRQ": self.pe * self.requant().sum_bits if self.requant() is not None else 0,
-            # packed DSPs: per pair and SIMD lane the packed weight's adder and the high product's
-            # sign correction
-            "pk": self.pe // 2 * self.simd * (g.weight_bits + 1 + product) if self.packed() else 0,
+            # ... where its constants change with the neuron fold (read from a ROM, not folded)
+            "PRQn": self.pe * self.requant().sum_bits if self.requant() is not None and nf > 1 else 0,
+            # packed DSPs: per pair and SIMD lane the high product's sign correction (pk) and the
+            # packed weight's adder (pkw), a constant that synthesis folds with one tile
+            "pk": self.pe // 2 * self.simd * product if self.packed() else 0,
+            "pkw": self.pe // 2 * self.simd * (g.weight_bits + 1) if self.packed() and sf * nf > 1 else 0,
         }
 
     def logic(self, df: Dataflow) -> dict[str, int]:

@@ -203,7 +203,8 @@ module bireal_mvu #(
                 end
             end
             wire signed [ACC-1:0] partial;
-            bireal_tree #(.N(LEAVES), .W(LB), .OW(ACC), .MAX(0), .PER(TREE_PER), .LAST_REG(1), .LEAF_REG(!AGREE)) tree (
+            bireal_tree #(.N(LEAVES), .W(LB), .OW(ACC), .MAX(0), .PER(TREE_PER), .LAST_REG(1), .LEAF_REG(!AGREE),
+                         .CHAIN(!BINARY && !LUTMAC)) tree (
                 .clk(clk), .leaves(leaves), .valid({LEAVES{1'b1}}), .result(partial));
             // AGREE: 2 agreeing - valid, in ACC bits (the true sum fits them: the wrap is exact)
             wire signed [ACC-1:0] term = AGREE ? (partial <<< 1) - counted_all : partial;
