@@ -5,7 +5,7 @@ window and the add after the conv), synthesized with `only` (each instance as in
 compiler/backends/rtl/synth.py) beside the cost model's estimate.
 
     python benchmarks/synth_blocks.py [--model bireal18] [--residual-bits 4] [--board zcu104]
-        [--json F]
+        [--fps FPS] [--json F]
 
 Weights are random with randomized BatchNorm (seed 0; resources depend on the folding and on the
 ROM contents' structure, not on trained values). Prints per instance the synthesized and
@@ -31,7 +31,7 @@ from compiler.backends.rtl.codegen import TOP, generate  # noqa: E402
 from compiler.backends.rtl.synth import RESOURCES, synthesize_xilinx  # noqa: E402
 from compiler.frontend.importer import import_qonnx  # noqa: E402
 from compiler.hw.boards import board as board_named  # noqa: E402
-from compiler.hw.design import make_design  # noqa: E402
+from compiler.hw.design import folded_for, make_design  # noqa: E402
 from compiler.hw.kernels import Add, Fork, MatrixVector, SlidingWindow  # noqa: E402
 from compiler.passes import PassManager, lowering_passes, streamline_passes  # noqa: E402
 from compiler.synth_steps import error, estimates  # noqa: E402
@@ -66,6 +66,12 @@ def main() -> None:
     p.add_argument("--model", default="bireal18")
     p.add_argument("--residual-bits", type=int, default=4)
     p.add_argument("--board", default="zcu104")
+    p.add_argument(
+        "--fps",
+        type=float,
+        help="the folding for this frame rate (default: the fastest that fits; a model that fits "
+        "only with weights in DRAM: its folding for this rate, the units' shapes are what is measured)",
+    )
     p.add_argument("--json", help="write the rows here")
     args = p.parse_args()
     torch.manual_seed(0)
@@ -74,7 +80,11 @@ def main() -> None:
     graph = import_qonnx(export_qonnx_model(model), args.model).graph
     graph = PassManager(streamline_passes() + lowering_passes()).run(graph)
     b = board_named(args.board)
-    design = make_design(graph, b, b.default_clock_mhz, None, None)
+    clock = b.default_clock_mhz
+    if args.fps:
+        design = folded_for(graph, int(clock * 1e6 // args.fps), args.fps, clock, b)
+    else:
+        design = make_design(graph, b, clock, None, None)
     df = design.dataflow
     print(
         f"{args.model} r{args.residual_bits} on {b.name}: {design.fps:.1f} fps, {design.cost.interval} cycles",

@@ -112,8 +112,18 @@ module bireal_window #(
     reg [CW-1:0] fbase;                 // writer ops before its frame
     reg freeing;                        // reader beat >= ROWS*IW*CG: it overwrites one
     reg [CW-1:0] wr_count;              // writer ops so far, modulo 2**CW
-    wire [CW-1:0] last_use = fbase + use_row[fy] + use_col[fx];
-    wire room = !freeing || unused_row[fy] || unused_col[fx] || $signed(wr_count - last_use) > 0;
+    // the beat it overwrites after this one (fx, fy, fg, fbase when it fires)
+    wire f_col = fg == CG - 1, f_row = f_col && fx == IW - 1, f_frame = f_row && fy == IH - 1;
+    wire [GW-1:0] fg_n = f_col ? {GW{1'b0}} : fg + 1'b1;
+    wire [PW-1:0] fx_n = f_col ? (fx == IW - 1 ? {PW{1'b0}} : fx + 1'b1) : fx;
+    wire [PW-1:0] fy_n = f_row ? (fy == IH - 1 ? {PW{1'b0}} : fy + 1'b1) : fy;
+    wire [CW-1:0] fbase_n = f_frame ? fbase + N_OUT : fbase;
+    // the last writer op that uses the overwritten beat (fbase + use_row[fy] + use_col[fx]) and
+    // whether none does, registered with fx, fy, fbase: the table lookups and their sum are not on
+    // the path from wr_count to in_ready (bireal18's 56 x 56 x 64 window: 9 LUT levels with them)
+    reg [CW-1:0] last_use;
+    reg unused;
+    wire room = !freeing || unused || $signed(wr_count - last_use) > 0;
     wire rfire = in_valid && room;
     assign in_ready = rfire;
     bireal_ram #(.W(EW), .D(DEPTH), .AW(AW), .R(RP), .STYLE(LBSTYLE)) lb (
@@ -137,21 +147,16 @@ module bireal_window #(
         if (rst) begin
             waddr <= 0; rd_count <= 0;
             fx <= 0; fy <= 0; fg <= 0; fbase <= 0; freeing <= 0;
+            last_use <= use_row[0] + use_col[0];
+            unused <= unused_row[0] || unused_col[0];
         end else if (rfire) begin
             waddr <= (waddr == DEPTH - 1) ? {AW{1'b0}} : waddr + 1'b1;
             rd_count <= rd_count + 1'b1;
             if (waddr == DEPTH - 1) freeing <= 1;
             if (freeing) begin
-                if (fg == CG - 1) begin
-                    fg <= 0;
-                    if (fx == IW - 1) begin
-                        fx <= 0;
-                        if (fy == IH - 1) begin
-                            fy <= 0;
-                            fbase <= fbase + N_OUT;
-                        end else fy <= fy + 1'b1;
-                    end else fx <= fx + 1'b1;
-                end else fg <= fg + 1'b1;
+                fg <= fg_n; fx <= fx_n; fy <= fy_n; fbase <= fbase_n;
+                last_use <= fbase_n + use_row[fy_n] + use_col[fx_n];
+                unused <= unused_row[fy_n] || unused_col[fx_n];
             end
         end
     end
@@ -164,8 +169,14 @@ module bireal_window #(
     reg [ROWS*AW-1:0] rowbase;          // per window row r: the first address of its slot
     reg signed [PW-1:0] y0, x0;
     reg signed [AW:0] x0cg;             // x0 * CG
-    wire [CW-1:0] need = nbase + need_row[oy] + need_col[ox];
+    // the reader beat the op's window needs last (nbase + need_row[oy] + need_col[ox]), registered
+    // with oy, ox, nbase: computed for the next op when this one fires (as the reader's last_use)
+    reg [CW-1:0] need;
     wire wfire = out_ready && $signed(rd_count - need) > 0;
+    wire o_col = ob == OPP - 1, o_row = o_col && ox == OW - 1, o_frame = o_row && oy == OH - 1;
+    wire [PW-1:0] ox_n = o_col ? (ox == OW - 1 ? {PW{1'b0}} : ox + 1'b1) : ox;
+    wire [PW-1:0] oy_n = o_row ? (oy == OH - 1 ? {PW{1'b0}} : oy + 1'b1) : oy;
+    wire [CW-1:0] nbase_n = o_frame ? nbase + N_IN : nbase;
     assign out_valid = wfire;
     // The line buffer is a ring of ROWS slots of IW*CG words; window row r of output row oy is
     // slot (y0slot + r) mod ROWS, y0slot starting at -TOP mod ROWS. The writer keeps each row's
@@ -278,8 +289,10 @@ module bireal_window #(
         if (rst) begin
             oy <= 0; ox <= 0; ob <= 0; word0 <= 0; nbase <= 0; wr_count <= 0;
             y0 <= -TOP; x0 <= -LEFT; x0cg <= -LEFT * CG; rowbase <= rows_from(TOP_SLOTS);
+            need <= need_row[0] + need_col[0];
         end else if (wfire) begin
             wr_count <= wr_count + 1'b1;
+            need <= nbase_n + need_row[oy_n] + need_col[ox_n];
             if (ob == OPP - 1) begin
                 ob <= 0;
                 word0 <= 0;
