@@ -350,6 +350,12 @@ def main() -> None:
                 print(
                     f"  {name} (matrix units): {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True
                 )
+            if not rows:
+                p.exit(
+                    2,
+                    f"cost_model_error: no instance of the classes {args.classes} in the {split} designs "
+                    "(kernel_class() names them, e.g. mvu_dsp, swu, max_pool)\n",
+                )
             results[split] = errors(rows)
             all_rows[split] = rows
             if args.rows:  # after each split: a long run's first split is kept if the second is cut short
