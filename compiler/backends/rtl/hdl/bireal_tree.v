@@ -33,7 +33,7 @@ endmodule
 // W + l bits (a sum of 2**l leaves cannot overflow them); the largest keeps W bits and a valid
 // flag. The result is OW bits (sign-extended or truncated: the caller's width holds every
 // reachable result). A node's slot in `lv` is E bits, {value, valid} in its low bits, the rest 0.
-// CHAIN 1: every adder on a carry chain of its own (bireal_add). Yosys' alumacc merges a tree of
+// CHAIN 1: every adder on a carry chain of its own (bireal_chain_add). Yosys' alumacc merges a tree of
 // adds with no register between them into one multi-operand $macc, which maccmap builds as a
 // carry-save tree in LUTs (9 products of 19 bits: 617 LUT6 and 502 MUXF against 159 LUTs and 44
 // CARRY4 as separate adds).

@@ -292,26 +292,22 @@ module bireal_window #(
             need <= need_row[0] + need_col[0];
         end else if (wfire) begin
             wr_count <= wr_count + 1'b1;
+            ox <= ox_n; oy <= oy_n; nbase <= nbase_n;
             need <= nbase_n + need_row[oy_n] + need_col[ox_n];
             if (ob == OPP - 1) begin
                 ob <= 0;
                 word0 <= 0;
                 if (ox == OW - 1) begin
-                    ox <= 0;
                     x0 <= -LEFT;
                     x0cg <= -LEFT * CG;
                     if (oy == OH - 1) begin  // the frame's last beat
-                        oy <= 0;
                         y0 <= -TOP;
-                        nbase <= nbase + N_IN;
                         rowbase <= turned(rowbase, FRAME_TURN);
                     end else begin
-                        oy <= oy + 1'b1;
                         y0 <= y0 + SY;
                         rowbase <= turned(rowbase, SY);
                     end
                 end else begin
-                    ox <= ox + 1'b1;
                     x0 <= x0 + SX;
                     x0cg <= x0cg + SX * CG;
                 end
