@@ -14,6 +14,7 @@ nccl on GPU). Checkpoints are written atomically after every epoch; `--resume` c
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -174,7 +175,12 @@ class Distributed:
                 local = int(os.environ.get("LOCAL_RANK", "0"))
                 self.device = torch.device("cuda", local)
                 torch.cuda.set_device(self.device)
-            dist.init_process_group(backend="nccl" if self.device.type == "cuda" else "gloo")
+            # A bounded collective timeout: a rank that dies or stalls makes the others fail with an error
+            # instead of hanging until the job's own limit.
+            dist.init_process_group(
+                backend="nccl" if self.device.type == "cuda" else "gloo",
+                timeout=datetime.timedelta(seconds=int(os.environ.get("BIREAL_DIST_TIMEOUT_S", "600"))),
+            )
         elif torch.cuda.is_available():
             self.device = torch.device("cuda")
 
