@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bireal_hw.models import BiRealNet, Padding, Stem
+from bireal_hw.models import BiRealBottleneck, BiRealNet, Padding, Stem
 
 
 def _frac(v) -> Fraction:
@@ -95,25 +95,49 @@ class ExactBiReal:
         self.lo, self.hi = -(2 ** (cfg.residual_bits - 1)), 2 ** (cfg.residual_bits - 1) - 1
         self.s_in = _frac(model.input_quant.act_quant.scale())
 
-    def _block(self, blk, r: np.ndarray) -> np.ndarray:
-        cfg = self.model.cfg
+    def _binary(self, unit, r: np.ndarray, pad: int) -> np.ndarray:
+        """sign (0 -> +1) -> binary conv sign(W) with the declared pad -> BN -> the residual grid."""
         bits = np.where(r >= 0, 1, -1).astype(np.int64)  # sign(0) = +1
-        w = np.where(blk.conv.weight.detach().numpy() >= 0, 1, -1).astype(np.int64)
-        alpha = [_frac(a) for a in blk.conv.quant_weight().scale.detach().double().reshape(-1).numpy()]
-        pad_value = {Padding.ZERO: 0, Padding.PLUS_ONE: 1, Padding.MINUS_ONE: -1}[cfg.padding]
-        acc = conv(bits, w, blk.conv.stride[0], 1, pad_value)
-        q = requantize(acc, alpha, blk.bn, self.s_res, self.lo, self.hi)
-        if blk.downsample is None:
-            shortcut = r
-        else:
-            ds = blk.downsample
-            k = ds.pool.kernel_size if isinstance(ds.pool, nn.AvgPool2d) else 1
-            n, c, h, wd = r.shape
-            summed = r.reshape(n, c, h // k, k, wd // k, k).sum(axis=(3, 5))  # the pool's integer sum
-            w_ds, s_ds = _int_weight(ds.conv)
-            scales = [self.s_res * s / (k * k) for s in s_ds]
-            shortcut = requantize(conv(summed, w_ds, 1, 0), scales, ds.bn, self.s_res, self.lo, self.hi)
-        return np.clip(q + shortcut, self.lo, self.hi)
+        w = np.where(unit.conv.weight.detach().numpy() >= 0, 1, -1).astype(np.int64)
+        alpha = [_frac(a) for a in unit.conv.quant_weight().scale.detach().double().reshape(-1).numpy()]
+        pad_value = {Padding.ZERO: 0, Padding.PLUS_ONE: 1, Padding.MINUS_ONE: -1}[self.model.cfg.padding]
+        acc = conv(bits, w, unit.conv.stride[0], pad, pad_value)
+        return requantize(acc, alpha, unit.bn, self.s_res, self.lo, self.hi)
+
+    @staticmethod
+    def _window_sum(r: np.ndarray, k: int) -> np.ndarray:
+        n, c, h, wd = r.shape
+        return r.reshape(n, c, h // k, k, wd // k, k).sum(axis=(3, 5))
+
+    def _projection(self, ds, r: np.ndarray) -> np.ndarray:
+        """AvgPool2d(k) -> 1x1 8-bit conv -> BN -> the residual grid."""
+        k = ds.pool.kernel_size if isinstance(ds.pool, nn.AvgPool2d) else 1
+        w_ds, s_ds = _int_weight(ds.conv)
+        scales = [self.s_res * s / (k * k) for s in s_ds]
+        acc = conv(self._window_sum(r, k), w_ds, 1, 0)
+        return requantize(acc, scales, ds.bn, self.s_res, self.lo, self.hi)
+
+    def _add(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.clip(a + b, self.lo, self.hi)
+
+    def _block(self, blk, r: np.ndarray) -> np.ndarray:
+        shortcut = r if blk.downsample is None else self._projection(blk.downsample, r)
+        return self._add(self._binary(blk, r, 1), shortcut)
+
+    def _bottleneck(self, blk, n: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bi-Real-50's block: three binary units, each with its shortcut (models/bireal.py)."""
+        if blk.narrow_shortcut is not None:
+            n = self._projection(blk.narrow_shortcut, n)
+        u1 = self._add(self._binary(blk.reduce, w, 0), n)
+        s1 = u1
+        if blk.mid_pool is not None:  # the average, rounded half to even, clipped to the grid
+            k = blk.mid_pool.kernel_size
+            total = self._window_sum(u1, k)
+            s1 = np.vectorize(lambda t: min(max(round(Fraction(int(t), k * k)), self.lo), self.hi))(total)
+            s1 = s1.astype(np.int64)
+        u2 = self._add(self._binary(blk.conv3x3, u1, 1), s1)
+        s2 = w if blk.downsample is None else self._projection(blk.downsample, w)
+        return u2, self._add(self._binary(blk.expand, u2, 0), s2)
 
     def features(self, pixels: np.ndarray) -> np.ndarray:
         m = self.model
@@ -122,6 +146,11 @@ class ExactBiReal:
         r = requantize(acc, [self.s_in * s for s in s_w], m.stem_bn, self.s_res, self.lo, self.hi)
         if m.cfg.stem is Stem.IMAGENET:
             r = max_pool_3x3_s2(r)
+        if isinstance(m.blocks[0], BiRealBottleneck):
+            n = r  # the stem feeds both streams
+            for blk in m.blocks:
+                n, r = self._bottleneck(blk, n, r)
+            return r
         for blk in m.blocks:
             r = self._block(blk, r)
         return r

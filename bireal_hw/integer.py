@@ -27,9 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bireal_hw.models import BiRealBlock, BiRealNet, Padding, Stem
+from bireal_hw.models import BiRealBlock, BiRealBottleneck, BiRealNet, Padding, Stem
 from bireal_hw.quantizers import LearnedScaleIntQuant, bipolar_sign
-from bireal_hw.thresholds import Requantization, fold_requantization
+from bireal_hw.thresholds import Requantization, fold_requantization, requantization_from_affine
 
 EXACT_LIMIT = 2**53
 
@@ -119,21 +119,66 @@ class IntegerBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.conv, self.requant = conv, requant
-        self.pool = shortcut[0] if shortcut else 1
-        self.shortcut_conv = shortcut[1] if shortcut else None
-        self.shortcut_requant = shortcut[2] if shortcut else None
+        self.shortcut = shortcut
+        if shortcut is not None:
+            self.shortcut_requant = shortcut[2]  # (registered: its buffers move with the module)
         self.qmin, self.qmax = qmin, qmax
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         bipolar = (r >= 0).to(torch.int64) * 2 - 1
         q = self.requant(self.conv(bipolar))
-        if self.shortcut_conv is None:
-            shortcut = r
-        else:
-            s = self.pool
-            pooled = F.avg_pool2d(r.to(torch.float64), s, s).mul_(s * s).round_().to(torch.int64)
-            shortcut = self.shortcut_requant(self.shortcut_conv(pooled))
-        return (q + shortcut).clamp_(self.qmin, self.qmax)
+        return (q + _shortcut(r, self.shortcut)).clamp_(self.qmin, self.qmax)
+
+
+def _shortcut(r: torch.Tensor, shortcut: tuple[int, IntConv, Requant] | None) -> torch.Tensor:
+    """The shortcut of a residual add: `r` itself, or AvgPool (its integer sum) -> conv -> thresholds."""
+    if shortcut is None:
+        return r
+    s, conv, rq = shortcut
+    return rq(conv(_window_sum(r, s)))
+
+
+def _window_sum(r: torch.Tensor, s: int) -> torch.Tensor:
+    """Sum over s x s windows, stride s (exact in float64 for every grid value)."""
+    if s == 1:
+        return r
+    return F.avg_pool2d(r.to(torch.float64), s, s).mul_(s * s).round_().to(torch.int64)
+
+
+class IntegerBottleneck(nn.Module):
+    """The integer twin of `BiRealBottleneck`: (n, w) -> (u2, u3), every add saturating."""
+
+    def __init__(
+        self,
+        units: list[tuple[IntConv, Requant]],
+        narrow_shortcut: tuple[int, IntConv, Requant] | None,
+        mid_pool: tuple[int, Requant] | None,
+        downsample: tuple[int, IntConv, Requant] | None,
+        qmin: int,
+        qmax: int,
+    ) -> None:
+        super().__init__()
+        self.convs = [u[0] for u in units]
+        self.requants = nn.ModuleList(u[1] for u in units)
+        self.narrow_shortcut, self.downsample = narrow_shortcut, downsample
+        self.mid_pool = mid_pool
+        self.qmin, self.qmax = qmin, qmax
+
+    def _binary(self, i: int, r: torch.Tensor) -> torch.Tensor:
+        bipolar = (r >= 0).to(torch.int64) * 2 - 1
+        return self.requants[i](self.convs[i](bipolar))
+
+    def forward(self, streams: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        n, w = streams
+        u1 = (self._binary(0, w) + _shortcut(n, self.narrow_shortcut)).clamp_(self.qmin, self.qmax)
+        s1 = u1
+        if self.mid_pool is not None:
+            s, rq = self.mid_pool
+            total = _window_sum(u1, s)
+            s1 = rq(total.reshape(-1, 1, *total.shape[2:])).reshape(total.shape)  # one rule, all channels
+        u2 = (self._binary(1, u1) + s1).clamp_(self.qmin, self.qmax)
+        u3 = (self._binary(2, u2) + _shortcut(w, self.downsample)).clamp_(self.qmin, self.qmax)
+        return u2, u3
 
 
 class IntegerBiRealNet(nn.Module):
@@ -175,24 +220,41 @@ class IntegerBiRealNet(nn.Module):
         self.stem_requant = requant(self.stem_conv, stem_scale, model.stem_bn, 0, 255)
         self.stem_maxpool = cfg.stem is Stem.IMAGENET
 
+        pad_value = cfg.padding.value_after_sign if cfg.padding is not Padding.ZERO else 0.0
+
+        def binary(unit: nn.Module, pad: int) -> tuple[IntConv, Requant]:
+            """A binary conv (sign(W), the declared pad) and its BN folded into thresholds."""
+            sign_w = bipolar_sign(unit.conv.weight.detach()).to(torch.int64)
+            alpha = unit.conv.quant_weight().scale.detach().double().reshape(-1).numpy()
+            conv = IntConv(sign_w, unit.conv.stride[0], pad, pad_value)
+            return conv, requant(conv, alpha, unit.bn, -1, 1)
+
+        def projection(ds: nn.Module) -> tuple[int, IntConv, Requant]:
+            """AvgPool2d(stride) (as a sum; its 1/stride**2 folded) -> 1x1 8-bit conv -> BN."""
+            stride = ds.pool.kernel_size if isinstance(ds.pool, nn.AvgPool2d) else 1
+            w_ds, s_ds = _int8_weight(ds.conv)
+            ds_conv = IntConv(w_ds, 1, 0)
+            window = stride * stride
+            ds_scale = np.array([_exact_product(self.residual_scale, s) / window for s in s_ds])
+            return stride, ds_conv, requant(ds_conv, ds_scale, ds.bn, self.qmin * window, self.qmax * window)
+
         blocks = []
         for blk in model.blocks:
+            if isinstance(blk, BiRealBottleneck):
+                blocks.append(
+                    IntegerBottleneck(
+                        [binary(blk.reduce, 0), binary(blk.conv3x3, 1), binary(blk.expand, 0)],
+                        None if blk.narrow_shortcut is None else projection(blk.narrow_shortcut),
+                        None if blk.mid_pool is None else self._average(blk.mid_pool.kernel_size, bits),
+                        None if blk.downsample is None else projection(blk.downsample),
+                        self.qmin,
+                        self.qmax,
+                    )
+                )
+                continue
             assert isinstance(blk, BiRealBlock)
-            sign_w = bipolar_sign(blk.conv.weight.detach()).to(torch.int64)
-            alpha = blk.conv.quant_weight().scale.detach().double().reshape(-1).numpy()
-            pad_value = cfg.padding.value_after_sign if cfg.padding is not Padding.ZERO else 0.0
-            conv = IntConv(sign_w, blk.conv.stride[0], 1, pad_value)
-            rq = requant(conv, alpha, blk.bn, -1, 1)
-            shortcut = None
-            if blk.downsample is not None:
-                ds = blk.downsample
-                stride = ds.pool.kernel_size if isinstance(ds.pool, nn.AvgPool2d) else 1
-                w_ds, s_ds = _int8_weight(ds.conv)
-                ds_conv = IntConv(w_ds, 1, 0)
-                window = stride * stride
-                ds_scale = np.array([_exact_product(self.residual_scale, s) / window for s in s_ds])
-                ds_requant = requant(ds_conv, ds_scale, ds.bn, self.qmin * window, self.qmax * window)
-                shortcut = (stride, ds_conv, ds_requant)
+            conv, rq = binary(blk, 1)
+            shortcut = None if blk.downsample is None else projection(blk.downsample)
             blocks.append(IntegerBlock(conv, rq, shortcut, self.qmin, self.qmax))
         self.blocks = nn.ModuleList(blocks)
 
@@ -201,6 +263,17 @@ class IntegerBiRealNet(nn.Module):
         self._fc_scale = float(fc_s[0])
         self._fc_bias = model.fc.bias.detach().double().numpy()
         self._fc_bias_int: dict[int, torch.Tensor] = {}
+
+    def _average(self, stride: int, bits: int) -> tuple[int, Requant]:
+        """AvgPool2d(stride) on the residual grid then the grid's quantizer: the window's integer
+        sum times 1 / stride**2, rounded half to even and clipped (thresholds on the sum)."""
+        window = stride * stride
+        channels = 1  # the same rule for every channel: one row, broadcast
+        coefficients = [(Fraction(1, window), Fraction(0))] * channels
+        rq = requantization_from_affine(
+            coefficients, self.qmin, self.qmax, [self.qmin * window], [self.qmax * window]
+        )
+        return stride, Requant(rq)
 
     def output_scale(self, pool_size: int) -> float:
         """Real value of one unit of the integer logits for a `pool_size`-pixel final map."""
@@ -227,6 +300,12 @@ class IntegerBiRealNet(nn.Module):
         if self.stem_maxpool:
             r = F.max_pool2d(r.double(), 3, 2, 1).to(torch.int64)
         yield r
+        if self.blocks and isinstance(self.blocks[0], IntegerBottleneck):
+            streams = (r, r)  # the stem feeds both streams
+            for blk in self.blocks:
+                streams = blk(streams)
+                yield streams[1]  # the wide stream
+            return
         for blk in self.blocks:
             r = blk(r)
             yield r

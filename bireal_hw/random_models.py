@@ -18,7 +18,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from bireal_hw.models import BiRealConfig, BiRealNet, Padding, Stem, build_model
+from bireal_hw.models import (
+    BinaryBranch,
+    BiRealBlock,
+    BiRealConfig,
+    BiRealNet,
+    Block,
+    Downsample,
+    Padding,
+    Stem,
+    build_model,
+)
 
 
 @dataclass(frozen=True)
@@ -32,7 +42,9 @@ class ModelSpec:
     def describe(self) -> str:
         c = self.config
         return (
-            f"seed {self.seed}: {c.stem.value} stem {c.stem_channels}, widths {list(c.widths)}, "
+            f"seed {self.seed}: {c.stem.value} stem {c.stem_channels}, "
+            + ("bottleneck blocks, " if c.block is Block.BOTTLENECK else "")
+            + f"widths {list(c.widths)}, "
             f"blocks {list(c.stage_blocks)}, {c.in_channels}x{c.image_size}x{c.image_size}, "
             f"{c.padding.value} padding, {c.residual_bits}-bit grid, {c.num_classes} classes"
             + (f", trained {self.train_steps} steps" if self.train_steps else "")
@@ -123,11 +135,12 @@ def make_model(spec: ModelSpec) -> BiRealNet:
         _train_briefly(model, spec, gen)
     with torch.no_grad():
         out_scale = float(residual.scale())
-        for blk in model.blocks:
-            alpha = blk.conv.quant_weight().scale.detach().reshape(-1)
-            _randomize_batchnorm(blk.bn, gen, alpha, out_scale)
-            if blk.downsample is not None:
-                _randomize_batchnorm(blk.downsample.bn, gen, None, out_scale)
+        for unit in model.blocks.modules():  # each binary unit, then the projections it owns
+            if isinstance(unit, BiRealBlock | BinaryBranch):
+                alpha = unit.conv.quant_weight().scale.detach().reshape(-1)
+                _randomize_batchnorm(unit.bn, gen, alpha, out_scale)
+            elif isinstance(unit, Downsample):
+                _randomize_batchnorm(unit.bn, gen, None, out_scale)
         _randomize_batchnorm(model.stem_bn, gen, None, out_scale)
     return model.eval()
 
@@ -145,6 +158,15 @@ def _train_briefly(model: BiRealNet, spec: ModelSpec, gen: torch.Generator) -> N
         loss.backward()
         opt.step()
     model.eval()
+
+
+def bottleneck_spec(seed: int) -> ModelSpec:
+    """The random model of `seed` with bottleneck blocks (Bi-Real-50's): the same draw, each
+    width rounded up to a multiple of 4 (the 1x1 reduce and the 3x3 take a quarter of it). Kept
+    apart from `draw_spec` so that the basic models of every seed stay what they were."""
+    spec = draw_spec(seed)
+    widths = tuple(4 * -(-w // 4) for w in spec.config.widths)
+    return spec_with(spec, widths=widths, block=Block.BOTTLENECK, name=f"random_b{seed}")
 
 
 def spec_with(spec: ModelSpec, **config_changes) -> ModelSpec:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from bireal_hw.errors import UserError, cli_main
-from bireal_hw.models import MODEL_CONFIGS, BiRealBlock, BiRealConfig, BiRealNet, build_model, model_config
+from bireal_hw.models import MODEL_CONFIGS, BiRealConfig, BiRealNet, build_model, model_config
 from bireal_hw.models.config import MAX_IMAGE_SIZE
 from bireal_hw.validate import Parser, integer
 
@@ -54,9 +54,7 @@ class ModelSummary:
 def summarize(model: BiRealNet, image_size: int | None = None, name: str | None = None) -> ModelSummary:
     cfg = model.cfg
     size = image_size or cfg.image_size
-    binary_convs = (
-        {id(m.conv) for m in model.modules() if isinstance(m, BiRealBlock)} if cfg.quantized else set()
-    )
+    binary_convs = {id(c) for c in model.binary_convs()} if cfg.quantized else set()
     counts = {"flops": 0, "bops": 0}
 
     def hook(mod: nn.Module, inputs, output) -> None:
@@ -74,9 +72,7 @@ def summarize(model: BiRealNet, image_size: int | None = None, name: str | None 
     finally:
         for h in handles:
             h.remove()
-    binary_params = sum(
-        m.conv.weight.numel() for m in model.modules() if id(getattr(m, "conv", None)) in binary_convs
-    )
+    binary_params = sum(c.weight.numel() for c in model.binary_convs()) if cfg.quantized else 0
     int8_params = 0
     if cfg.quantized:
         for m in model.modules():

@@ -35,7 +35,7 @@ from bireal_hw.checkpoint import (
 )
 from bireal_hw.data import DATASETS, Dataset, load_dataset
 from bireal_hw.errors import UserError, cli_main
-from bireal_hw.models import MODEL_CONFIGS, BiRealBlock, BiRealConfig, BiRealNet, build_model, model_config
+from bireal_hw.models import MODEL_CONFIGS, BiRealConfig, BiRealNet, build_model, model_config
 from bireal_hw.models.config import MAX_BLOCKS, MAX_IMAGE_SIZE, MAX_STAGES, MAX_WIDTH, memory_estimate
 from bireal_hw.quantizers import set_binary_weights
 from bireal_hw.validate import (
@@ -153,7 +153,7 @@ def check_training_memory(cfg: BiRealConfig, images: int, batch: int) -> None:
 
 def parameter_groups(model: BiRealNet, weight_decay: float) -> list[dict]:
     """Binary conv weights, BN parameters, biases and scales: no decay; other weights: decay."""
-    binary = {id(m.conv.weight) for m in model.modules() if isinstance(m, BiRealBlock)}
+    binary = {id(c.weight) for c in model.binary_convs()}
     decay, no_decay = [], []
     for _name, p in model.named_parameters():
         if p.dim() > 1 and id(p) not in binary:

@@ -2,6 +2,7 @@
 
     python -m compiler.differential --seed 7                  # one case, every target
     python -m compiler.differential --seeds 0-49 --targets ir,sim,fpga,cpu --json table.json
+    python -m compiler.differential --seeds 0-9 --block bottleneck   # Bi-Real-50's blocks
 
 For each seed, `bireal_hw.random_models` draws a model over the space the compiler claims. Its
 integer golden is compared with the independent exact reference (`bireal_hw.exact_reference`,
@@ -38,7 +39,7 @@ GOLDEN = "golden=exact"  # the row comparing the golden with the exact reference
 
 @dataclass
 class Outcome:
-    case: str  # "7" (the random Bi-Real model of seed 7) or "i2,u3" (a narrow model: input, activations)
+    case: str  # "7" (the random Bi-Real model of seed 7), "b7" (its bottleneck form) or "i2,u3" (narrow)
     target: str
     result: str  # ok | refused | MISMATCH | CRASH
     detail: str = ""
@@ -51,7 +52,12 @@ class Outcome:
 
     def rebuild(self) -> str:
         targets = "" if self.target == GOLDEN else f" --targets {self.target}"
-        which = f"--seed {self.case}" if self.case.isdigit() else f"--narrow {self.case}"
+        if self.case.isdigit():
+            which = f"--seed {self.case}"
+        elif self.case[:1] == "b" and self.case[1:].isdigit():
+            which = f"--seed {self.case[1:]} --block bottleneck"
+        else:
+            which = f"--narrow {self.case}"
         return f"python -m compiler.differential {which}{targets}"
 
 
@@ -68,7 +74,7 @@ def _check_pixels(model, images: int, seed: int) -> np.ndarray:
     return np.clip(np.round(x.astype(np.float64) / scale), 0, 255).astype(np.int64)
 
 
-def golden_against_exact(model, seed: int, images: int) -> Outcome:
+def golden_against_exact(model, case: str, seed: int, images: int) -> Outcome:
     from bireal_hw.exact_reference import ExactBiReal
     from bireal_hw.integer import integer_model
 
@@ -83,9 +89,9 @@ def golden_against_exact(model, seed: int, images: int) -> Outcome:
         i = int(bad[0])
         j = int(np.flatnonzero(golden[i] != exact[i])[0])
         detail = f"{len(bad)} of {images} differ (first: image {i}, logit {j}: golden {golden[i, j]}, exact {exact[i, j]})"
-        return Outcome(str(seed), GOLDEN, "MISMATCH", detail, images, seconds)
+        return Outcome(case, GOLDEN, "MISMATCH", detail, images, seconds)
     distinct = len({row.tobytes() for row in golden})
-    return Outcome(str(seed), GOLDEN, "ok", f"{distinct} distinct outputs", images, seconds)
+    return Outcome(case, GOLDEN, "ok", f"{distinct} distinct outputs", images, seconds)
 
 
 def build_target(checkpoint: Path, target: str, out: Path, case: str, images: int) -> Outcome:
@@ -122,23 +128,31 @@ def _checked_images(report: dict) -> int:
     return report.get("bit_exact", {}).get("images", 0)
 
 
-def run_case(
-    seed: int, targets: tuple[str, ...], work: Path, images: int, hls4ml_images: int
-) -> list[Outcome]:
-    """The golden against the exact reference, then every target, for the model of `seed`."""
-    from bireal_hw.checkpoint import save_checkpoint
-    from bireal_hw.random_models import draw_spec, make_model
+def case_spec(case: str):
+    """The random model of a case: "7" (seed 7) or "b7" (seed 7 with bottleneck blocks)."""
+    from bireal_hw.random_models import bottleneck_spec, draw_spec
 
-    spec = draw_spec(seed)
+    return bottleneck_spec(int(case[1:])) if case.startswith("b") else draw_spec(int(case))
+
+
+def run_case(
+    case: str, targets: tuple[str, ...], work: Path, images: int, hls4ml_images: int
+) -> list[Outcome]:
+    """The golden against the exact reference, then every target, for the model of `case`."""
+    from bireal_hw.checkpoint import save_checkpoint
+    from bireal_hw.random_models import make_model
+
+    spec = case_spec(case)
+    seed = spec.seed
     model = make_model(spec)
-    folder = work / f"seed_{seed}"
+    folder = work / f"seed_{case}"
     folder.mkdir(parents=True, exist_ok=True)
     checkpoint = folder / "model.pt"
     save_checkpoint(checkpoint, model, random_model=spec.to_dict())
-    outcomes = [golden_against_exact(model, seed, images)]
+    outcomes = [golden_against_exact(model, case, seed, images)]
     for target in targets:
         n = hls4ml_images if target == "hls4ml" else images
-        outcomes.append(build_target(checkpoint, target, folder / target, str(seed), n))
+        outcomes.append(build_target(checkpoint, target, folder / target, case, n))
     return outcomes
 
 
@@ -188,8 +202,6 @@ def run_narrow_case(
 
 def table(outcomes: list[Outcome]) -> str:
     """A markdown table: model x target -> result (ok with the images checked)."""
-    from bireal_hw.random_models import draw_spec
-
     columns = [GOLDEN] + [t for t in TARGETS if any(o.target == t for o in outcomes)]
     cases = list(dict.fromkeys(o.case for o in outcomes))
     rows = ["| case | model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
@@ -199,8 +211,8 @@ def table(outcomes: list[Outcome]) -> str:
             o = next((o for o in outcomes if o.case == case and o.target == col), None)
             cells.append("" if o is None else (f"ok ({o.images})" if o.result == "ok" else o.result))
         model = (
-            draw_spec(int(case)).describe().split(": ", 1)[1]
-            if case.isdigit()
+            case_spec(case).describe().split(": ", 1)[1]
+            if case.lstrip("b").isdigit()
             else f"narrow CNN: input, activations {case}"
         )
         rows.append(f"| {case} | {model} | " + " | ".join(cells) + " |")
@@ -229,6 +241,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--hls4ml-images", type=v.integer(0, 100_000), default=6, help="hls4ml's (about one image per second)"
     )
+    p.add_argument(
+        "--block",
+        choices=("basic", "bottleneck", "both"),
+        default="basic",
+        help="the random models' blocks: Bi-Real-18's, Bi-Real-50's bottlenecks, or both per seed",
+    )
     p.add_argument("--work", help="folder for the models and builds (default: a temporary one)")
     p.add_argument("--json", help="write every outcome to this JSON file")
     args = p.parse_args(argv)
@@ -252,7 +270,9 @@ def main(argv: list[str] | None = None) -> None:
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="differential-") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
-        cases = [lambda s=s: run_case(s, targets, work, args.images, args.hls4ml_images) for s in seeds]
+        prefixes = {"basic": [""], "bottleneck": ["b"], "both": ["", "b"]}[args.block]
+        names = [f"{prefix}{s}" for s in seeds for prefix in prefixes]
+        cases = [lambda c=c: run_case(c, targets, work, args.images, args.hls4ml_images) for c in names]
         cases += [
             lambda n=n: run_narrow_case(*n, targets, work, args.images, args.hls4ml_images) for n in narrow
         ]

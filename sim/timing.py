@@ -218,7 +218,9 @@ def tick(
                 k = item[(p.name, s)]
                 if k >= len(idx) or idx[k] != i:
                     continue
-                if kind == "r" and not (0 <= push[s][k] and push[s][k] + links.latency[links.producer[s][0]] < cycle):
+                if kind == "r" and not (
+                    push[s][k] >= 0 and push[s][k] + links.latency[links.producer[s][0]] < cycle
+                ):
                     why = why or "r"
                 if kind == "w":
                     d = depths[s]

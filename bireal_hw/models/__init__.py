@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from bireal_hw.models.bireal import BiRealBlock, BiRealNet, Downsample
-from bireal_hw.models.config import BiRealConfig, Padding, Stem
+from bireal_hw.models.bireal import BinaryBranch, BiRealBlock, BiRealBottleneck, BiRealNet, Downsample
+from bireal_hw.models.config import BiRealConfig, Block, Padding, Stem
 
 _IMAGENET_WIDTHS = (64, 128, 256, 512)
 
 MODEL_CONFIGS: dict[str, BiRealConfig] = {
     "bireal18": BiRealConfig("bireal18", (4, 4, 4, 4), _IMAGENET_WIDTHS),
     "bireal34": BiRealConfig("bireal34", (6, 8, 12, 6), _IMAGENET_WIDTHS),
+    # The IJCV paper's 50-layer net: ResNet-50's bottleneck stages, a shortcut around every binary conv.
+    "bireal50": BiRealConfig("bireal50", (3, 4, 6, 3), (256, 512, 1024, 2048), block=Block.BOTTLENECK),
     # Small-image variant: 3x3 stem, no maxpool; width and depth are overridable.
     "bireal_small": BiRealConfig(
         "bireal_small",
@@ -39,6 +41,9 @@ def build_model(cfg_or_name: BiRealConfig | str, **overrides) -> BiRealNet:
 __all__ = [
     "MODEL_CONFIGS",
     "BiRealBlock",
+    "BiRealBottleneck",
+    "BinaryBranch",
+    "Block",
     "BiRealConfig",
     "BiRealNet",
     "Downsample",

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bireal_hw.models.config import BiRealConfig, Padding, Stem
+from bireal_hw.models.config import BiRealConfig, Block, Padding, Stem
 from bireal_hw.quantizers import (
     BipolarActivation,
     Int8Weight,
@@ -79,6 +79,70 @@ class BiRealBlock(nn.Module):
         return self.residual_quant(out + shortcut)
 
 
+class BinaryBranch(nn.Module):
+    """sign -> binary k x k conv (pad (k - 1) / 2, the config's padding) -> BN -> residual grid:
+    the binary path of one unit of a bottleneck block; its shortcut is the block's business."""
+
+    def __init__(
+        self, cfg: BiRealConfig, cin: int, cout: int, k: int, stride: int, residual_quant: nn.Module
+    ) -> None:
+        super().__init__()
+        if cfg.quantized:
+            self.sign = qnn.QuantIdentity(act_quant=BipolarActivation, return_quant_tensor=False)
+        else:
+            self.sign = nn.ReLU()
+        self.pad = (k - 1) // 2
+        self._constant_pad = self.pad > 0 and cfg.quantized and cfg.padding is not Padding.ZERO
+        self._pad_value = cfg.padding.value_after_sign
+        self.conv = _conv(
+            cfg, cin, cout, k, stride, 0 if self._constant_pad else self.pad, MeanAbsBinaryWeight
+        )
+        self.bn = nn.BatchNorm2d(cout)
+        self.residual_quant = residual_quant
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.sign(x)
+        if self._constant_pad:
+            out = F.pad(out, (self.pad,) * 4, value=self._pad_value)
+        return self.residual_quant(self.bn(self.conv(out)))
+
+
+class BiRealBottleneck(nn.Module):
+    """Bi-Real-50's block: a ResNet-50 bottleneck (1x1 reduce, 3x3, 1x1 expand) with a real-valued
+    shortcut around every binary conv. Two residual streams run through the stage: the narrow one
+    (`mid` channels, the 1x1 reduce's and the 3x3's outputs) and the wide one (`width` channels):
+
+        u1 = q(q(BN(bconv1x1(sign w))) + n')      n' = n, or q(1x1 8-bit conv + BN of n) (channels)
+        u2 = q(q(BN(bconv3x3/s(sign u1))) + u1')  u1' = u1, or q(AvgPool2d(s)(u1))
+        u3 = q(q(BN(bconv1x1(sign u2))) + w')     w' = w, or Downsample(w) (as in Bi-Real-18)
+
+    and the block passes (u2, u3) on as the next block's (n, w). Every add is on the one residual
+    grid (q). The choices the paper leaves open are in docs/decisions.md."""
+
+    def __init__(
+        self, cfg: BiRealConfig, n_in: int, w_in: int, width: int, stride: int, residual_quant: nn.Module
+    ) -> None:
+        super().__init__()
+        mid = width // 4
+        self.reduce = BinaryBranch(cfg, w_in, mid, 1, 1, residual_quant)
+        self.narrow_shortcut = Downsample(cfg, n_in, mid, 1) if n_in != mid else None
+        self.conv3x3 = BinaryBranch(cfg, mid, mid, 3, stride, residual_quant)
+        self.mid_pool = nn.AvgPool2d(kernel_size=stride, stride=stride) if stride > 1 else None
+        self.expand = BinaryBranch(cfg, mid, width, 1, 1, residual_quant)
+        self.downsample = Downsample(cfg, w_in, width, stride) if (stride != 1 or w_in != width) else None
+        self.residual_quant = residual_quant
+
+    def forward(self, streams: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        n, w = streams
+        q = self.residual_quant
+        n = n if self.narrow_shortcut is None else q(self.narrow_shortcut(n))
+        u1 = q(self.reduce(w) + n)
+        s1 = u1 if self.mid_pool is None else q(self.mid_pool(u1))
+        u2 = q(self.conv3x3(u1) + s1)
+        s2 = w if self.downsample is None else q(self.downsample(w))
+        return u2, q(self.expand(u2) + s2)
+
+
 class BiRealNet(nn.Module):
     """A Bi-Real network (or its float twin) built from a `BiRealConfig`.
 
@@ -106,11 +170,15 @@ class BiRealNet(nn.Module):
             self.stem_pool = nn.Identity()
         self.stem_bn = nn.BatchNorm2d(cfg.stem_channels)
         blocks = []
-        cin = cfg.stem_channels
+        cin = narrow = cfg.stem_channels
         for stage, (n, width) in enumerate(zip(cfg.stage_blocks, cfg.widths, strict=False)):
             for i in range(n):
                 stride = 2 if (stage > 0 and i == 0) else 1
-                blocks.append(BiRealBlock(cfg, cin, width, stride, self.residual_quant))
+                if cfg.block is Block.BOTTLENECK:
+                    blocks.append(BiRealBottleneck(cfg, narrow, cin, width, stride, self.residual_quant))
+                    narrow = width // 4
+                else:
+                    blocks.append(BiRealBlock(cfg, cin, width, stride, self.residual_quant))
                 cin = width
         self.blocks = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -119,8 +187,13 @@ class BiRealNet(nn.Module):
         else:
             self.fc = nn.Linear(cin, cfg.num_classes)
 
+    def binary_convs(self) -> list[nn.Module]:
+        """The convs with binary weights (every block's binary 3x3 or bottleneck 1x1/3x3/1x1)."""
+        return [m.conv for m in self.modules() if isinstance(m, BiRealBlock | BinaryBranch)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.input_quant(x)
         x = self.stem_pool(self.residual_quant(self.stem_bn(self.stem_conv(x))))
-        x = self.blocks(x)
+        bottleneck = self.cfg.block is Block.BOTTLENECK
+        x = self.blocks((x, x))[1] if bottleneck else self.blocks(x)  # the stem feeds both streams
         return self.fc(torch.flatten(self.pool(x), 1))

@@ -34,12 +34,22 @@ class Stem(StrEnum):
     SMALL = "small"
 
 
+class Block(StrEnum):
+    """BASIC: one binary 3x3 conv per block with its shortcut (Bi-Real-18/34). BOTTLENECK: a
+    ResNet-50 bottleneck with a shortcut around each of its three binary convs (Bi-Real-50); the
+    stage width is the wide stream's, the 1x1 reduce and the 3x3 have a quarter of it."""
+
+    BASIC = "basic"
+    BOTTLENECK = "bottleneck"
+
+
 @dataclass(frozen=True)
 class BiRealConfig:
     """Everything that defines a Bi-Real network.
 
-    stage_blocks: number of Bi-Real blocks (one binary 3x3 conv each) per stage.
+    stage_blocks: number of Bi-Real blocks (one binary 3x3 conv each, or a bottleneck) per stage.
     widths: channels per stage; every stage after the first halves the resolution.
+    block: basic or bottleneck (whose widths must be multiples of 4).
     residual_bits: bit width of the shared integer grid of the residual stream.
     quantized: False builds the float twin: same topology, real weights, ReLU where the sign was.
     """
@@ -55,6 +65,7 @@ class BiRealConfig:
     padding: Padding = Padding.ZERO
     quantized: bool = True
     stem_width: int = 0
+    block: Block = Block.BASIC
 
     def __post_init__(self) -> None:
         if len(self.stage_blocks) != len(self.widths) or not self.widths:
@@ -65,6 +76,11 @@ class BiRealConfig:
             raise ValueError(f"residual_bits must be in [2, 16], got {self.residual_bits}")
         object.__setattr__(self, "stem", Stem(self.stem))
         object.__setattr__(self, "padding", Padding(self.padding))
+        object.__setattr__(self, "block", Block(self.block))
+        if self.block is Block.BOTTLENECK and any(w % 4 for w in self.widths):
+            raise ValueError(
+                f"a bottleneck model needs widths that are multiples of 4, got {list(self.widths)}"
+            )
         object.__setattr__(self, "stage_blocks", tuple(self.stage_blocks))
         object.__setattr__(self, "widths", tuple(self.widths))
         self.feature_sizes()
@@ -91,13 +107,17 @@ class BiRealConfig:
 
     @property
     def stem_channels(self) -> int:
-        """Output channels of the stem: `stem_width`, or the first stage's width when 0."""
-        return self.stem_width or self.widths[0]
+        """Output channels of the stem: `stem_width`, or when 0 the first stage's width (its
+        narrow width, a quarter, for a bottleneck model)."""
+        if self.stem_width:
+            return self.stem_width
+        return self.widths[0] // 4 if self.block is Block.BOTTLENECK else self.widths[0]
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["stem"] = self.stem.value
         d["padding"] = self.padding.value
+        d["block"] = self.block.value
         d["stage_blocks"] = list(self.stage_blocks)
         d["widths"] = list(self.widths)
         return d
@@ -164,7 +184,7 @@ def _checked_config(cls, d) -> BiRealConfig:
     for name, (lo, hi) in _INT_FIELDS.items():
         if name in d:
             out[name] = check_integer(f"model config {name}", d[name], lo, hi)
-    for name, enum in (("stem", Stem), ("padding", Padding)):
+    for name, enum in (("stem", Stem), ("padding", Padding), ("block", Block)):
         if name in d and (not isinstance(d[name], str) or d[name] not in {e.value for e in enum}):
             choices = ", ".join(e.value for e in enum)
             raise UserError(f"model config {name!r} must be one of {choices}, got {d[name]!r:.60}")
@@ -185,12 +205,16 @@ def memory_estimate(cfg: BiRealConfig, images: int = 1) -> int:
     params = cfg.in_channels * c * k * k + 4 * c
     acts = 2 * cfg.in_channels * s * s + 4 * c * stem_out * stem_out
     cin = c
+    bottleneck = cfg.block is Block.BOTTLENECK
     for n, width, size in zip(cfg.stage_blocks, cfg.widths, cfg.feature_sizes(), strict=True):
         for i in range(n):
             params += cin * width * 9 + 4 * width
             if cin != width or i == 0:
                 params += cin * width + 4 * width
             acts += 8 * width * size * size  # sign, conv, BN, quantize, shortcut, add, requantize
+            if bottleneck:  # the 1x1 reduce at the input's size, the narrow stream, its shortcut
+                params += cin * width // 4 + width * width // 16 + 8 * width
+                acts += 8 * max(cin, width) * (2 * size) ** 2 // 4 + 16 * width * size * size
             cin = width
     params += cin * cfg.num_classes + cfg.num_classes
     return 4 * (params + images * acts)

@@ -26,11 +26,46 @@ URAM_SHAPE = (4096, 72)
 SRL_MAX_DEPTH = 32  # FIFOs up to this depth are shift registers (counted by compiler/hw/calibrated.py)
 
 
+# Block RAM mapping, as Yosys 0.23's memory_libmap decides it for UltraScale+ (synth_xilinx
+# -family xcup; passes/memory/memory_libmap.cc, techlibs/xilinx/brams_xc4v.txt): no cascading, so
+# a memory deeper than one cell is `blocks` address blocks behind a read multiplexer in LUTs; the
+# blocks' W-bit slices are packed side by side across the cells' data bits (a cell may hold parts
+# of two blocks); the cheapest geometry by its cost (257 a RAMB36E2, 129 a RAMB18E2, 0.5 per
+# multiplexer input bit) wins. docs/decisions.md ("Block RAM counts follow Yosys' mapper").
+_RAMB36, _RAMB18 = 257, 129
+_BRAM_GEOMETRIES = (  # (depth, width, cost, BRAM36 units per cell), in memory_libmap's order
+    [(1 << (15 - i), w, _RAMB36, 1.0) for i, w in enumerate([1, 2, 4, 9, 18, 36])]
+    + [(1 << (14 - i), w, _RAMB18, 0.5) for i, w in enumerate([1, 2, 4, 9, 18])]
+    + [(1 << (15 - i), w, _RAMB36, 1.0) for i, w in enumerate([1, 2, 4, 9, 18, 36, 72])]
+    + [(1 << (14 - i), w, _RAMB18, 0.5) for i, w in enumerate([1, 2, 4, 9, 18, 36])]
+)
+
+
+def bram_mapping(width: int, depth: int) -> tuple[float, int]:
+    """(BRAM36 units, address blocks) of a width x depth memory in block RAM: RAMB18s count half."""
+    best = None
+    for d, w, cost, unit in _BRAM_GEOMETRIES:
+        blocks = math.ceil(depth / d)
+        cells = math.ceil(blocks * width / w)
+        score = cost * cells + 0.5 * (blocks - 1) * width
+        if best is None or score < best[0]:
+            best = (score, cells * unit, blocks)
+    return best[1], best[2]
+
+
 def bram36_count(width: int, depth: int) -> float:
-    """Block RAMs of a width x depth memory in BRAM36 units: whole RAMB36s, or RAMB18 halves."""
-    whole = min(math.ceil(width / w) * math.ceil(depth / d) for d, w in BRAM_SHAPES)
-    halves = min(math.ceil(width / w) * math.ceil(depth / d) for d, w in BRAM18_SHAPES)
-    return min(whole, halves / 2)
+    """Block RAMs of a width x depth memory in BRAM36 units (RAMB18s count half)."""
+    return bram_mapping(width, depth)[0]
+
+
+def bram_mux_luts(width: int, depth: int) -> int:
+    """LUTs of the read multiplexer over a block-RAM memory's address blocks: none for one block,
+    a LUT per output bit for 2-4, about 0.45 per block and bit beyond (Yosys + ABC, measured on
+    ROMs of 1-512 bits x 600-256,000 words: 9 blocks 3.2, 16 blocks 5.8, 63 blocks 27.1 per bit)."""
+    blocks = bram_mapping(width, depth)[1]
+    if blocks == 1:
+        return 0
+    return width if blocks <= 4 else round(width * (0.45 * blocks - 0.5))
 
 
 def uram_count(width: int, depth: int) -> int:
@@ -53,9 +88,20 @@ class KernelCost:
         out = {r: 0 for r in RESOURCES}
         out.update({k: v for k, v in self.logic.items()})
         for m in self.memories:
-            key = "LUT" if m.kind in ("LUTRAM", "SRL", "CONST") else m.kind
-            out[key] += m.count
+            for key, n in memory_resources(m).items():
+                out[key] += n
         return out
+
+
+def memory_resources(m: Memory) -> dict[str, float]:
+    """What a placed memory takes: its units, and a deep block RAM's read multiplexer in LUTs."""
+    key = "LUT" if m.kind in ("LUTRAM", "SRL", "CONST") else m.kind
+    out = {key: m.count}
+    if m.kind == "BRAM36" and m.count:
+        copies = 1 if m.role is MemoryRole.FIFO else m.lanes * m.read_ports
+        lane = m.width if m.role is MemoryRole.FIFO else math.ceil(m.width / m.lanes)
+        out["LUT"] = out.get("LUT", 0) + copies * bram_mux_luts(lane, m.depth)
+    return out
 
 
 def fifo_memory(s: Stream) -> Memory:
@@ -158,7 +204,8 @@ class DesignCost:
             for r, v in kc.resources().items():
                 out[r] += v
         for m in self.fifos:
-            out["LUT" if m.kind in ("LUTRAM", "SRL") else m.kind] += m.count
+            for key, n in memory_resources(m).items():
+                out[key] += n
         out["FF"] += sum(
             fifo_logic(m.width, m.depth)["FF"] for m in self.fifos
         )  # pointers, count, small memories

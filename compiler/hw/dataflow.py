@@ -139,15 +139,21 @@ class DataflowBuilder:
         self.pending.setdefault(tensor, []).append((kernel.name, len(kernel.inputs) - 1))
 
     def connect(self) -> None:
-        """Create the streams, inserting a fork for every tensor with two consumers."""
+        """Create the streams, inserting a fork for every tensor with two consumers, and a chain
+        of forks for more (each passes one copy on and forks the other again: one Fork kernel
+        kind for every backend)."""
         for tensor, users in self.pending.items():
             producer, elements, bits = self.source[tensor]
-            if len(users) > 2:
-                raise ValueError(f"tensor {tensor} has {len(users)} consumers; forks of two only")
-            source = producer
+            source, users = producer, list(users)
+            while len(users) > 2:
+                fork = self.add(Fork, Fork.Geometry(elements), [])
+                fork.inputs = [self.stream(source, fork.name, elements, bits, tensor)]
+                kname, port = users.pop(0)
+                self.kernels[kname].inputs[port] = self.stream(fork.name, kname, elements, bits, tensor)
+                source = fork.name
             if len(users) == 2:
                 fork = self.add(Fork, Fork.Geometry(elements), [])
-                fork.inputs = [self.stream(producer, fork.name, elements, bits, tensor)]
+                fork.inputs = [self.stream(source, fork.name, elements, bits, tensor)]
                 source = fork.name
             for kname, port in users:
                 self.kernels[kname].inputs[port] = self.stream(source, kname, elements, bits, tensor)

@@ -73,6 +73,7 @@ def folded_for(
 
 
 LADDER = 1.1  # the folding search's first pass: cycle targets this factor apart, slowest first
+LADDER_PATIENCE = 12  # rungs (a factor 1.1**12 = 3.1 in cycles) that may fail in a row after a fit
 
 
 def _fastest_fitting(graph: Graph, board: Board, clock: float, external: str = "none") -> Design:
@@ -80,8 +81,9 @@ def _fastest_fitting(graph: Graph, board: Board, clock: float, external: str = "
     the board. Whether a target fits is not monotone in it (a faster folding can place its
     memories better: another PE moves a line buffer out of LUTs), so a binary search alone can
     miss every fitting design: first a ladder of targets LADDER apart from the fully folded
-    design's cycles down to 1, then a binary search between the fastest rung that fits and the
-    next rung, which did not."""
+    design's cycles down to 1 (stopping once LADDER_PATIENCE rungs in a row below a fitting one
+    fail: a faster design needs more of everything, and placement gains are local), then a binary
+    search between the fastest rung that fits and the next rung, which did not."""
     slowest = build_dataflow(graph)
     for k in slowest.order():
         k.pe = k.simd = 1
@@ -99,13 +101,16 @@ def _fastest_fitting(graph: Graph, board: Board, clock: float, external: str = "
     while target >= 1:
         rungs.append(int(target))
         target /= LADDER
-    best, failed_below = None, 0
+    best, failed_below, misses = None, 0, 0
     for rung in dict.fromkeys(rungs):  # slowest first
         design = attempt(rung)
         if design is not None:
-            best, failed_below = design, 0
-        elif best is not None and not failed_below:
-            failed_below = rung
+            best, failed_below, misses = design, 0, 0
+        elif best is not None:
+            failed_below = failed_below or rung
+            misses += 1
+            if misses >= LADDER_PATIENCE:
+                break
     if best is None:
         hint = "choose a larger board"
         if external == "none" and has_dram(board):

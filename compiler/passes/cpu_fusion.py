@@ -46,7 +46,8 @@ class GroupCPUKernels(Pass):
         packed = {n.outputs[0] for n in graph.nodes if packs_for_binary(graph, consumers, n)}
         grouped: set[int] = set()
         count = 0
-        for node in graph.nodes:
+        made = {t: i for i, n in enumerate(graph.nodes) for t in n.outputs}  # graph inputs, consts: absent
+        for index, node in enumerate(graph.nodes):
             if id(node) in grouped:
                 continue
             pooled = ()
@@ -57,7 +58,14 @@ class GroupCPUKernels(Pass):
                 if thr is not None and not pool:
                     members.append((thr, "threshold"))
                     add = _only_consumer(consumers, thr.outputs[0], "add")
-                    if add is not None and id(add) not in grouped:
+                    # the add's other operand must exist when this kernel runs (the shortcut of a
+                    # bottleneck's unit can be computed after the projection conv it meets)
+                    other = [t for t in add.inputs if t != thr.outputs[0]] if add is not None else []
+                    if (
+                        add is not None
+                        and id(add) not in grouped
+                        and all(made.get(t, -1) < index for t in other)
+                    ):
                         members.append((add, "add"))
                 elif pool and node.inputs[0] not in packed:  # the stem: see fused.HPOOL
                     pooled = (thr, pool)

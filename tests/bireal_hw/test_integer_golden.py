@@ -147,3 +147,45 @@ def test_golden_refuses_float_twin_and_float_inputs():
     golden = integer_model(build_model("bireal_small", widths=(4, 4, 4), stage_blocks=(1, 1, 1)).eval())
     with pytest.raises(TypeError):
         golden(torch.rand(1, 1, 28, 28))
+
+
+@pytest.mark.parametrize(
+    "widths,blocks,stem,padding,bits,size",
+    [
+        ((16, 32), (1, 2), "small", "zero", 8, 16),
+        ((8, 12, 20), (2, 1, 1), "small", "plus_one", 3, 12),
+        ((16, 8), (1, 1), "imagenet", "minus_one", 5, 29),
+    ],
+)
+def test_bottleneck_golden_equals_the_exact_reference_and_the_qat_forward(
+    widths, blocks, stem, padding, bits, size
+):
+    """Bi-Real-50's blocks: the golden's logits == the Fraction reference's on random pixels, and
+    its argmax that of the QAT forward (BN with positive gamma, so no tie is decided by float32)."""
+    from bireal_hw.exact_reference import ExactBiReal
+
+    gen = torch.Generator().manual_seed(len(widths) + size)
+    torch.manual_seed(size)
+    overrides = dict(widths=widths, stage_blocks=blocks, stem=stem, padding=padding, residual_bits=bits)
+    model = build_model("bireal50", **overrides, in_channels=3, num_classes=7, image_size=size)
+    randomize_batchnorm(model, gen, gamma_signs=False)
+    model.eval()
+    golden = integer_model(model)
+    pixels = torch.randint(0, 256, (12, 3, size, size), generator=gen)
+    logits = golden(pixels)
+    assert np.array_equal(logits.numpy(), ExactBiReal(model)(pixels.numpy()))
+    assert len(np.unique(logits.numpy(), axis=0)) > 1
+    with torch.no_grad():
+        qat = model(pixels.float() / 255)
+    assert (golden.real_logits(pixels).argmax(1) == qat.argmax(1)).float().mean() >= 11 / 12
+
+
+def test_bireal50_golden_runs_at_224_with_exact_accumulators():
+    gen = torch.Generator().manual_seed(5)
+    model = build_model("bireal50")
+    randomize_batchnorm(model, gen)
+    model.eval()
+    pixels = torch.randint(0, 256, (1, 3, 224, 224), generator=gen)
+    trace = integer_model(model).residual_trace(pixels)
+    assert len(trace) == 17 and tuple(trace[-1].shape) == (1, 2048, 7, 7)
+    assert len(torch.unique(trace[-1])) > 16  # the wide stream is not degenerate

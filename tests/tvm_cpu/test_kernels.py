@@ -57,6 +57,11 @@ BINARY = [
     (1, 5, 6, 300, 24, 1, 1, 15, True, True),  # 45 terms: 16-term loop twice, 8, then 5 alone
     (1, 3, 4, 3712, 16, 1, 0, 15, True, True),  # 522 terms: 32 loop rounds (byte counts would wrap)
     (1, 2, 70, 64, 256, 1, 0, 15, True, True),  # a row of 70 x 256 accumulators: over ROW_BYTES, in `out`
+    # 1x1 binary convs (Bi-Real-50's reduce and expand): one term per word of channels
+    (1, 5, 6, 2, 3, 1, 0, 7, True, True, 1),  # a single term
+    (1, 6, 5, 70, 16, 2, 0, 15, True, True, 1),  # two terms, strided
+    (1, 4, 4, 64, 8, 1, 0, 0, False, False, 1),
+    (1, 3, 5, 1100, 24, 1, 0, 15, True, True, 1),  # 18 terms: the 16-term loop once, then 2
 ]
 
 
@@ -75,21 +80,23 @@ RUNNABLE += [("vpopcntdq", False)] if ("vpopcntdq", True) in RUNNABLE else []
 
 
 @pytest.mark.parametrize("path", RUNNABLE, ids=lambda p: p[0] + ("" if p[1] else "-direct"))
-@pytest.mark.parametrize("case", BINARY, ids=lambda c: f"c{c[3]}-o{c[4]}-s{c[5]}-pad{c[6]}-t{c[7]}")
+@pytest.mark.parametrize(
+    "case", BINARY, ids=lambda c: f"k{(c + (3,))[10]}-c{c[3]}-o{c[4]}-s{c[5]}-pad{c[6]}-t{c[7]}"
+)
 def test_fused_binary_conv_equals_the_ir_ops(case, path):
-    n, h, w, c, o, stride, pad_value, steps, add, pack = case
+    n, h, w, c, o, stride, pad_value, steps, add, pack, k = case if len(case) == 11 else (*case, 3)
     rng = np.random.default_rng(c * 100 + o)
     x = rng.integers(-128, 128, size=(n, h, w, c))
-    wt = rng.choice([-1, 1], size=(o, 3, 3, c))
-    pads = (1, 1, 1, 1)
+    wt = rng.choice([-1, 1], size=(o, k, k, c))
+    pads = (k // 2,) * 4
     (acc,) = OPS["conv"].reference(
-        WindowAttrs((3, 3), (stride, stride), pads, pad_value), [np.where(x >= 0, 1, -1), wt]
+        WindowAttrs((k, k), (stride, stride), pads, pad_value), [np.where(x >= 0, 1, -1), wt]
     )
     oh, ow = acc.shape[1:3]
     halo = 2  # wider than the conv's padding: the kernel reads from its own origin
     xp = np.zeros((n, h + 2 * halo, w + 2 * halo, words(c)), np.uint64)
     xp[:, halo:-halo, halo:-halo] = pack_signs(x)
-    corr, rows, cols = fused.correction_table(wt, (3, 3), (stride, stride), pads, pad_value, (h, w))
+    corr, rows, cols = fused.correction_table(wt, (k, k), (stride, stride), pads, pad_value, (h, w))
     spec = fused.BinaryConv(
         n,
         h + 2 * halo,
@@ -97,9 +104,9 @@ def test_fused_binary_conv_equals_the_ir_ops(case, path):
         c,
         o,
         (oh, ow),
-        (3, 3),
+        (k, k),
         (stride, stride),
-        (halo - 1, halo - 1),
+        (halo - k // 2, halo - k // 2),
         corr.shape[:2],
         *path,
     )
@@ -108,14 +115,16 @@ def test_fused_binary_conv_equals_the_ir_ops(case, path):
     fields: dict = {}
     want = acc
     if steps:
+        reach = k * k * c
         if steps > 0:
-            t = np.sort(rng.integers(-9 * c, 9 * c, size=(o, steps)), axis=1)
+            t = np.sort(rng.integers(-reach, reach, size=(o, steps)), axis=1)
         else:
             steps = -steps
-            t = line_thresholds(rng, o, steps, 9 * c)
+            t = line_thresholds(rng, o, steps, reach)
         d = rng.choice([1, -1, 0], size=o)
-        arrays["t"], fields = fused.threshold_operand(t, d, np.full(o, -9 * c), np.full(o, 9 * c))
-        assert bool(fields.get("affine")) == (case[7] < 0)
+        arrays["t"], fields = fused.threshold_operand(t, d, np.full(o, -reach), np.full(o, reach))
+        if case[7] < 0 or reach >= 64:  # (a few random thresholds over a tiny range can be affine)
+            assert bool(fields.get("affine")) == (case[7] < 0)
         arrays["d"] = d.astype(np.int32)
         fields["qmin"] = -8
         want = reference_thresholds(acc, t, d, -8)

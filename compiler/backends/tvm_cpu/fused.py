@@ -632,6 +632,10 @@ def binary_conv_kernel(s: BinaryConv, epi: Epilogue, name: str):
             if TERMS >= 2:
                 for ox, p in T.grid(OW, PAIRS):
                     xq[ox, p] = xword(xp, xt, 2 * p, n, oy, ox) ^ xword(xp, xt, 2 * p + 1, n, oy, ox)
+            else:  # one term (a 1x1 conv over <= 64 channels): no pairs; written so that the
+                # buffer keeps a region (one only read in a zero-trip loop is compacted to size 0)
+                for ox in T.serial(OW):
+                    xq[ox, 0] = xword(xp, xt, 0, n, oy, ox)
             # channel blocks outside, pixels inside: a block's weights stay in L1 along the row
             for ob in range(GB):
                 for xo in range(OW // XB):

@@ -46,8 +46,12 @@ PACK_FIELD = 18  # a packed DSP's low product field (bits); the high weight sits
 
 
 def stored_bits(dtype) -> int:
-    """Bits a weight of this IR type takes in the weight memory (bipolar: one)."""
-    return 1 if dtype == BIPOLAR else dtype.bits
+    """Bits a weight of this IR type takes in the weight memory (bipolar: one). Every backend's
+    multiplier takes weights as two's complement, so an unsigned type (a weight tensor with no
+    negative value, e.g. a projection from one channel) takes a bit more."""
+    if dtype == BIPOLAR:
+        return 1
+    return dtype.bits if dtype.signed else dtype.bits + 1
 
 
 def stored_bits_of(g) -> int:
