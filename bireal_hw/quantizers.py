@@ -89,12 +89,14 @@ class ApproxSignActQuant(_UnitQuantMetadata):
 class MeanAbsBinaryWeightQuant(_UnitQuantMetadata):
     """tensor_quant for binary weights: sign(W) * mean|W| per output channel.
 
-    `binarize = False` passes the real weights through (step 1 of two-step training)."""
+    `binarize = False` passes the real weights through (step 1 of two-step training);
+    `unit_scale = True` gives sign(W) alone (the Caffe recipe's +-1 weights)."""
 
     binarize: bool = True
+    unit_scale: bool = False
 
     def forward(self, w: torch.Tensor):
-        alpha = weight_scale(w)
+        alpha = torch.ones_like(weight_scale(w)) if self.unit_scale else weight_scale(w)
         if not self.binarize:
             return w, alpha, self.zero, self.one
         return ClippedStraightThroughSign.apply(w) * alpha, alpha, self.zero, self.one
@@ -105,6 +107,21 @@ def set_binary_weights(model: nn.Module, enabled: bool) -> None:
     for m in model.modules():
         if isinstance(m, MeanAbsBinaryWeightQuant):
             m.binarize = enabled
+
+
+def set_unit_weight_scale(model: nn.Module, enabled: bool) -> None:
+    """Binary weights of `model` as sign(W) alone (enabled) or sign(W) * mean|W|."""
+    for m in model.modules():
+        if isinstance(m, MeanAbsBinaryWeightQuant):
+            m.unit_scale = enabled
+
+
+class LeakyClip(nn.Module):
+    """The Caffe recipe's pre-training activation: x on [-1, 1], slope 0.1 outside."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        inside = x.clamp(-1.0, 1.0)
+        return inside + 0.1 * (x - inside)
 
 
 class BipolarActivation(ExtendedInjector):

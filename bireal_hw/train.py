@@ -70,7 +70,9 @@ def build_parser() -> Parser:
     )
     p.add_argument("--epochs", type=integer(1, 10**6), help="default: 256 for imagenet, 8 otherwise")
     p.add_argument(
-        "--batch-size", type=integer(1, MAX_BATCH), default=512, help="global batch size (all processes)"
+        "--batch-size",
+        type=integer(1, MAX_BATCH),
+        help="global batch size (all processes; default 512, --recipe caffe: 128, bireal34 1024)",
     )
     p.add_argument(
         "--lr",
@@ -91,6 +93,25 @@ def build_parser() -> Parser:
         help="of the cross-entropy, in [0, 1)",
     )
     p.add_argument("--two-step", action="store_true", help="real weights first, then binary")
+    p.add_argument(
+        "--recipe",
+        choices=["pytorch", "caffe"],
+        default="pytorch",
+        help="pytorch (default): Adam with linear decay; caffe: the original recipe's five phases "
+        "(ReLU, leaky-clip and clip pre-training of the float twin, the binary step with SGD, BatchNorm "
+        "retrained on +-1 weights): bireal_hw/caffe_recipe.py",
+    )
+    p.add_argument(
+        "--pretrain-epochs",
+        type=integer(1, 10**6),
+        help="--recipe caffe: the ReLU pre-training's epochs (default: 90 for imagenet, else --epochs)",
+    )
+    p.add_argument(
+        "--finetune-epochs",
+        type=integer(1, 10**6),
+        help="--recipe caffe: the leaky-clip and the clip fine-tuning's epochs, each (default: 10 for "
+        "imagenet, else a quarter of --pretrain-epochs, at least 1)",
+    )
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--train-samples", type=integer(1), help="use only the first N training samples")
     p.add_argument(
@@ -131,6 +152,9 @@ def model_config_from_args(args: argparse.Namespace, data: Dataset) -> BiRealCon
         overrides["padding"] = args.padding
     if args.float_twin:
         overrides["quantized"] = False
+    for field in ("float_activation", "weight_scale"):  # set by a recipe's phases
+        if getattr(args, field, None):
+            overrides[field] = getattr(args, field)
     try:
         cfg = model_config(args.model, **overrides)
     except ValueError as exc:
@@ -214,9 +238,62 @@ def evaluate_accuracy(
     return correct / max(total, 1)
 
 
-def lr_at(step: int, total: int, base: float) -> float:
-    """Linear decay from `base` to 0 over `total` steps."""
+def lr_at(step: int, total: int, base: float, milestones: tuple[float, ...] = ()) -> float:
+    """Linear decay from `base` to 0 over `total` steps; with `milestones` (fractions of the run),
+    steps instead: `base` times 0.1 for each milestone passed (the Caffe recipe)."""
+    if milestones:
+        return base * 0.1 ** sum(step >= m * total for m in milestones)
     return base * max(0.0, 1.0 - step / max(total, 1))
+
+
+def make_optimizer(model: torch.nn.Module, args: argparse.Namespace) -> torch.optim.Optimizer:
+    """Adam (the PyTorch recipe) or SGD with momentum (the Caffe recipe's phases); with
+    `bn_only`, over the BatchNorm parameters alone (the other parameters are frozen)."""
+    if getattr(args, "bn_only", False):
+        groups = [{"params": bn_parameters(model), "weight_decay": 0.0}]
+    else:
+        groups = parameter_groups(model, args.weight_decay)
+    if getattr(args, "optimizer", "adam") == "sgd":
+        return torch.optim.SGD(groups, lr=args.lr, momentum=getattr(args, "momentum", 0.9))
+    return torch.optim.Adam(groups, lr=args.lr)
+
+
+def bn_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    return [p for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) for p in m.parameters()]
+
+
+def retrain_batchnorm_only(model: torch.nn.Module) -> None:
+    """Freeze everything but BatchNorm, whose running statistics restart as a cumulative average
+    over the epoch (momentum None): after one epoch they are the population's, however few the
+    batches (the Caffe recipe's last step, where BatchNorm absorbs the weights' scale)."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+            for p in m.parameters():
+                p.requires_grad_(True)
+
+
+def load_initial_weights(model: torch.nn.Module, path: Path) -> None:
+    """Start from another checkpoint's weights (the previous phase of a recipe): every tensor of
+    the same name and shape is copied; each conv, BatchNorm and classifier of `model` must find
+    its own (quantizer scales may be new)."""
+    state = read_checkpoint(path)["model"]
+    own = model.state_dict()
+    missing = [
+        name
+        for name, value in own.items()
+        if any(name.endswith(k) for k in ("conv.weight", "bn.weight", "bn.running_var", "fc.weight"))
+        and (name not in state or tuple(state[name].shape) != tuple(value.shape))
+    ]
+    if missing:
+        raise UserError(f"{path} does not hold this model's {missing[0]} (another architecture?)")
+    with torch.no_grad():
+        for name, value in own.items():
+            if name in state and tuple(state[name].shape) == tuple(value.shape):
+                value.copy_(state[name])
 
 
 def _write_metrics(out: Path, history: list[dict]) -> None:
@@ -230,6 +307,8 @@ def _write_metrics(out: Path, history: list[dict]) -> None:
 
 def train(args: argparse.Namespace) -> dict:
     """Run training; returns the final metrics dict (also written to OUT/metrics.jsonl)."""
+    if args.batch_size is None:
+        args.batch_size = 512
     ddp = Distributed()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -260,7 +339,7 @@ def train(args: argparse.Namespace) -> dict:
     ckpt_path = out / "checkpoint.pt"
     if args.resume:
         state = read_checkpoint(ckpt_path)
-        if state["config"] != cfg.to_dict():
+        if BiRealConfig.from_dict(state["config"]).to_dict() != cfg.to_dict():
             raise UserError(
                 f"{ckpt_path} was trained with another model config; drop --resume or change --out"
             )
@@ -271,8 +350,12 @@ def train(args: argparse.Namespace) -> dict:
         start_epoch, history = state["epoch"], list(state.get("history") or [])
     elif ckpt_path.exists():
         raise UserError(f"{ckpt_path} exists; pass --resume to continue it or choose another --out")
+    if getattr(args, "init_from", None) and not args.resume:
+        load_initial_weights(model, Path(args.init_from))
+    if getattr(args, "bn_only", False):
+        retrain_batchnorm_only(model)
     model = model.to(ddp.device)
-    optimizer = torch.optim.Adam(parameter_groups(model, args.weight_decay), lr=args.lr)
+    optimizer = make_optimizer(model, args)
     load_optimizer_state(optimizer, optimizer_state, ckpt_path)
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
     if args.compile:
@@ -291,7 +374,7 @@ def train(args: argparse.Namespace) -> dict:
         if len(phase_epochs) == 2:
             set_binary_weights(model, enabled=phase == 1)
             if epoch == phase_epochs[0]:  # step 2 starts with a fresh Adam
-                optimizer = torch.optim.Adam(parameter_groups(model, args.weight_decay), lr=args.lr)
+                optimizer = make_optimizer(model, args)
         net.train()
         t0 = time.time()
         loss_sum = correct = seen = 0.0
@@ -316,7 +399,7 @@ def train(args: argparse.Namespace) -> dict:
         for i, (x, y) in enumerate(bar):
             step = (epoch - phase_start) * steps_per_epoch + i
             for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, phase_steps, base_lr)
+                group["lr"] = lr_at(step, phase_steps, base_lr, getattr(args, "lr_milestones", ()))
             x, y = x.to(ddp.device), y.to(ddp.device)
             logits = net(x)
             loss = F.cross_entropy(logits, y, label_smoothing=args.label_smoothing)
@@ -366,7 +449,12 @@ def _plain_args(args: argparse.Namespace) -> dict:
 @cli_main
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    metrics = train(args)
+    if args.recipe == "caffe":
+        from bireal_hw.caffe_recipe import run_caffe_recipe
+
+        metrics = run_caffe_recipe(args)
+    else:
+        metrics = train(args)
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(metrics))
 

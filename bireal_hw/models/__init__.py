@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bireal_hw.models.bireal import BinaryBranch, BiRealBlock, BiRealBottleneck, BiRealNet, Downsample
-from bireal_hw.models.config import BiRealConfig, Block, Padding, Stem
+from bireal_hw.models.config import BiRealConfig, Block, FloatActivation, Padding, Stem, WeightScale
 
 _IMAGENET_WIDTHS = (64, 128, 256, 512)
 
@@ -44,6 +44,8 @@ __all__ = [
     "BiRealBottleneck",
     "BinaryBranch",
     "Block",
+    "FloatActivation",
+    "WeightScale",
     "BiRealConfig",
     "BiRealNet",
     "Downsample",

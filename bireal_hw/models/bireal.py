@@ -19,14 +19,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bireal_hw.models.config import BiRealConfig, Block, Padding, Stem
+from bireal_hw.models.config import BiRealConfig, Block, FloatActivation, Padding, Stem, WeightScale
 from bireal_hw.quantizers import (
     BipolarActivation,
     Int8Weight,
     Int8WeightPerTensor,
+    LeakyClip,
     MeanAbsBinaryWeight,
     PixelInput,
     residual_grid_quant,
+    set_unit_weight_scale,
 )
 
 
@@ -36,6 +38,17 @@ def _conv(cfg: BiRealConfig, cin: int, cout: int, k: int, stride: int, pad: int,
             cin, cout, k, stride=stride, padding=pad, bias=False, weight_quant=weight_quant
         )
     return nn.Conv2d(cin, cout, k, stride=stride, padding=pad, bias=False)
+
+
+def _activation(cfg: BiRealConfig) -> nn.Module:
+    """The sign of a quantized model (ApproxSign gradient); the float twin's activation there."""
+    if cfg.quantized:
+        return qnn.QuantIdentity(act_quant=BipolarActivation, return_quant_tensor=False)
+    return {
+        FloatActivation.RELU: nn.ReLU,
+        FloatActivation.LEAKY_CLIP: LeakyClip,
+        FloatActivation.CLIP: lambda: nn.Hardtanh(-1.0, 1.0),
+    }[cfg.float_activation]()
 
 
 class Downsample(nn.Module):
@@ -59,10 +72,7 @@ class BiRealBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.padding = cfg.padding
-        if cfg.quantized:
-            self.sign = qnn.QuantIdentity(act_quant=BipolarActivation, return_quant_tensor=False)
-        else:
-            self.sign = nn.ReLU()
+        self.sign = _activation(cfg)
         conv_pad = 1 if (self.padding is Padding.ZERO or not cfg.quantized) else 0
         self.conv = _conv(cfg, cin, cout, 3, stride, conv_pad, MeanAbsBinaryWeight)
         self.bn = nn.BatchNorm2d(cout)
@@ -87,10 +97,7 @@ class BinaryBranch(nn.Module):
         self, cfg: BiRealConfig, cin: int, cout: int, k: int, stride: int, residual_quant: nn.Module
     ) -> None:
         super().__init__()
-        if cfg.quantized:
-            self.sign = qnn.QuantIdentity(act_quant=BipolarActivation, return_quant_tensor=False)
-        else:
-            self.sign = nn.ReLU()
+        self.sign = _activation(cfg)
         self.pad = (k - 1) // 2
         self._constant_pad = self.pad > 0 and cfg.quantized and cfg.padding is not Padding.ZERO
         self._pad_value = cfg.padding.value_after_sign
@@ -182,6 +189,10 @@ class BiRealNet(nn.Module):
                 cin = width
         self.blocks = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)
+        if q and cfg.weight_scale is WeightScale.ONE:
+            set_unit_weight_scale(self.blocks, True)
+            # Brevitas re-creates its quantizers when a state dict is loaded: set it again then
+            self.register_load_state_dict_post_hook(lambda module, _keys: set_unit_weight_scale(module, True))
         if q:
             self.fc = qnn.QuantLinear(cin, cfg.num_classes, bias=True, weight_quant=Int8WeightPerTensor)
         else:

@@ -43,6 +43,25 @@ class Block(StrEnum):
     BOTTLENECK = "bottleneck"
 
 
+class FloatActivation(StrEnum):
+    """The float twin's activation where the quantized model has its sign: RELU (the PyTorch
+    recipe's twin), or the Caffe recipe's pre-training steps LEAKY_CLIP (x on [-1, 1], slope 0.1
+    outside) and CLIP (clip(-1, x, 1))."""
+
+    RELU = "relu"
+    LEAKY_CLIP = "leaky_clip"
+    CLIP = "clip"
+
+
+class WeightScale(StrEnum):
+    """A binary conv's weights: MEAN_ABS sign(W) * mean|W| per output channel (the paper's
+    magnitude-aware weights), or ONE, sign(W) alone (the Caffe recipe's last step, where
+    BatchNorm absorbs the scale)."""
+
+    MEAN_ABS = "mean_abs"
+    ONE = "one"
+
+
 @dataclass(frozen=True)
 class BiRealConfig:
     """Everything that defines a Bi-Real network.
@@ -66,6 +85,8 @@ class BiRealConfig:
     quantized: bool = True
     stem_width: int = 0
     block: Block = Block.BASIC
+    float_activation: FloatActivation = FloatActivation.RELU
+    weight_scale: WeightScale = WeightScale.MEAN_ABS
 
     def __post_init__(self) -> None:
         if len(self.stage_blocks) != len(self.widths) or not self.widths:
@@ -77,6 +98,8 @@ class BiRealConfig:
         object.__setattr__(self, "stem", Stem(self.stem))
         object.__setattr__(self, "padding", Padding(self.padding))
         object.__setattr__(self, "block", Block(self.block))
+        object.__setattr__(self, "float_activation", FloatActivation(self.float_activation))
+        object.__setattr__(self, "weight_scale", WeightScale(self.weight_scale))
         if self.block is Block.BOTTLENECK and any(w % 4 for w in self.widths):
             raise ValueError(
                 f"a bottleneck model needs widths that are multiples of 4, got {list(self.widths)}"
@@ -118,6 +141,8 @@ class BiRealConfig:
         d["stem"] = self.stem.value
         d["padding"] = self.padding.value
         d["block"] = self.block.value
+        d["float_activation"] = self.float_activation.value
+        d["weight_scale"] = self.weight_scale.value
         d["stage_blocks"] = list(self.stage_blocks)
         d["widths"] = list(self.widths)
         return d
@@ -184,7 +209,14 @@ def _checked_config(cls, d) -> BiRealConfig:
     for name, (lo, hi) in _INT_FIELDS.items():
         if name in d:
             out[name] = check_integer(f"model config {name}", d[name], lo, hi)
-    for name, enum in (("stem", Stem), ("padding", Padding), ("block", Block)):
+    enums = (
+        ("stem", Stem),
+        ("padding", Padding),
+        ("block", Block),
+        ("float_activation", FloatActivation),
+        ("weight_scale", WeightScale),
+    )
+    for name, enum in enums:
         if name in d and (not isinstance(d[name], str) or d[name] not in {e.value for e in enum}):
             choices = ", ".join(e.value for e in enum)
             raise UserError(f"model config {name!r} must be one of {choices}, got {d[name]!r:.60}")

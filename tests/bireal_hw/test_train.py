@@ -189,3 +189,66 @@ def test_missing_dataset_folder_is_a_clear_error(tmp_path):
         and len(proc.stderr.strip().splitlines()) == 1
     )
     assert not (tmp_path / "o").exists()
+
+
+def test_caffe_recipe_runs_its_five_phases_end_to_end(tmp_path):
+    """--recipe caffe on small data: ReLU, leaky-clip and clip pre-training of the float twin,
+    the binary step with SGD and step decay from the clip phase's weights, then BatchNorm alone
+    retrained on +-1 weights; the result is a quantized model with unit weight scale that the
+    integer golden takes."""
+    from bireal_hw.integer import integer_model
+
+    out = tmp_path / "caffe"
+    args = ["--recipe", "caffe", *SMALL, "--epochs", "4", "--pretrain-epochs", "3", "--out", str(out)]
+    train_mod.main(args)
+    phases = json.loads((out / "recipe.json").read_text())
+    assert [p["phase"] for p in phases] == ["relu", "leaky_clip", "clip", "binary", "bn"]
+    assert [p["epochs"] for p in phases] == [3, 1, 1, 4, 1]
+    states = {
+        p: read_checkpoint(out / f"{i}_{p}" / "checkpoint.pt")
+        for i, p in enumerate(["relu", "leaky_clip", "clip", "binary", "bn"], 1)
+    }
+    assert [states[p]["config"]["float_activation"] for p in ("relu", "leaky_clip", "clip")] == [
+        "relu",
+        "leaky_clip",
+        "clip",
+    ]
+    assert not states["clip"]["config"]["quantized"] and states["binary"]["config"]["quantized"]
+    # SGD with step decay: the ReLU phase ends at 1/100 of 0.1 x 64/256, the binary one at 1/100 of 0.01 x 64/128
+    assert phases[0]["lr_end"] == pytest.approx(0.1 * 64 / 256 * 0.01)
+    assert phases[3]["lr_end"] == pytest.approx(0.01 * 64 / 128 * 0.01)
+    # the binary step starts from the clip phase's weights: its first conv moved from them, not from a fresh init
+    model, _ = load_model(out / "checkpoint.pt")
+    assert model.cfg.weight_scale.value == "one"
+    assert torch.equal(
+        model.blocks[0].conv.quant_weight().scale, torch.ones_like(model.blocks[0].conv.quant_weight().scale)
+    )
+    b, f = states["binary"]["model"], states["bn"]["model"]
+    convs = [k for k in b if k.endswith("conv.weight") or k == "fc.weight"]
+    assert convs and all(torch.equal(b[k], f[k]) for k in convs)  # only BatchNorm trained in phase 5
+    assert not torch.equal(
+        b["blocks.0.bn.running_var"], f["blocks.0.bn.running_var"]
+    )  # it absorbed the scale
+    with torch.no_grad():
+        golden = integer_model(model)
+        x = torch.rand(8, 1, 28, 28)
+        qat, ints = model.eval()(x), golden.real_logits(golden.quantize_input(x))
+    assert (qat.argmax(1) == ints.argmax(1)).float().mean() >= 0.75
+
+
+def test_caffe_recipe_refuses_what_it_cannot_combine(tmp_path, capsys):
+    from tests.conftest import run_cli
+
+    code, _, err = run_cli(
+        train_mod.main, capsys, "--recipe", "caffe", *SMALL, "--resume", "--out", str(tmp_path)
+    )
+    assert (
+        code == 2 and "--resume does not go with --recipe caffe" in err and len(err.strip().splitlines()) == 1
+    )
+
+
+def test_leaky_clip_is_the_identity_inside_and_a_tenth_outside():
+    from bireal_hw.quantizers import LeakyClip
+
+    x = torch.tensor([-3.0, -1.0, -0.5, 0.0, 0.7, 1.0, 2.0])
+    assert torch.allclose(LeakyClip()(x), torch.tensor([-1.2, -1.0, -0.5, 0.0, 0.7, 1.0, 1.1]))

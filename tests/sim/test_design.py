@@ -186,3 +186,18 @@ def test_bireal18_on_zcu104_at_2000_fps(tmp_path):
     quantizer = graph.nodes[0].attrs
     got = run_functional(d.dataflow, host_pixels(images, quantizer))
     assert np.array_equal(got["output"], golden_reference(ckpt).run(images))
+
+
+@pytest.mark.slow
+def test_bireal50_fastest_fitting_u250_design_equals_the_golden(tmp_path):
+    """bireal50 at 224x224 (8-bit grid, named model: randomized BatchNorm) through `--target sim`
+    on the u250, the one board that holds its 62 Mbit of weights on chip: the fastest fitting
+    folding, the simulated cycles, and == the golden on seeded images."""
+    from compiler.build import BuildConfig, Target, build
+
+    cfg = BuildConfig(
+        model="bireal50", out=tmp_path / "out", target=Target.SIM, board="u250", verify_images=2
+    )
+    report = build(cfg, progress=lambda msg: None)
+    assert report["bit_exact"]["images"] == 2 and report["bit_exact"]["mismatches"] == 0
+    assert report["fits"] and report["fps"] > 1000

@@ -62,7 +62,7 @@ def test_default_model_cpu_on_all_test_images(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["bireal18", "bireal34"])
+@pytest.mark.parametrize("name", ["bireal18", "bireal34", "bireal50"])
 def test_bireal_at_224_cpu_equals_the_golden(name, tmp_path):
     import torch
 
