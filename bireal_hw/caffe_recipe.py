@@ -68,9 +68,8 @@ def phase_epochs(args: argparse.Namespace) -> dict[str, int]:
     return {"relu": pretrain, "leaky_clip": finetune, "clip": finetune, "binary": binary, "bn": 1}
 
 
-def run_caffe_recipe(args: argparse.Namespace) -> dict:
-    from bireal_hw.train import train
-
+def run_caffe_recipe(args: argparse.Namespace, train) -> dict:
+    """The five phases, each `train(phase_args)` (bireal_hw.train.train, passed in)."""
     for flag, value in (
         ("--resume", args.resume),
         ("--stop-after", args.stop_after),

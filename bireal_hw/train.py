@@ -452,7 +452,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.recipe == "caffe":
         from bireal_hw.caffe_recipe import run_caffe_recipe
 
-        metrics = run_caffe_recipe(args)
+        metrics = run_caffe_recipe(args, train)
     else:
         metrics = train(args)
     if int(os.environ.get("RANK", "0")) == 0:

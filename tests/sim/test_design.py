@@ -53,7 +53,14 @@ def test_memory_shapes():
     assert bram36_count(72, 512) == 1 and bram36_count(36, 1024) == 1 and bram36_count(1, 32768) == 1
     # RAMB18 halves: 73 x 512 is three 512 x 36 RAMB18s, 2048 x 96 is 57 of them
     assert bram36_count(73, 512) == 1.5 and bram36_count(2048, 96) == 28.5
-    assert bram36_count(36, 512) == 0.5 and bram36_count(4, 12544) == 2 and bram36_count(1, 16385) == 1
+    assert bram36_count(36, 512) == 0.5
+    # 1 x 16,385: nine 2048-word address blocks, their 1-bit slices side by side in one RAMB18's
+    # 9-bit words (cost 129 + a 9-way mux of 1 bit, 4), not a RAMB36 of 32768 x 1 (257)
+    assert bram36_count(1, 16385) == 0.5
+    # 4 x 12,544: two RAMB36 of 8192 x 4 cost 514, three RAMB18 of 1024 x 18 holding 13 address
+    # blocks' 4-bit slices side by side cost 387 plus a 13-way read mux of 4 bits (24): Yosys
+    # takes the RAMB18s
+    assert bram36_count(4, 12544) == 1.5
     # deeper than a cell: address blocks packed side by side (Yosys 0.23's memory_libmap, measured)
     assert bram36_count(512, 4608) == 64 and bram36_count(16, 256000) == 112
     assert bram_mux_luts(512, 512) == 0 and 1600 < bram_mux_luts(512, 4608) < 2000
