@@ -14,6 +14,7 @@ import numpy as np
 
 from compiler.backends.hls.elements import Element, stream_element
 from compiler.backends.hls.kernels import _accumulator_bits
+from compiler.hw.cost import LUTRAM_MAX_DEPTH
 from compiler.hw.dataflow import Dataflow
 from compiler.hw.kernels import (
     Add,
@@ -190,7 +191,10 @@ def _mvu(k: MatrixVector, df: Dataflow, graph: Graph, placement: dict) -> RtlKer
         bias = k.consts["bias"].astype(np.int64)
         bb = signed_bits(int(bias.min(initial=0)), int(bias.max(initial=0)))
         rk.roms[f"{k.name}_bias.mem"] = (k.pe * bb, _words(bias.reshape(nf, k.pe), bb))
-        rk.params.update(BB=bb, BIASES=f"mem/{k.name}_bias.mem")
+        # a deep bias ROM where the cost model placed it (shallow ones: the synthesizer's choice,
+        # which is logic for them too)
+        bstyle = ROM_STYLE.get(placement.get((k.name, "bias"), ""), 0) if nf > LUTRAM_MAX_DEPTH else 0
+        rk.params.update(BB=bb, BIASES=f"mem/{k.name}_bias.mem", BSTYLE=bstyle)
         out_value = max(acc, bb, oe.bits) + 2
     rk.params["OW"] = out_value
     return rk

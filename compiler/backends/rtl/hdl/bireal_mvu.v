@@ -43,6 +43,7 @@ module bireal_mvu #(
     parameter REQUANT = "requant",       // file name prefix: REQUANT_000.mem ... one per lane
     parameter DIRECTIONS = "directions.mem",
     parameter BIASES = "bias.mem",
+    parameter BSTYLE = 0,                // the bias ROM: bireal_rom's STYLE (0 the synthesizer's)
     parameter TREE_PER = 4,              // adder levels per register stage (TREE_LEVELS_PER_STAGE)
     parameter PACK = 0                   // lanes 2i, 2i+1 share a DSP per input (MatrixVector.packed)
 ) (
@@ -64,13 +65,9 @@ module bireal_mvu #(
     localparam TLW = TILES > 1 ? $clog2(TILES) : 1;
 
     reg [PE*2-1:0] dir_rom [0:NF-1];
-    reg [PE*BB-1:0] bias_rom [0:NF-1];
     generate
         if (THRESH && !AFFINE) begin : directions
             initial $readmemh(DIRECTIONS, dir_rom);
-        end
-        if (BIAS) begin : biases
-            initial $readmemh(BIASES, bias_rom);
         end
     endgenerate
 
@@ -110,7 +107,14 @@ module bireal_mvu #(
     wire a_fired = at[0], a_first = at[1];
     wire [NFW-1:0] a_nf = at[3 +: NFW];
     wire [PE*2-1:0] dir = dir_rom[a_nf];
-    wire [PE*BB-1:0] bias = bias_rom[a_nf];
+    wire [PE*BB-1:0] bias;
+    generate
+        if (BIAS) begin : biases  // where the cost model placed it (a deep one: block RAM or LUTs)
+            bireal_rom #(.W(PE*BB), .D(NF), .AW(NFW), .STYLE(BSTYLE), .FILE(BIASES)) rom (.addr(a_nf), .data(bias));
+        end else begin : no_biases
+            assign bias = {PE*BB{1'b0}};
+        end
+    endgenerate
     wire [PE*OW-1:0] y;
 
     // AGREE: the valid inputs of the op, counted as the lanes count their agreeing ones (a
