@@ -95,9 +95,7 @@ def run_caffe_recipe(args: argparse.Namespace, train) -> dict:
         a.weight_decay, a.label_smoothing, a.bn_only = phase.weight_decay, 0.0, phase.bn_only
         a.init_from = None if previous is None else str(previous)
         a.two_step = False
-        if (folder / "checkpoint.pt").exists():
-            raise UserError(f"{folder / 'checkpoint.pt'} exists; choose another --out")
-        metrics = train(a)
+        metrics = train(a)  # (it refuses a folder that holds a checkpoint already)
         previous = folder / "checkpoint.pt"
         summary.append({"phase": phase.name, "epochs": a.epochs, **metrics})
     if int(os.environ.get("RANK", "0")) == 0:  # (under torchrun, rank 0 writes, as train() does)
