@@ -46,12 +46,17 @@ PACK_FIELD = 18  # a packed DSP's low product field (bits); the high weight sits
 
 
 def stored_bits(dtype) -> int:
-    """Bits a weight of this IR type takes in the weight memory (bipolar: one). Every backend's
-    multiplier takes weights as two's complement, so an unsigned type (a weight tensor with no
-    negative value, e.g. a projection from one channel) takes a bit more."""
-    if dtype == BIPOLAR:
-        return 1
-    return dtype.bits if dtype.signed else dtype.bits + 1
+    """Bits a value of this IR type takes in a stream or memory (bipolar: one)."""
+    return 1 if dtype == BIPOLAR else dtype.bits
+
+
+def weight_bits_of(dtype) -> int:
+    """Bits a weight of this IR type takes in the weight memory. Every backend's multiplier takes
+    weights as two's complement, so an unsigned type (a weight tensor with no negative value,
+    e.g. a projection from one channel) takes a bit more."""
+    if dtype == BIPOLAR or dtype.signed:
+        return stored_bits(dtype)
+    return dtype.bits + 1
 
 
 def stored_bits_of(g) -> int:
@@ -141,7 +146,7 @@ class MatrixVector(Kernel):
             ternary_input=graph.tensors[x].dtype == TERNARY,
             qmin=qmin,
             threshold_bits=threshold_bits,
-            weight_bits=stored_bits(graph.tensors[wname].dtype),
+            weight_bits=weight_bits_of(graph.tensors[wname].dtype),
             step=step,
             in_bits=2 if graph.tensors[x].dtype == TERNARY else stored_bits(graph.tensors[x].dtype),
             in_lo=graph.tensors[x].dtype.lo,
