@@ -125,9 +125,13 @@ class IntegerBlock(nn.Module):
         self.qmin, self.qmax = qmin, qmax
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
-        bipolar = (r >= 0).to(torch.int64) * 2 - 1
-        q = self.requant(self.conv(bipolar))
+        q = self.requant(self.conv(_bipolar(r)))
         return (q + _shortcut(r, self.shortcut)).clamp_(self.qmin, self.qmax)
+
+
+def _bipolar(r: torch.Tensor) -> torch.Tensor:
+    """The sign of the residual stream as -1 / +1 (sign(0) = +1)."""
+    return (r >= 0).to(torch.int64) * 2 - 1
 
 
 def _shortcut(r: torch.Tensor, shortcut: tuple[int, IntConv, Requant] | None) -> torch.Tensor:
@@ -162,11 +166,13 @@ class IntegerBottleneck(nn.Module):
         self.requants = nn.ModuleList(u[1] for u in units)
         self.narrow_shortcut, self.downsample = narrow_shortcut, downsample
         self.mid_pool = mid_pool
+        # registered, as IntegerBlock's, so that their buffers move with the module
+        shortcuts = [x for x in (narrow_shortcut, mid_pool, downsample) if x is not None]
+        self.shortcut_requants = nn.ModuleList(x[-1] for x in shortcuts)
         self.qmin, self.qmax = qmin, qmax
 
     def _binary(self, i: int, r: torch.Tensor) -> torch.Tensor:
-        bipolar = (r >= 0).to(torch.int64) * 2 - 1
-        return self.requants[i](self.convs[i](bipolar))
+        return self.requants[i](self.convs[i](_bipolar(r)))
 
     def forward(self, streams: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         n, w = streams
